@@ -1,0 +1,146 @@
+"""Safe parsing and canonical printing of skill calls.
+
+Model output is data, never code: a call is read with :mod:`ast` and only literal arguments
+are accepted. Nothing here evaluates, imports or looks up anything the text names.
+
+What small models really emit around a call is tolerated and stripped (see :func:`clean`):
+surrounding whitespace and backticks, a ``FUNCTION_CALL:`` or ``Assistant:`` prefix, and
+trailing end-of-turn tokens such as ``<|im_end|>``, ``</s>`` or ``<|eot_id|>``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import warnings
+from dataclasses import dataclass
+
+Literal_ = str | int | float | bool | None
+
+MAX_CALL_CHARS = 4000
+
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>", "<eos>")
+_PREFIX = re.compile(r"^(?:FUNCTION_CALL\s*:|#*\s*Assistant\s*:)\s*", re.IGNORECASE)
+
+
+class CallError(ValueError):
+    """A call was rejected; the message says why in words a person can act on."""
+
+
+class CallSyntaxError(CallError):
+    """The text is not exactly one call with literal arguments."""
+
+
+class UnknownSkill(CallError):
+    """The call names no registered skill."""
+
+
+class UnknownArgument(CallError):
+    """An argument name the skill does not have."""
+
+
+class MissingArgument(CallError):
+    """A required argument was not given."""
+
+
+class DuplicateArgument(CallError):
+    """One argument given twice (by keyword twice, or by position and keyword)."""
+
+
+class TooManyArguments(CallError):
+    """More positional arguments than the skill has parameters."""
+
+
+class WrongType(CallError):
+    """An argument value of the wrong type."""
+
+
+class InvalidChoice(CallError):
+    """A value outside a ``Literal[...]`` parameter's choices."""
+
+
+@dataclass(frozen=True)
+class RawCall:
+    """A syntactically valid call, not yet checked against any skill."""
+
+    name: str
+    positional: tuple[Literal_, ...]
+    keywords: tuple[tuple[str, Literal_], ...]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A validated call: arguments bound to names, in the signature's order, defaults omitted."""
+
+    name: str
+    args: tuple[tuple[str, Literal_], ...] = ()
+
+    @property
+    def kwargs(self) -> dict[str, Literal_]:
+        return dict(self.args)
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"{key}={format_literal(value)}" for key, value in self.args)
+        return f"{self.name}({inner})"
+
+
+def format_literal(value: Literal_) -> str:
+    """Print a literal so that :func:`parse_call` reads it back identically (double-quoted strings)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def clean(text: str) -> str:
+    """Strip the wrapping small models put around a call (documented in the module docstring)."""
+    text = text.strip()
+    changed = True
+    while changed:
+        before = text
+        for token in END_OF_TURN_TOKENS:
+            if text.endswith(token):
+                text = text[: -len(token)].rstrip()
+        text = _PREFIX.sub("", text).strip().strip("`").strip()
+        changed = text != before
+    return text
+
+
+def parse_call(text: str) -> RawCall:
+    """Read exactly one call ``name(args)`` whose arguments are literals; raise CallSyntaxError otherwise."""
+    text = clean(text)
+    if not text:
+        raise CallSyntaxError("empty output: expected a call such as other()")
+    if len(text) > MAX_CALL_CHARS:
+        raise CallSyntaxError(f"output is {len(text)} characters long, more than a call may be ({MAX_CALL_CHARS})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
+    except SyntaxError as error:
+        raise CallSyntaxError(f"not a call: {error.msg} in {text!r}") from None
+    except (ValueError, RecursionError, MemoryError) as error:
+        raise CallSyntaxError(f"not a call: {type(error).__name__} while reading {text[:80]!r}") from None
+    node = tree.body
+    if not isinstance(node, ast.Call):
+        raise CallSyntaxError(f"expected a call such as other(), got a {type(node).__name__}: {text!r}")
+    if not isinstance(node.func, ast.Name):
+        raise CallSyntaxError(f"the called thing must be a plain skill name: {text!r}")
+    positional = tuple(_literal(arg, node.func.id) for arg in node.args)
+    keywords = []
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise CallSyntaxError(f"**-unpacking is not allowed in {text!r}")
+        keywords.append((keyword.arg, _literal(keyword.value, node.func.id)))
+    return RawCall(node.func.id, positional, tuple(keywords))
+
+
+def _literal(node: ast.expr, skill: str) -> Literal_:
+    """Accept a constant str/int/float/bool/None, or a negated number; nothing else."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _literal(node.operand, skill)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value
+    elif isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (str, int, float, bool))):
+        return node.value
+    raise CallSyntaxError(f"arguments of {skill}() must be literals (text, numbers, True/False/None), got a {type(node).__name__} expression")

@@ -1,0 +1,188 @@
+"""Reader for per-skill example files (otto's format), strict by design.
+
+A file looks like::
+
+    #### Prompt:
+    weather(location="[location]", day="[day]") ask for the weather
+
+    #### Prompt Examples:
+
+    ### User: what's the weather in Berlin tomorrow
+    ### Assistant: weather(location="Berlin", day="tomorrow")
+
+    #### Examples:
+
+    ### User: weather in paris
+    ### Assistant: weather(location="paris")
+
+Every line is either blank, a section header, the one prompt line, or half of a User/Assistant
+pair. Anything else is an error naming file and line: nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.calls import Call, CallError
+from assistant.pack import SkillPack
+
+PROMPT, PROMPT_EXAMPLES, EXAMPLES = "#### Prompt:", "#### Prompt Examples:", "#### Examples:"
+USER, ASSISTANT = "### User:", "### Assistant:"
+_SECTIONS = (PROMPT, PROMPT_EXAMPLES, EXAMPLES)
+
+
+class ExamplesError(ValueError):
+    """One or more problems in example files, each as ``file:line: message``."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Example:
+    user: str
+    call: Call
+    file: str
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class ExampleFile:
+    path: Path
+    skill: str
+    prompt: str
+    prompt_examples: tuple[Example, ...]
+    examples: tuple[Example, ...]
+
+    @property
+    def all_examples(self) -> tuple[Example, ...]:
+        return self.prompt_examples + self.examples
+
+
+def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
+    """Read and validate one file; raise ExamplesError listing every problem found."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ExamplesError([f"{path}: cannot read: {error}"]) from None
+    problems: list[str] = []
+    section: str | None = None
+    prompt: str | None = None
+    seen_sections: list[str] = []
+    found: dict[str, list[Example]] = {PROMPT_EXAMPLES: [], EXAMPLES: []}
+    pending: tuple[str, int] | None = None
+
+    def problem(number: int, message: str) -> None:
+        problems.append(f"{path}:{number}: {message}")
+
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line in _SECTIONS:
+            if line in seen_sections:
+                problem(number, f"section {line!r} appears twice")
+            elif seen_sections and _SECTIONS.index(line) < _SECTIONS.index(seen_sections[-1]):
+                problem(number, f"section {line!r} is out of order (expected {' / '.join(_SECTIONS)})")
+            if pending:
+                problem(pending[1], "'### User:' line has no '### Assistant:' line after it")
+                pending = None
+            seen_sections.append(line)
+            section = line
+            continue
+        if section == PROMPT:
+            if prompt is not None:
+                problem(number, "the Prompt section holds exactly one line; this is a second one")
+            else:
+                prompt = line
+            continue
+        if line.startswith(USER):
+            if section is None:
+                problem(number, "example before any section header")
+            if pending:
+                problem(pending[1], "'### User:' line has no '### Assistant:' line after it")
+            user = line[len(USER):].strip()
+            if not user:
+                problem(number, "empty utterance")
+                pending = None
+            else:
+                pending = (user, number)
+            continue
+        if line.startswith(ASSISTANT):
+            if pending is None:
+                problem(number, "'### Assistant:' line without a '### User:' line before it")
+                continue
+            try:
+                call = pack.parse(line[len(ASSISTANT):])
+            except CallError as error:
+                problem(number, str(error))
+            else:
+                if section in found:
+                    found[section].append(Example(pending[0], call, str(path), pending[1]))
+            pending = None
+            continue
+        problem(number, f"cannot place this line (expected a section header, '{USER}' or '{ASSISTANT}'): {line[:60]!r}")
+    if pending:
+        problem(pending[1], "'### User:' line has no '### Assistant:' line after it")
+    if prompt is None:
+        problems.append(f"{path}: no '{PROMPT}' section with its prompt line")
+    skill = _prompt_skill(prompt or "", pack)
+    if prompt is not None and skill is None:
+        problems.append(f"{path}: the prompt line must start with a skill of the pack, e.g. other() ...: {prompt[:60]!r}")
+    if problems:
+        raise ExamplesError(problems)
+    return ExampleFile(path, skill or "", prompt or "", tuple(found[PROMPT_EXAMPLES]), tuple(found[EXAMPLES]))
+
+
+def read_example_files(paths: Iterable[str | Path], pack: SkillPack) -> list[ExampleFile]:
+    """Read several files, reporting the problems of all of them together."""
+    files, problems = [], []
+    for path in paths:
+        try:
+            files.append(read_example_file(path, pack))
+        except ExamplesError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ExamplesError(problems)
+    return files
+
+
+def utterance_key(text: str) -> str:
+    """Two utterances with the same key are the same example (case, punctuation and spacing aside)."""
+    return " ".join(re.sub(r"[^\w']+", " ", text.casefold()).split())
+
+
+def deduplicate(examples: Iterable[Example]) -> tuple[list[Example], list[str]]:
+    """Keep the first of each utterance; report repeats. Raise ExamplesError on conflicting labels."""
+    first: dict[str, Example] = {}
+    kept, duplicates, conflicts = [], [], []
+    for example in examples:
+        key = utterance_key(example.user)
+        earlier = first.get(key)
+        if earlier is None:
+            first[key] = example
+            kept.append(example)
+        elif earlier.call == example.call:
+            duplicates.append(f"{example.where}: duplicate of {earlier.where}: {example.user!r}")
+        else:
+            conflicts.append(
+                f"{example.where}: {example.user!r} is labelled {example.call}, "
+                f"but {earlier.where} labels it {earlier.call}"
+            )
+    if conflicts:
+        raise ExamplesError(conflicts)
+    return kept, duplicates
+
+
+def _prompt_skill(prompt: str, pack: SkillPack) -> str | None:
+    match = re.match(r"\s*(\w+)\(", prompt)
+    return match.group(1) if match and match.group(1) in pack.skills else None

@@ -1,0 +1,83 @@
+"""A skill pack: the skills of one Python module or package, plus the folder of their examples.
+
+The default pack is the ``skills`` package with ``examples/``; users and benchmarks bring their
+own with ``--skills MODULE --examples DIR`` on every tool.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from assistant.calls import Call, UnknownSkill, parse_call
+from assistant.skill import SKILL_ATTRIBUTE, Skill
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODULE = "skills"
+DEFAULT_EXAMPLES = REPO_ROOT / "examples"
+
+
+@dataclass(frozen=True)
+class SkillPack:
+    """Skills by name, in a stable order, and where their example files live."""
+
+    skills: dict[str, Skill]
+    examples_dir: Path | None = None
+
+    @classmethod
+    def from_skills(cls, skills: Iterable[Skill], examples_dir: Path | None = None) -> SkillPack:
+        by_name: dict[str, Skill] = {}
+        for skill in sorted(skills, key=lambda s: s.name):
+            if skill.name in by_name and by_name[skill.name].function is not skill.function:
+                raise ValueError(f"two skills are named {skill.name!r}")
+            by_name[skill.name] = skill
+        return cls(by_name, examples_dir)
+
+    def parse(self, text: str) -> Call:
+        """Parse model text into a validated call of one of this pack's skills (CallError if not)."""
+        raw = parse_call(text)
+        skill = self.skills.get(raw.name)
+        if skill is None:
+            known = ", ".join(self.skills) or "none"
+            raise UnknownSkill(f"unknown skill {raw.name!r} (known: {known})")
+        return skill.bind(raw)
+
+    def prompt_lines(self) -> list[str]:
+        return [skill.prompt_line() for skill in self.skills.values()]
+
+    def tools(self) -> list[dict]:
+        """OpenAI ``tools`` for every skill of the pack."""
+        return [skill.json_schema() for skill in self.skills.values()]
+
+    def signatures(self) -> dict[str, str]:
+        """Name to prompt line: what a trained router's manifest records and compares."""
+        return {name: skill.prompt_line() for name, skill in self.skills.items()}
+
+    def example_files(self) -> list[Path]:
+        if self.examples_dir is None:
+            return []
+        return sorted(self.examples_dir.glob("*_examples.txt"))
+
+
+def load_pack(module: str = DEFAULT_MODULE, examples: str | Path | None = None) -> SkillPack:
+    """Import a module (or every module of a package) and collect the functions marked ``@skill``."""
+    root = importlib.import_module(module)
+    modules: list[ModuleType] = [root]
+    if hasattr(root, "__path__"):
+        for info in pkgutil.walk_packages(root.__path__, prefix=f"{module}."):
+            modules.append(importlib.import_module(info.name))
+    skills = [
+        getattr(value, SKILL_ATTRIBUTE)
+        for mod in modules
+        for value in vars(mod).values()
+        if callable(value) and hasattr(value, SKILL_ATTRIBUTE)
+    ]
+    if not skills:
+        raise ValueError(f"module {module!r} defines no @skill functions")
+    if examples is None and module == DEFAULT_MODULE:
+        examples = DEFAULT_EXAMPLES
+    return SkillPack.from_skills(skills, Path(examples) if examples is not None else None)

@@ -1,0 +1,69 @@
+"""The one prompt-rendering function that training, evaluation and the runtime all call.
+
+A template is a text file in ``prompts/`` with three placeholders: ``{system}``, ``{user}`` and
+``{call}``. Everything before ``{call}`` is the prompt; everything after it ends the model's
+turn (its first non-blank piece is the stop string). Because the system text and the template
+head come before the utterance, the part up to ``{user}`` is fixed and can be KV-cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.calls import Call
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+DEFAULT_TEMPLATE = "chatml"
+_PLACEHOLDERS = ("{system}", "{user}", "{call}")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    text: str
+
+    def __post_init__(self) -> None:
+        positions = [self.text.find(p) for p in _PLACEHOLDERS]
+        if any(self.text.count(p) != 1 for p in _PLACEHOLDERS) or positions != sorted(positions):
+            raise ValueError(f"prompt template {self.name!r} needs {{system}}, {{user}} and {{call}} once each, in that order")
+
+    @property
+    def suffix(self) -> str:
+        """What follows the call in a training example: the end-of-turn marker."""
+        return self.text.split("{call}", 1)[1]
+
+    @property
+    def stop(self) -> str:
+        """The text at which generation stops."""
+        return self.suffix.strip() or "\n"
+
+
+def load_template(name_or_path: str | Path = DEFAULT_TEMPLATE) -> PromptTemplate:
+    """A template by name (``chatml``, ``mistral``, ``llama2``, ``plain``) or by file path."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = PROMPTS_DIR / f"{name_or_path}.txt"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt") if p.stem != "system"))
+        raise ValueError(f"no prompt template {str(name_or_path)!r} (known: {known}, or a file path)")
+    return PromptTemplate(path.stem, path.read_text(encoding="utf-8"))
+
+
+def system_text(skill_lines: list[str] | None = None) -> str:
+    """The instruction, followed by one line per skill when the prompt lists them."""
+    instruction = (PROMPTS_DIR / "system.txt").read_text(encoding="utf-8").strip()
+    if not skill_lines:
+        return instruction
+    return instruction + "\nSkills:\n" + "\n".join(skill_lines)
+
+
+def render_prompt(template: PromptTemplate, user: str, skill_lines: list[str] | None = None) -> str:
+    """The model's input for one utterance: everything up to where the call begins."""
+    head = template.text.split("{call}", 1)[0]
+    return head.replace("{system}", system_text(skill_lines), 1).replace("{user}", " ".join(user.split()), 1)
+
+
+def render_completion(template: PromptTemplate, call: Call | str) -> str:
+    """The training target: the canonical call and the template's end-of-turn marker."""
+    return f"{call}{template.suffix}"

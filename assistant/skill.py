@@ -1,0 +1,184 @@
+"""A skill is a plain typed Python function; everything else is derived from it.
+
+The function's name, docstring and signature are the single source of truth: the prompt line,
+the JSON schema for OpenAI tools and the validation of a parsed call all come from here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.calls import (
+    Call,
+    DuplicateArgument,
+    InvalidChoice,
+    Literal_,
+    MissingArgument,
+    RawCall,
+    TooManyArguments,
+    UnknownArgument,
+    WrongType,
+)
+
+SKILL_ATTRIBUTE = "__voxroute_skill__"
+_TYPES: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One argument of a skill: its literal type, whether None is allowed, its default and choices."""
+
+    name: str
+    type: type
+    optional: bool
+    required: bool
+    default: Literal_ = None
+    choices: tuple[Literal_, ...] | None = None
+
+    def check(self, skill: str, value: Literal_) -> None:
+        """Raise WrongType or InvalidChoice when ``value`` does not fit this parameter."""
+        if value is None:
+            if not self.optional:
+                raise WrongType(f"{skill}(): {self.name} may not be None")
+            return
+        fits = isinstance(value, self.type) and not (isinstance(value, bool) and self.type is not bool)
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            fits = True
+        if not fits:
+            raise WrongType(
+                f"{skill}(): {self.name} must be {self.type.__name__}, got {type(value).__name__} {value!r}"
+            )
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(repr(choice) for choice in self.choices)
+            raise InvalidChoice(f"{skill}(): {self.name}={value!r} is not one of {allowed}")
+
+    def placeholder(self) -> str:
+        """The otto-style prompt placeholder: name="[name]", or the choices for a Literal."""
+        inner = "|".join(str(choice) for choice in self.choices) if self.choices else self.name
+        return f'{self.name}="[{inner}]"' if self.type is str else f"{self.name}=[{inner}]"
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": _TYPES[self.type]}
+        if self.choices is not None:
+            schema["enum"] = list(self.choices)
+        if self.optional:
+            schema["type"] = [schema["type"], "null"]
+        return schema
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A registered function with what is derived from its signature."""
+
+    name: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    function: Callable[..., Any]
+
+    @classmethod
+    def from_function(cls, function: Callable[..., Any], name: str | None = None) -> Skill:
+        hints = typing.get_type_hints(function)
+        parameters = []
+        for param in inspect.signature(function).parameters.values():
+            if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                raise TypeError(f"skill {function.__name__}: *args/**kwargs are not allowed ({param.name})")
+            if param.name not in hints:
+                raise TypeError(f"skill {function.__name__}: parameter {param.name} needs a type hint")
+            base, optional, choices = _read_hint(hints[param.name], f"{function.__name__}.{param.name}")
+            required = param.default is inspect.Parameter.empty
+            default = None if required else param.default
+            parameters.append(Parameter(param.name, base, optional, required, default, choices))
+        doc = inspect.getdoc(function)
+        if not doc:
+            raise TypeError(f"skill {function.__name__}: a docstring is required (it is the skill's description)")
+        description = " ".join(doc.split("\n\n")[0].split())
+        return cls(name or function.__name__, description, tuple(parameters), function)
+
+    def prompt_line(self) -> str:
+        """otto's style: ``weather(location="[location]", day="[day]") description``."""
+        args = ", ".join(param.placeholder() for param in self.parameters)
+        return f"{self.name}({args}) {self.description}"
+
+    def json_schema(self) -> dict[str, Any]:
+        """An OpenAI ``tools`` entry for this skill."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": {
+                    "type": "object",
+                    "properties": {param.name: param.schema() for param in self.parameters},
+                    "required": [param.name for param in self.parameters if param.required],
+                    "additionalProperties": False,
+                },
+            },
+        }
+
+    def bind(self, raw: RawCall) -> Call:
+        """Check a parsed call against the signature and return it in canonical form."""
+        if len(raw.positional) > len(self.parameters):
+            raise TooManyArguments(
+                f"{self.name}() takes {len(self.parameters)} arguments, {len(raw.positional)} were given"
+            )
+        given: dict[str, Literal_] = dict(zip((p.name for p in self.parameters), raw.positional))
+        names = {param.name for param in self.parameters}
+        for key, value in raw.keywords:
+            if key not in names:
+                known = ", ".join(sorted(names)) or "none"
+                raise UnknownArgument(f"{self.name}() has no argument {key!r} (it takes: {known})")
+            if key in given:
+                raise DuplicateArgument(f"{self.name}(): argument {key!r} given twice")
+            given[key] = value
+        args = []
+        for param in self.parameters:
+            if param.name not in given:
+                if param.required:
+                    raise MissingArgument(f"{self.name}() needs the argument {param.name!r}")
+                continue
+            value = given[param.name]
+            param.check(self.name, value)
+            if param.required or value != param.default or type(value) is not type(param.default):
+                args.append((param.name, value))
+        return Call(self.name, tuple(args))
+
+
+def skill(function: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Mark a function as a skill: ``@skill`` or ``@skill(name="math")``.
+
+    The function is returned unchanged (still callable and testable as plain Python); a skill
+    pack finds it by the attribute this sets.
+    """
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(fn, SKILL_ATTRIBUTE, Skill.from_function(fn, name))
+        return fn
+
+    return mark(function) if function is not None else mark
+
+
+def _read_hint(hint: Any, where: str) -> tuple[type, bool, tuple[Literal_, ...] | None]:
+    """Split a type hint into (literal type, None allowed, Literal choices)."""
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        optional = len(members) < len(typing.get_args(hint))
+        if len(members) != 1:
+            raise TypeError(f"skill parameter {where}: unions other than X | None are not supported")
+        hint = members[0]
+        origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        kinds = {type(choice) for choice in choices}
+        if len(kinds) != 1 or next(iter(kinds)) not in _TYPES:
+            raise TypeError(f"skill parameter {where}: Literal choices must share one of str/int/float/bool")
+        return next(iter(kinds)), optional, tuple(choices)
+    if hint not in _TYPES:
+        raise TypeError(f"skill parameter {where}: type {hint!r} is not one of str, int, float, bool")
+    return hint, optional, None
