@@ -1,9 +1,9 @@
 """The one prompt-rendering function that training, evaluation and the runtime all call.
 
 A template is a text file in ``prompts/`` with three placeholders: ``{system}``, ``{user}`` and
-``{call}``. Everything before ``{call}`` is the prompt; everything after it ends the model's
-turn (its first non-blank piece is the stop string). Because the system text and the template
-head come before the utterance, the part up to ``{user}`` is fixed and can be KV-cached.
+``{call}``. Everything before ``{call}`` is the prompt; what follows it ends the model's turn.
+Because the system text and the template head come before the utterance, the part up to
+``{user}`` is fixed and can be KV-cached.
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ class PromptTemplate:
 
     @property
     def suffix(self) -> str:
-        """What follows the call in a training example: the end-of-turn marker."""
-        return self.text.split("{call}", 1)[1]
+        """What ends the model's turn after the call (for ChatML ``<|im_end|>``), without trailing space.
 
-    @property
-    def stop(self) -> str:
-        """The text at which generation stops."""
-        return self.suffix.strip() or "\n"
+        Trailing whitespace is left out so a completion ends exactly on the end-of-turn token;
+        where a template has none (``plain``), the trainer appends the tokenizer's EOS token.
+        """
+        return self.text.split("{call}", 1)[1].rstrip()
 
 
 def load_template(name_or_path: str | Path = DEFAULT_TEMPLATE) -> PromptTemplate:

@@ -1,0 +1,184 @@
+"""Greedy decoding under the call grammar, on CTranslate2 (fast, int8) or transformers.
+
+Both engines produce exactly what greedy decoding with the grammar's token mask would produce.
+The CTranslate2 engine lets the int8 model decode freely and checks each token against the
+grammar as it arrives; a token the grammar forbids stops it, and one masked step (a full
+forward pass) picks the best allowed token before free decoding resumes. A fine-tuned model
+rarely needs that step; an untuned one still always ends in a valid call.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import llguidance
+import llguidance.hf
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    tokens: int
+    masked_steps: int
+    finished: bool
+
+
+class CallMatcher:
+    """A compiled call grammar for one tokenizer; hands out fresh matchers cheaply."""
+
+    def __init__(self, tokenizer: Any, lark: str):
+        self.tokenizer = tokenizer
+        self.eos_id = tokenizer.eos_token_id
+        ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
+        self._pristine = llguidance.LLMatcher(ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(lark), log_level=0)
+        if self._pristine.is_error():
+            raise ValueError(f"call grammar does not compile: {self._pristine.get_error()}")
+
+    def fresh(self) -> llguidance.LLMatcher:
+        return self._pristine.deep_copy()
+
+    @staticmethod
+    def allowed(matcher: llguidance.LLMatcher, vocab_size: int) -> np.ndarray:
+        """A boolean mask over the model's vocabulary of the tokens the grammar allows next."""
+        bits = np.unpackbits(np.frombuffer(matcher.compute_bitmask(), dtype=np.uint8), bitorder="little").astype(bool)
+        if bits.size < vocab_size:
+            bits = np.concatenate([bits, np.zeros(vocab_size - bits.size, dtype=bool)])
+        return bits[:vocab_size]
+
+
+class Engine(Protocol):
+    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int) -> Decoded:
+        """Greedy-decode a call after ``prompt_ids``; its first ``fixed_len`` ids are the same for every request."""
+
+
+def _finish(matcher_owner: CallMatcher, generated: list[int], masked: int, finished: bool) -> Decoded:
+    ids = [t for t in generated if t != matcher_owner.eos_id]
+    return Decoded(matcher_owner.tokenizer.decode(ids), len(generated), masked, finished)
+
+
+class TorchEngine:
+    """transformers model, fixed prompt prefix KV-cached, grammar mask applied at every step.
+
+    Tokens the grammar forces (no choice left) are fed together in one forward pass.
+    """
+
+    def __init__(self, model: Any, calls: CallMatcher):
+        import torch
+
+        self.torch = torch
+        self.model = model
+        self.calls = calls
+        self.vocab_size = model.get_output_embeddings().weight.shape[0]
+        self._prefix: tuple[tuple[int, ...], Any] | None = None
+
+    def _prefix_cache(self, fixed: list[int]) -> Any:
+        if self._prefix is None or self._prefix[0] != tuple(fixed):
+            with self.torch.inference_mode():
+                out = self.model(input_ids=self.torch.tensor([fixed]), use_cache=True)
+            self._prefix = (tuple(fixed), out.past_key_values)
+        return copy.deepcopy(self._prefix[1])
+
+    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int) -> Decoded:
+        torch = self.torch
+        past = self._prefix_cache(prompt_ids[:fixed_len]) if fixed_len else None
+        feed = prompt_ids[fixed_len:]
+        generated: list[int] = []
+        while len(generated) < max_new_tokens:
+            with torch.inference_mode():
+                out = self.model(input_ids=torch.tensor([feed]), past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            logits = out.logits[0, -1].float().numpy()
+            logits = np.where(CallMatcher.allowed(matcher, self.vocab_size), logits, -np.inf)
+            token = int(np.argmax(logits))
+            matcher.consume_token(token)
+            generated.append(token)
+            if matcher.is_stopped() or token == self.calls.eos_id:
+                return _finish(self.calls, generated, len(generated), True)
+            forced = matcher.compute_ff_tokens()[: max_new_tokens - len(generated)]
+            matcher.consume_tokens(forced)
+            generated.extend(forced)
+            feed = [token, *forced]
+        return _finish(self.calls, generated, len(generated), False)
+
+
+class CTranslate2Engine:
+    """The int8 CTranslate2 generator; the fixed prefix is its cached static prompt."""
+
+    def __init__(self, model_dir: Path, calls: CallMatcher, threads: int = 0):
+        import ctranslate2
+
+        self.generator = ctranslate2.Generator(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
+        self.calls = calls
+        self.tokenizer = calls.tokenizer
+        self.vocab_size = len(self.tokenizer)
+
+    def _tokens(self, ids: list[int]) -> list[str]:
+        return self.tokenizer.convert_ids_to_tokens(ids)
+
+    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int) -> Decoded:
+        static, rest = self._tokens(prompt_ids[:fixed_len]), self._tokens(prompt_ids[fixed_len:])
+        generated: list[int] = []
+        masked = 0
+        while len(generated) < max_new_tokens:
+            rejected = False
+            steps = self.generator.generate_tokens(
+                rest + self._tokens(generated),
+                static_prompt=static or None,
+                cache_static_prompt=bool(static),
+                max_length=max_new_tokens - len(generated),
+                sampling_topk=1,
+                end_token=[],
+            )
+            for step in steps:
+                if matcher.validate_tokens([step.token_id]) != 1:
+                    rejected = True
+                    break
+                matcher.consume_token(step.token_id)
+                generated.append(step.token_id)
+                if matcher.is_stopped():
+                    break
+            steps.close()
+            if matcher.is_stopped():
+                return _finish(self.calls, generated, masked, True)
+            if not rejected:
+                break
+            logits = np.asarray(self.generator.forward_batch([static + rest + self._tokens(generated)]))[0, -1]
+            allowed = CallMatcher.allowed(matcher, logits.shape[-1])
+            token = int(np.argmax(np.where(allowed, logits, -np.inf)))
+            matcher.consume_token(token)
+            generated.append(token)
+            masked += 1
+            if matcher.is_stopped():
+                return _finish(self.calls, generated, masked, True)
+        return _finish(self.calls, generated, masked, False)
+
+
+def convert_to_ctranslate2(model_dir: Path, cache: Path) -> Path:
+    """Convert a Hugging Face causal LM folder to CTranslate2 int8 once; cached by content hash."""
+    import ctranslate2
+
+    digest = hashlib.sha256()
+    for path in sorted(model_dir.glob("*")):
+        if path.is_file() and path.suffix in {".json", ".safetensors", ".bin", ".model"}:
+            digest.update(path.name.encode())
+            digest.update(str(path.stat().st_size).encode())
+            with path.open("rb") as handle:
+                digest.update(handle.read(1 << 20))
+    target = cache / f"ct2-{digest.hexdigest()[:16]}"
+    if (target / "model.bin").is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cache, prefix=".ct2-"))
+    try:
+        ctranslate2.converters.TransformersConverter(str(model_dir)).convert(str(staging), quantization="int8", force=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,60 @@
+"""Reading dataset records: the ``-t`` JSON array, or any JSON/JSONL of {user, call} objects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.calls import Call, CallError
+from assistant.pack import SkillPack
+
+
+@dataclass(frozen=True)
+class Record:
+    user: str
+    call: Call
+    split: str
+
+
+def read_records(path: str | Path, pack: SkillPack, split: str | None = None) -> list[Record]:
+    """Records of ``path`` (all, or those of one split), each call validated against the pack.
+
+    A record without a ``split`` field counts as "test": a plain list of {user, call} is a test set.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read: {error}") from None
+    stripped = text.lstrip()
+    rows: list[tuple[int, object]]
+    try:
+        if stripped.startswith("["):
+            rows = list(enumerate(json.loads(text), start=1))
+        else:
+            rows = [(number, json.loads(line)) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}: not valid JSON or JSONL: {error.msg}") from None
+    records, problems = [], []
+    where = "record" if stripped.startswith("[") else "line"
+    for number, row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("user"), str) or not isinstance(row.get("call"), str):
+            problems.append(f"{path}: {where} {number}: expected an object with string fields 'user' and 'call'")
+            continue
+        try:
+            call = pack.parse(row["call"])
+        except CallError as error:
+            problems.append(f"{path}: {where} {number}: {error}")
+            continue
+        record = Record(row["user"], call, str(row.get("split", "test")))
+        if split is None or record.split == split:
+            records.append(record)
+    if problems:
+        raise ValueError("\n".join(problems))
+    return records
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
