@@ -1,0 +1,337 @@
+"""voxroute's one typed configuration: a TOML file read into one frozen dataclass per section.
+
+Every setting is declared once, here, with its type, default and a one-line doc. Loading checks
+each value against its type and rejects unknown keys, naming the file and the key; the documented
+default file (:func:`default_config_toml`) is generated from the same declarations, so the two
+cannot drift apart. A new section is one dataclass plus one field of :class:`Config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sys
+import textwrap
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+import tomllib
+
+CONFIG_ENV = "VOXROUTE_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The config file cannot be read or does not fit the declarations; the message names file and key."""
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    doc: str,
+    factory: Callable[[], Any] | None = None,
+    example: Any = None,
+    positive: bool = False,
+) -> Any:
+    """Declare one setting: its default, its doc line, an example (for optional settings), a range check."""
+    metadata = {"doc": doc, "example": example, "positive": positive}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def spoken_key(text: str) -> str:
+    """How a spoken program name is compared: case-insensitive, whitespace-normalized."""
+    return " ".join(text.split()).casefold()
+
+
+def default_apps(platform: str = sys.platform) -> dict[str, list[str]]:
+    """The built-in allow-list of programs per platform: spoken name to argv (``~`` is expanded)."""
+    if platform == "darwin":
+
+        def app(name: str) -> list[str]:
+            return ["open", "-a", name]
+
+        return {
+            "firefox": app("Firefox"),
+            "safari": app("Safari"),
+            "chrome": app("Google Chrome"),
+            "google chrome": app("Google Chrome"),
+            "visual studio code": app("Visual Studio Code"),
+            "vs code": app("Visual Studio Code"),
+            "terminal": app("Terminal"),
+            "calculator": app("Calculator"),
+            "text editor": app("TextEdit"),
+            "files": ["open", "~"],
+            "finder": app("Finder"),
+            "spotify": app("Spotify"),
+        }
+    if platform == "win32":
+        return {
+            "firefox": [r"C:\Program Files\Mozilla Firefox\firefox.exe"],
+            "chrome": [r"C:\Program Files\Google\Chrome\Application\chrome.exe"],
+            "google chrome": [r"C:\Program Files\Google\Chrome\Application\chrome.exe"],
+            "edge": ["msedge.exe"],
+            "visual studio code": ["code"],
+            "vs code": ["code"],
+            "terminal": ["wt.exe"],
+            "calculator": ["calc.exe"],
+            "text editor": ["notepad.exe"],
+            "notepad": ["notepad.exe"],
+            "files": ["explorer.exe", "~"],
+            "file explorer": ["explorer.exe", "~"],
+            "spotify": ["explorer.exe", "spotify:"],
+        }
+    return {
+        "firefox": ["firefox"],
+        "chrome": ["google-chrome"],
+        "google chrome": ["google-chrome"],
+        "web browser": ["x-www-browser"],
+        "visual studio code": ["code"],
+        "vs code": ["code"],
+        "terminal": ["x-terminal-emulator"],
+        "calculator": ["gnome-calculator"],
+        "text editor": ["gnome-text-editor"],
+        "files": ["xdg-open", "~"],
+        "file manager": ["xdg-open", "~"],
+        "spotify": ["spotify"],
+        "thunderbird": ["thunderbird"],
+    }
+
+
+@dataclass(frozen=True)
+class GeneralConfig:
+    """Where home is and how answers come out."""
+
+    home_location: str = setting("", doc='Place used when a question names none, e.g. "Berlin" (empty: ask for one).')
+    speak: bool = setting(True, doc="Speak answers aloud (false: only print them).")
+    tts: Literal["espeak", "piper"] = setting("espeak", doc='Text-to-speech engine: "espeak" or "piper".')
+
+
+@dataclass(frozen=True)
+class WeatherConfig:
+    """Open-Meteo weather (no API key)."""
+
+    units: Literal["metric", "imperial"] = setting("metric", doc='"metric" (°C) or "imperial" (°F).')
+    geocoding_url: str = setting("https://geocoding-api.open-meteo.com/v1/search", doc="Open-Meteo geocoding API.")
+    forecast_url: str = setting("https://api.open-meteo.com/v1/forecast", doc="Open-Meteo forecast API.")
+    timeout_s: float = setting(5.0, doc="Seconds to wait for the weather service.", positive=True)
+
+
+@dataclass(frozen=True)
+class NewsConfig:
+    """Headlines from RSS or Atom feeds."""
+
+    feeds: list[str] = setting(
+        doc="RSS or Atom feed URLs, read in this order.",
+        factory=lambda: ["https://feeds.bbci.co.uk/news/rss.xml", "https://feeds.npr.org/1001/rss.xml"],
+    )
+    max_headlines: int = setting(3, doc="How many headlines to read out.", positive=True)
+    timeout_s: float = setting(5.0, doc="Seconds to wait for each feed.", positive=True)
+
+
+@dataclass(frozen=True)
+class AppsConfig:
+    """Desktop programs the assistant may open, and only these."""
+
+    confirm: bool = setting(True, doc="Ask before opening a program.")
+    allow: dict[str, list[str]] = setting(
+        doc="Spoken name = program and arguments (~ is expanded). Merged over the built-in list: "
+        "a name here replaces the built-in entry, and an empty list [] removes it.",
+        factory=default_apps,
+    )
+
+    def __post_init__(self) -> None:
+        """Key the list by normalized spoken name (later entries win); drop names mapped to []."""
+        normalized: dict[str, list[str]] = {}
+        for name, argv in self.allow.items():
+            normalized[spoken_key(name)] = list(argv)
+        object.__setattr__(self, "allow", {name: argv for name, argv in normalized.items() if argv})
+
+
+@dataclass(frozen=True)
+class NotesConfig:
+    """Notes kept in a local SQLite file."""
+
+    path: str | None = setting(
+        None,
+        doc="SQLite file of the notes (default: notes.sqlite3 in the user data folder).",
+        example="~/notes.sqlite3",
+    )
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """The chat model behind the story and ask skills."""
+
+    base_url: str | None = setting(
+        None,
+        doc="An OpenAI-compatible endpoint; unset: the embedded SmolLM2 model runs locally.",
+        example="http://localhost:11434/v1",
+    )
+    model: str = setting("", doc="Model name at that endpoint (needed with base_url).")
+    api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
+    max_new_tokens: int = setting(96, doc="Longest answer, in tokens.", positive=True)
+    timeout_s: float = setting(30.0, doc="Seconds to wait for the endpoint.", positive=True)
+    max_retries: int = setting(2, doc="Retries of a failed endpoint request.")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration: one field per TOML section."""
+
+    general: GeneralConfig = field(default_factory=GeneralConfig)
+    weather: WeatherConfig = field(default_factory=WeatherConfig)
+    news: NewsConfig = field(default_factory=NewsConfig)
+    apps: AppsConfig = field(default_factory=AppsConfig)
+    notes: NotesConfig = field(default_factory=NotesConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+
+
+def config_path() -> Path:
+    """The config file: ``$VOXROUTE_CONFIG``, else config.toml in the user config folder."""
+    override = os.environ.get(CONFIG_ENV)
+    return Path(override) if override else Path(platformdirs.user_config_dir("voxroute")) / "config.toml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file (a missing file means all defaults); raise ConfigError when it does not fit."""
+    path = path if path is not None else config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot be read: {error}") from None
+    return _build(Config, data, path, "")
+
+
+def default_config_toml() -> str:
+    """The documented default config file, generated from the declarations above."""
+    lines = [
+        "# voxroute configuration (TOML). Every key is optional: a missing key keeps its default.",
+        f"# Found at the user config folder's voxroute/config.toml, or wherever ${CONFIG_ENV} points.",
+    ]
+    hints = typing.get_type_hints(Config)
+    for section in dataclasses.fields(Config):
+        cls = hints[section.name]
+        defaults = cls()
+        lines += ["", f"# {_doc_line(cls)}", f"[{section.name}]"]
+        tables = []
+        for item in dataclasses.fields(cls):
+            value = getattr(defaults, item.name)
+            if isinstance(value, dict):
+                tables.append((item, value))
+                continue
+            lines += _comment(item.metadata["doc"])
+            if value is None:
+                lines.append(f"# {_toml_key(item.name)} = {_toml_value(item.metadata['example'])}")
+            else:
+                lines.append(f"{_toml_key(item.name)} = {_toml_value(value)}")
+        for item, table in tables:
+            lines += ["", *_comment(item.metadata["doc"]), f"[{section.name}.{item.name}]"]
+            lines += [f"{_toml_key(key)} = {_toml_value(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
+    """Make ``cls`` from a TOML table, checking every key and value."""
+    hints = typing.get_type_hints(cls)
+    declared = {item.name: item for item in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"{prefix}{key}"
+        if key not in declared:
+            known = ", ".join(declared)
+            if not prefix:
+                raise ConfigError(f"{path}: unknown section [{key}] (known sections: {known})")
+            raise ConfigError(f"{path}: unknown key {where} (known keys of [{prefix[:-1]}]: {known})")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {where} must be a table ([{where}]), got {value!r}")
+            values[key] = _build(hint, value, path, f"{where}.")
+            continue
+        value = _check(value, hint, where, path)
+        if declared[key].metadata.get("positive") and value <= 0:
+            raise ConfigError(f"{path}: {where} must be greater than 0, got {value!r}")
+        if isinstance(value, dict):
+            value = {**declared[key].default_factory(), **value}
+        values[key] = value
+    return cls(**values)
+
+
+def _check(value: Any, hint: Any, where: str, path: Path) -> Any:
+    """Return ``value`` if it fits the type hint (ints widen to float), else raise ConfigError."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        origin = typing.get_origin(hint)
+    fits = True
+    if origin is Literal:
+        fits = value in typing.get_args(hint)
+    elif hint is bool:
+        fits = isinstance(value, bool)
+    elif hint is int:
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if fits else value
+    elif hint is str:
+        fits = isinstance(value, str)
+    elif origin is list:
+        (item,) = typing.get_args(hint)
+        fits = isinstance(value, list)
+        if fits:
+            value = [_check(element, item, f"{where}[{index}]", path) for index, element in enumerate(value)]
+    elif origin is dict:
+        _, item = typing.get_args(hint)
+        fits = isinstance(value, dict)
+        if fits:
+            value = {key: _check(element, item, f"{where}.{key}", path) for key, element in value.items()}
+    if not fits:
+        raise ConfigError(f"{path}: {where} must be {_describe(hint)}, got {value!r}")
+    return value
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = [repr(choice) for choice in typing.get_args(hint)]
+        return ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(hint)[0]).split(' ', 1)[1]}s"
+    if origin is dict:
+        return "a table"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[hint]
+
+
+def _comment(text: str) -> list[str]:
+    return [f"# {line}" for line in textwrap.wrap(text, 97)]
+
+
+def _doc_line(cls: type) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0]
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    """TOML text of a str, bool, number or list of them (JSON strings are valid TOML basic strings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)

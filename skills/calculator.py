@@ -1,0 +1,168 @@
+"""Arithmetic, evaluated by simpleeval on a closed set of operators and functions (never eval)."""
+
+from __future__ import annotations
+
+import ast
+import math as m
+import operator
+import re
+import warnings
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import simpleeval
+
+from assistant.skill import skill
+
+LARGEST_DIGITS = 1000
+FUNCTIONS = {
+    "sqrt": m.sqrt,
+    "abs": abs,
+    "round": round,
+    "floor": m.floor,
+    "ceil": m.ceil,
+    "log": m.log,
+    "sin": m.sin,
+    "cos": m.cos,
+    "tan": m.tan,
+}
+NAMES = {"pi": m.pi, "e": m.e}
+KNOWN = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil, log, sin, cos, tan, pi and e"
+
+# Spoken arithmetic, as it may reach us from a transcript, rewritten in order.
+WORDS = [
+    (r"^(what is|what's|how much is|calculate|compute)\s+", ""),
+    (r"\b(the )?square root of\s*([\d.]+|\([^()]*\))", r"sqrt(\2)"),
+    (r"\bsquared\b", " ** 2 "),
+    (r"\bto the power of\b", " ** "),
+    (r"\bmultiplied by\b", " * "),
+    (r"\bdivided by\b", " / "),
+    (r"\btimes\b", " * "),
+    (r"\bplus\b", " + "),
+    (r"\bminus\b", " - "),
+    (r"\bmod(ulo)?\b", " % "),
+    (r"(?<=[\d)\s])x(?=[\s\d(])", " * "),
+    (r"\^", " ** "),
+]
+SPOKEN = {
+    "**": "to the power of",
+    "//": "divided without remainder by",
+    "*": "times",
+    "/": "divided by",
+    "+": "plus",
+    "-": "minus",
+    "%": "modulo",
+}
+NOT_ALLOWED = (
+    simpleeval.NameNotDefined,
+    simpleeval.FunctionNotDefined,
+    simpleeval.FeatureNotAvailable,
+    simpleeval.OperatorNotDefined,
+    simpleeval.AttributeDoesNotExist,
+)
+
+
+class _TooBig(simpleeval.NumberTooHigh):
+    """A power whose result would have more than LARGEST_DIGITS digits."""
+
+
+@skill(name="math")
+def calculate(question: str) -> str:
+    """Work out an arithmetic question, like 12 times 7 or the square root of 2."""
+    asked = " ".join(question.split()).rstrip("?= ")
+    if not asked:
+        return "I didn't get a question to work out."
+    expression = to_expression(asked)
+    try:
+        value = _evaluate(expression)
+    except ZeroDivisionError:
+        return f"I can't divide by zero in '{asked}'."
+    except (_TooBig, OverflowError):
+        return f"The numbers in '{asked}' are too big for me."
+    except NOT_ALLOWED:
+        return f"I can't work out '{asked}': I only know {KNOWN}."
+    except ValueError:
+        return f"'{asked}' has no answer in real numbers."
+    except (simpleeval.InvalidExpression, SyntaxError, TypeError, KeyError, Warning):
+        return f"I can't work out '{asked}': it isn't an arithmetic expression I understand."
+    if isinstance(value, complex):
+        return f"'{asked}' has no answer in real numbers."
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"I can't work out '{asked}': it isn't an arithmetic expression I understand."
+    if not m.isfinite(value):
+        return f"The numbers in '{asked}' are too big for me."
+    if re.fullmatch(r"[\d.\s()+\-*/%]+", expression):
+        return f"{_spoken(expression)} is {say_number(value)}."
+    return f"The answer is {say_number(value)}."
+
+
+def to_expression(question: str) -> str:
+    """'what is 12 times 7' becomes '12 * 7'."""
+    text = question.casefold()
+    for pattern, replacement in WORDS:
+        text = re.sub(pattern, replacement, text)
+    return " ".join(text.split())
+
+
+def say_number(value: int | float) -> str:
+    """84, 3.1416, 0.0001235, or 'about 1.268 times 10 to the power of 30' for the very large or small."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    if value == 0 or (isinstance(value, int) and abs(value) < 10**15):
+        return str(value)
+    magnitude = abs(value)
+    if 1e-6 <= magnitude < 1e15:
+        decimals = 4 if magnitude >= 1 else 3 - m.floor(m.log10(magnitude))
+        return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+    rounded = f"{Decimal(value):.3e}"
+    mantissa, exponent = rounded.split("e")
+    about = "" if Decimal(rounded) == Decimal(value) else "about "
+    return f"{about}{mantissa.rstrip('0').rstrip('.')} times 10 to the power of {int(exponent)}"
+
+
+def _power(base: int | float, exponent: int | float) -> int | float:
+    """``**`` that refuses results too large to be worth computing (simpleeval's limit refuses 5000000 ** 2)."""
+    if abs(base) > 1 and exponent > 0 and exponent * m.log10(abs(base)) > LARGEST_DIGITS:
+        raise _TooBig(f"{base} ** {exponent} is too large")
+    return base**exponent
+
+
+def _numbers_only(function: Callable[..., Any]) -> Callable[..., Any]:
+    """An operator that refuses anything but numbers ('a' * 10**9 would build a gigabyte string)."""
+
+    def checked(*operands: Any) -> Any:
+        if any(isinstance(value, bool) or not isinstance(value, (int, float)) for value in operands):
+            raise TypeError("only numbers are allowed")
+        return function(*operands)
+
+    return checked
+
+
+OPERATORS = {
+    node: _numbers_only(function)
+    for node, function in {
+        ast.Add: operator.add,
+        ast.Sub: operator.sub,
+        ast.Mult: operator.mul,
+        ast.Div: operator.truediv,
+        ast.FloorDiv: operator.floordiv,
+        ast.Mod: operator.mod,
+        ast.Pow: _power,
+        ast.USub: operator.neg,
+        ast.UAdd: operator.pos,
+    }.items()
+}
+
+
+def _evaluate(expression: str) -> object:
+    evaluator = simpleeval.SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=NAMES)
+    with warnings.catch_warnings():
+        # simpleeval only warns about "1; 2" or "x = 1": refuse them instead.
+        warnings.simplefilter("error")
+        return evaluator.eval(expression)
+
+
+def _spoken(expression: str) -> str:
+    """'12 * 7' read aloud: '12 times 7'."""
+    return re.sub(r"\s*(\*\*|//|[*/+%-])\s*", lambda match: f" {SPOKEN[match.group(1)]} ", expression).strip()

@@ -1,0 +1,11 @@
+"""Speech that was not meant for the assistant: it is heard, and deliberately ignored."""
+
+from __future__ import annotations
+
+from assistant.skill import skill
+
+
+@skill
+def other() -> str:
+    """Speech not addressed to the assistant: conversation, background noise, media."""
+    return ""

@@ -1,0 +1,159 @@
+"""The weather now or on a day, anywhere, from Open-Meteo (free, no API key)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+
+from assistant.config import WeatherConfig
+from assistant.context import current_context
+from assistant.skill import skill
+
+UNREACHABLE = "I can't reach the weather service right now."
+GARBLED = "The weather service sent an answer I don't understand."
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# WMO weather interpretation codes, as documented by Open-Meteo.
+WMO_CODES = {
+    0: "clear sky",
+    1: "mainly clear",
+    2: "partly cloudy",
+    3: "overcast",
+    45: "fog",
+    48: "freezing fog",
+    51: "light drizzle",
+    53: "drizzle",
+    55: "dense drizzle",
+    56: "light freezing drizzle",
+    57: "dense freezing drizzle",
+    61: "light rain",
+    63: "rain",
+    65: "heavy rain",
+    66: "light freezing rain",
+    67: "heavy freezing rain",
+    71: "light snow",
+    73: "snow",
+    75: "heavy snow",
+    77: "snow grains",
+    80: "light rain showers",
+    81: "rain showers",
+    82: "violent rain showers",
+    85: "light snow showers",
+    86: "heavy snow showers",
+    95: "thunderstorms",
+    96: "thunderstorms with light hail",
+    99: "thunderstorms with heavy hail",
+}
+
+
+class _Unreachable(Exception):
+    """The service could not be asked, or answered with an HTTP error."""
+
+
+@skill
+def weather(location: str | None = None, day: str | None = None) -> str:
+    """Ask for the weather now or on a day, anywhere."""
+    context = current_context()
+    settings = context.config.weather
+    when = _read_day(day)
+    if when is None:
+        return f"I can only tell the weather now, today, tomorrow, on a weekday or at the weekend, not {day!r}."
+    place = (location or context.config.general.home_location).strip()
+    if not place:
+        return "Which place? Name one, or set home_location under [general] in the config file."
+    try:
+        found = _geocode(place, settings)
+        if found is None:
+            return f"I don't know where {place} is."
+        forecast = _forecast(found, settings)
+        return f"In {found['name']} {_describe(forecast, when)}."
+    except _Unreachable:
+        return UNREACHABLE
+    except (KeyError, IndexError, TypeError, ValueError):
+        return GARBLED
+
+
+def _read_day(day: str | None) -> str | None:
+    """'now', 'today', 'tomorrow', a weekday or 'weekend' from what was said; None if it is none of these."""
+    if day is None:
+        return "now"
+    words = [
+        word for word in day.casefold().replace("'", " ").split() if word not in ("on", "this", "next", "the", "at")
+    ]
+    text = " ".join(words)
+    aliases = {"": "now", "right now": "now", "currently": "now", "tonight": "today"}
+    text = aliases.get(text, text)
+    return text if text in ("now", "today", "tomorrow", "weekend", *WEEKDAYS) else None
+
+
+def _get(url: str, params: dict[str, Any], settings: WeatherConfig) -> Any:
+    try:
+        response = httpx.get(url, params=params, timeout=settings.timeout_s)
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        raise _Unreachable from error
+    return response.json()
+
+
+def _geocode(place: str, settings: WeatherConfig) -> dict[str, Any] | None:
+    """The best Open-Meteo match for 'City' or 'City, Country/Region', or None."""
+    name, _, qualifier = (part.strip() for part in place.partition(","))
+    params = {"name": name, "count": 10 if qualifier else 1, "language": "en", "format": "json"}
+    results = _get(settings.geocoding_url, params, settings).get("results") or []
+    if qualifier:
+        wanted = qualifier.casefold()
+        results = [
+            result
+            for result in results
+            if wanted in (str(result.get(key, "")).casefold() for key in ("country", "country_code", "admin1"))
+        ]
+    return results[0] if results else None
+
+
+def _forecast(place: dict[str, Any], settings: WeatherConfig) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "latitude": place["latitude"],
+        "longitude": place["longitude"],
+        "current": "temperature_2m,weather_code",
+        "daily": "weather_code,temperature_2m_max,temperature_2m_min",
+        "timezone": "auto",
+        "forecast_days": 7,
+    }
+    if settings.units == "imperial":
+        params["temperature_unit"] = "fahrenheit"
+    return _get(settings.forecast_url, params, settings)
+
+
+def _describe(forecast: dict[str, Any], when: str) -> str:
+    """'tomorrow: light rain, 4 to 9 °C' for the asked day(s) of an Open-Meteo forecast."""
+    if when == "now":
+        current, unit = forecast["current"], forecast["current_units"]["temperature_2m"]
+        return f"right now: {_condition(current['weather_code'])}, {round(current['temperature_2m'])} {unit}"
+    daily = forecast["daily"]
+    unit = forecast["daily_units"]["temperature_2m_max"]
+    weekdays = [WEEKDAYS[date.fromisoformat(text).weekday()] for text in daily["time"]]
+
+    def day_text(index: int) -> str:
+        low, high = round(daily["temperature_2m_min"][index]), round(daily["temperature_2m_max"][index])
+        return f"{_condition(daily['weather_code'][index])}, {low} to {high} {unit}"
+
+    if when == "today":
+        return f"today: {day_text(0)}"
+    if when == "tomorrow":
+        return f"tomorrow: {day_text(1)}"
+    if when == "weekend":
+        if weekdays[0] == "sunday":
+            return f"this weekend: Sunday {day_text(0)}"
+        saturday = weekdays.index("saturday")
+        parts = [f"Saturday {day_text(saturday)}"]
+        if saturday + 1 < len(weekdays):
+            parts.append(f"Sunday {day_text(saturday + 1)}")
+        return "this weekend: " + "; ".join(parts)
+    return f"on {when.capitalize()}: {day_text(weekdays.index(when))}"
+
+
+def _condition(code: int) -> str:
+    return WMO_CODES.get(int(code), "unusual weather")

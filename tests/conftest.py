@@ -1,0 +1,105 @@
+"""Shared fixtures: a skill context per test, and real HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from assistant.config import Config, NotesConfig
+from assistant.context import SkillContext, use_context
+
+# A route answers a request with (status, content type, body).
+Reply = tuple[int, str, bytes]
+Route = Reply | Callable[["Request"], Reply]
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Server:
+    url: str
+    requests: list[Request] = field(default_factory=list)
+
+
+@pytest.fixture
+def skill_context(tmp_path: Path) -> Iterator[Callable[..., SkillContext]]:
+    """Call it to run the rest of the test under a SkillContext (notes default to a file in tmp_path)."""
+    with ExitStack() as stack:
+
+        def enter(config: Config | None = None, **callbacks: Any) -> SkillContext:
+            config = config or Config(notes=NotesConfig(path=str(tmp_path / "notes.sqlite3")))
+            return stack.enter_context(use_context(SkillContext(config, **callbacks)))
+
+        yield enter
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[[dict[str, Route]], Server]]:
+    """Call it with {path: reply or function of the Request} to start a real server; unknown paths are 404."""
+    with ExitStack() as stack:
+
+        def serve(routes: dict[str, Route]) -> Server:
+            requests: list[Request] = []
+
+            class Handler(BaseHTTPRequestHandler):
+                def do_GET(self) -> None:
+                    self._answer()
+
+                def do_POST(self) -> None:
+                    self._answer()
+
+                def _answer(self) -> None:
+                    url = urlsplit(self.path)
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = self.rfile.read(length)
+                    request = Request(
+                        self.command,
+                        url.path,
+                        parse_qs(url.query),
+                        {key.lower(): value for key, value in self.headers.items()},
+                        body,
+                    )
+                    requests.append(request)
+                    route = routes.get(url.path, (404, "text/plain", b"not found"))
+                    status, content_type, body = route(request) if callable(route) else route
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+                def log_message(self, format: str, *args: Any) -> None:
+                    """Keep test output clean."""
+
+            server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+            stack.callback(server.server_close)
+            stack.callback(server.shutdown)
+            return Server(f"http://127.0.0.1:{server.server_address[1]}", requests)
+
+        yield serve
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """A URL on a local port where nothing listens: connections are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,96 @@
+"""The math skill: answers in words, clear refusals, and nothing ever executed."""
+
+from __future__ import annotations
+
+import pytest
+
+from skills.calculator import calculate, say_number
+
+ONLY = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil, log, sin, cos, tan, pi and e"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("12 x 7", "12 times 7 is 84."),
+        ("12 times 7", "12 times 7 is 84."),
+        ("12*7", "12 times 7 is 84."),
+        ("what is 2 + 2?", "2 plus 2 is 4."),
+        ("(2 + 3) * 4", "(2 plus 3) times 4 is 20."),
+        ("10 / 4", "10 divided by 4 is 2.5."),
+        ("10 / 5", "10 divided by 5 is 2."),
+        ("1/3", "1 divided by 3 is 0.3333."),
+        ("2 / 3", "2 divided by 3 is 0.6667."),
+        ("7 // 2", "7 divided without remainder by 2 is 3."),
+        ("7 % 3", "7 modulo 3 is 1."),
+        ("2 ** 10", "2 to the power of 10 is 1024."),
+        ("2 ^ 8", "2 to the power of 8 is 256."),
+        ("5 squared", "5 to the power of 2 is 25."),
+        ("3 minus 5", "3 minus 5 is -2."),
+        ("0.1 + 0.2", "0.1 plus 0.2 is 0.3."),
+        ("5000000 ** 2", "5000000 to the power of 2 is 25000000000000."),
+        ("2 ** 100", "2 to the power of 100 is about 1.268 times 10 to the power of 30."),
+        ("sqrt(16)", "The answer is 4."),
+        ("the square root of 2", "The answer is 1.4142."),
+        ("abs(-5)", "The answer is 5."),
+        ("round(2.567, 2)", "The answer is 2.57."),
+        ("floor(2.7) + ceil(2.1)", "The answer is 5."),
+        ("log(100, 10)", "The answer is 2."),
+        ("cos(pi)", "The answer is -1."),
+        ("sin(0)", "The answer is 0."),
+        ("e", "The answer is 2.7183."),
+        ("3e-9 * 2", "The answer is about 6 times 10 to the power of -9."),
+    ],
+)
+def test_answers(question: str, answer: str) -> None:
+    assert calculate(question) == answer
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (84, "84"),
+        (84.0, "84"),
+        (3.14159, "3.1416"),
+        (0.000123456, "0.0001235"),
+        (-2.5, "-2.5"),
+        (10**20, "1 times 10 to the power of 20"),
+        (2**64, "about 1.845 times 10 to the power of 19"),
+    ],
+)
+def test_say_number(value: float, words: str) -> None:
+    assert say_number(value) == words
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("1 / 0", "I can't divide by zero in '1 / 0'."),
+        ("5 % 0", "I can't divide by zero in '5 % 0'."),
+        ("2 +* 3", "I can't work out '2 +* 3': it isn't an arithmetic expression I understand."),
+        ("(1 + 2", "I can't work out '(1 + 2': it isn't an arithmetic expression I understand."),
+        ("3 > 2", "I can't work out '3 > 2': it isn't an arithmetic expression I understand."),
+        ("1; 2", "I can't work out '1; 2': it isn't an arithmetic expression I understand."),
+        ("'ab' * 1000000000", "I can't work out ''ab' * 1000000000': it isn't an arithmetic expression I understand."),
+        ("foo(2)", f"I can't work out 'foo(2)': I only know {ONLY}."),
+        ("x + 1", f"I can't work out 'x + 1': I only know {ONLY}."),
+        ("(1).__class__", f"I can't work out '(1).__class__': I only know {ONLY}."),
+        ("9 ** 9 ** 9", "The numbers in '9 ** 9 ** 9' are too big for me."),
+        ("10.0 ** 400", "The numbers in '10.0 ** 400' are too big for me."),
+        ("1e308 * 10", "The numbers in '1e308 * 10' are too big for me."),
+        ("sqrt(-1)", "'sqrt(-1)' has no answer in real numbers."),
+        ("(-8) ** 0.5", "'(-8) ** 0.5' has no answer in real numbers."),
+        ("log(0)", "'log(0)' has no answer in real numbers."),
+        ("  ", "I didn't get a question to work out."),
+    ],
+)
+def test_errors_name_the_expression(question: str, answer: str) -> None:
+    assert calculate(question) == answer
+
+
+def test_code_is_refused_and_never_runs(capfd: pytest.CaptureFixture[str]) -> None:
+    attack = "__import__('os').system('echo hacked')"
+    assert calculate(attack) == f"I can't work out '{attack}': I only know {ONLY}."
+    escape = "().__class__.__base__.__subclasses__()"
+    assert calculate(escape) == f"I can't work out '{escape}': I only know {ONLY}."
+    assert "hacked" not in capfd.readouterr().out
