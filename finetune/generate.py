@@ -1,0 +1,324 @@
+"""Asking an LLM for new examples of one skill, and keeping only those that pass our own checks.
+
+The LLM is a source of candidates, never of truth: each pair it returns is parsed with the pack,
+bound to the skill's signature and compared with what exists; anything else is dropped with a
+reason. Any OpenAI-compatible chat-completions server works. The answer is forced through one
+tool so that it arrives as JSON, not prose to scrape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from assistant.calls import Call, CallError, format_literal
+from assistant.examples import ASSISTANT, EXAMPLES, USER, ExampleFile, read_example_file, utterance_key
+from assistant.pack import SkillPack
+from assistant.skill import Skill
+
+TOOL_NAME = "add_examples"
+TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": TOOL_NAME,
+        "description": "Add new training examples: what a person said, and the one skill call it means.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "examples": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "user": {"type": "string", "description": "the speech transcript"},
+                            "assistant": {"type": "string", "description": "the skill call, e.g. other()"},
+                        },
+                        "required": ["user", "assistant"],
+                        "additionalProperties": False,
+                    },
+                }
+            },
+            "required": ["examples"],
+            "additionalProperties": False,
+        },
+    },
+}
+TOOL_CHOICE: dict[str, Any] = {"type": "function", "function": {"name": TOOL_NAME}}
+AVOID_SAMPLE = 40
+DEFAULT_MODEL = "gpt-4o-mini"
+LOCAL_API_KEY = "not-needed"
+_TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "True or False"}
+
+SYSTEM = """You write training data for voxroute, a voice assistant. A small model reads what a \
+person said (a speech-recognizer transcript) and answers with exactly one skill call.
+Each example is a pair: "user" is the transcript, "assistant" is the call.
+Rules for the call: Python syntax, keyword arguments, double-quoted strings, literal values only; \
+give only the arguments the person actually said and leave optional ones out otherwise.
+Rules for the transcript: it is speech, as a recognizer writes it: no markdown or emoji, often \
+lowercase, sometimes with fillers, hesitations or missing punctuation; mix short and long, direct \
+and indirect, casual and polite phrasings.
+Every example must be new: not a copy or a light rewording of the examples you are shown.
+Answer only by calling the add_examples tool."""
+
+
+class GenerationFailed(RuntimeError):
+    """A request failed for good (after its retries); what was generated before it is kept."""
+
+
+class Rejected(ValueError):
+    """A generated pair that cannot become an example; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often and how patiently one request is retried on timeouts, connection errors, 429 and 5xx."""
+
+    retries: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2**attempt)
+
+
+@dataclass(frozen=True)
+class NewExample:
+    user: str
+    call: Call
+
+
+@dataclass
+class Generation:
+    """What a run produced. ``failure`` says why it stopped before its last request, if it did."""
+
+    examples: list[NewExample] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+
+def signature_rules(skill: Skill) -> str:
+    """The skill's arguments in words: type, choices, required or default."""
+    if not skill.parameters:
+        return f"{skill.name}() takes no arguments."
+    lines = []
+    for param in skill.parameters:
+        kind = _TYPE_WORDS[param.type]
+        if param.choices is not None:
+            kind = "one of " + ", ".join(format_literal(choice) for choice in param.choices)
+        if param.required:
+            need = "required" + ("; may be None" if param.optional else "")
+        elif param.default is None:
+            need = "optional: leave it out unless the person says it"
+        else:
+            need = f"optional, default {format_literal(param.default)}: leave it out unless the person asks for another value"
+        lines.append(f"- {param.name}: {kind}; {need}")
+    return "\n".join(lines)
+
+
+def build_messages(
+    example_file: ExampleFile, pack: SkillPack, generated: Sequence[str], count: int, rng: random.Random
+) -> list[dict[str, str]]:
+    """The chat messages of one request: the skill, its argument rules, its prompt examples, and a
+    sample of the file's other examples and of those ``generated`` so far, not to be repeated (a
+    different sample each request, drawn from ``rng``)."""
+    skill = pack.skills[example_file.skill]
+    shown = "\n\n".join(f"{USER} {e.user}\n{ASSISTANT} {e.call}" for e in example_file.prompt_examples)
+    parts = [
+        f"Write {count} new examples for this skill:\n{example_file.prompt}",
+        f"Its arguments:\n{signature_rules(skill)}",
+    ]
+    if shown:
+        parts.append(f"Examples of the style and of correct calls:\n\n{shown}")
+    avoid = [example.user for example in example_file.examples] + list(generated)
+    sample = rng.sample(avoid, min(AVOID_SAMPLE, len(avoid)))
+    if sample:
+        parts.append("Already in the data (do not repeat these or near-copies):\n" + "\n".join(f"- {u}" for u in sample))
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def make_client(base_url: str | None, timeout: float) -> openai.OpenAI:
+    """A client for any OpenAI-compatible server; a local one (base URL set) needs no real key.
+
+    The client's own retries are off: :func:`request` retries, with a backoff we control and test.
+    """
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = os.environ.get("OPENAI_API_KEY") or (LOCAL_API_KEY if base_url else None)
+    if api_key is None:
+        raise ValueError("set OPENAI_API_KEY, or give --base-url (or OPENAI_BASE_URL) for a local server")
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+
+
+def request(
+    client: openai.OpenAI, model: str, messages: list[dict[str, str]], retry: Retry, report: Callable[[str], None]
+) -> Any:
+    """One chat completion forced through the tool; transient failures are retried with backoff."""
+    attempt = 0
+    while True:
+        try:
+            return client.chat.completions.create(
+                model=model, messages=messages, tools=[TOOL], tool_choice=TOOL_CHOICE
+            )
+        except openai.APITimeoutError:
+            reason = "timed out"
+        except openai.APIConnectionError as error:
+            reason = f"connection failed ({error})"
+        except openai.APIStatusError as error:
+            if error.status_code not in (408, 429) and error.status_code < 500:
+                raise GenerationFailed(f"HTTP {error.status_code}: {error.message}") from None
+            reason = f"HTTP {error.status_code}"
+        except openai.OpenAIError as error:
+            raise GenerationFailed(f"{type(error).__name__}: {error}") from None
+        if attempt == retry.retries:
+            raise GenerationFailed(f"{reason}, still after {retry.retries} retries")
+        delay = retry.delay(attempt)
+        report(f"{reason}; retrying in {delay:.2f} s")
+        time.sleep(delay)
+        attempt += 1
+
+
+def candidates(completion: Any) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (user, assistant) values in a completion's tool calls, and why anything else was skipped."""
+    pairs: list[tuple[str, str]] = []
+    problems: list[str] = []
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        return pairs, [f"the answer is not a chat completion with choices: {str(completion)[:80]!r}"]
+    message = choices[0].message
+    if not message.tool_calls:
+        return pairs, [f"the answer calls no tool (text: {(message.content or '')[:80]!r})"]
+    for tool_call in message.tool_calls:
+        function = getattr(tool_call, "function", None)
+        if function is None or function.name != TOOL_NAME:
+            problems.append(f"ignored a call of another tool: {getattr(function, 'name', tool_call)!r}")
+            continue
+        try:
+            arguments = json.loads(function.arguments)
+        except (json.JSONDecodeError, TypeError) as error:
+            problems.append(f"tool arguments are not valid JSON ({error}): {str(function.arguments)[:80]!r}")
+            continue
+        items = arguments.get("examples") if isinstance(arguments, dict) else None
+        if not isinstance(items, list):
+            problems.append(f"tool arguments have no 'examples' list: {str(function.arguments)[:80]!r}")
+            continue
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("user"), str) and isinstance(item.get("assistant"), str):
+                pairs.append((item["user"], item["assistant"]))
+            else:
+                problems.append(f"not a {{user, assistant}} pair of strings: {str(item)[:80]!r}")
+    return pairs, problems
+
+
+def check(user: str, assistant: str, pack: SkillPack, known: dict[str, str]) -> NewExample:
+    """A generated pair as an example, or Rejected saying why not."""
+    user = " ".join(user.split())
+    if not utterance_key(user):
+        raise Rejected(f"empty utterance {user!r}")
+    try:
+        call = pack.parse(assistant)
+    except CallError as error:
+        raise Rejected(str(error)) from None
+    earlier = known.get(utterance_key(user))
+    if earlier is not None:
+        raise Rejected(f"duplicate of {earlier}")
+    return NewExample(user, call)
+
+
+def generate(
+    client: openai.OpenAI,
+    model: str,
+    example_file: ExampleFile,
+    pack: SkillPack,
+    known: dict[str, str],
+    requests: int,
+    per_request: int,
+    seed: int,
+    retry: Retry,
+    report: Callable[[str], None],
+) -> Generation:
+    """Run ``requests`` requests; keep what passes :func:`check`. ``known`` maps utterance keys to
+    where they already are and grows with each accepted example, so none is generated twice."""
+    rng = random.Random(seed)
+    result = Generation()
+    for number in range(1, requests + 1):
+        messages = build_messages(example_file, pack, [e.user for e in result.examples], per_request, rng)
+        try:
+            completion = request(client, model, messages, retry, lambda text: report(f"request {number}: {text}"))
+        except GenerationFailed as error:
+            result.failure = f"request {number} of {requests} failed: {error}"
+            break
+        pairs, problems = candidates(completion)
+        dropped = [f"request {number}: {problem}" for problem in problems]
+        for user, assistant in pairs:
+            try:
+                example = check(user, assistant, pack, known)
+            except Rejected as error:
+                dropped.append(f"request {number}: dropped {user!r} -> {assistant!r}: {error}")
+                continue
+            known[utterance_key(example.user)] = f"generated example {len(result.examples) + 1}"
+            result.examples.append(example)
+        for line in dropped:
+            report(line)
+        result.rejected.extend(dropped)
+    return result
+
+
+def known_utterances(files: Iterable[ExampleFile]) -> dict[str, str]:
+    """Utterance key to the file:line that has it, over all given files."""
+    known: dict[str, str] = {}
+    for example_file in files:
+        for example in example_file.all_examples:
+            known.setdefault(utterance_key(example.user), example.where)
+    return known
+
+
+def format_examples(examples: Iterable[NewExample]) -> str:
+    """Examples in the file format, one blank line between pairs."""
+    return "".join(f"{USER} {e.user}\n{ASSISTANT} {e.call}\n\n" for e in examples)
+
+
+def append_examples(path: Path, examples: Sequence[NewExample], pack: SkillPack) -> None:
+    """Add examples at the end of the file's Examples section (creating it if missing), atomically;
+    the new text must pass the strict reader before it replaces the file."""
+    text = path.read_text(encoding="utf-8")
+    if not any(line.strip() == EXAMPLES for line in text.splitlines()):
+        text = text.rstrip("\n") + f"\n\n{EXAMPLES}\n"
+    write_atomically(path, text.rstrip("\n") + "\n\n" + format_examples(examples).rstrip("\n") + "\n",
+                     check=lambda temp: read_example_file(temp, pack))
+
+
+def write_atomically(path: Path, text: str, check: Callable[[Path], object] | None = None) -> None:
+    """Write a temp file next to ``path``, fsync it, optionally check it, then rename it over ``path``:
+    readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
+        else:
+            os.chmod(temp, 0o644)
+        if check is not None:
+            check(temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
