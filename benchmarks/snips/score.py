@@ -1,0 +1,131 @@
+"""Score eval.py's predictions with the metrics published for SNIPS.
+
+Intent accuracy; slot F1 over (slot, value) pairs, micro-averaged (true/false positives and
+misses summed over utterances, each utterance's pairs compared as multisets); exact-frame
+accuracy (the intent and every slot right). A prediction that is not a call gets the intent
+wrong and misses every expected slot; a positional argument names no slot, so it matches none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from assistant.calls import CallError, parse_call
+
+# Goo et al. 2018 test split, text input, as in the JointBERT README: intent, slot F1, exact frame (%).
+PUBLISHED = {"JointBERT (BERT)": (99.14, 96.90, 93.00), "JointBERT (BERT+CRF)": (98.57, 97.24, 93.57)}
+
+
+@dataclass(frozen=True)
+class Frame:
+    intent: str
+    slots: Counter[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Scores:
+    n: int
+    unparseable: int
+    intent_correct: int
+    exact_frames: int
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+    @property
+    def intent_accuracy(self) -> float:
+        return self.intent_correct / self.n
+
+    @property
+    def exact_frame_accuracy(self) -> float:
+        return self.exact_frames / self.n
+
+    @property
+    def slot_precision(self) -> float:
+        return _ratio(self.true_positives, self.true_positives + self.false_positives)
+
+    @property
+    def slot_recall(self) -> float:
+        return _ratio(self.true_positives, self.true_positives + self.false_negatives)
+
+    @property
+    def slot_f1(self) -> float:
+        return _ratio(2 * self.true_positives, 2 * self.true_positives + self.false_positives + self.false_negatives)
+
+    def as_dict(self) -> dict[str, float | int]:
+        metrics = ("intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "exact_frame_accuracy")
+        return {**{name: getattr(self, name) for name in metrics}, **asdict(self)}
+
+
+def _ratio(part: int, whole: int) -> float:
+    """part / whole, with 0/0 read as perfect (nothing to find and nothing wrongly found)."""
+    return part / whole if whole else 1.0
+
+
+def read_frame(text: str) -> Frame | None:
+    """The intent and (slot, value) pairs of a call; None-valued arguments are absent; None if not a call."""
+    try:
+        raw = parse_call(text)
+    except CallError:
+        return None
+    slots = Counter((name, str(value)) for name, value in raw.keywords if value is not None)
+    slots.update(("", str(value)) for value in raw.positional if value is not None)
+    return Frame(raw.name, slots)
+
+
+def score(pairs: Iterable[tuple[str, str]]) -> Scores:
+    """Score (expected call, predicted text) pairs; raise ValueError if an expected call does not parse."""
+    n = unparseable = intents = exact = tp = fp = fn = 0
+    for expected_text, predicted_text in pairs:
+        expected = read_frame(expected_text)
+        if expected is None:
+            raise ValueError(f"expected call #{n + 1} does not parse: {expected_text!r}")
+        predicted = read_frame(predicted_text)
+        n += 1
+        unparseable += predicted is None
+        predicted = predicted or Frame("", Counter())
+        intents += predicted.intent == expected.intent
+        exact += predicted.intent == expected.intent and predicted.slots == expected.slots
+        hits = sum((predicted.slots & expected.slots).values())
+        tp += hits
+        fp += sum(predicted.slots.values()) - hits
+        fn += sum(expected.slots.values()) - hits
+    if n == 0:
+        raise ValueError("no predictions to score")
+    return Scores(n, unparseable, intents, exact, tp, fp, fn)
+
+
+def table(scores: Scores, name: str) -> Table:
+    """This run next to the published JointBERT results, in percent."""
+    result = Table(title=f"SNIPS, {scores.n} utterances ({scores.unparseable} not a call)")
+    for column in ("model", "intent acc", "slot F1", "exact frame"):
+        result.add_column(column, justify="left" if column == "model" else "right")
+    ours = (scores.intent_accuracy, scores.slot_f1, scores.exact_frame_accuracy)
+    result.add_row(name, *(f"{100 * value:.2f}" for value in ours), style="bold")
+    for model, published in PUBLISHED.items():
+        result.add_row(model, *(f"{value:.2f}" for value in published))
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("predictions", type=Path, help="eval.py's --json-out file")
+    parser.add_argument("--json-out", type=Path, help="write the scores here as JSON (fractions, not percent)")
+    args = parser.parse_args(argv)
+    predictions = json.loads(args.predictions.read_text(encoding="utf-8"))["predictions"]
+    scores = score((row["expected"], row["predicted"]) for row in predictions)
+    Console().print(table(scores, args.predictions.stem))
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(scores.as_dict(), indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
