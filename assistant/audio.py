@@ -1,0 +1,288 @@
+"""Audio in: WAV files and the microphone, as float32 mono 16 kHz arrays (what Whisper wants).
+
+The microphone yields one array per spoken command. Endpointing uses the Silero VAD model that
+ships inside faster-whisper (ONNX, run frame by frame with its recurrent state carried over):
+offline, ~0.06 ms per 32 ms frame, and it stays below threshold on white noise, where an energy
+or WebRTC detector keeps triggering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import wave
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sounddevice import InputStream
+
+SAMPLE_RATE = 16000
+FRAME = 512  # Silero's window at 16 kHz: 32 ms
+NO_MICROPHONE_HINT = 'use --audio FILE.wav to transcribe a recording, or --text "..." to type the command'
+
+
+class AudioError(RuntimeError):
+    """Audio could not be read or recorded; the message says what to do."""
+
+
+def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Band-limited resampling of a whole clip through its spectrum (numpy only, no scipy)."""
+    if rate == target or audio.size == 0:
+        return audio.astype(np.float32, copy=False)
+    length = max(1, round(audio.size * target / rate))
+    spectrum = np.fft.rfft(audio)
+    kept = np.zeros(length // 2 + 1, dtype=spectrum.dtype)
+    bins = min(kept.size, spectrum.size)
+    kept[:bins] = spectrum[:bins]
+    return (np.fft.irfft(kept, length) * (length / audio.size)).astype(np.float32)
+
+
+def read_wav(path: str | Path) -> np.ndarray:
+    """Read a PCM WAV file as float32 mono 16 kHz in [-1, 1]; other rates and channels are converted."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such audio file")
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            data = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as error:
+        raise AudioError(
+            f"{path} is not a readable PCM WAV file ({error}); convert it with: sox {path} -r 16000 -c 1 -b 16 out.wav"
+        ) from None
+    frames = len(data) // (width * channels)
+    if frames == 0:
+        raise AudioError(f"{path} contains no audio")
+    raw = np.frombuffer(data[: frames * width * channels], dtype=np.uint8).reshape(-1, width)
+    if width == 1:
+        samples = (raw[:, 0].astype(np.float32) - 128) / 128
+    else:
+        # Little-endian signed PCM of any width: put the bytes at the top of an int32.
+        padded = np.zeros((raw.shape[0], 4), dtype=np.uint8)
+        padded[:, 4 - width :] = raw
+        samples = padded.view("<i4")[:, 0].astype(np.float32) / 2**31
+    mono = samples.reshape(frames, channels).mean(axis=1)
+    return resample(mono, rate)
+
+
+def write_wav(path: str | Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    """Write float audio in [-1, 1] as 16-bit mono PCM."""
+    pcm = np.clip(np.round(np.asarray(audio) * 32767), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.tobytes())
+
+
+def trim_silence(
+    audio: np.ndarray, rate: int = SAMPLE_RATE, floor_db: float = -55.0, below_peak_db: float = 40.0, pad_s: float = 0.2
+) -> np.ndarray:
+    """Cut leading and trailing quiet (20 ms frames below both thresholds), keeping ``pad_s`` around.
+
+    Whisper repeats or invents text over a long silent tail; all-quiet input gives an empty array.
+    """
+    hop = max(1, rate // 50)
+    usable = audio.size // hop * hop
+    if usable == 0:
+        return audio[:0]
+    rms = np.sqrt(np.mean(np.square(audio[:usable].reshape(-1, hop), dtype=np.float64), axis=1))
+    threshold = max(10 ** (floor_db / 20), rms.max() * 10 ** (-below_peak_db / 20))
+    loud = np.flatnonzero(rms > threshold)
+    if loud.size == 0:
+        return audio[:0]
+    pad = int(pad_s * rate)
+    return audio[max(0, loud[0] * hop - pad) : min(audio.size, (loud[-1] + 1) * hop + pad)]
+
+
+class SpeechDetector:
+    """Silero VAD run one 512-sample frame at a time; returns the speech probability of each frame."""
+
+    def __init__(self) -> None:
+        import onnxruntime
+        from faster_whisper.utils import get_assets_path
+
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = options.intra_op_num_threads = 1
+        options.log_severity_level = 4
+        self._session = onnxruntime.InferenceSession(
+            str(Path(get_assets_path()) / "silero_vad_v6.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, 64), dtype=np.float32)
+
+    def __call__(self, frame: np.ndarray) -> float:
+        frame = np.asarray(frame, dtype=np.float32).reshape(1, FRAME)
+        window = np.concatenate([self._context, frame], axis=1)
+        probability, self._h, self._c = self._session.run(None, {"input": window, "h": self._h, "c": self._c})
+        self._context = frame[:, -64:]
+        return float(probability.ravel()[0])
+
+
+def segment(
+    blocks: Iterable[np.ndarray],
+    detector: SpeechDetector | None = None,
+    threshold: float = 0.5,
+    silence_s: float = 0.7,
+    min_speech_s: float = 0.25,
+    max_s: float = 15.0,
+    pad_s: float = 0.3,
+) -> Iterator[np.ndarray]:
+    """Split a stream of 16 kHz float blocks (any sizes) into utterances.
+
+    An utterance starts at a frame with speech probability >= ``threshold`` (with ``pad_s`` of
+    audio before it) and ends after ``silence_s`` below ``threshold - 0.15`` (Silero's hysteresis),
+    or at ``max_s``. Blips with less than ``min_speech_s`` of speech are dropped.
+    """
+    detector = detector or SpeechDetector()
+    detector.reset()
+    frame_s = FRAME / SAMPLE_RATE
+    pre_roll: deque[np.ndarray] = deque(maxlen=max(1, round(pad_s / frame_s)))
+    frames: list[np.ndarray] = []
+    speech = quiet = 0
+    pending = np.zeros(0, dtype=np.float32)
+
+    def utterance() -> np.ndarray | None:
+        kept = len(frames) - max(0, quiet - round(pad_s / frame_s))
+        return np.concatenate(frames[:kept]) if speech * frame_s >= min_speech_s else None
+
+    for block in blocks:
+        pending = np.concatenate([pending, np.asarray(block, dtype=np.float32).ravel()])
+        usable = pending.size // FRAME * FRAME
+        for frame in pending[:usable].reshape(-1, FRAME):
+            probability = detector(frame)
+            if not frames:
+                if probability < threshold:
+                    pre_roll.append(frame)
+                    continue
+                frames, speech, quiet = [*pre_roll, frame], 0, 0
+                pre_roll.clear()
+            else:
+                frames.append(frame)
+            if probability >= threshold:
+                speech, quiet = speech + 1, 0
+            elif probability < threshold - 0.15:
+                quiet += 1
+            if quiet * frame_s >= silence_s or len(frames) * frame_s >= max_s:
+                if (done := utterance()) is not None:
+                    yield done
+                frames = []
+        pending = pending[usable:]
+    if frames and (done := utterance()) is not None:
+        yield done
+
+
+def import_sounddevice() -> ModuleType:
+    """sounddevice, or an AudioError when the PortAudio library itself is missing."""
+    try:
+        import sounddevice
+    except OSError as error:  # the PortAudio shared library is missing
+        raise AudioError(f"audio devices are unavailable ({error}): install libportaudio2, or {NO_MICROPHONE_HINT}") from None
+    return sounddevice
+
+
+def list_devices() -> str:
+    """A readable table of the input devices PortAudio sees (``*`` marks the default)."""
+    sd = import_sounddevice()
+    try:
+        devices = sd.query_devices()
+        default = sd.default.device[0]
+    except sd.PortAudioError as error:
+        return f"PortAudio found no audio devices ({error}): {NO_MICROPHONE_HINT}"
+    inputs = [device for device in devices if device["max_input_channels"] > 0]
+    if not inputs:
+        return f"PortAudio found no microphone: {NO_MICROPHONE_HINT}"
+    apis = [api["name"] for api in sd.query_hostapis()]
+    rows = [f"{'':1} {'id':>3}  {'name':<40} {'api':<12} {'channels':>8} {'rate':>7}"]
+    for device in inputs:
+        mark = "*" if device["index"] == default else ""
+        rows.append(
+            f"{mark:1} {device['index']:>3}  {device['name'][:40]:<40} {apis[device['hostapi']][:12]:<12} "
+            f"{device['max_input_channels']:>8} {device['default_samplerate']:>7.0f}"
+        )
+    return "\n".join(rows)
+
+
+class Microphone:
+    """Records spoken commands at 16 kHz mono: ``for audio in Microphone().utterances(): ...``.
+
+    With voice activity detection (default) each yielded array is one command, ended by
+    ``silence_s`` of quiet. With ``push_to_talk`` the user presses Enter to start and Enter to
+    stop. The stream is paused while the caller handles an utterance, so the assistant's own
+    reply and stale audio are never recorded.
+    """
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        push_to_talk: bool = False,
+        silence_s: float = 0.7,
+        max_s: float = 15.0,
+        prompt: Callable[[str], object] = input,
+    ) -> None:
+        self.device, self.push_to_talk = device, push_to_talk
+        self.silence_s, self.max_s, self.prompt = silence_s, max_s, prompt
+
+    def utterances(self) -> Iterator[np.ndarray]:
+        """Yield each command as float32 16 kHz; AudioError (with the --audio/--text hint) at the first
+        step when there is no usable microphone."""
+        sd = import_sounddevice()
+        try:
+            sd.check_input_settings(self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+            stream = sd.InputStream(device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE, blocksize=FRAME)
+        except (sd.PortAudioError, ValueError) as error:
+            raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
+        with stream:
+            stream.stop()
+            if self.push_to_talk:
+                yield from self._push_to_talk(stream)
+            else:
+                detector = SpeechDetector()
+                while True:
+                    stream.start()
+                    audio = next(segment(self._blocks(stream), detector, silence_s=self.silence_s, max_s=self.max_s))
+                    stream.stop()
+                    yield audio
+
+    @staticmethod
+    def _blocks(stream: InputStream) -> Iterator[np.ndarray]:
+        """Blocking reads pace the loop at the device's speed (no queue to overflow)."""
+        while True:
+            data, _overflowed = stream.read(FRAME)
+            yield data[:, 0].astype(np.float32) / 32768
+
+    def _push_to_talk(self, stream: InputStream) -> Iterator[np.ndarray]:
+        while True:
+            try:
+                self.prompt("Press Enter to talk (Ctrl-D to quit) ")
+            except EOFError:
+                return
+            stopped = threading.Event()
+            threading.Thread(target=self._wait_for_enter, args=(stopped,), daemon=True).start()
+            stream.start()
+            blocks, limit = [], int(self.max_s * SAMPLE_RATE / FRAME)
+            for block in self._blocks(stream):
+                blocks.append(block)
+                if stopped.is_set() or len(blocks) >= limit:
+                    break
+            stream.stop()
+            stopped.wait()  # past max_s the recording is capped, but the user still ends it with Enter
+            audio = trim_silence(np.concatenate(blocks))
+            if audio.size:
+                yield audio
+
+    def _wait_for_enter(self, stopped: threading.Event) -> None:
+        with contextlib.suppress(EOFError):
+            self.prompt("Recording... press Enter to stop ")
+        stopped.set()
