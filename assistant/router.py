@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,15 +52,22 @@ class RouterSpec:
     base_model: str = EMBEDDED_LLM
     template: str = DEFAULT_TEMPLATE
     list_skills: bool = False
-    signatures: dict[str, str] = field(default_factory=dict)
+    signatures: dict[str, str] | None = None
 
     @classmethod
-    def from_manifest(cls, folder: Path) -> RouterSpec:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return cls(data["base_model"], data["template"], bool(data["list_skills"]), dict(data["signatures"]))
+    def for_adapter(cls, folder: Path) -> RouterSpec:
+        """From the run's manifest (a checkpoint's is in its parent), else from adapter_config.json."""
+        for candidate in (folder / MANIFEST, folder.parent / MANIFEST):
+            if candidate.is_file():
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+                return cls(data["base_model"], data["template"], bool(data["list_skills"]), dict(data["signatures"]))
+        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+        return cls(base_model=config["base_model_name_or_path"])
 
     def mismatches(self, pack: SkillPack) -> list[str]:
-        """How the pack's skills differ from those the router was trained on."""
+        """How the pack's skills differ from those the router was trained on (nothing, if unknown)."""
+        if self.signatures is None:
+            return []
         now = pack.signatures()
         problems = [f"new skill {name}: {now[name]}" for name in now.keys() - self.signatures.keys()]
         problems += [f"skill {name} was removed" for name in self.signatures.keys() - now.keys()]
@@ -148,7 +155,7 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     adapter_dir = Path(adapter) if adapter is not None else None
-    spec = RouterSpec.from_manifest(adapter_dir) if adapter_dir and (adapter_dir / MANIFEST).is_file() else RouterSpec()
+    spec = RouterSpec.for_adapter(adapter_dir) if adapter_dir is not None else RouterSpec()
     if adapter_dir is not None:
         for problem in spec.mismatches(pack):
             log.warning("router %s: %s (retrain with finetune/finetune.py)", adapter_dir, problem)

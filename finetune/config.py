@@ -18,6 +18,7 @@ from assistant.prompting import DEFAULT_TEMPLATE
 @dataclass
 class TrainConfig:
     data: str = "dataset/training_data.json"
+    eval_data: str | None = None
     output_dir: str = "runs/router"
     skills: str = "skills"
     base_model: str = EMBEDDED_LLM

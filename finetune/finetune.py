@@ -176,11 +176,12 @@ def train(config: TrainConfig) -> Path:
     """Train, save the adapter with its manifest into ``output_dir``, and return that folder."""
     from datasets import Dataset
     from peft import LoraConfig
+    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
     pack = load_pack(config.skills)
     train_records = read_records(config.data, pack, "train")
-    test_records = read_records(config.data, pack, "test")
+    test_records = read_records(config.eval_data or config.data, pack, "test")
     if not train_records:
         raise SystemExit(f"{config.data}: no records with split 'train'")
     model, tokenizer, on_cuda = load_model(config)
@@ -234,11 +235,11 @@ def train(config: TrainConfig) -> Path:
         peft_config=lora,
         callbacks=[make_callback(scorer, use_wandb)] if scorer else None,
     )
-    resume = config.resume and any(output.glob("checkpoint-*"))
-    if config.resume and not resume:
-        print(f"--resume: no checkpoint in {output}; starting from scratch")
+    checkpoint = get_last_checkpoint(str(output)) if config.resume and output.is_dir() else None
+    if config.resume:
+        print(f"resuming from {checkpoint}" if checkpoint else f"--resume: no checkpoint in {output}; starting afresh")
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - start
     metrics: dict[str, Any] = {"train_loss": result.training_loss, "train_seconds": round(seconds, 1),
                                "steps": trainer.state.global_step, "device": "cuda" if on_cuda else "cpu"}

@@ -1,0 +1,187 @@
+"""finetune.py and eval.py for real: a tiny Llama (2 layers, SmolLM2's tokenizer) trained on CPU.
+
+The tiny model keeps each run to seconds; the real SmolLM2 goes through the same code when the
+shipped router is trained (`make router`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.calls import Call
+from assistant.pack import REPO_ROOT, SkillPack, load_pack
+from assistant.router import load_local_router
+from assistant.skill import Skill
+from finetune import eval as evaluate
+from finetune.finetune import parse_args, train
+
+pytestmark = pytest.mark.slow
+
+RECORDS = [
+    ("what's the weather in Oslo", 'weather(location="Oslo")', "train"),
+    ("weather tomorrow", 'weather(day="tomorrow")', "train"),
+    ("set a timer for five minutes", 'timer(duration="five minutes")', "train"),
+    ("timer ten seconds", 'timer(duration="ten seconds")', "train"),
+    ("I'll see you at dinner", "other()", "train"),
+    ("the game was great last night", "other()", "train"),
+    ("what time is it", "timecheck()", "train"),
+    ("open firefox", 'run_app(program="firefox")', "train"),
+    ("is it cold in Rome", 'weather(location="Rome")', "test"),
+    ("can you pass the salt", "other()", "test"),
+    ("timer two minutes", 'timer(duration="two minutes")', "test"),
+]
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "training_data.json"
+    rows = [{"skill": call.split("(")[0], "user": user, "call": call, "split": split} for user, call, split in RECORDS]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+def flags(dataset: Path, output: Path, base: Path, *extra: str) -> list[str]:
+    return ["--data", str(dataset), "--output-dir", str(output), "--base-model", str(base), "--batch-size", "2",
+            "--eval-samples", "2", "--logging-steps", "1", "--report-to", "none", *extra]
+
+
+def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    output = tmp_path / "run"
+    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "4", "--eval-steps", "2", "--save-steps", "2")))
+    assert (output / "adapter_model.safetensors").is_file() and (output / "checkpoint-4").is_dir()
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["base_model"] == str(tiny_llama) and manifest["template"] == "chatml"
+    assert manifest["signatures"] == load_pack().signatures()
+    assert manifest["dataset"]["train"] == 8 and manifest["dataset"]["test"] == 3
+    assert len(manifest["dataset"]["sha256"]) == 64
+    assert manifest["metrics"]["steps"] == 4 and manifest["metrics"]["device"] == "cpu"
+    assert [point["step"] for point in manifest["metrics"]["accuracy_curve"]] == [2, 4, 4]
+
+    report = tmp_path / "eval.json"
+    assert evaluate.main(["--model", str(output), "--data", str(dataset), "--json-out", str(report)]) == 0
+    metrics = json.loads(report.read_text())
+    assert metrics["n"] == 3 and len(metrics["predictions"]) == 3
+    assert set(metrics) >= {"parse_rate", "skill_accuracy", "exact_call_accuracy", "argument_f1",
+                            "false_activation_rate", "missed_command_rate", "latency_ms_p50", "latency_ms_p95",
+                            "per_skill"}
+    pack = load_pack()
+    for prediction in metrics["predictions"]:
+        pack.parse(prediction["expected"])
+
+    curve = tmp_path / "curve.json"
+    assert evaluate.main(["--checkpoints", str(output), "--data", str(dataset), "--engine", "transformers",
+                          "--json-out", str(curve)]) == 0
+    assert [row["step"] for row in json.loads(curve.read_text())["curve"]] == [2, 4]
+
+
+def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dataset: Path, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    output = tmp_path / "run"
+    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "1", "--eval-samples", "0")))
+
+    def weather(location: str | None = None, units: str | None = None) -> str:
+        """Changed: a new argument."""
+        return ""
+
+    def other() -> str:
+        """Speech not addressed to the assistant: conversation, background noise, media."""
+        return ""
+
+    changed = SkillPack.from_skills([Skill.from_function(weather), Skill.from_function(other)])
+    with caplog.at_level(logging.WARNING):
+        router = load_local_router(changed, output, engine="transformers", max_new_tokens=8)
+    messages = " ".join(record.getMessage() for record in caplog.records)
+    assert "skill weather changed" in messages and "skill timer was removed" in messages
+    routed = router.route("weather in Oslo")
+    assert routed.call.name in changed.skills
+
+
+def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    output = tmp_path / "run"
+    script = [sys.executable, str(REPO_ROOT / "finetune" / "finetune.py")]
+    common = flags(dataset, output, tiny_llama, "--save-steps", "2", "--eval-samples", "0", "--eval-steps", "1000")
+    first = subprocess.Popen([*script, *common, "--max-steps", "500"], cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (output / "checkpoint-2" / "trainer_state.json").is_file():
+        assert first.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert not (output / "manifest.json").exists()
+
+    second = subprocess.run([*script, *common, "--max-steps", "40", "--resume"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "resuming from" in second.stdout and "checkpoint-" in second.stdout
+    assert json.loads((output / "manifest.json").read_text())["metrics"]["steps"] == 40
+
+
+def test_wandb_offline_logs_run_and_stages_artifacts(tiny_llama: Path, dataset: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": tmp_path, "WANDB_DATA_DIR": tmp_path / "data",
+                        "WANDB_CACHE_DIR": tmp_path / "cache", "WANDB_CONFIG_DIR": tmp_path / "config",
+                        "WANDB_SILENT": "true"}.items():
+        monkeypatch.setenv(name, str(value))
+    output = tmp_path / "run"
+    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "2", "--eval-steps", "2",
+                           "--report-to", "wandb", "--wandb-project", "voxroute-test")))
+    import wandb
+
+    wandb.finish()
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert [p for p in runs[0].glob("run-*.wandb") if p.stat().st_size > 0]
+    assert list((runs[0] / "files" / "media" / "table" / "eval").glob("predictions_*.table.json"))
+    staged = {p.read_bytes() for p in (tmp_path / "data" / "artifacts" / "staging").iterdir()}
+    assert dataset.read_bytes() in staged and (output / "manifest.json").read_bytes() in staged
+
+
+def test_wandb_artifact_inputs_say_clearly_that_they_need_the_network(dataset: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert evaluate.main(["--model", "wandb:me/voxroute/router-adapter:v1", "--data", str(dataset)]) == 1
+    assert "W&B artifacts need network access" in capsys.readouterr().err
+    assert evaluate.main(["--data", "wandb:me/voxroute/test-set:v1"]) == 1
+    assert "wandb:me/voxroute/test-set:v1" in capsys.readouterr().err
+
+
+def test_openai_compatible_baseline_over_http(http_server, dataset: Path, tmp_path: Path) -> None:
+    answers = {
+        "is it cold in Rome": ("weather", '{"location": "Rome", "day": null}'),
+        "can you pass the salt": ("other", "{}"),
+        "timer two minutes": ("timer", '{"duration": "2 minutes"}'),
+    }
+
+    def completions(request) -> tuple[int, str, bytes]:
+        body = json.loads(request.body)
+        assert body["tool_choice"] == "required" and {t["function"]["name"] for t in body["tools"]} >= {"weather"}
+        name, arguments = answers[body["messages"][-1]["content"]]
+        reply = {
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": None,
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}],
+            }}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+        return 200, "application/json", json.dumps(reply).encode()
+
+    server = http_server({"/v1/chat/completions": completions})
+    report = tmp_path / "baseline.json"
+    code = evaluate.main(["--openai-model", "gpt-test", "--base-url", f"{server.url}/v1", "--data", str(dataset),
+                          "--json-out", str(report)])
+    assert code == 0
+    metrics = json.loads(report.read_text())
+    assert metrics["n"] == 3 and metrics["parse_rate"] == 1.0
+    assert metrics["exact_call_accuracy"] == pytest.approx(2 / 3)  # "2 minutes" is not "two minutes"
+    assert metrics["skill_accuracy"] == 1.0 and len(server.requests) == 3
+    assert Call("other") in {load_pack().parse(p["predicted"]) for p in metrics["predictions"]}

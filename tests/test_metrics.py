@@ -1,0 +1,60 @@
+"""eval metrics on hand-built predictions whose answers are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.calls import Call
+from finetune.metrics import Prediction, score
+
+WEATHER_BERLIN = Call("weather", (("location", "Berlin"), ("day", "tomorrow")))
+OTHER = Call("other")
+
+
+def p(expected: Call, predicted: Call, parsed: bool = True, latency: float = 10.0) -> Prediction:
+    return Prediction("u", expected, predicted, parsed, latency, raw="garbage" if not parsed else str(predicted))
+
+
+def test_perfect_predictions() -> None:
+    metrics = score([p(WEATHER_BERLIN, WEATHER_BERLIN), p(OTHER, OTHER)])
+    assert metrics["exact_call_accuracy"] == metrics["skill_accuracy"] == metrics["parse_rate"] == 1.0
+    assert metrics["argument_f1"] == 1.0
+    assert metrics["false_activation_rate"] == metrics["missed_command_rate"] == 0.0
+
+
+def test_known_mixture() -> None:
+    wrong_day = Call("weather", (("location", "Berlin"), ("day", "friday")))
+    timer = Call("timer", (("duration", "five minutes"),))
+    predictions = [
+        p(WEATHER_BERLIN, WEATHER_BERLIN, latency=10),  # right: 2 true-positive arguments
+        p(WEATHER_BERLIN, wrong_day, latency=20),       # skill right, one argument wrong
+        p(timer, OTHER, latency=30),                    # missed command
+        p(OTHER, timer, latency=40),                    # false activation
+        p(OTHER, OTHER, parsed=False, latency=50),      # unparseable counts as wrong everywhere
+    ]
+    metrics = score(predictions)
+    assert metrics["n"] == 5
+    assert metrics["parse_rate"] == pytest.approx(4 / 5)
+    assert metrics["skill_accuracy"] == pytest.approx(2 / 5)
+    assert metrics["exact_call_accuracy"] == pytest.approx(1 / 5)
+    # arguments: tp = 2 + 1 = 3; fp = 1 (friday) + 1 (timer's duration under other) = 2; fn = 1 (tomorrow) + 1 = 2
+    assert metrics["argument_precision"] == pytest.approx(3 / 5)
+    assert metrics["argument_recall"] == pytest.approx(3 / 5)
+    assert metrics["argument_f1"] == pytest.approx(3 / 5)
+    assert metrics["false_activation_rate"] == pytest.approx(1 / 2)  # the timer; unparsed output does nothing
+    assert metrics["missed_command_rate"] == pytest.approx(1 / 3)
+    assert metrics["latency_ms_p50"] == 30 and metrics["latency_ms_p95"] == 50
+    assert metrics["per_skill"]["weather"] == {"n": 2, "skill_accuracy": 1.0, "exact_call_accuracy": 0.5}
+    assert metrics["confusion"]["other"] == {"timer": 1, "(unparsed)": 1}
+    assert metrics["predictions"][4] == {"user": "u", "expected": "other()", "predicted": "garbage",
+                                         "correct": False, "latency_ms": 50.0}
+
+
+def test_packs_without_other_have_no_activation_rates() -> None:
+    metrics = score([p(WEATHER_BERLIN, WEATHER_BERLIN)])
+    assert metrics["false_activation_rate"] is None and metrics["missed_command_rate"] is None
+
+
+def test_empty_input_gives_no_numbers_rather_than_errors() -> None:
+    metrics = score([])
+    assert metrics["n"] == 0 and metrics["exact_call_accuracy"] is None and metrics["latency_ms_p50"] is None
