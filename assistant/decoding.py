@@ -109,9 +109,13 @@ class TorchEngine:
 
 
 class CTranslate2Engine:
-    """The int8 CTranslate2 generator; the fixed prefix is its cached static prompt."""
+    """The int8 CTranslate2 generator; the fixed prefix is its cached static prompt.
 
-    def __init__(self, model_dir: Path, calls: CallMatcher, threads: int = 0):
+    One thread by default: for a 135M model on 2 cores it decodes a call faster than two
+    (measured 168 vs 269 ms median per command), and leaves the other core to Whisper.
+    """
+
+    def __init__(self, model_dir: Path, calls: CallMatcher, threads: int = 1):
         import ctranslate2
 
         self.generator = ctranslate2.Generator(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)

@@ -1,0 +1,154 @@
+"""Latency of the voice pipeline on this machine: ``python -m benchmarks.latency``.
+
+For each bundled spoken command (assets/samples): speech recognition, routing, and end of speech
+→ call ready for dispatch (recognition + routing; the recording has ended when it is handed
+over). In the same run, the plain transformers ``generate`` baseline (same merged model, fp32,
+whole prompt every time, no cache, no grammar) routes the same transcripts, so the speed-up is a
+ratio measured side by side. Prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from assistant.audio import read_wav
+from assistant.pack import load_pack
+from assistant.router import SHIPPED_ADAPTER, LocalRouter, load_local_router, merged_model_dir
+from assistant.samples import load_samples
+from assistant.stt import load_transcriber, word_error_rate
+
+OUT = Path(__file__).resolve().parent / "results.json"
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50": statistics.median(ordered), "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+            "mean": statistics.fmean(ordered)}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def baseline_router(router: LocalRouter, model_dir: Path) -> Any:
+    """Plain ``generate`` on the same merged model: full prompt, no prefix cache, no constraint."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.eval()
+    tokenizer = router.tokenizer
+
+    def route(utterance: str) -> tuple[str, int, float]:
+        start = time.perf_counter()
+        ids = tokenizer(router.prompt(utterance), return_tensors="pt")
+        with torch.inference_mode():
+            out = model.generate(**ids, max_new_tokens=router.max_new_tokens, do_sample=False,
+                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)
+        new = out[0, ids["input_ids"].shape[1]:]
+        return tokenizer.decode(new, skip_special_tokens=True), len(new), (time.perf_counter() - start) * 1000
+
+    return route
+
+
+def run(adapter: Path, repeats: int) -> dict[str, Any]:
+    pack = load_pack()
+    samples = load_samples()
+    audio = [read_wav(sample["file"]) for sample in samples]
+    transcriber = load_transcriber("faster-whisper")
+    router = load_local_router(pack, adapter)
+    transcripts = [transcriber.transcribe(clip) for clip in audio[:2]]  # warm-up
+    router.route(transcripts[0])
+
+    stt_ms, route_ms, e2e_ms, tokens_per_s, transcripts, calls = [], [], [], [], [], []
+    for _ in range(repeats):
+        transcripts, calls = [], []
+        for clip in audio:
+            start = time.perf_counter()
+            text = transcriber.transcribe(clip)
+            heard = time.perf_counter()
+            routed = router.route(text)
+            done = time.perf_counter()
+            stt_ms.append((heard - start) * 1000)
+            route_ms.append(routed.latency_ms)
+            e2e_ms.append((done - start) * 1000)
+            tokens_per_s.append(routed.tokens / ((done - heard) or 1e-9))
+            transcripts.append(text)
+            calls.append(str(routed.call))
+    rss_runtime = peak_rss_mb()
+
+    baseline = baseline_router(router, merged_model_dir(json.loads((adapter / "manifest.json").read_text())["base_model"],
+                                                          adapter))
+    baseline(transcripts[0])
+    baseline_ms, baseline_tokens = [], []
+    for text in transcripts:
+        _, tokens, ms = baseline(text)
+        baseline_ms.append(ms)
+        baseline_tokens.append(tokens / (ms / 1000))
+
+    audio_s = [clip.size / 16000 for clip in audio]
+    return {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "n_commands": len(samples),
+        "repeats": repeats,
+        "audio_seconds": percentiles(audio_s),
+        "stt_ms": percentiles(stt_ms),
+        "route_ms": percentiles(route_ms),
+        "end_of_speech_to_dispatch_ms": percentiles(e2e_ms),
+        "router_tokens_per_s": percentiles(tokens_per_s),
+        "baseline_generate_ms": percentiles(baseline_ms),
+        "baseline_tokens_per_s": percentiles(baseline_tokens),
+        "router_speedup_p50": statistics.median(baseline_ms) / statistics.median(route_ms),
+        "wer": word_error_rate([s["text"] for s in samples], transcripts),
+        "calls_as_expected": sum(call == s["call"] for call, s in zip(calls, samples)),
+        "peak_rss_mb_runtime": rss_runtime,
+        "peak_rss_mb_with_baseline": peak_rss_mb(),
+    }
+
+
+def show(result: dict[str, Any]) -> None:
+    table = Table(title=f"voxroute latency, {result['n_commands']} spoken commands x {result['repeats']} "
+                        f"({result['machine']['cpus']} CPUs)")
+    for column in ("stage", "p50", "p95", "mean"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for key, label in (("stt_ms", "speech recognition (ms)"), ("route_ms", "router (ms)"),
+                       ("end_of_speech_to_dispatch_ms", "end of speech → dispatch (ms)"),
+                       ("router_tokens_per_s", "router tokens/s"),
+                       ("baseline_generate_ms", "baseline: plain generate (ms)"),
+                       ("baseline_tokens_per_s", "baseline tokens/s"), ("audio_seconds", "command length (s)")):
+        row = result[key]
+        table.add_row(label, *(f"{row[p]:.1f}" for p in ("p50", "p95", "mean")))
+    console = Console()
+    console.print(table)
+    console.print(f"router speed-up over plain generate (p50 ratio, same run): {result['router_speedup_p50']:.1f}x; "
+                  f"WER {100 * result['wer']:.1f}%; calls as expected {result['calls_as_expected']}/"
+                  f"{result['n_commands']}; peak RSS {result['peak_rss_mb_runtime']:.0f} MB "
+                  f"({result['peak_rss_mb_with_baseline']:.0f} MB with the baseline loaded)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--adapter", type=Path, default=SHIPPED_ADAPTER)
+    parser.add_argument("--repeats", type=int, default=3, help="passes over the recordings (default 3)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    result = run(args.adapter, args.repeats)
+    show(result)
+    temporary = args.out.with_name(f".{args.out.name}.tmp")
+    temporary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(args.out)
+
+
+if __name__ == "__main__":
+    main()
