@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libportaudio2 espeak-ng sox
 
-.PHONY: setup demo test router clean
+.PHONY: setup demo test dataset router bench-latency bench-snips clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,27 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Reproduce the shipped default router (models/router) on this machine: about 20 minutes on 2 cores.
+dataset: setup
+	$(BIN)/python finetune/training_data.py -t --out dataset/training_data.json
+
+router: dataset
+	$(BIN)/python finetune/finetune.py --config finetune/configs/router-smollm2-cpu.yaml
+	mkdir -p models/router
+	cp runs/router/adapter_config.json runs/router/adapter_model.safetensors runs/router/manifest.json models/router/
+	$(BIN)/python finetune/eval.py --model models/router --data dataset/training_data.json --json-out models/router/eval.json
+	$(BIN)/python finetune/eval.py --model models/router --data benchmarks/router/fresh_utterances.jsonl --json-out models/router/eval_fresh.json
+
+bench-latency: setup
+	$(BIN)/python -m benchmarks.latency
+
+# SNIPS: convert, train on CPU (under an hour on 2 cores), evaluate on the 700 test utterances, score.
+bench-snips: setup
+	$(BIN)/python -m benchmarks.snips.convert --out runs/snips-data --limit-per-intent 915
+	$(BIN)/python finetune/finetune.py --config benchmarks/snips/router-smollm2-cpu.yaml
+	$(BIN)/python finetune/eval.py --model runs/snips --skills benchmarks.snips.skills --data runs/snips-data/test.json --json-out runs/snips/eval_test.json
+	$(BIN)/python -m benchmarks.snips.score runs/snips/eval_test.json --json-out benchmarks/snips/results.json
 
 clean:
 	rm -rf $(VENV)

@@ -183,6 +183,45 @@ class LLMConfig:
 
 
 @dataclass(frozen=True)
+class VoiceConfig:
+    """Listening: the microphone, the wake word and speech recognition."""
+
+    stt: Literal["faster-whisper", "openai-whisper"] = setting(
+        "faster-whisper", doc='Speech recognition: "faster-whisper" or "openai-whisper" (the reference).'
+    )
+    stt_model: str | None = setting(
+        None, doc="Whisper model: a name (needs the network once) or a path; unset: the bundled tiny.en.",
+        example="small.en",
+    )
+    wake_word: str = setting("", doc='Act only on speech that starts with this word, e.g. "computer" (empty: always).')
+    push_to_talk: bool = setting(False, doc="Press Enter to start and stop recording instead of detecting speech.")
+    device: str | None = setting(None, doc="Input device name or number (see `voxroute devices`); unset: the default.",
+                                 example="1")
+    silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True)
+    max_utterance_s: float = setting(15.0, doc="Longest utterance, in seconds.", positive=True)
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """The model that turns a transcript into one skill call."""
+
+    backend: Literal["local", "openai"] = setting(
+        "local", doc='"local": the embedded model and its adapter; "openai": an OpenAI-compatible endpoint with tools.'
+    )
+    adapter: str | None = setting(None, doc="LoRA adapter folder (with manifest.json); unset: the shipped router.",
+                                  example="runs/router")
+    engine: Literal["ctranslate2", "transformers"] = setting(
+        "ctranslate2", doc='Local inference: "ctranslate2" (int8, fast on a CPU) or "transformers".'
+    )
+    base_url: str | None = setting(None, doc='Endpoint for backend = "openai" (unset: api.openai.com).',
+                                   example="http://localhost:8000/v1")
+    model: str = setting("gpt-4o-mini", doc='Model name at that endpoint, for backend = "openai".')
+    api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
+    skill_timeout_s: float = setting(20.0, doc="Seconds a skill may take before the assistant stops waiting.",
+                                     positive=True)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: one field per TOML section."""
 
@@ -192,6 +231,8 @@ class Config:
     apps: AppsConfig = field(default_factory=AppsConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
+    router: RouterConfig = field(default_factory=RouterConfig)
 
 
 def config_path() -> Path:

@@ -58,9 +58,9 @@ class Engine(Protocol):
         """Greedy-decode a call after ``prompt_ids``; its first ``fixed_len`` ids are the same for every request."""
 
 
-def _finish(matcher_owner: CallMatcher, generated: list[int], masked: int, finished: bool) -> Decoded:
-    ids = [t for t in generated if t != matcher_owner.eos_id]
-    return Decoded(matcher_owner.tokenizer.decode(ids), len(generated), masked, finished)
+def _finish(calls: CallMatcher, generated: list[int], masked: int, finished: bool) -> Decoded:
+    ids = [t for t in generated if t != calls.eos_id]
+    return Decoded(calls.tokenizer.decode(ids), len(generated), masked, finished)
 
 
 class TorchEngine:
@@ -81,7 +81,7 @@ class TorchEngine:
     def _prefix_cache(self, fixed: list[int]) -> Any:
         if self._prefix is None or self._prefix[0] != tuple(fixed):
             with self.torch.inference_mode():
-                out = self.model(input_ids=self.torch.tensor([fixed]), use_cache=True)
+                out = self.model(input_ids=self.torch.tensor([fixed], device=self.model.device), use_cache=True)
             self._prefix = (tuple(fixed), out.past_key_values)
         return copy.deepcopy(self._prefix[1])
 
@@ -92,9 +92,10 @@ class TorchEngine:
         generated: list[int] = []
         while len(generated) < max_new_tokens:
             with torch.inference_mode():
-                out = self.model(input_ids=torch.tensor([feed]), past_key_values=past, use_cache=True)
+                out = self.model(input_ids=torch.tensor([feed], device=self.model.device), past_key_values=past,
+                                 use_cache=True)
             past = out.past_key_values
-            logits = out.logits[0, -1].float().numpy()
+            logits = out.logits[0, -1].float().cpu().numpy()
             logits = np.where(CallMatcher.allowed(matcher, self.vocab_size), logits, -np.inf)
             token = int(np.argmax(logits))
             matcher.consume_token(token)

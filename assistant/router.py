@@ -165,8 +165,11 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
     if engine == "ctranslate2":
         backend: Engine = CTranslate2Engine(convert_to_ctranslate2(model_dir, cache_dir()), calls)
     elif engine == "transformers":
-        model = AutoModelForCausalLM.from_pretrained(model_dir)
-        model.eval()
+        import torch
+
+        on_gpu = torch.cuda.is_available()
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if on_gpu else torch.float32)
+        model.to("cuda" if on_gpu else "cpu").eval()
         backend = TorchEngine(model, calls)
     else:
         raise ValueError(f"unknown router engine {engine!r} (ctranslate2 or transformers)")

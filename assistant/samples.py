@@ -38,8 +38,8 @@ SAMPLES: tuple[tuple[str, str, str], ...] = (
     ("news_headlines", "Read me the headlines.", "news()"),
     ("story_robot", "Tell me a story about a robot who learns to dance.", 'story(description="a robot who learns to dance")'),
     ("story_cat", "Tell me a story about a cat who lives on the moon.", 'story(description="a cat who lives on the moon")'),
-    ("ask_sky", "Why is the sky blue?", 'ask(question="why is the sky blue")'),
-    ("ask_spider", "How many legs does a spider have?", 'ask(question="how many legs does a spider have")'),
+    ("ask_sky", "Why is the sky blue?", 'ask(question="Why is the sky blue?")'),
+    ("ask_spider", "How many legs does a spider have?", 'ask(question="How many legs does a spider have?")'),
     ("other_kitchen", "I think we should paint the kitchen yellow.", "other()"),
     ("other_dog", "Did you remember to feed the dog this morning?", "other()"),
 )

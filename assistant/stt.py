@@ -18,6 +18,9 @@ import numpy as np
 from assistant.audio import SAMPLE_RATE, trim_silence
 
 BACKENDS = ("faster-whisper", "openai-whisper")
+# The same decoding for both backends (see the module docstring).
+DECODING = {"language": "en", "beam_size": 5, "temperature": 0.0, "without_timestamps": True,
+            "condition_on_previous_text": False}
 MIN_SPEECH_S = 0.1
 
 
@@ -47,14 +50,7 @@ class FasterWhisperTranscriber:
         audio = _prepare(audio)
         if audio is None:
             return ""
-        segments, _info = self.model.transcribe(
-            audio,
-            language="en",
-            beam_size=5,
-            temperature=0.0,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-        )
+        segments, _info = self.model.transcribe(audio, **DECODING)
         return " ".join(segment.text.strip() for segment in segments).strip()
 
 
@@ -73,17 +69,7 @@ class OpenAIWhisperTranscriber:
         audio = _prepare(audio)
         if audio is None:
             return ""
-        result = self._whisper.transcribe(
-            self.model,
-            audio,
-            language="en",
-            beam_size=5,
-            temperature=0.0,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            fp16=False,
-            verbose=None,
-        )
+        result = self._whisper.transcribe(self.model, audio, **DECODING, fp16=False, verbose=None)
         return str(result["text"]).strip()
 
 

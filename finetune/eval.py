@@ -32,6 +32,7 @@ from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
+from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
 from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, load_local_router
 from finetune.metrics import Prediction, score
@@ -201,10 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/red] {escape(str(error))}")
         return 1
     if args.json_out:
-        path = Path(args.json_out)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        temporary.replace(path)
+        write_atomically(args.json_out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.calls import Call
 from assistant.decoding import CallMatcher, TorchEngine
+from assistant.files import write_atomically
 from assistant.grammar import call_grammar
 from assistant.models import resolve_base_model
 from assistant.pack import SkillPack, load_pack
@@ -154,9 +154,7 @@ def write_manifest(folder: Path, config: TrainConfig, pack: SkillPack, train: li
         "metrics": metrics,
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
     }
-    temporary = folder / f".{MANIFEST}.tmp"
-    temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(folder / MANIFEST)
+    write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
 def log_artifacts(config: TrainConfig, adapter_dir: Path) -> None:

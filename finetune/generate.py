@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ import openai
 
 from assistant.calls import Call, CallError, format_literal
 from assistant.examples import ASSISTANT, EXAMPLES, USER, ExampleFile, read_example_file, utterance_key
+from assistant.files import write_atomically
 from assistant.pack import SkillPack
 from assistant.skill import Skill
 
@@ -294,31 +293,3 @@ def append_examples(path: Path, examples: Sequence[NewExample], pack: SkillPack)
         text = text.rstrip("\n") + f"\n\n{EXAMPLES}\n"
     write_atomically(path, text.rstrip("\n") + "\n\n" + format_examples(examples).rstrip("\n") + "\n",
                      check=lambda temp: read_example_file(temp, pack))
-
-
-def write_atomically(path: Path, text: str, check: Callable[[Path], object] | None = None) -> None:
-    """Write a temp file next to ``path``, fsync it, optionally check it, then rename it over ``path``:
-    readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(temp, stat.S_IMODE(path.stat().st_mode))
-        else:
-            os.chmod(temp, 0o644)
-        if check is not None:
-            check(temp)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

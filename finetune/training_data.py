@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from rich.console import Console
 
+from assistant.files import write_atomically
 from assistant.examples import Example, ExampleFile, ExamplesError, deduplicate, read_example_file, read_example_files
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from finetune.generate import (
@@ -37,7 +38,6 @@ from finetune.generate import (
     generate,
     known_utterances,
     make_client,
-    write_atomically,
 )
 
 OK, BAD_INPUT, PARTIAL = 0, 1, 3  # argparse exits with 2 on usage errors

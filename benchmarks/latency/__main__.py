@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.audio import read_wav
+from assistant.files import write_atomically
 from assistant.pack import load_pack
 from assistant.router import SHIPPED_ADAPTER, LocalRouter, load_local_router, merged_model_dir
 from assistant.samples import load_samples
@@ -145,9 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = run(args.adapter, args.repeats)
     show(result)
-    temporary = args.out.with_name(f".{args.out.name}.tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(args.out)
+    write_atomically(args.out, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from assistant.calls import Call, RawCall
 from assistant.examples import ASSISTANT, EXAMPLES, PROMPT, PROMPT_EXAMPLES, USER, utterance_key
+from assistant.files import write_atomically
 from assistant.pack import REPO_ROOT, SkillPack, load_pack
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "snips" / "goo2018"
@@ -144,14 +144,6 @@ def example_file(intent: str, utterances: list[Utterance], pack: SkillPack) -> s
     return "\n".join(parts)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see either the old or the whole new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def convert(data: Path, out: Path, examples: Path | None = None, limit: int | None = None, seed: int = 0) -> dict:
     """Write train.json, dev.json, test.json (and the example files); return what was done, for the report."""
     pack = load_pack(SKILLS_MODULE)
@@ -160,11 +152,11 @@ def convert(data: Path, out: Path, examples: Path | None = None, limit: int | No
     train = kept.utterances if limit is None else sample_per_intent(kept.utterances, limit, seed)
     written = {"train": records(train, pack, "train"), **{name: records(splits[name], pack, "test") for name in HELD_OUT}}
     for name, rows in written.items():
-        write_atomic(out / f"{name}.json", json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        write_atomically(out / f"{name}.json", json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     if examples is not None:
         for intent in pack.skills:
             mine = [u for u in train if u.intent == intent]
-            write_atomic(examples / f"{intent}_examples.txt", example_file(intent, mine, pack))
+            write_atomically(examples / f"{intent}_examples.txt", example_file(intent, mine, pack))
     return {
         "read": {name: len(rows) for name, rows in splits.items()},
         "repeated_slot_utterances": {name: sum(u.repeated > 0 for u in rows) for name, rows in splits.items()},

@@ -1,0 +1,123 @@
+"""One turn of the assistant: audio → transcript → call → answer, with per-stage timings.
+
+A turn never raises for bad input: unreadable audio, silence, a missing wake word, an unusable
+model output or a failing skill all end as a Turn whose ``error`` says what happened.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.audio import AudioError, read_wav
+from assistant.calls import Call
+from assistant.config import Config
+from assistant.dispatch import Dispatcher
+from assistant.pack import SkillPack
+from assistant.router import Router
+from assistant.stt import Transcriber
+
+NO_OP = Call("other")
+
+
+@dataclass
+class Turn:
+    transcript: str = ""
+    call: str = ""
+    answer: str = ""
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timings"] = {key: round(value, 1) for key, value in self.timings.items()}
+        return data
+
+
+def strip_wake_word(transcript: str, wake_word: str) -> str | None:
+    """The command after the wake word, or None when the transcript does not start with it."""
+    if not wake_word:
+        return transcript
+    words = wake_word.casefold().split()
+    pattern = r"^\W*" + r"\W+".join(re.escape(word) for word in words) + r"\b[\s,.!?:;-]*"
+    match = re.match(pattern, transcript.casefold())
+    return transcript[match.end():].strip() if match else None
+
+
+class Assistant:
+    """Ties the parts together; the transcriber and router are built on first use (they load models)."""
+
+    def __init__(self, pack: SkillPack, config: Config, make_router: Callable[[], Router],
+                 make_transcriber: Callable[[], Transcriber], on_stage: Callable[[str], None] = lambda stage: None):
+        self.pack = pack
+        self.config = config
+        self.on_stage = on_stage
+        self._make_router, self._make_transcriber = make_router, make_transcriber
+        self._router: Router | None = None
+        self._transcriber: Transcriber | None = None
+        self.dispatcher = Dispatcher(pack, config.router.skill_timeout_s)
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            self._router = self._make_router()
+        return self._router
+
+    @property
+    def transcriber(self) -> Transcriber:
+        if self._transcriber is None:
+            self._transcriber = self._make_transcriber()
+        return self._transcriber
+
+    def load(self) -> None:
+        """Load the models now rather than on the first command."""
+        _ = (self.router, self.transcriber)
+
+    def handle_file(self, path: str | Path) -> Turn:
+        start = time.perf_counter()
+        try:
+            audio = read_wav(path)
+        except AudioError as error:
+            return Turn(error=str(error), timings={"read_ms": _ms(start)})
+        return self.handle_audio(audio)
+
+    def handle_audio(self, audio: np.ndarray) -> Turn:
+        start = time.perf_counter()
+        self.on_stage("transcribing")
+        transcript = self.transcriber.transcribe(audio).strip()
+        stt_ms = _ms(start)
+        if not transcript:
+            return Turn(error="heard nothing (silence or noise)", timings={"stt_ms": stt_ms, "total_ms": stt_ms})
+        turn = self.handle_text(transcript)
+        turn.timings = {"stt_ms": stt_ms, **turn.timings, "total_ms": stt_ms + turn.timings["total_ms"]}
+        return turn
+
+    def handle_text(self, text: str) -> Turn:
+        start = time.perf_counter()
+        turn = Turn(transcript=text)
+        command = strip_wake_word(text, self.config.voice.wake_word)
+        if command is None:
+            turn.call, turn.error = str(NO_OP), f"no wake word {self.config.voice.wake_word!r}: ignored"
+            turn.timings = {"total_ms": _ms(start)}
+            return turn
+        self.on_stage("thinking")
+        routed = self.router.route(command)
+        turn.call, turn.error = str(routed.call), routed.error
+        turn.timings["route_ms"] = routed.latency_ms
+        self.on_stage(f"running {routed.call.name}")
+        outcome = self.dispatcher.run(routed.call)
+        turn.answer = outcome.answer
+        turn.error = turn.error or outcome.error
+        turn.timings["skill_ms"] = outcome.ms
+        turn.timings["total_ms"] = _ms(start)
+        return turn
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000

@@ -1,0 +1,70 @@
+"""The voxroute command as a user runs it, in a subprocess with its own config file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.samples import load_samples
+
+pytestmark = pytest.mark.slow
+
+
+def voxroute(tmp_path: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    config = tmp_path / "config.toml"
+    if not config.exists():
+        config.write_text(f'[notes]\npath = "{tmp_path / "notes.sqlite3"}"\n', encoding="utf-8")
+    env = {**os.environ, "VOXROUTE_CONFIG": str(config)}
+    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+
+
+def test_say_and_run_print_json_turns(tmp_path: Path) -> None:
+    said = voxroute(tmp_path, "say", "--json", "what time is it in Tokyo", "add a note call the plumber")
+    assert said.returncode == 0, said.stderr
+    first, second = (json.loads(line) for line in said.stdout.splitlines())
+    assert first["call"] == 'timecheck(location="Tokyo")' and "Tokyo" in first["answer"]
+    assert set(first["timings"]) == {"route_ms", "skill_ms", "total_ms"} and first["transcript"]
+    assert second["call"] == 'notes(action="add", note="call the plumber")'
+
+    sample = next(s for s in load_samples() if s["call"].startswith("timecheck(location="))
+    ran = voxroute(tmp_path, "run", "--json", sample["file"], str(tmp_path / "missing.wav"))
+    assert ran.returncode == 0, ran.stderr
+    good, bad = (json.loads(line) for line in ran.stdout.splitlines())
+    assert good["call"] == sample["call"] and set(good["timings"]) >= {"stt_ms", "route_ms", "skill_ms"}
+    assert "missing.wav" in bad["error"] and bad["call"] == ""
+
+
+def test_without_a_microphone_listen_points_to_audio_and_text(tmp_path: Path) -> None:
+    listened = voxroute(tmp_path, "listen")
+    assert listened.returncode == 2
+    assert "--audio" in listened.stdout and "--text" in listened.stdout
+    devices = voxroute(tmp_path, "devices")
+    assert devices.returncode in (0, 2) and devices.stdout.strip()
+    typed = voxroute(tmp_path, "listen", "--text", "what time is it in Tokyo")
+    assert typed.returncode == 0 and "timecheck" in typed.stdout
+
+
+def test_skills_config_and_bad_config(tmp_path: Path) -> None:
+    skills = voxroute(tmp_path, "skills")
+    assert skills.returncode == 0
+    for name in ("weather", "timecheck", "timer", "run_app", "notes", "math", "news", "story", "ask", "other"):
+        assert f"{name}(" in skills.stdout
+    printed = voxroute(tmp_path, "config")
+    assert printed.returncode == 0 and "[router]" in printed.stdout and "[voice]" in printed.stdout
+    (tmp_path / "config.toml").write_text('[voice]\nstt = "sphinx"\n', encoding="utf-8")
+    bad = voxroute(tmp_path, "say", "hello")
+    assert bad.returncode == 2 and "config.toml" in bad.stdout and "voice.stt" in bad.stdout
+
+
+def test_demo_runs_the_bundled_recordings(tmp_path: Path) -> None:
+    demo = voxroute(tmp_path, "demo")
+    assert demo.returncode == 0, demo.stderr
+    assert "calls as expected" in demo.stdout
+    matched = int(demo.stdout.split("calls as expected")[0].split()[-1].split("/")[0])
+    assert matched >= len(load_samples()) - 4

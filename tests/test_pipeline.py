@@ -1,0 +1,138 @@
+"""The voice pipeline end to end: espeak-ng speech → Whisper (both backends) → shipped router → skill,
+and every fault path of a turn: silence, noise, corrupt audio, no wake word, a skill that raises or hangs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from audio_fixtures import silence, speak_to_array, white_noise
+
+from assistant.calls import Call
+from assistant.config import Config, NotesConfig, RouterConfig, VoiceConfig
+from assistant.dispatch import Dispatcher
+from assistant.pack import SkillPack, load_pack
+from assistant.pipeline import Assistant, strip_wake_word
+from assistant.router import load_local_router
+from assistant.skill import Skill
+from assistant.stt import load_transcriber
+
+
+@pytest.mark.parametrize(
+    ("transcript", "wake", "command"),
+    [
+        ("Computer, what time is it?", "computer", "what time is it?"),
+        ("hey voxroute open firefox", "hey voxroute", "open firefox"),
+        ("Hey, Voxroute! timer five minutes", "hey voxroute", "timer five minutes"),
+        ("what time is it", "computer", None),
+        ("computers are great", "computer", None),
+        ("what time is it", "", "what time is it"),
+    ],
+)
+def test_wake_word(transcript: str, wake: str, command: str | None) -> None:
+    assert strip_wake_word(transcript, wake) == command
+
+
+def broken(reason: str) -> str:
+    """Always raises."""
+    raise RuntimeError(f"disk on fire: {reason}")
+
+
+def slow(seconds: float) -> str:
+    """Takes its time."""
+    time.sleep(seconds)
+    return "finally"
+
+
+def greet(name: str) -> str:
+    """Says hello."""
+    return f"hello {name}"
+
+
+TOY = SkillPack.from_skills(Skill.from_function(f) for f in (broken, slow, greet))
+
+
+def test_dispatch_isolates_a_skill_that_raises() -> None:
+    outcome = Dispatcher(TOY).run(TOY.parse('broken(reason="test")'))
+    assert outcome.error == "RuntimeError"
+    assert outcome.answer == "Sorry, the broken skill failed: disk on fire: test"
+
+
+def test_dispatch_stops_waiting_for_a_skill_that_hangs() -> None:
+    start = time.perf_counter()
+    outcome = Dispatcher(TOY, timeout_s=0.2).run(TOY.parse("slow(seconds=3.0)"))
+    assert time.perf_counter() - start < 1.5
+    assert outcome.error == "timeout" and "took longer than 0.2 seconds" in outcome.answer
+    assert Dispatcher(TOY).run(TOY.parse('greet(name="Ada")')).answer == "hello Ada"
+
+
+def test_dispatch_runs_the_skill_in_the_callers_context(skill_context) -> None:
+    from assistant.context import current_context
+
+    seen = {}
+
+    def where() -> str:
+        """Reports the context it sees."""
+        seen["config"] = current_context().config
+        seen["thread"] = threading.current_thread().name
+        return "ok"
+
+    context = skill_context()
+    pack = SkillPack.from_skills([Skill.from_function(where)])
+    assert Dispatcher(pack).run(Call("where")).answer == "ok"
+    assert seen["config"] is context.config and seen["thread"].startswith("skill")
+
+
+@pytest.fixture(scope="module")
+def pack() -> SkillPack:
+    return load_pack()
+
+
+@pytest.fixture(scope="module")
+def router(pack: SkillPack):
+    return load_local_router(pack)
+
+
+def assistant_for(pack: SkillPack, router, backend: str, tmp_path: Path, wake_word: str = "") -> Assistant:
+    config = Config(notes=NotesConfig(path=str(tmp_path / "notes.sqlite3")),
+                    voice=VoiceConfig(stt=backend, wake_word=wake_word), router=RouterConfig(skill_timeout_s=30))
+    return Assistant(pack, config, lambda: router, lambda: load_transcriber(backend))
+
+
+COMMANDS = [
+    ("What time is it in Tokyo?", Call("timecheck", (("location", "Tokyo"),))),
+    ("Take a note, buy milk and eggs.", Call("notes", (("action", "add"), ("note", "buy milk and eggs")))),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper"])
+def test_spoken_commands_end_to_end(pack, router, backend: str, tmp_path: Path, skill_context) -> None:
+    assistant = assistant_for(pack, router, backend, tmp_path)
+    skill_context(assistant.config)
+    for index, (sentence, call) in enumerate(COMMANDS):
+        turn = assistant.handle_audio(speak_to_array(sentence, tmp_path, f"command{index}"))
+        assert turn.call == str(call), turn
+        assert turn.error is None and turn.answer
+        assert set(turn.timings) == {"stt_ms", "route_ms", "skill_ms", "total_ms"}
+    listed = assistant.handle_text("read my notes")
+    assert listed.call == 'notes(action="list")' and "buy milk" in listed.answer
+
+
+@pytest.mark.slow
+def test_faults_end_the_turn_not_the_loop(pack, router, tmp_path: Path, skill_context) -> None:
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer")
+    skill_context(assistant.config)
+    assert assistant.handle_audio(silence(2.0)).error == "heard nothing (silence or noise)"
+    noisy = assistant.handle_audio(white_noise(2.0))
+    assert noisy.call in ("", "other()") and noisy.answer == ""
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    assert str(corrupt) in assistant.handle_file(corrupt).error
+    assert "missing.wav" in assistant.handle_file(tmp_path / "missing.wav").error
+    ignored = assistant.handle_text("what time is it in Tokyo")
+    assert ignored.call == "other()" and "no wake word 'computer'" in ignored.error and ignored.answer == ""
+    heard = assistant.handle_text("Computer, what time is it in Tokyo?")
+    assert heard.call == 'timecheck(location="Tokyo")' and "Tokyo" in heard.answer
