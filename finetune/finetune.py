@@ -183,6 +183,11 @@ def train(config: TrainConfig) -> Path:
     if not train_records:
         raise SystemExit(f"{config.data}: no records with split 'train'")
     model, tokenizer, on_cuda = load_model(config)
+    train_examples = to_examples(train_records, pack, config)
+    longest = max(len(tokenizer(e["prompt"] + e["completion"]).input_ids) for e in train_examples)
+    if longest > config.max_length:
+        raise SystemExit(f"max_length={config.max_length} is shorter than the longest training example "
+                         f"({longest} tokens, prompt included): raise --max-length")
     use_wandb = wandb_enabled(config)
     if use_wandb:
         os.environ.setdefault("WANDB_PROJECT", config.wandb_project)
@@ -227,7 +232,7 @@ def train(config: TrainConfig) -> Path:
     trainer = SFTTrainer(
         model=model,
         args=sft,
-        train_dataset=Dataset.from_list(to_examples(train_records, pack, config)),
+        train_dataset=Dataset.from_list(train_examples),
         eval_dataset=Dataset.from_list(to_examples(test_records, pack, config)) if has_eval else None,
         processing_class=tokenizer,
         peft_config=lora,

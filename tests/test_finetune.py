@@ -185,3 +185,8 @@ def test_openai_compatible_baseline_over_http(http_server, dataset: Path, tmp_pa
     assert metrics["exact_call_accuracy"] == pytest.approx(2 / 3)  # "2 minutes" is not "two minutes"
     assert metrics["skill_accuracy"] == 1.0 and len(server.requests) == 3
     assert Call("other") in {load_pack().parse(p["predicted"]) for p in metrics["predictions"]}
+
+
+def test_too_short_max_length_is_a_clear_error(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"max_length=20 is shorter than the longest training example \(\d+ tokens"):
+        train(parse_args(flags(dataset, tmp_path / "run", tiny_llama, "--max-steps", "1", "--max-length", "20")))
