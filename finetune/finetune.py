@@ -142,6 +142,14 @@ def make_callback(scorer: CallAccuracy, use_wandb: bool) -> Any:
     return CallAccuracyCallback()
 
 
+def last_eval_loss(state: Any) -> float | None:
+    """The eval loss logged at the final step, if there was an evaluation there (saves a second one)."""
+    for entry in reversed(state.log_history):
+        if "eval_loss" in entry:
+            return entry["eval_loss"] if entry.get("step") == state.global_step else None
+    return None
+
+
 def write_manifest(folder: Path, config: TrainConfig, pack: SkillPack, train: list[Record], test: list[Record],
                    metrics: dict[str, Any]) -> None:
     manifest = {
@@ -247,7 +255,7 @@ def train(config: TrainConfig) -> Path:
     metrics: dict[str, Any] = {"train_loss": result.training_loss, "train_seconds": round(seconds, 1),
                                "steps": trainer.state.global_step, "device": "cuda" if on_cuda else "cpu"}
     if has_eval:
-        metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
+        metrics["eval_loss"] = last_eval_loss(trainer.state) or trainer.evaluate()["eval_loss"]
     if scorer and scorer.history:
         metrics["exact_call_accuracy_sample"] = scorer.history[-1]["exact_call_accuracy"]
         metrics["accuracy_curve"] = scorer.history

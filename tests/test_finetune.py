@@ -64,7 +64,7 @@ def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, datase
     assert manifest["dataset"]["train"] == 8 and manifest["dataset"]["test"] == 3
     assert len(manifest["dataset"]["sha256"]) == 64
     assert manifest["metrics"]["steps"] == 4 and manifest["metrics"]["device"] == "cpu"
-    assert [point["step"] for point in manifest["metrics"]["accuracy_curve"]] == [2, 4, 4]
+    assert [point["step"] for point in manifest["metrics"]["accuracy_curve"]] == [2, 4]  # no second eval at the end
 
     report = tmp_path / "eval.json"
     assert evaluate.main(["--model", str(output), "--data", str(dataset), "--json-out", str(report)]) == 0
