@@ -15,23 +15,27 @@ A file looks like::
     ### User: weather in paris
     ### Assistant: weather(location="paris")
 
-Every line is either blank, a section header, the one prompt line, or half of a User/Assistant
-pair. Anything else is an error naming file and line: nothing is skipped silently.
+An optional last section, ``#### Templates:``, holds slot lists and template pairs in hassil's
+syntax (see :mod:`assistant.templates`); ``training_data.py -t`` expands them.
+
+Every line is either blank, a section header, the one prompt line, a slot list, or half of a
+User/Assistant pair. Anything else is an error naming file and line: nothing is skipped silently.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.calls import Call, CallError
 from assistant.pack import SkillPack
+from assistant.templates import SlotValue, Template, TemplateError, parse_list_line, sentence_forms
 
-PROMPT, PROMPT_EXAMPLES, EXAMPLES = "#### Prompt:", "#### Prompt Examples:", "#### Examples:"
+PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES = "#### Prompt:", "#### Prompt Examples:", "#### Examples:", "#### Templates:"
 USER, ASSISTANT = "### User:", "### Assistant:"
-_SECTIONS = (PROMPT, PROMPT_EXAMPLES, EXAMPLES)
+_SECTIONS = (PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES)
 
 
 class ExamplesError(ValueError):
@@ -61,6 +65,8 @@ class ExampleFile:
     prompt: str
     prompt_examples: tuple[Example, ...]
     examples: tuple[Example, ...]
+    templates: tuple[Template, ...] = ()
+    lists: dict[str, list[SlotValue]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def all_examples(self) -> tuple[Example, ...]:
@@ -71,7 +77,7 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     """Read and validate one file; raise ExamplesError listing every problem found."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise ExamplesError([f"{path}: cannot read: {error}"]) from None
     problems: list[str] = []
@@ -79,6 +85,8 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     prompt: str | None = None
     seen_sections: list[str] = []
     found: dict[str, list[Example]] = {PROMPT_EXAMPLES: [], EXAMPLES: []}
+    templates: list[Template] = []
+    lists: dict[str, list[SlotValue]] = {}
     pending: tuple[str, int] | None = None
 
     def problem(number: int, message: str) -> None:
@@ -105,6 +113,14 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
             else:
                 prompt = line
             continue
+        if section == TEMPLATES and (defined := parse_list_line(line)) is not None:
+            name, values = defined
+            if name in lists:
+                problem(number, f"list {{{name}}} is defined twice")
+            elif not values:
+                problem(number, f"list {{{name}}} has no values")
+            lists[name] = values
+            continue
         if line.startswith(USER):
             if section is None:
                 problem(number, "example before any section header")
@@ -120,6 +136,15 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
         if line.startswith(ASSISTANT):
             if pending is None:
                 problem(number, "'### Assistant:' line without a '### User:' line before it")
+                continue
+            if section == TEMPLATES:
+                template = Template(pending[0], line[len(ASSISTANT):].strip(), str(path), pending[1])
+                try:
+                    sentence_forms(template)
+                except TemplateError as error:
+                    problems.append(str(error))
+                templates.append(template)
+                pending = None
                 continue
             try:
                 call = pack.parse(line[len(ASSISTANT):])
@@ -140,7 +165,8 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
         problems.append(f"{path}: the prompt line must start with a skill of the pack, e.g. other() ...: {prompt[:60]!r}")
     if problems:
         raise ExamplesError(problems)
-    return ExampleFile(path, skill or "", prompt or "", tuple(found[PROMPT_EXAMPLES]), tuple(found[EXAMPLES]))
+    return ExampleFile(path, skill or "", prompt or "", tuple(found[PROMPT_EXAMPLES]), tuple(found[EXAMPLES]),
+                       tuple(templates), lists)
 
 
 def read_example_files(paths: Iterable[str | Path], pack: SkillPack) -> list[ExampleFile]:

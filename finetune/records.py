@@ -21,7 +21,8 @@ class Record:
 def read_records(path: str | Path, pack: SkillPack, split: str | None = None) -> list[Record]:
     """Records of ``path`` (all, or those of one split), each call validated against the pack.
 
-    A record without a ``split`` field counts as "test": a plain list of {user, call} is a test set.
+    A record without a ``split`` field is an evaluation record: a plain list of {user, call} (an
+    independent set) is read whole for any held-out split ("validation" or "test").
     """
     path = Path(path)
     try:
@@ -48,8 +49,8 @@ def read_records(path: str | Path, pack: SkillPack, split: str | None = None) ->
         except CallError as error:
             problems.append(f"{path}: {where} {number}: {error}")
             continue
-        record = Record(row["user"], call, str(row.get("split", "test")))
-        if split is None or record.split == split:
+        record = Record(row["user"], call, str(row.get("split", "")))
+        if split is None or record.split == split or (not record.split and split != "train"):
             records.append(record)
     if problems:
         raise ValueError("\n".join(problems))

@@ -3,7 +3,8 @@
 Three modes (see README):
 
 * ``-t`` reads every example file strictly and prints the data set as one JSON array of
-  ``{"skill", "user", "call", "split"}`` records, split train/test per skill, deterministically;
+  ``{"skill", "user", "call", "split"}`` records, split train/validation/test per skill,
+  deterministically, with the ``#### Templates:`` sections expanded;
 * ``-c`` asks an LLM for new examples of one file, checks them, prints or ``--append``-s them;
 * ``-p`` prints the messages ``-c`` would send, to see and tune the prompt without a server.
 
@@ -22,13 +23,23 @@ import argparse
 import json
 import os
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from rich.console import Console
 
 from assistant.files import write_atomically
-from assistant.examples import Example, ExampleFile, ExamplesError, deduplicate, read_example_file, read_example_files
+from assistant.examples import (
+    Example,
+    ExampleFile,
+    ExamplesError,
+    deduplicate,
+    read_example_file,
+    read_example_files,
+    utterance_key,
+)
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
+from assistant.templates import TemplateError, expand
 from finetune.generate import (
     DEFAULT_MODEL,
     Retry,
@@ -39,42 +50,88 @@ from finetune.generate import (
     known_utterances,
     make_client,
 )
+from finetune.records import read_records
 
 OK, BAD_INPUT, PARTIAL = 0, 1, 3  # argparse exits with 2 on usage errors
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def build_dataset(files: Iterable[ExampleFile], test_fraction: float, seed: int) -> tuple[list[dict[str, str]], list[str]]:
-    """Records of the deduplicated examples, and the duplicates that were dropped.
+SPLITS = ("train", "validation", "test")
 
-    Prompt examples come first so that a duplicate keeps its prompt-example copy, which always
-    goes to train. Raises ExamplesError when one utterance has two different calls.
+
+@dataclass
+class DatasetReport:
+    """What ``-t`` did besides writing records: what it dropped and what templates made."""
+
+    duplicates: list[str] = field(default_factory=list)
+    generated: dict[str, int] = field(default_factory=dict)
+    excluded: int = 0
+
+
+def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_fraction: float, test_fraction: float,
+                  seed: int, template_cap: int = 400, template_samples: int = 60,
+                  exclude: Collection[str] = ()) -> tuple[list[dict[str, str]], DatasetReport]:
+    """Records of the deduplicated examples, split train/validation/test per skill, and a report.
+
+    Prompt examples come first, then the written examples, then template expansions, so that a
+    duplicate keeps the earliest copy. Validation and test hold only written examples (never a
+    prompt example or a template expansion, which are near-copies of each other). Utterances
+    whose key is in ``exclude`` (the evaluation sets) are dropped. Raises ExamplesError when one
+    utterance has two different calls.
     """
     files = list(files)
+    report = DatasetReport()
     pinned = [example for example_file in files for example in example_file.prompt_examples]
-    rest = [example for example_file in files for example in example_file.examples]
-    kept, duplicates = deduplicate(pinned + rest)
-    fixed = set(pinned)
+    written = [example for example_file in files for example in example_file.examples]
+    generated = []
+    for example_file in files:
+        made = expand_templates(example_file, pack, seed, template_cap, template_samples)
+        report.generated[example_file.path.name] = len(made)
+        generated.extend(made)
+    kept, report.duplicates = deduplicate(pinned + written + generated)
+    before = len(kept)
+    kept = [example for example in kept if utterance_key(example.user) not in exclude]
+    report.excluded = before - len(kept)
+    candidates = set(written)
     by_skill: dict[str, list[Example]] = {}
     for example in kept:
         by_skill.setdefault(example.call.name, []).append(example)
     records = []
     for skill in sorted(by_skill):
         group = by_skill[skill]
-        test = choose_test(group, fixed, test_fraction, random.Random(f"{seed}:{skill}"))
+        split = choose_splits(group, candidates, validation_fraction, test_fraction, random.Random(f"{seed}:{skill}"))
         records.extend(
-            {"skill": skill, "user": e.user, "call": str(e.call), "split": "test" if e in test else "train"}
-            for e in group
+            {"skill": skill, "user": e.user, "call": str(e.call), "split": split.get(e, "train")} for e in group
         )
-    return records, duplicates
+    return records, report
 
 
-def choose_test(group: Sequence[Example], pinned: set[Example], fraction: float, rng: random.Random) -> set[Example]:
-    """About ``fraction`` of one skill's examples, never a prompt example, and at least one of each
-    split whenever the skill has two or more examples and one of them may be tested."""
-    candidates = [example for example in group if example not in pinned]
-    size = min(len(candidates), len(group) - 1, max(1, round(fraction * len(group))))
-    return set(rng.sample(candidates, max(0, size)))
+def expand_templates(example_file: ExampleFile, pack: SkillPack, seed: int, cap: int, samples: int) -> list[Example]:
+    """A file's template expansions: up to ``samples`` per template, ``cap`` per file, seeded, without repeats."""
+    rng = random.Random(f"{seed}:{example_file.path.name}")
+    made: dict[str, Example] = {}
+    try:
+        for template in example_file.templates:
+            for user, call in expand(template, example_file.lists, pack, rng, samples):
+                made.setdefault(utterance_key(user), Example(user, call, example_file.path.name, template.line))
+    except TemplateError as error:
+        raise ExamplesError([str(error)]) from None
+    examples = list(made.values())
+    return examples if len(examples) <= cap else rng.sample(examples, cap)
+
+
+def choose_splits(group: Sequence[Example], candidates: set[Example], validation_fraction: float,
+                  test_fraction: float, rng: random.Random) -> dict[Example, str]:
+    """Validation and test members among one skill's written examples, about the given fractions of them.
+
+    Each held-out split gets at least one example whenever the skill has three or more written ones.
+    """
+    pool = [example for example in group if example in candidates]
+    chosen = rng.sample(pool, len(pool))
+    sizes = [max(1, round(fraction * len(pool))) if len(pool) >= 3 else 0
+             for fraction in (validation_fraction, test_fraction)]
+    validation, test = chosen[: sizes[0]], chosen[sizes[0]: sizes[0] + sizes[1]]
+    return {**dict.fromkeys(validation, "validation"), **dict.fromkeys(test, "test")}
 
 
 def ordered_paths(paths: Iterable[Path]) -> list[Path]:
@@ -91,9 +148,15 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
         stderr.print("no example files: give --files or --examples DIR", style="red", markup=False)
         return BAD_INPUT
     try:
-        records, duplicates = build_dataset(read_example_files(paths, pack), args.test_fraction, args.seed)
+        excluded = evaluation_keys(args.exclude or [], pack)
+        records, report = build_dataset(read_example_files(paths, pack), pack, args.validation_fraction,
+                                        args.test_fraction, args.seed, args.template_cap, args.template_samples,
+                                        excluded)
     except ExamplesError as error:
         report_problems(error)
+        return BAD_INPUT
+    except ValueError as error:
+        stderr.print(str(error), style="red", markup=False)
         return BAD_INPUT
     text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     if args.out:
@@ -104,14 +167,22 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
             return BAD_INPUT
     else:
         sys.stdout.write(text)
-    test = sum(record["split"] == "test" for record in records)
+    counts = {split: sum(record["split"] == split for record in records) for split in SPLITS}
     skills = len({record["skill"] for record in records})
+    made = ", ".join(f"{name} {count}" for name, count in report.generated.items() if count)
     stderr.print(
         f"{len(paths)} files: {len(records)} examples of {skills} skills "
-        f"({len(records) - test} train, {test} test); {len(duplicates)} duplicates dropped",
+        f"({', '.join(f'{count} {split}' for split, count in counts.items())}); "
+        f"{len(report.duplicates)} duplicates dropped; {sum(report.generated.values())} made from templates"
+        f"{f' ({made})' if made else ''}; {report.excluded} dropped as in an evaluation set",
         markup=False,
     )
     return OK
+
+
+def evaluation_keys(paths: Iterable[Path], pack: SkillPack) -> set[str]:
+    """The utterance keys of evaluation files (JSON/JSONL of {user, call}): never trained on."""
+    return {utterance_key(record.user) for path in paths for record in read_records(path, pack)}
 
 
 def prompt_mode(args: argparse.Namespace, pack: SkillPack, example_file: ExampleFile) -> int:
@@ -172,7 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and of -c's prompt sampling (default: 0)")
     data = parser.add_argument_group("-t")
     data.add_argument("--files", type=Path, nargs="+", help="example files (default: all of the examples folder)")
-    data.add_argument("--test-fraction", type=_fraction, default=0.15, help="share of each skill to test on (default: 0.15)")
+    data.add_argument("--validation-fraction", type=_fraction, default=0.1,
+                      help="share of each skill's written examples to choose steps and settings on (default: 0.1)")
+    data.add_argument("--test-fraction", type=_fraction, default=0.1,
+                      help="share of each skill's written examples for the final report (default: 0.1)")
+    data.add_argument("--template-samples", type=_positive(int), default=60,
+                      help="sentences drawn from each template (default: 60)")
+    data.add_argument("--template-cap", type=_positive(int), default=400,
+                      help="most template sentences kept per file (default: 400)")
+    data.add_argument("--exclude", type=Path, nargs="+",
+                      help="evaluation files (JSON/JSONL of {user, call}) whose utterances are never trained on")
     data.add_argument("--out", type=Path, help="write the JSON to this file (atomically) instead of stdout")
     create = parser.add_argument_group("-c and -p")
     create.add_argument("--file", type=Path, help="the example file of the skill to generate for")

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from assistant.calls import Call
 from assistant.examples import Example, ExampleFile
+from assistant.pack import load_pack
 from finetune.training_data import build_dataset, main
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "packs" / "mini_examples"
 PACK = "tests.packs.mini_pack"
+PACK_OBJECT = load_pack(PACK)
 
 MORE_WEATHER = """#### Prompt:
 weather(location="[location]", day="[today|tomorrow]") Ask for the weather somewhere, today or tomorrow.
@@ -71,10 +73,11 @@ def test_records_have_the_dataset_fields_and_canonical_calls(folder: Path, capsy
     assert all(list(record) == ["skill", "user", "call", "split"] for record in records)
     assert {"skill": "weather", "user": "what's the weather in Berlin tomorrow",
             "call": 'weather(location="Berlin", day="tomorrow")', "split": "train"} in records
-    assert "24 examples of 3 skills" in err and "0 duplicates dropped" in err
+    assert "24 examples of 3 skills" in err and "0 duplicates dropped" in err and "0 made from templates" in err
 
 
-def test_split_is_stratified_and_keeps_prompt_examples_in_train(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_split_is_three_way_stratified_and_keeps_prompt_examples_in_train(folder: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     timer_lines = [f"### User: set timer number {i}\n### Assistant: timer(minutes={i})\n" for i in range(1, 91)]
     (folder / "timer_examples.txt").write_text(
         (MINI / "timer_examples.txt").read_text(encoding="utf-8") + "\n" + "\n".join(timer_lines), encoding="utf-8"
@@ -82,14 +85,16 @@ def test_split_is_stratified_and_keeps_prompt_examples_in_train(folder: Path, ca
     records = json.loads(run(capsys, "-t", "--files", *files(folder))[1])
     for skill in ("weather", "timer", "other"):
         splits = {record["split"] for record in records if record["skill"] == skill}
-        assert splits == {"train", "test"}, skill
+        assert splits == {"train", "validation", "test"}, skill
     timer = [record for record in records if record["skill"] == "timer"]
-    assert sum(record["split"] == "test" for record in timer) == round(0.15 * len(timer)) == 15
+    written = len(timer) - 2  # the two prompt examples are never held out
+    for split in ("validation", "test"):
+        assert sum(record["split"] == split for record in timer) == round(0.1 * written) == 10
     prompt_examples = {"set a timer for ten minutes", "pasta timer eight minutes", "did you feed the cat",
                        "what's the weather in Berlin tomorrow", "is it going to rain"}
     assert all(record["split"] == "train" for record in records if record["user"] in prompt_examples)
     halves = json.loads(run(capsys, "-t", "--test-fraction", "0.5", "--files", *files(folder))[1])
-    assert sum(record["split"] == "test" for record in halves if record["skill"] == "timer") == 49
+    assert sum(record["split"] == "test" for record in halves if record["skill"] == "timer") == round(0.5 * written)
 
 
 def test_a_duplicate_across_files_is_counted_once(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,7 +154,7 @@ def test_files_default_to_the_packs_examples_folder(folder: Path, capsys: pytest
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["-t", "-c"], ["-t", "--test-fraction", "1"], ["-c"], ["-p", "--files", "x"], ["-t", "--file", "x"],
+    [[], ["-t", "-c"], ["-t", "--test-fraction", "1"], ["-t", "--validation-fraction", "0"], ["-c"], ["-p", "--files", "x"], ["-t", "--file", "x"],
      ["-p", "--file", "x", "--append"]],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,7 +179,7 @@ def test_runs_as_a_script_and_as_a_module(command: list[str], folder: Path, caps
 
 
 @st.composite
-def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, int]:
+def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, float, int]:
     example_files = []
     for number in range(draw(st.integers(1, 4))):
         size = draw(st.integers(1, 30))
@@ -183,23 +188,24 @@ def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, int]:
             Example(f"utterance {number} {i}", Call(f"skill{number}", (("n", i),)), f"f{number}", i) for i in range(size)
         )
         example_files.append(ExampleFile(Path(f"f{number}"), f"skill{number}", "", examples[:pinned], examples[pinned:]))
-    return example_files, draw(st.floats(0.01, 0.99)), draw(st.integers(0, 2**32))
+    return example_files, draw(st.floats(0.01, 0.45)), draw(st.floats(0.01, 0.45)), draw(st.integers(0, 2**32))
 
 
 @settings(max_examples=150, deadline=None)
 @given(skill_groups())
-def test_every_skill_is_split_as_promised(case: tuple[list[ExampleFile], float, int]) -> None:
-    example_files, fraction, seed = case
-    records, _ = build_dataset(example_files, fraction, seed)
-    assert records == build_dataset(example_files, fraction, seed)[0]
+def test_every_skill_is_split_as_promised(case: tuple[list[ExampleFile], float, float, int]) -> None:
+    example_files, validation_fraction, test_fraction, seed = case
+    records, _ = build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed)
+    assert records == build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed)[0]
     for example_file in example_files:
         mine = [record for record in records if record["skill"] == example_file.skill]
         pinned = {example.user for example in example_file.prompt_examples}
-        test = [record for record in mine if record["split"] == "test"]
-        assert not any(record["user"] in pinned for record in test)
-        if len(mine) >= 2 and len(pinned) < len(mine):
-            assert 1 <= len(test) < len(mine)
-            if len(test) < len(mine) - len(pinned) and len(test) < len(mine) - 1:
-                assert abs(len(test) - fraction * len(mine)) <= 1
-        else:
-            assert not test
+        written = len(example_file.examples)
+        for split, fraction in (("validation", validation_fraction), ("test", test_fraction)):
+            held = [record for record in mine if record["split"] == split]
+            assert not any(record["user"] in pinned for record in held)
+            if written >= 3:
+                assert len(held) == max(1, round(fraction * written))
+            else:
+                assert not held
+        assert sum(record["split"] == "train" for record in mine) >= len(pinned)
