@@ -1,7 +1,8 @@
 """Running a validated call: a timeout per skill, and errors kept inside the turn.
 
-A skill runs in a worker thread under the caller's context (config, confirm, announce). One that
-raises yields a short apology; one that hangs is abandoned after the timeout (a Python thread
+An argument that does not resolve (see :mod:`assistant.resolution`) gets a clarifying question
+and the skill does not run. A skill runs in a worker thread under the caller's context (config,
+confirm, announce). One that raises yields a short apology; one that hangs is abandoned after the timeout (a Python thread
 cannot be killed, so it finishes in the background) and the assistant goes on listening.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from assistant.calls import Call
 from assistant.pack import SkillPack
+from assistant.resolution import unresolved
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,11 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="skill")
 
     def run(self, call: Call) -> Outcome:
+        """The skill's answer; a short question instead, when an argument does not resolve (never a wrong action)."""
         start = time.perf_counter()
+        missing = unresolved(self.pack, call)
+        if missing is not None:
+            return Outcome(missing.question, _ms(start), f"unresolved {missing.parameter}={missing.value!r}")
         skill = self.pack.skills[call.name]
         context = contextvars.copy_context()
         future = self._pool.submit(context.run, skill.function, **call.kwargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +26,27 @@ from assistant.calls import (
 )
 
 SKILL_ATTRIBUTE = "__voxroute_skill__"
+Resolved = Hashable
 _TYPES: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
 @dataclass(frozen=True)
+class Resolver:
+    """How a spoken argument resolves to what the skill acts on, declared in the signature.
+
+    ``program: Annotated[str, Resolver(find_program, "Which program?")]``: ``resolve`` maps what
+    was said to the thing acted on (a number of seconds, an allow-list entry), or None when it
+    cannot; then the assistant asks ``ask`` (``{value}`` is replaced by what was said) instead of
+    acting. The skill itself calls the same function, so both always agree.
+    """
+
+    resolve: Callable[[str], Resolved | None]
+    ask: str
+
+
+@dataclass(frozen=True)
 class Parameter:
-    """One argument of a skill: its literal type, whether None is allowed, its default and choices."""
+    """One argument of a skill: its literal type, whether None is allowed, its default, choices and resolver."""
 
     name: str
     type: type
@@ -39,6 +54,7 @@ class Parameter:
     required: bool
     default: Literal_ = None
     choices: tuple[Literal_, ...] | None = None
+    resolver: Resolver | None = None
 
     def check(self, skill: str, value: Literal_) -> None:
         """Raise WrongType or InvalidChoice when ``value`` does not fit this parameter."""
@@ -82,17 +98,19 @@ class Skill:
 
     @classmethod
     def from_function(cls, function: Callable[..., Any], name: str | None = None) -> Skill:
-        hints = typing.get_type_hints(function)
+        hints = typing.get_type_hints(function, include_extras=True)
         parameters = []
         for param in inspect.signature(function).parameters.values():
             if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
                 raise TypeError(f"skill {function.__name__}: *args/**kwargs are not allowed ({param.name})")
             if param.name not in hints:
                 raise TypeError(f"skill {function.__name__}: parameter {param.name} needs a type hint")
-            base, optional, choices = _read_hint(hints[param.name], f"{function.__name__}.{param.name}")
+            hint, markers = _markers(hints[param.name])
+            base, optional, choices = _read_hint(hint, f"{function.__name__}.{param.name}")
             required = param.default is inspect.Parameter.empty
             default = None if required else param.default
-            parameters.append(Parameter(param.name, base, optional, required, default, choices))
+            resolver = next((marker for marker in markers if isinstance(marker, Resolver)), None)
+            parameters.append(Parameter(param.name, base, optional, required, default, choices, resolver))
         doc = inspect.getdoc(function)
         if not doc:
             raise TypeError(f"skill {function.__name__}: a docstring is required (it is the skill's description)")
@@ -160,6 +178,19 @@ def skill(function: Callable[..., Any] | None = None, *, name: str | None = None
         return fn
 
     return mark(function) if function is not None else mark
+
+
+def _markers(hint: Any) -> tuple[Any, tuple[Any, ...]]:
+    """Split ``Annotated[T, marker, ...]`` (also inside ``| None``) into (T or T | None, markers)."""
+    if typing.get_origin(hint) is typing.Annotated:
+        return hint.__origin__, hint.__metadata__
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = typing.get_args(hint)
+        markers = tuple(m for member in members if typing.get_origin(member) is typing.Annotated for m in member.__metadata__)
+        if markers:
+            plain = [member.__origin__ if typing.get_origin(member) is typing.Annotated else member for member in members]
+            return typing.Union[tuple(plain)], markers
+    return hint, ()
 
 
 def _read_hint(hint: Any, where: str) -> tuple[type, bool, tuple[Literal_, ...] | None]:

@@ -32,8 +32,11 @@ from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
+from assistant.config import Config
+from assistant.context import SkillContext, use_context
 from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
+from assistant.resolution import resolved_key
 from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, load_local_router
 from finetune.metrics import Prediction, score
 from finetune.records import Record, read_records
@@ -72,10 +75,10 @@ def resolve_data(reference: str) -> Path:
     return files[0]
 
 
-def load_test_set(reference: str, pack: SkillPack) -> list[Record]:
-    records = read_records(resolve_data(reference), pack, "test")
+def load_test_set(reference: str, pack: SkillPack, split: str) -> list[Record]:
+    records = read_records(resolve_data(reference), pack, split)
     if not records:
-        raise EvalError(f"{reference}: no test records (records with \"split\": \"test\", or a plain list)")
+        raise EvalError(f"{reference}: no {split} records (records with \"split\": \"{split}\", or a plain list)")
     return records
 
 
@@ -96,12 +99,15 @@ def build_router(args: argparse.Namespace, pack: SkillPack) -> Router:
                              engine=args.engine)
 
 
-def evaluate(router: Router, records: list[Record], label: str = "routing") -> dict[str, Any]:
+def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str = "routing") -> dict[str, Any]:
+    """Route every record and score the calls, resolving arguments under the default configuration."""
     predictions = []
-    for record in track(records, description=label, console=console, transient=True):
-        routed = router.route(record.user)
-        predictions.append(Prediction(record.user, record.call, routed.call, routed.error is None,
-                                      routed.latency_ms, routed.text))
+    with use_context(SkillContext(Config())):
+        for record in track(records, description=label, console=console, transient=True):
+            routed = router.route(record.user)
+            same = resolved_key(pack, routed.call) == resolved_key(pack, record.call)
+            predictions.append(Prediction(record.user, record.call, routed.call, routed.error is None,
+                                          routed.latency_ms, routed.text, same))
     return score(predictions)
 
 
@@ -114,7 +120,8 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
     summary = Table(title=title)
     summary.add_column("metric")
     summary.add_column("value", justify="right")
-    for key in ("n", "parse_rate", "skill_accuracy", "exact_call_accuracy", "argument_precision", "argument_recall",
+    for key in ("n", "parse_rate", "skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy",
+                "argument_precision", "argument_recall",
                 "argument_f1", "false_activation_rate", "missed_command_rate"):
         value = metrics[key]
         summary.add_row(key, str(value) if key == "n" else _pct(value))
@@ -122,12 +129,13 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
         summary.add_row(key, "-" if metrics[key] is None else f"{metrics[key]:.0f} ms")
     out.print(summary)
     per_skill = Table(title="per skill")
-    for column in ("skill", "n", "skill accuracy", "exact call", "most confused with"):
+    for column in ("skill", "n", "skill accuracy", "exact call", "resolved call", "most confused with"):
         per_skill.add_column(column, justify="left" if column in ("skill", "most confused with") else "right")
     for name, row in metrics["per_skill"].items():
         wrong = {k: v for k, v in metrics["confusion"][name].items() if k != name}
         confused = ", ".join(f"{k} ({v})" for k, v in sorted(wrong.items(), key=lambda kv: -kv[1])[:2])
-        per_skill.add_row(name, str(row["n"]), _pct(row["skill_accuracy"]), _pct(row["exact_call_accuracy"]), confused)
+        per_skill.add_row(name, str(row["n"]), _pct(row["skill_accuracy"]), _pct(row["exact_call_accuracy"]),
+                          _pct(row["resolved_call_accuracy"]), confused)
     out.print(per_skill)
 
 
@@ -153,16 +161,17 @@ def checkpoint_curve(args: argparse.Namespace, pack: SkillPack, records: list[Re
     curve = []
     for folder in folders:
         args.model = str(folder)
-        metrics = evaluate(build_router(args, pack), records, folder.name)
+        metrics = evaluate(build_router(args, pack), records, pack, folder.name)
         curve.append({"checkpoint": folder.name, "step": int(re.sub(r"\D", "", folder.name)),
-                      **{k: metrics[k] for k in ("parse_rate", "skill_accuracy", "exact_call_accuracy",
+                      **{k: metrics[k] for k in ("parse_rate", "skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy",
                                                  "argument_f1", "false_activation_rate", "latency_ms_p50")}})
     table = Table(title=f"checkpoints of {args.checkpoints}")
-    for column in ("step", "parse", "skill", "exact call", "argument F1", "false activation"):
+    for column in ("step", "parse", "skill", "exact call", "resolved call", "argument F1", "false activation"):
         table.add_column(column, justify="right")
     for row in curve:
         table.add_row(str(row["step"]), _pct(row["parse_rate"]), _pct(row["skill_accuracy"]),
-                      _pct(row["exact_call_accuracy"]), _pct(row["argument_f1"]), _pct(row["false_activation_rate"]))
+                      _pct(row["exact_call_accuracy"]), _pct(row["resolved_call_accuracy"]), _pct(row["argument_f1"]),
+                      _pct(row["false_activation_rate"]))
     Console().print(table)
     return curve
 
@@ -172,7 +181,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", "--model-id", default=os.environ.get("MODEL_ID"),
                         help="adapter folder, model folder, hub id or wandb: artifact (default: the shipped router)")
     parser.add_argument("--data", default="dataset/training_data.json",
-                        help="-t JSON (its test split), JSON/JSONL of {user, call}, or a wandb: artifact")
+                        help="-t JSON (its --split), JSON/JSONL of {user, call}, or a wandb: artifact")
+    parser.add_argument("--split", choices=("validation", "test"), default="validation",
+                        help="which held-out split of a -t data set to score: choose settings on validation, "
+                             "report test once at the end (default: validation; plain lists are read whole)")
     parser.add_argument("--prompt", default=os.environ.get("PROMPT"), help="prompt template name")
     parser.add_argument("--prompt-file", default=os.environ.get("PROMPT_FILE"), help="prompt template file")
     parser.add_argument("--list-skills", action=argparse.BooleanOptionalAction, default=None,
@@ -191,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         pack = load_pack(args.skills)
-        records = load_test_set(args.data, pack)[: args.limit]
+        records = load_test_set(args.data, pack, args.split)[: args.limit]
         if args.checkpoints:
             result: Any = {"curve": checkpoint_curve(args, pack, records)}
         else:
-            result = evaluate(build_router(args, pack), records)
+            result = evaluate(build_router(args, pack), records, pack)
             print_report(result, f"{args.openai_model or args.model or 'shipped router'} on {args.data}")
             log_to_wandb(result)
     except (EvalError, ValueError, OSError) as error:

@@ -19,10 +19,16 @@ class Prediction:
     parsed: bool
     latency_ms: float
     raw: str = ""
+    resolved_same: bool | None = None  # the calls resolve to the same action (None: not known, counts as exact)
 
     @property
     def correct(self) -> bool:
         return self.parsed and self.predicted == self.expected
+
+    @property
+    def resolved_correct(self) -> bool:
+        """Exactly right, or the same skill with every argument resolving to the same value."""
+        return self.correct or (self.parsed and bool(self.resolved_same))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -50,7 +56,7 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
     """
     n = len(predictions)
     true_pos = false_pos = false_neg = 0
-    per_skill: dict[str, dict[str, int]] = defaultdict(lambda: {"n": 0, "skill_correct": 0, "exact": 0})
+    per_skill: dict[str, dict[str, int]] = defaultdict(lambda: {"n": 0, "skill_correct": 0, "exact": 0, "resolved": 0})
     confusion: dict[str, Counter] = defaultdict(Counter)
     for p in predictions:
         predicted_pairs = _pairs(p.predicted) if p.parsed else Counter()
@@ -62,6 +68,7 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
         row["n"] += 1
         row["skill_correct"] += p.parsed and p.predicted.name == p.expected.name
         row["exact"] += p.correct
+        row["resolved"] += p.resolved_correct
         confusion[p.expected.name][p.predicted.name if p.parsed else "(unparsed)"] += 1
     precision = _ratio(true_pos, true_pos + false_pos)
     recall = _ratio(true_pos, true_pos + false_neg)
@@ -75,6 +82,7 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
         "parse_rate": _ratio(sum(p.parsed for p in predictions), n),
         "skill_accuracy": _ratio(sum(p.parsed and p.predicted.name == p.expected.name for p in predictions), n),
         "exact_call_accuracy": _ratio(sum(p.correct for p in predictions), n),
+        "resolved_call_accuracy": _ratio(sum(p.resolved_correct for p in predictions), n),
         "argument_precision": precision,
         "argument_recall": recall,
         "argument_f1": f1,
@@ -89,6 +97,7 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
                 "n": row["n"],
                 "skill_accuracy": row["skill_correct"] / row["n"],
                 "exact_call_accuracy": row["exact"] / row["n"],
+                "resolved_call_accuracy": row["resolved"] / row["n"],
             }
             for name, row in sorted(per_skill.items())
         },
@@ -99,6 +108,7 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
                 "expected": str(p.expected),
                 "predicted": str(p.predicted) if p.parsed else p.raw,
                 "correct": p.correct,
+                "resolved_correct": p.resolved_correct,
                 "latency_ms": round(p.latency_ms, 2),
             }
             for p in predictions

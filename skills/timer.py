@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Annotated
 
 from word2number import w2n
 
 from assistant.context import current_context
-from assistant.skill import skill
+from assistant.skill import Resolver, skill
 
 UNIT_SECONDS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
@@ -17,25 +18,6 @@ UNIT_SECONDS = {
 }
 FRACTIONS = {"half": 0.5, "quarter": 0.25}
 LONGEST_S = 24 * 3600
-
-
-@skill
-def timer(duration: str) -> str:
-    """Set a timer for a duration, like five minutes."""
-    seconds = parse_duration(duration)
-    spoken = " ".join(duration.split())
-    if seconds is None:
-        return f"I don't understand the duration {spoken!r}; say something like 5 minutes or an hour and a half."
-    if seconds <= 0:
-        return f"A timer needs a duration longer than zero, not {spoken!r}."
-    if seconds > LONGEST_S:
-        return f"I can set timers of up to 24 hours, not {spoken!r}."
-    # Timer threads do not inherit context variables: take the callback now.
-    announce = current_context().announce
-    alarm = threading.Timer(seconds, announce, args=(f"Your {spoken} timer is done.",))
-    alarm.daemon = True
-    alarm.start()
-    return f"Timer set for {describe_duration(seconds)}."
 
 
 def parse_duration(text: str) -> float | None:
@@ -99,3 +81,22 @@ def describe_duration(seconds: float) -> str:
     counts = ((hours, "hour"), (minutes, "minute"), (secs, "second"))
     parts = [f"{count} {name}{'' if count == 1 else 's'}" for count, name in counts if count]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+@skill
+def timer(duration: Annotated[str, Resolver(parse_duration, "For how long? Say something like five minutes.")]) -> str:
+    """Set a timer for a duration, like five minutes."""
+    seconds = parse_duration(duration)
+    spoken = " ".join(duration.split())
+    if seconds is None:
+        return f"I don't understand the duration {spoken!r}; say something like 5 minutes or an hour and a half."
+    if seconds <= 0:
+        return f"A timer needs a duration longer than zero, not {spoken!r}."
+    if seconds > LONGEST_S:
+        return f"I can set timers of up to 24 hours, not {spoken!r}."
+    # Timer threads do not inherit context variables: take the callback now.
+    announce = current_context().announce
+    alarm = threading.Timer(seconds, announce, args=(f"Your {spoken} timer is done.",))
+    alarm.daemon = True
+    alarm.start()
+    return f"Timer set for {describe_duration(seconds)}."

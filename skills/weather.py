@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 
 from assistant.config import WeatherConfig
 from assistant.context import current_context
-from assistant.skill import skill
+from assistant.resolution import normalise_text
+from assistant.skill import Resolver, skill
+from skills.timecheck import place_name
 
 UNREACHABLE = "I can't reach the weather service right now."
 GARBLED = "The weather service sent an answer I don't understand."
@@ -53,8 +55,14 @@ class _Unreachable(Exception):
     """The service could not be asked, or answered with an HTTP error."""
 
 
+def place_or_words(location: str) -> str:
+    """The gazetteer's name for a place it knows, else the words: the weather service knows more places."""
+    return place_name(location) or normalise_text(location)
+
+
 @skill
-def weather(location: str | None = None, day: str | None = None) -> str:
+def weather(location: Annotated[str, Resolver(place_or_words, "Which place?")] | None = None,
+            day: str | None = None) -> str:
     """Ask for the weather now or on a day, anywhere."""
     context = current_context()
     settings = context.config.weather

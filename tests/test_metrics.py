@@ -44,10 +44,11 @@ def test_known_mixture() -> None:
     assert metrics["false_activation_rate"] == pytest.approx(1 / 2)  # the timer; unparsed output does nothing
     assert metrics["missed_command_rate"] == pytest.approx(1 / 3)
     assert metrics["latency_ms_p50"] == 30 and metrics["latency_ms_p95"] == 50
-    assert metrics["per_skill"]["weather"] == {"n": 2, "skill_accuracy": 1.0, "exact_call_accuracy": 0.5}
+    assert metrics["per_skill"]["weather"] == {"n": 2, "skill_accuracy": 1.0, "exact_call_accuracy": 0.5,
+                                               "resolved_call_accuracy": 0.5}
     assert metrics["confusion"]["other"] == {"timer": 1, "(unparsed)": 1}
     assert metrics["predictions"][4] == {"user": "u", "expected": "other()", "predicted": "garbage",
-                                         "correct": False, "latency_ms": 50.0}
+                                         "correct": False, "resolved_correct": False, "latency_ms": 50.0}
 
 
 def test_packs_without_other_have_no_activation_rates() -> None:
@@ -58,3 +59,17 @@ def test_packs_without_other_have_no_activation_rates() -> None:
 def test_empty_input_gives_no_numbers_rather_than_errors() -> None:
     metrics = score([])
     assert metrics["n"] == 0 and metrics["exact_call_accuracy"] is None and metrics["latency_ms_p50"] is None
+
+
+def test_resolved_accuracy_counts_calls_that_resolve_to_the_same_action() -> None:
+    said = Call("timer", (("duration", "ninety seconds"),))
+    labelled = Call("timer", (("duration", "a minute and a half"),))
+    predictions = [
+        Prediction("u", labelled, said, True, 1.0, resolved_same=True),   # same action, other words
+        Prediction("u", labelled, labelled, True, 1.0, resolved_same=True),
+        Prediction("u", labelled, OTHER, True, 1.0, resolved_same=False),
+        Prediction("u", labelled, said, False, 1.0, resolved_same=True),  # unparsed output never counts
+    ]
+    metrics = score(predictions)
+    assert metrics["exact_call_accuracy"] == pytest.approx(1 / 4)
+    assert metrics["resolved_call_accuracy"] == pytest.approx(2 / 4)

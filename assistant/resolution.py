@@ -1,0 +1,73 @@
+"""Resolving a call's arguments to what its skill will act on.
+
+Two calls can differ in words and mean the same action: ``timer(duration="90 seconds")`` and
+``timer(duration="a minute and a half")``, ``run_app(program="calculator app")`` and
+``run_app(program="calculator")``. A parameter's :class:`~assistant.skill.Resolver` says how its
+words resolve; a text without one resolves to its words, case, punctuation and spacing aside.
+The runtime asks a short question instead of acting when an argument does not resolve, and
+``eval.py`` scores resolved-call accuracy with the same functions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.calls import Call, Literal_
+from assistant.pack import SkillPack
+from assistant.skill import Parameter, Resolved
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """An argument that did not resolve, and the question to ask instead of acting."""
+
+    parameter: str
+    value: str
+    question: str
+
+
+def normalise_text(text: str) -> str:
+    """Words only: case, punctuation and spacing do not change what a text means to a skill."""
+    return " ".join(re.sub(r"[^\w']+", " ", text.casefold()).split())
+
+
+def resolve_value(parameter: Parameter, value: Literal_) -> Resolved | None:
+    """What the skill acts on for this argument value; None when its resolver cannot place it."""
+    if not isinstance(value, str):
+        return value
+    if parameter.resolver is None:
+        return value if parameter.choices is not None else normalise_text(value)
+    return parameter.resolver.resolve(value)
+
+
+def unresolved(pack: SkillPack, call: Call) -> Unresolved | None:
+    """The first argument of ``call`` that does not resolve, with its question; None when all do."""
+    skill = pack.skills.get(call.name)
+    if skill is None:
+        return None
+    parameters = {parameter.name: parameter for parameter in skill.parameters}
+    for name, value in call.args:
+        parameter = parameters[name]
+        if parameter.resolver is not None and isinstance(value, str) and resolve_value(parameter, value) is None:
+            return Unresolved(name, value, parameter.resolver.ask.format(value=value))
+    return None
+
+
+def resolved_key(pack: SkillPack, call: Call) -> tuple:
+    """A call as the action it stands for: the skill and each argument's resolved value.
+
+    An argument that does not resolve keeps its normalised words, so two calls that both fail
+    to resolve agree only when they say the same thing.
+    """
+    skill = pack.skills.get(call.name)
+    if skill is None:
+        return (call.name, call.args)
+    parameters = {parameter.name: parameter for parameter in skill.parameters}
+    args = []
+    for name, value in call.args:
+        resolved = resolve_value(parameters[name], value)
+        if resolved is None:
+            resolved = ("unresolved", normalise_text(str(value)))
+        args.append((name, resolved))
+    return (call.name, tuple(sorted(args, key=lambda pair: pair[0])))
