@@ -157,7 +157,7 @@ def write_manifest(folder: Path, config: TrainConfig, pack: SkillPack, train: li
         "template": config.template,
         "list_skills": config.list_skills,
         "signatures": pack.signatures(),
-        "dataset": {"path": config.data, "sha256": file_sha256(config.data), "train": len(train), "test": len(test)},
+        "dataset": {"path": config.data, "sha256": file_sha256(config.data), "train": len(train), "validation": len(test)},
         "config": dataclasses.asdict(config),
         "metrics": metrics,
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
@@ -178,32 +178,11 @@ def log_artifacts(config: TrainConfig, adapter_dir: Path) -> None:
     wandb.run.log_artifact(model)
 
 
-def train(config: TrainConfig) -> Path:
-    """Train, save the adapter with its manifest into ``output_dir``, and return that folder."""
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTConfig, SFTTrainer
+def sft_arguments(config: TrainConfig, output: Path, on_cuda: bool, has_eval: bool, use_wandb: bool) -> Any:
+    """trl's SFTConfig for this run: completion-only loss, length-grouped batches, fp32 LoRA on CPU."""
+    from trl import SFTConfig
 
-    pack = load_pack(config.skills)
-    train_records = read_records(config.data, pack, "train")
-    test_records = read_records(config.eval_data or config.data, pack, "test")
-    if not train_records:
-        raise SystemExit(f"{config.data}: no records with split 'train'")
-    model, tokenizer, on_cuda = load_model(config)
-    train_examples = to_examples(train_records, pack, config)
-    longest = max(len(tokenizer(e["prompt"] + e["completion"]).input_ids) for e in train_examples)
-    if longest > config.max_length:
-        raise SystemExit(f"max_length={config.max_length} is shorter than the longest training example "
-                         f"({longest} tokens, prompt included): raise --max-length")
-    use_wandb = wandb_enabled(config)
-    if use_wandb:
-        os.environ.setdefault("WANDB_PROJECT", config.wandb_project)
-        if config.wandb_entity:
-            os.environ.setdefault("WANDB_ENTITY", config.wandb_entity)
-    output = Path(config.output_dir)
-    has_eval = bool(test_records)
-    sft = SFTConfig(
+    return SFTConfig(
         output_dir=str(output),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -226,24 +205,59 @@ def train(config: TrainConfig) -> Path:
         report_to=["wandb"] if use_wandb else [],
         run_name=output.name,
         completion_only_loss=True,
+        prediction_loss_only=True,
+        train_sampling_strategy="group_by_length",
         dataloader_num_workers=0,
         use_cpu=not on_cuda,
     )
-    lora = LoraConfig(
+
+
+def lora_config(config: TrainConfig) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=config.target_modules[0] if config.target_modules == ["all-linear"] else config.target_modules,
         task_type="CAUSAL_LM",
     )
-    scorer = CallAccuracy(test_records, pack, tokenizer, config) if has_eval and config.eval_samples > 0 else None
-    trainer = SFTTrainer(
+
+
+def train(config: TrainConfig) -> Path:
+    """Train, save the adapter with its manifest into ``output_dir``, and return that folder."""
+    from datasets import Dataset
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from finetune.fast import CompletionOnlySFTTrainer
+
+    pack = load_pack(config.skills)
+    train_records = read_records(config.data, pack, "train")
+    validation_records = read_records(config.eval_data or config.data, pack, "validation")
+    if not train_records:
+        raise SystemExit(f"{config.data}: no records with split 'train'")
+    model, tokenizer, on_cuda = load_model(config)
+    train_examples = to_examples(train_records, pack, config)
+    longest = max(len(tokenizer(e["prompt"] + e["completion"]).input_ids) for e in train_examples)
+    if longest > config.max_length:
+        raise SystemExit(f"max_length={config.max_length} is shorter than the longest training example "
+                         f"({longest} tokens, prompt included): raise --max-length")
+    use_wandb = wandb_enabled(config)
+    if use_wandb:
+        os.environ.setdefault("WANDB_PROJECT", config.wandb_project)
+        if config.wandb_entity:
+            os.environ.setdefault("WANDB_ENTITY", config.wandb_entity)
+    output = Path(config.output_dir)
+    has_eval = bool(validation_records)
+    sft = sft_arguments(config, output, on_cuda, has_eval, use_wandb)
+    scorer = CallAccuracy(validation_records, pack, tokenizer, config) if has_eval and config.eval_samples > 0 else None
+    trainer = CompletionOnlySFTTrainer(
         model=model,
         args=sft,
         train_dataset=Dataset.from_list(train_examples),
-        eval_dataset=Dataset.from_list(to_examples(test_records, pack, config)) if has_eval else None,
+        eval_dataset=Dataset.from_list(to_examples(validation_records, pack, config)) if has_eval else None,
         processing_class=tokenizer,
-        peft_config=lora,
+        peft_config=lora_config(config),
         callbacks=[make_callback(scorer, use_wandb)] if scorer else None,
     )
     checkpoint = get_last_checkpoint(str(output)) if config.resume and output.is_dir() else None
@@ -262,7 +276,7 @@ def train(config: TrainConfig) -> Path:
     if not trainer.is_world_process_zero():
         return output
     trainer.save_model(str(output))
-    write_manifest(output, config, pack, train_records, test_records, metrics)
+    write_manifest(output, config, pack, train_records, validation_records, metrics)
     if use_wandb:
         log_artifacts(config, output)
     if config.merge:

@@ -35,9 +35,9 @@ RECORDS = [
     ("the game was great last night", "other()", "train"),
     ("what time is it", "timecheck()", "train"),
     ("open firefox", 'run_app(program="firefox")', "train"),
-    ("is it cold in Rome", 'weather(location="Rome")', "test"),
-    ("can you pass the salt", "other()", "test"),
-    ("timer two minutes", 'timer(duration="two minutes")', "test"),
+    ("is it cold in Rome", 'weather(location="Rome")', "validation"),
+    ("can you pass the salt", "other()", "validation"),
+    ("timer two minutes", 'timer(duration="two minutes")', "validation"),
 ]
 
 
@@ -61,7 +61,7 @@ def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, datase
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["base_model"] == str(tiny_llama) and manifest["template"] == "chatml"
     assert manifest["signatures"] == load_pack().signatures()
-    assert manifest["dataset"]["train"] == 8 and manifest["dataset"]["test"] == 3
+    assert manifest["dataset"]["train"] == 8 and manifest["dataset"]["validation"] == 3
     assert len(manifest["dataset"]["sha256"]) == 64
     assert manifest["metrics"]["steps"] == 4 and manifest["metrics"]["device"] == "cpu"
     assert [point["step"] for point in manifest["metrics"]["accuracy_curve"]] == [2, 4]  # no second eval at the end
@@ -183,6 +183,7 @@ def test_openai_compatible_baseline_over_http(http_server, dataset: Path, tmp_pa
     metrics = json.loads(report.read_text())
     assert metrics["n"] == 3 and metrics["parse_rate"] == 1.0
     assert metrics["exact_call_accuracy"] == pytest.approx(2 / 3)  # "2 minutes" is not "two minutes"
+    assert metrics["resolved_call_accuracy"] == 1.0  # ... but both are 120 seconds
     assert metrics["skill_accuracy"] == 1.0 and len(server.requests) == 3
     assert Call("other") in {load_pack().parse(p["predicted"]) for p in metrics["predictions"]}
 
