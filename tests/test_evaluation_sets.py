@@ -1,0 +1,61 @@
+"""Honest numbers: no evaluation set shares an utterance with the training data.
+
+Utterances are compared as ``training_data.py`` deduplicates them: case, punctuation and spacing
+aside. Checked for every evaluation file in benchmarks/router, against the written examples
+(which may never hold an evaluation utterance) and against the data set `make dataset` built
+(whose template sentences are filtered with ``--exclude``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.examples import read_example_files, utterance_key
+from assistant.pack import REPO_ROOT, load_pack
+from finetune.records import read_records
+
+PACK = load_pack()
+EVALUATION_FILES = sorted((REPO_ROOT / "benchmarks" / "router").glob("*.jsonl"))
+DATASET = REPO_ROOT / "dataset" / "training_data.json"
+
+
+def keys(path: Path) -> dict[str, str]:
+    return {utterance_key(record.user): record.user for record in read_records(path, PACK)}
+
+
+def test_there_are_evaluation_sets_and_they_hold_no_repeats() -> None:
+    assert EVALUATION_FILES
+    for path in EVALUATION_FILES:
+        users = [json.loads(line)["user"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        assert len({utterance_key(user) for user in users}) == len(users), path
+
+
+@pytest.mark.parametrize("path", EVALUATION_FILES, ids=lambda path: path.name)
+def test_no_written_example_is_in_an_evaluation_set(path: Path) -> None:
+    held_out = keys(path)
+    written = [example for example_file in read_example_files(PACK.example_files(), PACK)
+               for example in example_file.all_examples]
+    shared = sorted(f"{example.where}: {example.user!r}" for example in written if utterance_key(example.user) in held_out)
+    assert not shared, f"{len(shared)} example(s) also in {path.name}: {shared[:5]}"
+
+
+@pytest.mark.parametrize("path", EVALUATION_FILES, ids=lambda path: path.name)
+def test_the_training_data_set_shares_no_utterance_with_an_evaluation_set(path: Path) -> None:
+    held_out = keys(path)
+    records = json.loads(DATASET.read_text(encoding="utf-8"))
+    shared = sorted(record["user"] for record in records if utterance_key(record["user"]) in held_out)
+    assert not shared, f"{len(shared)} training utterance(s) also in {path.name}: {shared[:5]}"
+
+
+def test_the_data_sets_own_splits_share_no_utterance() -> None:
+    records = json.loads(DATASET.read_text(encoding="utf-8"))
+    by_split: dict[str, set[str]] = {}
+    for record in records:
+        by_split.setdefault(record["split"], set()).add(utterance_key(record["user"]))
+    assert set(by_split) == {"train", "validation", "test"}
+    assert not by_split["train"] & by_split["validation"]
+    assert not by_split["train"] & by_split["test"]
+    assert not by_split["validation"] & by_split["test"]
