@@ -60,6 +60,10 @@ class InvalidChoice(CallError):
     """A value outside a ``Literal[...]`` parameter's choices."""
 
 
+class NotSaid(CallError):
+    """A span argument whose value is not words of the utterance."""
+
+
 @dataclass(frozen=True)
 class RawCall:
     """A syntactically valid call, not yet checked against any skill."""

@@ -21,6 +21,9 @@ import llguidance
 import llguidance.hf
 import numpy as np
 
+from assistant.grammar import call_grammar, has_spans
+from assistant.pack import SkillPack
+
 
 @dataclass(frozen=True)
 class Decoded:
@@ -31,17 +34,34 @@ class Decoded:
 
 
 class CallMatcher:
-    """A compiled call grammar for one tokenizer; hands out fresh matchers cheaply."""
+    """The call grammar of a pack for one tokenizer; hands out a fresh matcher per request.
 
-    def __init__(self, tokenizer: Any, lark: str):
+    Without span parameters the grammar is compiled once and copied; with them it depends on
+    what was said, so each request compiles its own. Large lexemes are then not run over the
+    whole vocabulary up front (``precompute_large_lexemes=False``): that would cost tens of
+    milliseconds per request for masks the decoder rarely needs.
+    """
+
+    def __init__(self, tokenizer: Any, pack: SkillPack):
         self.tokenizer = tokenizer
+        self.pack = pack
         self.eos_id = tokenizer.eos_token_id
-        ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
-        self._pristine = llguidance.LLMatcher(ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(lark), log_level=0)
-        if self._pristine.is_error():
-            raise ValueError(f"call grammar does not compile: {self._pristine.get_error()}")
+        self._ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
+        self._per_request = has_spans(pack)
+        self._limits = llguidance.LLParserLimits(precompute_large_lexemes=not self._per_request)
+        self._pristine = self._compile(call_grammar(pack))
 
-    def fresh(self) -> llguidance.LLMatcher:
+    def _compile(self, lark: str) -> llguidance.LLMatcher:
+        matcher = llguidance.LLMatcher(self._ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(lark), log_level=0,
+                                       limits=self._limits)
+        if matcher.is_error():
+            raise ValueError(f"call grammar does not compile: {matcher.get_error()}")
+        return matcher
+
+    def fresh(self, said: str | None = None) -> llguidance.LLMatcher:
+        """A matcher at the start of a call; span values may only copy words of ``said``."""
+        if said is not None and self._per_request:
+            return self._compile(call_grammar(self.pack, said))
         return self._pristine.deep_copy()
 
     @staticmethod

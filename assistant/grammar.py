@@ -3,7 +3,9 @@
 The router decodes under this grammar (llguidance), so every output parses and validates:
 registered names only, keyword arguments in signature order, required ones present, values of
 the right type or among a Literal's choices, strings as JSON-style double-quoted literals (so
-quotes, backslashes and punctuation inside them are fine).
+quotes, backslashes and punctuation inside them are fine). Given the utterance, a ``Span``
+parameter's value is further limited to words copied from it (:mod:`assistant.spans`), so the
+grammar is then built per request.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 
 from assistant.pack import SkillPack
 from assistant.skill import Parameter, Skill
+from assistant.spans import span_terminal
 
 _TERMINALS = {
     str: r'STRING: /"(\\(["\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1F\x7F])+"/',
@@ -26,9 +29,11 @@ def _lark_literal(text: str) -> str:
     return json.dumps(text)
 
 
-def _value(param: Parameter) -> str:
+def _value(param: Parameter, spans: bool) -> str:
     if param.choices is not None:
         return "(" + " | ".join(_lark_literal(_literal_text(choice)) for choice in param.choices) + ")"
+    if param.span and spans:
+        return '"\\"" SPAN "\\""'
     return _TERMINAL_NAMES[param.type]
 
 
@@ -36,14 +41,14 @@ def _literal_text(choice: object) -> str:
     return json.dumps(choice) if isinstance(choice, str) else repr(choice)
 
 
-def _skill_rules(skill: Skill, rule: str) -> list[str]:
+def _skill_rules(skill: Skill, rule: str, spans: bool) -> list[str]:
     """Rules for one skill: ``rule: "name(" args? ")"``, linear in the number of parameters.
 
     ``{rule}_e{i}`` is a non-empty argument list drawn from parameters i.. in order, starting
     without a comma; an optional parameter may be skipped, a required one may not.
     """
     params = skill.parameters
-    pieces = [f"{_lark_literal(p.name + '=')} {_value(p)}" for p in params]
+    pieces = [f"{_lark_literal(p.name + '=')} {_value(p, spans)}" for p in params]
     rules = []
 
     def tail(start: int) -> str:
@@ -72,13 +77,20 @@ def _skill_rules(skill: Skill, rule: str) -> list[str]:
     return [head, *reversed(rules)]
 
 
-def call_grammar(pack: SkillPack) -> str:
-    """The Lark grammar of every canonical call of the pack's skills."""
+def has_spans(pack: SkillPack) -> bool:
+    return any(param.span for skill in pack.skills.values() for param in skill.parameters)
+
+
+def call_grammar(pack: SkillPack, said: str | None = None) -> str:
+    """The Lark grammar of every canonical call of the pack's skills; with ``said``, spans copy from it."""
+    spans = said is not None and has_spans(pack)
     names = [f"s{index}" for index in range(len(pack.skills))]
     lines = ["start: " + " | ".join(names)]
     used: set[type] = set()
     for rule, skill in zip(names, pack.skills.values()):
-        lines.extend(_skill_rules(skill, rule))
-        used.update(p.type for p in skill.parameters if p.choices is None)
+        lines.extend(_skill_rules(skill, rule, spans))
+        used.update(p.type for p in skill.parameters if p.choices is None and not (p.span and spans))
     lines.extend(_TERMINALS[kind] for kind in (str, int, float, bool) if kind in used)
+    if spans:
+        lines.append(span_terminal("SPAN", said or ""))
     return "\n".join(lines) + "\n"

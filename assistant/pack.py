@@ -37,14 +37,20 @@ class SkillPack:
             by_name[skill.name] = skill
         return cls(by_name, examples_dir)
 
-    def parse(self, text: str) -> Call:
-        """Parse model text into a validated call of one of this pack's skills (CallError if not)."""
+    def parse(self, text: str, said: str | None = None) -> Call:
+        """Parse model text into a validated call of one of this pack's skills (CallError if not).
+
+        With ``said`` (the utterance), span arguments must also be words copied from it.
+        """
         raw = parse_call(text)
         skill = self.skills.get(raw.name)
         if skill is None:
             known = ", ".join(self.skills) or "none"
             raise UnknownSkill(f"unknown skill {raw.name!r} (known: {known})")
-        return skill.bind(raw)
+        call = skill.bind(raw)
+        if said is not None:
+            skill.check_spans(call, said)
+        return call
 
     def prompt_lines(self) -> list[str]:
         return [skill.prompt_line() for skill in self.skills.values()]

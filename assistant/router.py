@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from assistant.calls import Call, CallError, RawCall
 from assistant.decoding import CallMatcher, CTranslate2Engine, Engine, TorchEngine, convert_to_ctranslate2
-from assistant.grammar import call_grammar
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
 from assistant.pack import REPO_ROOT, SkillPack
 from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, system_text
@@ -107,13 +106,14 @@ class LocalRouter:
         start = time.perf_counter()
         ids = self._ids(self.prompt(utterance))
         fixed = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
-        decoded = self.engine.decode(ids, fixed, self.calls.fresh(), self.max_new_tokens)
+        said = " ".join(utterance.split())
+        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), self.max_new_tokens)
         latency = (time.perf_counter() - start) * 1000
         if not decoded.finished:
             return Routed(FALLBACK, decoded.text, latency, decoded.tokens, decoded.masked_steps,
                           f"no complete call within {self.max_new_tokens} tokens")
         try:
-            call = self.pack.parse(decoded.text)
+            call = self.pack.parse(decoded.text, said)
         except CallError as error:  # the grammar should make this impossible; never crash the loop
             return Routed(FALLBACK, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error))
         return Routed(call, decoded.text, latency, decoded.tokens, decoded.masked_steps)
@@ -161,7 +161,7 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
             log.warning("router %s: %s (retrain with finetune/finetune.py)", adapter_dir, problem)
     model_dir = merged_model_dir(base_model or spec.base_model, adapter_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    calls = CallMatcher(tokenizer, call_grammar(pack))
+    calls = CallMatcher(tokenizer, pack)
     if engine == "ctranslate2":
         backend: Engine = CTranslate2Engine(convert_to_ctranslate2(model_dir, cache_dir()), calls)
     elif engine == "transformers":
@@ -215,6 +215,7 @@ class OpenAIRouter:
             if skill is None:
                 raise CallError(f"unknown skill {function.name!r}")
             call = skill.bind(RawCall(function.name, (), tuple(arguments.items())))
+            skill.check_spans(call, utterance)
         except (CallError, json.JSONDecodeError) as error:
             return Routed(FALLBACK, text, _ms(start), error=str(error))
         return Routed(call, str(call), _ms(start))

@@ -19,11 +19,13 @@ from assistant.calls import (
     InvalidChoice,
     Literal_,
     MissingArgument,
+    NotSaid,
     RawCall,
     TooManyArguments,
     UnknownArgument,
     WrongType,
 )
+from assistant.spans import is_span
 
 SKILL_ATTRIBUTE = "__voxroute_skill__"
 Resolved = Hashable
@@ -45,6 +47,15 @@ class Resolver:
 
 
 @dataclass(frozen=True)
+class Span:
+    """Marks a text argument that is always words of the utterance: ``Annotated[str, Span()]``.
+
+    The decoder may then only copy a word-aligned run of what was said (see
+    :func:`assistant.spans.is_span`), so it cannot invent a value that was never spoken.
+    """
+
+
+@dataclass(frozen=True)
 class Parameter:
     """One argument of a skill: its literal type, whether None is allowed, its default, choices and resolver."""
 
@@ -55,6 +66,7 @@ class Parameter:
     default: Literal_ = None
     choices: tuple[Literal_, ...] | None = None
     resolver: Resolver | None = None
+    span: bool = False
 
     def check(self, skill: str, value: Literal_) -> None:
         """Raise WrongType or InvalidChoice when ``value`` does not fit this parameter."""
@@ -110,7 +122,10 @@ class Skill:
             required = param.default is inspect.Parameter.empty
             default = None if required else param.default
             resolver = next((marker for marker in markers if isinstance(marker, Resolver)), None)
-            parameters.append(Parameter(param.name, base, optional, required, default, choices, resolver))
+            span = any(isinstance(marker, Span) for marker in markers)
+            if span and (base is not str or choices is not None):
+                raise TypeError(f"skill parameter {function.__name__}.{param.name}: only a plain str can be a Span")
+            parameters.append(Parameter(param.name, base, optional, required, default, choices, resolver, span))
         doc = inspect.getdoc(function)
         if not doc:
             raise TypeError(f"skill {function.__name__}: a docstring is required (it is the skill's description)")
@@ -164,6 +179,14 @@ class Skill:
             if param.required or value != param.default or type(value) is not type(param.default):
                 args.append((param.name, value))
         return Call(self.name, tuple(args))
+
+
+    def check_spans(self, call: Call, said: str) -> None:
+        """Raise NotSaid when a span argument of ``call`` is not words of the utterance ``said``."""
+        spans = {param.name for param in self.parameters if param.span}
+        for name, value in call.args:
+            if name in spans and isinstance(value, str) and not is_span(value, said):
+                raise NotSaid(f"{self.name}(): {name}={value!r} is not words of what was said")
 
 
 def skill(function: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:

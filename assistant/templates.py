@@ -92,9 +92,12 @@ def expand(template: Template, lists: dict[str, list[SlotValue]], pack: SkillPac
     except CallError as error:
         raise TemplateError(f"{template.where}: {error}") from None
     forms = sentence_forms(template)
-    for name in sorted({slot for form in forms for slot in SLOT.findall(form)}):
+    said = {slot for form in forms for slot in SLOT.findall(form)}
+    for name in sorted(said):
         if not lists.get(name):
             raise TemplateError(f"{template.where}: no list {{{name}}} in this file (write '{{{name}}} = a | b' above)")
+    for name in sorted({slot for _, value in raw.keywords if isinstance(value, str) for slot in SLOT.findall(value)} - said):
+        raise TemplateError(f"{template.where}: the call uses {{{name}}}, which the template never says")
     for form in rng.sample(forms, min(limit, len(forms))):
         chosen = {name: rng.choice(lists[name]) for name in dict.fromkeys(SLOT.findall(form))}
         utterance = " ".join(SLOT.sub(lambda m: chosen[m.group(1)].said, form).split())

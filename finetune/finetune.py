@@ -29,7 +29,6 @@ from typing import Any
 
 from assistant.decoding import CallMatcher, TorchEngine
 from assistant.files import write_atomically
-from assistant.grammar import call_grammar
 from assistant.models import resolve_base_model
 from assistant.pack import SkillPack, load_pack
 from assistant.prompting import load_template, render_completion, render_prompt
@@ -99,7 +98,7 @@ class CallAccuracy:
     def __init__(self, records: list[Record], pack: SkillPack, tokenizer: Any, config: TrainConfig):
         self.records = random.Random(config.seed).sample(records, min(config.eval_samples, len(records)))
         self.pack, self.tokenizer, self.config = pack, tokenizer, config
-        self.calls = CallMatcher(tokenizer, call_grammar(pack))
+        self.calls = CallMatcher(tokenizer, pack)
         self.history: list[dict[str, Any]] = []
 
     def __call__(self, model: Any, step: int) -> dict[str, Any]:

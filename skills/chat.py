@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import openai
 
 from assistant.config import LLMConfig
 from assistant.context import current_context
 from assistant.models import ModelNotFound, load_causal_lm
-from assistant.skill import skill
+from assistant.skill import Span, skill
 
 STORYTELLER = "You are a warm storyteller. Tell one very short story in a few plain sentences, for reading aloud."
 ANSWERER = "You are a helpful voice assistant. Answer in one or two short, plain sentences, for reading aloud."
@@ -25,7 +25,7 @@ _local_lock = threading.Lock()
 
 
 @skill
-def story(description: str | None = None) -> str:
+def story(description: Annotated[str, Span()] | None = None) -> str:
     """Tell a short story, optionally about something."""
     subject = " ".join((description or "").split())
     request = f"Tell me a short story about {subject}." if subject else "Tell me a short story."

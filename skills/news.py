@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import calendar
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import feedparser
 import httpx
 
 from assistant.config import NewsConfig
 from assistant.context import current_context
-from assistant.skill import skill
+from assistant.skill import Span, skill
 
 UNREACHABLE = "I can't reach the news feeds right now."
 
 
 @skill
-def news(topic: str | None = None) -> str:
+def news(topic: Annotated[str, Span()] | None = None) -> str:
     """Read the latest news headlines, optionally about a topic."""
     settings = current_context().config.news
     if not settings.feeds:

@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 
 from assistant.config import spoken_key
 from assistant.context import current_context
-from assistant.skill import Resolver, skill
+from assistant.skill import Resolver, Span, skill
 
 # Words people put around a program's name: "open my email client thunderbird", "the calculator app".
 FILLER = re.compile(r"\b(the|my|a|an|app|apps|application|program|programme|please|for me)\b")
@@ -39,7 +39,7 @@ def find_program(spoken: str) -> str | None:
 
 @skill
 def run_app(
-    program: Annotated[str, Resolver(find_program, "Which program? I may not open '{value}': programs are allowed "
+    program: Annotated[str, Span(), Resolver(find_program, "Which program? I may not open '{value}': programs are allowed "
                                                    "under [apps.allow] in the config file.")],
 ) -> str:
     """Open a program on this computer, like Firefox or the calculator."""

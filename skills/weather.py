@@ -10,7 +10,7 @@ import httpx
 from assistant.config import WeatherConfig
 from assistant.context import current_context
 from assistant.resolution import normalise_text
-from assistant.skill import Resolver, skill
+from assistant.skill import Resolver, Span, skill
 from skills.timecheck import place_name
 
 UNREACHABLE = "I can't reach the weather service right now."
@@ -61,7 +61,7 @@ def place_or_words(location: str) -> str:
 
 
 @skill
-def weather(location: Annotated[str, Resolver(place_or_words, "Which place?")] | None = None,
+def weather(location: Annotated[str, Span(), Resolver(place_or_words, "Which place?")] | None = None,
             day: str | None = None) -> str:
     """Ask for the weather now or on a day, anywhere."""
     context = current_context()

@@ -72,6 +72,7 @@ def test_places_resolve_to_gazetteer_entries() -> None:
     assert place_name("new york") == place_name("New York") is not None
     assert place_name("tokyo") == "Tokyo"
     assert place_name("Zzyzzxq") is None
+    assert place_name("mumbai india") == place_name("Mumbai") and place_name("Paris, France") == "Paris"
     assert place_or_words("paris") == "Paris"
     assert place_or_words("Some Hamlet, Nowhere") == "some hamlet nowhere"  # the weather service may know it
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import llguidance
 import pytest
@@ -10,13 +10,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from assistant.calls import Call
+from assistant.calls import Call, NotSaid
 from assistant.decoding import CallMatcher
-from assistant.grammar import call_grammar
 from assistant.models import embedded_llm_dir
 from assistant.pack import SkillPack, load_pack
 from assistant.router import load_local_router
-from assistant.skill import Skill
+from assistant.skill import Skill, Span
+from assistant.spans import is_span
 
 
 def volume(level: int, relative: bool = False, gain: float | None = None, mode: Literal["soft", "loud"] = "soft") -> str:
@@ -34,7 +34,13 @@ def other() -> str:
     return ""
 
 
+def find(place: Annotated[str, Span()], near: Annotated[str, Span()] | None = None, count: int = 1) -> str:
+    """Find a place."""
+    return ""
+
+
 PACK = SkillPack.from_skills(Skill.from_function(f) for f in (volume, weather, other))
+SPAN_PACK = SkillPack.from_skills(Skill.from_function(f) for f in (find, weather, other))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,48 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def calls(tokenizer) -> CallMatcher:
-    return CallMatcher(tokenizer, call_grammar(PACK))
+    return CallMatcher(tokenizer, PACK)
+
+
+@pytest.fixture(scope="module")
+def span_calls(tokenizer) -> CallMatcher:
+    return CallMatcher(tokenizer, SPAN_PACK)
+
+
+SAID = "hey, find the Café de Flore near St. Louis, please!"
+
+
+@pytest.mark.parametrize("text, accepted", [
+    ('find(place="Café de Flore")', True), ('find(place="the Café de Flore", near="St. Louis")', True),
+    ('find(place="St", count=2)', True), ('find(place="please!")', True), ('find(place="hey, find the")', True),
+    ('find(place="Cafe de Flore")', False), ('find(place="Caf")', False), ('find(place=" the")', False),
+    ('find(place="Flore near")', True), ('find(place="Paris")', False), ('find(place="de  Flore")', False),
+    ('weather(location="anything at all")', True),  # a plain str stays free
+])
+def test_span_values_may_only_copy_words_of_the_utterance(span_calls: CallMatcher, text: str, accepted: bool) -> None:
+    matcher = span_calls.fresh(SAID)
+    ids = span_calls.tokenizer(text, add_special_tokens=False).input_ids + [span_calls.eos_id]
+    assert (matcher.validate_tokens(ids) == len(ids)) is accepted
+    call = SPAN_PACK.parse(text)
+    if accepted:
+        assert SPAN_PACK.parse(text, SAID) == call
+    else:
+        with pytest.raises(NotSaid, match="is not words of what was said"):
+            SPAN_PACK.parse(text, SAID)
+
+
+def test_without_an_utterance_span_values_are_free_text(span_calls: CallMatcher) -> None:
+    ids = span_calls.tokenizer('find(place="Paris")', add_special_tokens=False).input_ids + [span_calls.eos_id]
+    assert span_calls.fresh().validate_tokens(ids) == len(ids)
+
+
+@pytest.mark.parametrize("said, word, unquotable", [('she said "hi" to me', "hi", '"hi"'),
+                                                     ("a back\\slash here", "slash", "back\\slash")])
+def test_quotes_and_backslashes_never_enter_a_span(span_calls: CallMatcher, said: str, word: str,
+                                                   unquotable: str) -> None:
+    assert is_span(word, said) and not is_span(unquotable, said)
+    ids = span_calls.tokenizer(f'find(place="{word}")', add_special_tokens=False).input_ids
+    assert span_calls.fresh(said).validate_tokens(ids) == len(ids)
 
 
 def accepts(calls: CallMatcher, text: str) -> bool:
@@ -126,3 +173,28 @@ def test_default_pack_grammar_compiles_and_routes_with_the_shipped_router() -> N
     routed = router.route("what's the weather in Paris tomorrow")
     assert routed.error is None and routed.call == Call("weather", (("location", "Paris"), ("day", "tomorrow")))
     assert router.route("honey did you feed the cat").call == Call("other")
+
+
+WORDS = ["find", "the", "bakery", "near", "Berlin", "please", "um", "café", "St.", "Louis", "42", "weather", "in",
+         "Tokyo", "what's", "a", "place", "to", "eat", ",", "?"]
+
+
+@pytest.fixture(scope="module")
+def untuned_span_routers() -> dict:
+    return {engine: load_local_router(SPAN_PACK, adapter=None, engine=engine, max_new_tokens=24)
+            for engine in ("ctranslate2", "transformers")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+@settings(max_examples=6, deadline=None)
+@given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=10))
+def test_decoded_span_values_are_always_words_of_the_utterance(untuned_span_routers: dict, engine: str,
+                                                                words: list[str]) -> None:
+    said = " ".join(words)
+    routed = untuned_span_routers[engine].route(said)
+    assert routed.call.name in SPAN_PACK.skills
+    spans = {param.name for param in SPAN_PACK.skills[routed.call.name].parameters if param.span}
+    for name, value in routed.call.args:
+        if name in spans:
+            assert is_span(value, said), (value, said)

@@ -111,6 +111,7 @@ def test_a_conflict_between_a_template_and_a_written_example_names_both_lines(fo
     ("weather in {town}", 'weather(location="{town}")', "no list {town}"),
     ("weather in {city}", 'weather(place="{city}")', "has no argument 'place'"),
     ("weather in {city}", 'weather(location="{city}"', "not a call"),
+    ("weather in {city}", 'weather(location="{city}", day="{when}")', "the call uses {when}, which the template never"),
 ])
 def test_template_errors_name_the_file_and_line(folder: Path, capsys: pytest.CaptureFixture[str], template: str,
                                                 call: str, message: str) -> None:
