@@ -30,7 +30,7 @@ def test_say_and_run_print_json_turns(tmp_path: Path) -> None:
     first, second = (json.loads(line) for line in said.stdout.splitlines())
     assert first["call"] == 'timecheck(location="Tokyo")' and "Tokyo" in first["answer"]
     assert set(first["timings"]) == {"route_ms", "skill_ms", "total_ms"} and first["transcript"]
-    assert second["call"] == 'notes(action="add", note="call the plumber")'
+    assert second["call"].startswith('notes(action="add", note="') and second["answer"].startswith("Noted")
 
     sample = next(s for s in load_samples() if s["call"].startswith("timecheck(location="))
     ran = voxroute(tmp_path, "run", "--json", sample["file"], str(tmp_path / "missing.wav"))
