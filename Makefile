@@ -28,7 +28,8 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# Reproduce the shipped default router (models/router) on this machine: about 20 minutes on 2 cores.
+# Reproduce the shipped default router (models/router) on this machine: about 24 minutes of training on 2 cores,
+# then the evaluations (validation curve, validation, test, the independent set).
 # The evaluation sets in benchmarks/router are never trained on (--exclude).
 dataset: setup
 	$(BIN)/python finetune/training_data.py -t --exclude benchmarks/router/*.jsonl --out dataset/training_data.json
