@@ -10,10 +10,10 @@ The runtime asks a short question instead of acting when an argument does not re
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from assistant.calls import Call, Literal_
+from assistant.examples import utterance_key as normalise_text
 from assistant.pack import SkillPack
 from assistant.skill import Parameter, Resolved
 
@@ -25,11 +25,6 @@ class Unresolved:
     parameter: str
     value: str
     question: str
-
-
-def normalise_text(text: str) -> str:
-    """Words only: case, punctuation and spacing do not change what a text means to a skill."""
-    return " ".join(re.sub(r"[^\w']+", " ", text.casefold()).split())
 
 
 def resolve_value(parameter: Parameter, value: Literal_) -> Resolved | None:
