@@ -28,13 +28,9 @@ WEATHER_TEMPLATES = """
 """
 
 
-@pytest.fixture(autouse=True)
-def importable_pack(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(REPO))
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
+    """A private copy of the mini pack's example files (the pack is importable: pytest's pythonpath)."""
     return Path(shutil.copytree(MINI, tmp_path / "examples"))
 
 
