@@ -44,8 +44,9 @@ def unresolved(pack: SkillPack, call: Call) -> Unresolved | None:
     parameters = {parameter.name: parameter for parameter in skill.parameters}
     for name, value in call.args:
         parameter = parameters[name]
-        if parameter.resolver is not None and isinstance(value, str) and resolve_value(parameter, value) is None:
-            return Unresolved(name, value, parameter.resolver.ask.format(value=value))
+        resolver = parameter.resolver
+        if resolver is not None and resolver.ask is not None and isinstance(value, str) and resolver.resolve(value) is None:
+            return Unresolved(name, value, resolver.ask.format(value=value))
     return None
 
 

@@ -39,11 +39,12 @@ class Resolver:
     ``program: Annotated[str, Resolver(find_program, "Which program?")]``: ``resolve`` maps what
     was said to the thing acted on (a number of seconds, an allow-list entry), or None when it
     cannot; then the assistant asks ``ask`` (``{value}`` is replaced by what was said) instead of
-    acting. The skill itself calls the same function, so both always agree.
+    acting. The skill itself calls the same function, so both always agree. A resolver without a
+    question always resolves: it only tells which values mean the same (for scoring calls).
     """
 
     resolve: Callable[[str], Resolved | None]
-    ask: str
+    ask: str | None = None
 
 
 @dataclass(frozen=True)

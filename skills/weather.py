@@ -61,7 +61,7 @@ def place_or_words(location: str) -> str:
 
 
 @skill
-def weather(location: Annotated[str, Span(), Resolver(place_or_words, "Which place?")] | None = None,
+def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = None,
             day: str | None = None) -> str:
     """Ask for the weather now or on a day, anywhere."""
     context = current_context()
