@@ -1,9 +1,11 @@
-"""Running a validated call: a timeout per skill, and errors kept inside the turn.
+"""Running a validated call: a time limit per skill, and errors kept inside the turn.
 
 An argument that does not resolve (see :mod:`assistant.resolution`) gets a clarifying question
-and the skill does not run. A skill runs in a worker thread under the caller's context (config,
-confirm, announce). One that raises yields a short apology; one that hangs is abandoned after the timeout (a Python thread
-cannot be killed, so it finishes in the background) and the assistant goes on listening.
+and the skill does not run. An ``isolated`` skill runs in a child process that is killed at the
+time limit, so nothing it computes can hold the assistant. Any other skill runs in a worker thread
+under the caller's context (config, confirm, announce); one that hangs is abandoned at the time
+limit (a thread cannot be killed, so it finishes in the background). One that raises yields a
+short apology; the assistant goes on listening in every case.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from assistant.calls import Call
+from assistant.isolation import ChildFailed, TimeLimitExceeded, run_in_process
 from assistant.pack import SkillPack
 from assistant.resolution import unresolved
 
@@ -42,17 +45,26 @@ class Dispatcher:
         if missing is not None:
             return Outcome(missing.question, _ms(start), f"unresolved {missing.parameter}={missing.value!r}")
         skill = self.pack.skills[call.name]
-        context = contextvars.copy_context()
-        future = self._pool.submit(context.run, skill.function, **call.kwargs)
         try:
-            answer = future.result(timeout=self.timeout_s)
-        except FutureTimeout:
-            message = f"The {call.name} skill took longer than {self.timeout_s:g} seconds, so I stopped waiting."
+            if skill.isolated:
+                answer = run_in_process(skill.function, call.kwargs, self.timeout_s)
+            else:
+                context = contextvars.copy_context()
+                answer = self._pool.submit(context.run, skill.function, **call.kwargs).result(timeout=self.timeout_s)
+        except (FutureTimeout, TimeLimitExceeded):
+            stopped = "stopped it" if skill.isolated else "stopped waiting"
+            message = f"The {call.name} skill took longer than {self.timeout_s:g} seconds, so I {stopped}."
             return Outcome(message, _ms(start), "timeout")
         except Exception as error:  # a skill's bug must not end the loop
-            log.exception("skill %s failed on %s", call.name, call)
-            return Outcome(f"Sorry, the {call.name} skill failed: {error}", _ms(start), type(error).__name__)
+            log.info("skill %s failed on %s", call.name, call, exc_info=True)
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return Outcome(f"Sorry, the {call.name} skill failed: {reason}", _ms(start), _kind(error))
         return Outcome("" if answer is None else str(answer), _ms(start))
+
+
+def _kind(error: Exception) -> str:
+    """The error's type name; for an isolated skill, the type it raised in its process."""
+    return error.kind if isinstance(error, ChildFailed) else type(error).__name__
 
 
 def _ms(start: float) -> float:

@@ -1,4 +1,8 @@
-"""Arithmetic, evaluated by simpleeval on a closed set of operators and functions (never eval)."""
+"""Arithmetic, evaluated by simpleeval on a closed set of operators and functions (never eval).
+
+Bounded twice: every operand and result has at most LARGEST_DIGITS digits (so no step can take
+long or fill memory), and the skill is isolated, so its process is killed at the time limit.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +21,7 @@ from word2number import w2n
 from assistant.skill import Resolver, skill
 
 LARGEST_DIGITS = 1000
-FUNCTIONS = {
-    "sqrt": m.sqrt,
-    "abs": abs,
-    "round": round,
-    "floor": m.floor,
-    "ceil": m.ceil,
-    "log": m.log,
-    "sin": m.sin,
-    "cos": m.cos,
-    "tan": m.tan,
-}
+_LARGEST_BITS = m.ceil(LARGEST_DIGITS * m.log2(10))
 NAMES = {"pi": m.pi, "e": m.e}
 KNOWN = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil, log, sin, cos, tan, pi and e"
 
@@ -70,7 +64,7 @@ NUMBER_WORDS = re.compile(rf"\b(?:{_NUMBER_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_NUM
 
 
 class _TooBig(simpleeval.NumberTooHigh):
-    """A power whose result would have more than LARGEST_DIGITS digits."""
+    """An operand or result with more than LARGEST_DIGITS digits."""
 
 
 def words_to_digits(text: str) -> str:
@@ -98,7 +92,7 @@ def math_expression(question: str) -> str | None:
     return expression
 
 
-@skill(name="math")
+@skill(name="math", isolated=True)
 def calculate(
     question: Annotated[str, Resolver(math_expression, "What should I work out? Say it like twelve times seven.")],
 ) -> str:
@@ -123,7 +117,7 @@ def calculate(
         return f"'{asked}' has no answer in real numbers."
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"I can't work out '{asked}': it isn't an arithmetic expression I understand."
-    if not m.isfinite(value):
+    if isinstance(value, float) and not m.isfinite(value):
         return f"The numbers in '{asked}' are too big for me."
     if re.fullmatch(r"[\d.\s()+\-*/%]+", expression):
         return f"{_spoken(expression)} is {say_number(value)}."
@@ -161,19 +155,51 @@ def _power(base: int | float, exponent: int | float) -> int | float:
     return base**exponent
 
 
-def _numbers_only(function: Callable[..., Any]) -> Callable[..., Any]:
-    """An operator that refuses anything but numbers ('a' * 10**9 would build a gigabyte string)."""
+def _bounded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """An operator or function that takes and gives only numbers of at most LARGEST_DIGITS digits.
+
+    Anything but numbers is refused ('a' * 10**9 would build a gigabyte string), and so is an
+    integer too long to be worth computing with (round(5, -10**9) would build 10**(10**9)).
+    """
 
     def checked(*operands: Any) -> Any:
         if any(isinstance(value, bool) or not isinstance(value, (int, float)) for value in operands):
             raise TypeError("only numbers are allowed")
-        return function(*operands)
+        if any(isinstance(value, int) and abs(value).bit_length() > _LARGEST_BITS for value in operands):
+            raise _TooBig("an operand is too large")
+        result = function(*operands)
+        if isinstance(result, int) and abs(result).bit_length() > _LARGEST_BITS:
+            raise _TooBig("the result is too large")
+        return result
 
     return checked
 
 
+def _round(value: int | float, digits: int = 0) -> int | float:
+    """``round`` whose digits stay within LARGEST_DIGITS either way."""
+    if not isinstance(digits, int) or abs(digits) > LARGEST_DIGITS:
+        raise _TooBig("too many digits to round to")
+    return round(value, digits) if digits else round(value)
+
+
+FUNCTIONS = {
+    name: _bounded(function)
+    for name, function in {
+        "sqrt": m.sqrt,
+        "abs": abs,
+        "round": _round,
+        "floor": m.floor,
+        "ceil": m.ceil,
+        "log": m.log,
+        "sin": m.sin,
+        "cos": m.cos,
+        "tan": m.tan,
+    }.items()
+}
+
+
 OPERATORS = {
-    node: _numbers_only(function)
+    node: _bounded(function)
     for node, function in {
         ast.Add: operator.add,
         ast.Sub: operator.sub,

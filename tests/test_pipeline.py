@@ -68,6 +68,24 @@ def test_dispatch_stops_waiting_for_a_skill_that_hangs() -> None:
     assert Dispatcher(TOY).run(TOY.parse('greet(name="Ada")')).answer == "hello Ada"
 
 
+def hold(digits: int) -> str:
+    """Holds the interpreter in one C call (it builds 10**digits) for as long as it is let."""
+    return str(round(5, -digits))
+
+
+def test_dispatch_kills_an_isolated_skill_that_holds_the_interpreter() -> None:
+    import multiprocessing
+
+    pack = SkillPack.from_skills([Skill.from_function(hold, isolated=True), Skill.from_function(broken, isolated=True)])
+    start = time.perf_counter()
+    outcome = Dispatcher(pack, timeout_s=0.5).run(pack.parse("hold(digits=1000000000)"))
+    assert time.perf_counter() - start < 1.5
+    assert outcome.error == "timeout" and outcome.answer.endswith("so I stopped it.")
+    assert multiprocessing.active_children() == []
+    failed = Dispatcher(pack).run(pack.parse('broken(reason="test")'))
+    assert (failed.error, failed.answer) == ("RuntimeError", "Sorry, the broken skill failed: disk on fire: test")
+
+
 def test_dispatch_runs_the_skill_in_the_callers_context(skill_context) -> None:
     from assistant.context import current_context
 
@@ -136,3 +154,18 @@ def test_faults_end_the_turn_not_the_loop(pack, router, tmp_path: Path, skill_co
     assert ignored.call == "other()" and "no wake word 'computer'" in ignored.error and ignored.answer == ""
     heard = assistant.handle_text("Computer, what time is it in Tokyo?")
     assert heard.call == 'timecheck(location="Tokyo")' and "Tokyo" in heard.answer
+
+
+@pytest.mark.slow
+def test_oversized_input_is_refused_before_any_model_runs(pack, router, tmp_path: Path, skill_context) -> None:
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path)
+    skill_context(assistant.config)
+    start = time.perf_counter()
+    typed = assistant.handle_text("open firefox " * 4000)
+    assert typed.call == "other()" and typed.answer == ""
+    assert typed.error == "too long to route: 52000 characters, the most is 500 ([router] max_utterance_chars)"
+    long_recording = silence(16.0)
+    heard = assistant.handle_audio(long_recording)
+    assert heard.error == "the recording is 16.0 s long; the most is 15 s ([voice] max_utterance_s)"
+    assert time.perf_counter() - start < 1.0 and assistant._transcriber is None
+    assert assistant.handle_text("open firefox").call == 'run_app(program="firefox")'

@@ -30,6 +30,9 @@ ONLY = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil,
         ("0.1 + 0.2", "0.1 plus 0.2 is 0.3."),
         ("5000000 ** 2", "5000000 to the power of 2 is 25000000000000."),
         ("2 ** 100", "2 to the power of 100 is about 1.268 times 10 to the power of 30."),
+        ("what is 2 to the power of 1024",
+         "2 to the power of 1024 is about 1.798 times 10 to the power of 308."),
+        ("round(5, -3) + round(1234.5678, -2)", "The answer is 1200."),
         ("sqrt(16)", "The answer is 4."),
         ("the square root of 2", "The answer is 1.4142."),
         ("abs(-5)", "The answer is 5."),
@@ -78,6 +81,9 @@ def test_say_number(value: float, words: str) -> None:
         ("9 ** 9 ** 9", "The numbers in '9 ** 9 ** 9' are too big for me."),
         ("10.0 ** 400", "The numbers in '10.0 ** 400' are too big for me."),
         ("1e308 * 10", "The numbers in '1e308 * 10' are too big for me."),
+        ("round(5, -1000000000)", "The numbers in 'round(5, -1000000000)' are too big for me."),
+        ("(10**500)*(10**500)*(10**500)", "The numbers in '(10**500)*(10**500)*(10**500)' are too big for me."),
+        ("floor(10**999 / 3)", "The numbers in 'floor(10**999 / 3)' are too big for me."),
         ("sqrt(-1)", "'sqrt(-1)' has no answer in real numbers."),
         ("(-8) ** 0.5", "'(-8) ** 0.5' has no answer in real numbers."),
         ("log(0)", "'log(0)' has no answer in real numbers."),
@@ -94,3 +100,18 @@ def test_code_is_refused_and_never_runs(capfd: pytest.CaptureFixture[str]) -> No
     escape = "().__class__.__base__.__subclasses__()"
     assert calculate(escape) == f"I can't work out '{escape}': I only know {ONLY}."
     assert "hacked" not in capfd.readouterr().out
+
+
+def test_the_skill_runs_in_its_own_process_under_the_time_limit() -> None:
+    """Whatever the arithmetic, the dispatcher answers within its limit (the skill is isolated)."""
+    import time
+
+    from assistant.dispatch import Dispatcher
+    from assistant.pack import load_pack
+
+    pack = load_pack()
+    assert pack.skills["math"].isolated
+    start = time.perf_counter()
+    outcome = Dispatcher(pack, timeout_s=5).run(pack.parse('math(question="round(5, -1000000000)")'))
+    assert outcome.answer == "The numbers in 'round(5, -1000000000)' are too big for me."
+    assert time.perf_counter() - start < 5
