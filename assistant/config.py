@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import sys
@@ -219,6 +220,8 @@ class RouterConfig:
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
     skill_timeout_s: float = setting(20.0, doc="Seconds a skill may take before the assistant stops waiting.",
                                      positive=True)
+    max_utterance_chars: int = setting(500, doc="Longest request routed, in characters; a longer one is refused.",
+                                       positive=True)
 
 
 @dataclass(frozen=True)
@@ -324,7 +327,7 @@ def _check(value: Any, hint: Any, where: str, path: Path) -> Any:
     elif hint is int:
         fits = isinstance(value, int) and not isinstance(value, bool)
     elif hint is float:
-        fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         value = float(value) if fits else value
     elif hint is str:
         fits = isinstance(value, str)
@@ -352,7 +355,7 @@ def _describe(hint: Any) -> str:
         return f"a list of {_describe(typing.get_args(hint)[0]).split(' ', 1)[1]}s"
     if origin is dict:
         return "a table"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[hint]
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}[hint]
 
 
 def _comment(text: str) -> list[str]:

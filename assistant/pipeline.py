@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.audio import AudioError, read_wav
+from assistant.audio import SAMPLE_RATE, AudioError, read_wav
 from assistant.calls import Call
 from assistant.config import Config
 from assistant.dispatch import Dispatcher
@@ -89,6 +89,10 @@ class Assistant:
 
     def handle_audio(self, audio: np.ndarray) -> Turn:
         start = time.perf_counter()
+        seconds, limit = len(audio) / SAMPLE_RATE, self.config.voice.max_utterance_s
+        if seconds > limit:
+            return Turn(error=f"the recording is {seconds:.1f} s long; the most is {limit:g} s ([voice] max_utterance_s)",
+                        timings={"total_ms": _ms(start)})
         self.on_stage("transcribing")
         transcript = self.transcriber.transcribe(audio).strip()
         stt_ms = _ms(start)
@@ -104,6 +108,12 @@ class Assistant:
         command = strip_wake_word(text, self.config.voice.wake_word)
         if command is None:
             turn.call, turn.error = str(NO_OP), f"no wake word {self.config.voice.wake_word!r}: ignored"
+            turn.timings = {"total_ms": _ms(start)}
+            return turn
+        limit = self.config.router.max_utterance_chars
+        if len(command) > limit:
+            turn.call = str(NO_OP)
+            turn.error = f"too long to route: {len(command)} characters, the most is {limit} ([router] max_utterance_chars)"
             turn.timings = {"total_ms": _ms(start)}
             return turn
         self.on_stage("thinking")

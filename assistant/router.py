@@ -107,11 +107,12 @@ class LocalRouter:
         ids = self._ids(self.prompt(utterance))
         fixed = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
         said = " ".join(utterance.split())
-        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), self.max_new_tokens)
+        budget = self.max_new_tokens + len(ids) - fixed  # room to copy the whole utterance (a dictated note)
+        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), budget)
         latency = (time.perf_counter() - start) * 1000
         if not decoded.finished:
             return Routed(FALLBACK, decoded.text, latency, decoded.tokens, decoded.masked_steps,
-                          f"no complete call within {self.max_new_tokens} tokens")
+                          f"no complete call within {budget} tokens")
         try:
             call = self.pack.parse(decoded.text, said)
         except CallError as error:  # the grammar should make this impossible; never crash the loop
