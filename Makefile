@@ -48,9 +48,9 @@ bench-latency: setup
 
 # SNIPS: convert, train on CPU (under an hour on 2 cores), evaluate on the 700 test utterances, score.
 bench-snips: setup
-	$(BIN)/python -m benchmarks.snips.convert --out runs/snips-data --limit-per-intent 915
+	$(BIN)/python -m benchmarks.snips.convert --out runs/snips-data
 	$(BIN)/python finetune/finetune.py --config benchmarks/snips/router-smollm2-cpu.yaml
-	$(BIN)/python finetune/eval.py --model runs/snips --skills benchmarks.snips.skills --data runs/snips-data/test.json --json-out runs/snips/eval_test.json
+	$(BIN)/python finetune/eval.py --model runs/snips --skills benchmarks.snips.skills --data runs/snips-data/test.json --split test --json-out runs/snips/eval_test.json
 	$(BIN)/python -m benchmarks.snips.score runs/snips/eval_test.json --json-out benchmarks/snips/results.json
 
 clean:

@@ -1,8 +1,8 @@
 """Convert the goo2018 SNIPS split (words, BIO slot tags, intent) into dataset records and example files.
 
 train becomes train.json (split "train") and, with ``--examples DIR``, one otto-format file per
-intent; dev becomes dev.json (for validation) and test test.json (for the final evaluation only),
-both with split "test" so that eval's ``--data`` reads them. Both are kept whole, as published.
+intent; dev becomes dev.json (split "validation": for choosing steps and settings) and test test.json
+(split "test": for the final evaluation only). Both are kept whole, as published.
 
 Training never sees a held-out utterance: a train utterance equal to a dev or test one (by
 ``utterance_key``) is dropped, and so is a repeat within train (the first is kept, also when the
@@ -150,7 +150,7 @@ def convert(data: Path, out: Path, examples: Path | None = None, limit: int | No
     splits = {name: read_split(data / name) for name in ("train", *HELD_OUT)}
     kept = training_set(splits["train"], [u for name in HELD_OUT for u in splits[name]])
     train = kept.utterances if limit is None else sample_per_intent(kept.utterances, limit, seed)
-    written = {"train": records(train, pack, "train"), **{name: records(splits[name], pack, "test") for name in HELD_OUT}}
+    written = {"train": records(train, pack, "train"), "dev": records(splits["dev"], pack, "validation"), "test": records(splits["test"], pack, "test")}
     for name, rows in written.items():
         write_atomically(out / f"{name}.json", json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     if examples is not None:

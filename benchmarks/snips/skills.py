@@ -1,4 +1,5 @@
-"""One skill per SNIPS intent; its arguments are the intent's slots, named as in the data.
+"""One skill per SNIPS intent; its arguments are the intent's slots, named as in the data,
+each declared a span of the utterance (a slot is a run of its words, so the decoder may only copy).
 
 These are benchmark skills, not real actions: each returns a short confirmation describing the
 frame it was called with. The slot lists are the contract with the data: every slot seen with
@@ -7,7 +8,12 @@ an intent in goo2018/train (the dev and test splits use no others; tests/test_sn
 
 from __future__ import annotations
 
-from assistant.skill import skill
+from typing import Annotated
+
+from assistant.skill import Span, skill
+
+Slot = Annotated[str, Span()] | None
+"""Every SNIPS slot value is a span of the utterance: the words its BIO tags cover."""
 
 
 def _frame(intent: str, slots: dict[str, str | None]) -> str:
@@ -18,11 +24,11 @@ def _frame(intent: str, slots: dict[str, str | None]) -> str:
 
 @skill(name="AddToPlaylist")
 def add_to_playlist(
-    entity_name: str | None = None,
-    artist: str | None = None,
-    music_item: str | None = None,
-    playlist: str | None = None,
-    playlist_owner: str | None = None,
+    entity_name: Slot = None,
+    artist: Slot = None,
+    music_item: Slot = None,
+    playlist: Slot = None,
+    playlist_owner: Slot = None,
 ) -> str:
     """add a song, an artist or an album to a playlist"""
     return _frame("AddToPlaylist", locals())
@@ -30,20 +36,20 @@ def add_to_playlist(
 
 @skill(name="BookRestaurant")
 def book_restaurant(
-    restaurant_name: str | None = None,
-    restaurant_type: str | None = None,
-    cuisine: str | None = None,
-    served_dish: str | None = None,
-    facility: str | None = None,
-    sort: str | None = None,
-    party_size_number: str | None = None,
-    party_size_description: str | None = None,
-    timeRange: str | None = None,
-    spatial_relation: str | None = None,
-    poi: str | None = None,
-    city: str | None = None,
-    state: str | None = None,
-    country: str | None = None,
+    restaurant_name: Slot = None,
+    restaurant_type: Slot = None,
+    cuisine: Slot = None,
+    served_dish: Slot = None,
+    facility: Slot = None,
+    sort: Slot = None,
+    party_size_number: Slot = None,
+    party_size_description: Slot = None,
+    timeRange: Slot = None,
+    spatial_relation: Slot = None,
+    poi: Slot = None,
+    city: Slot = None,
+    state: Slot = None,
+    country: Slot = None,
 ) -> str:
     """book a table at a restaurant"""
     return _frame("BookRestaurant", locals())
@@ -51,15 +57,15 @@ def book_restaurant(
 
 @skill(name="GetWeather")
 def get_weather(
-    condition_description: str | None = None,
-    condition_temperature: str | None = None,
-    timeRange: str | None = None,
-    current_location: str | None = None,
-    geographic_poi: str | None = None,
-    spatial_relation: str | None = None,
-    city: str | None = None,
-    state: str | None = None,
-    country: str | None = None,
+    condition_description: Slot = None,
+    condition_temperature: Slot = None,
+    timeRange: Slot = None,
+    current_location: Slot = None,
+    geographic_poi: Slot = None,
+    spatial_relation: Slot = None,
+    city: Slot = None,
+    state: Slot = None,
+    country: Slot = None,
 ) -> str:
     """ask about the weather or the forecast somewhere"""
     return _frame("GetWeather", locals())
@@ -67,15 +73,15 @@ def get_weather(
 
 @skill(name="PlayMusic")
 def play_music(
-    artist: str | None = None,
-    album: str | None = None,
-    track: str | None = None,
-    playlist: str | None = None,
-    genre: str | None = None,
-    music_item: str | None = None,
-    year: str | None = None,
-    sort: str | None = None,
-    service: str | None = None,
+    artist: Slot = None,
+    album: Slot = None,
+    track: Slot = None,
+    playlist: Slot = None,
+    genre: Slot = None,
+    music_item: Slot = None,
+    year: Slot = None,
+    sort: Slot = None,
+    service: Slot = None,
 ) -> str:
     """play music: a song, an album, an artist, a genre or a playlist"""
     return _frame("PlayMusic", locals())
@@ -83,13 +89,13 @@ def play_music(
 
 @skill(name="RateBook")
 def rate_book(
-    object_name: str | None = None,
-    object_select: str | None = None,
-    object_type: str | None = None,
-    object_part_of_series_type: str | None = None,
-    rating_value: str | None = None,
-    best_rating: str | None = None,
-    rating_unit: str | None = None,
+    object_name: Slot = None,
+    object_select: Slot = None,
+    object_type: Slot = None,
+    object_part_of_series_type: Slot = None,
+    rating_value: Slot = None,
+    best_rating: Slot = None,
+    rating_unit: Slot = None,
 ) -> str:
     """give a rating to a book, a novel or a saga"""
     return _frame("RateBook", locals())
@@ -97,8 +103,8 @@ def rate_book(
 
 @skill(name="SearchCreativeWork")
 def search_creative_work(
-    object_name: str | None = None,
-    object_type: str | None = None,
+    object_name: Slot = None,
+    object_type: Slot = None,
 ) -> str:
     """find a creative work: a song, an album, a book, a film, a TV show or a game"""
     return _frame("SearchCreativeWork", locals())
@@ -106,13 +112,13 @@ def search_creative_work(
 
 @skill(name="SearchScreeningEvent")
 def search_screening_event(
-    movie_name: str | None = None,
-    movie_type: str | None = None,
-    object_type: str | None = None,
-    object_location_type: str | None = None,
-    location_name: str | None = None,
-    spatial_relation: str | None = None,
-    timeRange: str | None = None,
+    movie_name: Slot = None,
+    movie_type: Slot = None,
+    object_type: Slot = None,
+    object_location_type: Slot = None,
+    location_name: Slot = None,
+    spatial_relation: Slot = None,
+    timeRange: Slot = None,
 ) -> str:
     """find movie schedules and the cinemas showing a film"""
     return _frame("SearchScreeningEvent", locals())
