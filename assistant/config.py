@@ -38,9 +38,10 @@ def setting(
     factory: Callable[[], Any] | None = None,
     example: Any = None,
     positive: bool = False,
+    nonnegative: bool = False,
 ) -> Any:
     """Declare one setting: its default, its doc line, an example (for optional settings), a range check."""
-    metadata = {"doc": doc, "example": example, "positive": positive}
+    metadata = {"doc": doc, "example": example, "positive": positive, "nonnegative": nonnegative}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -179,7 +180,7 @@ class LLMConfig:
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
     max_new_tokens: int = setting(96, doc="Longest answer, in tokens.", positive=True)
     timeout_s: float = setting(30.0, doc="Seconds to wait for the endpoint.", positive=True)
-    max_retries: int = setting(2, doc="Retries of a failed endpoint request.")
+    max_retries: int = setting(2, doc="Retries of a failed endpoint request.", nonnegative=True)
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,8 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
         value = _check(value, hint, where, path)
         if declared[key].metadata.get("positive") and value <= 0:
             raise ConfigError(f"{path}: {where} must be greater than 0, got {value!r}")
+        if declared[key].metadata.get("nonnegative") and value < 0:
+            raise ConfigError(f"{path}: {where} must be 0 or more, got {value!r}")
         if isinstance(value, dict):
             value = {**declared[key].default_factory(), **value}
         values[key] = value

@@ -87,6 +87,7 @@ spotify = []
         ("[general]\nspeak = 1\n", "general.speak must be true or false, got 1"),
         ('[news]\nmax_headlines = "3"\n', "news.max_headlines must be an integer, got '3'"),
         ("[news]\nmax_headlines = 0\n", "news.max_headlines must be greater than 0, got 0"),
+        ("[llm]\nmax_retries = -1\n", "llm.max_retries must be 0 or more, got -1"),
         ('[news]\nfeeds = "http://x"\n', "news.feeds must be a list of strings, got 'http://x'"),
         ('[news]\nfeeds = ["http://x", 3]\n', "news.feeds[1] must be a string, got 3"),
         ('[apps.allow]\nvim = "vim"\n', "apps.allow.vim must be a list of strings, got 'vim'"),
