@@ -218,6 +218,10 @@ class RouterConfig:
                                    example="http://localhost:8000/v1")
     model: str = setting("gpt-4o-mini", doc='Model name at that endpoint, for backend = "openai".')
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
+    timeout_s: float = setting(10.0, doc="Seconds to wait for each endpoint request; a turn waits at most "
+                               "timeout_s × (max_retries + 1) for the endpoint, retries included.", positive=True)
+    max_retries: int = setting(1, doc="Retries of a failed endpoint request (a timeout, no connection, 429, 5xx), "
+                               "waiting as long as its Retry-After header says.", nonnegative=True)
     skill_timeout_s: float = setting(20.0, doc="Seconds a skill may take before the assistant stops waiting.",
                                      positive=True)
 
