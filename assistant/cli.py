@@ -20,6 +20,7 @@ from rich.table import Table
 from assistant.audio import AudioError, Microphone, list_devices
 from assistant.config import Config, ConfigError, load_config
 from assistant.context import SkillContext, ask_in_terminal, use_context
+from assistant.endpoint import NoAPIKey
 from assistant.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, Turn
 from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, load_local_router
@@ -46,7 +47,7 @@ def with_overrides(config: Config, args: argparse.Namespace) -> Config:
 def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
     settings = config.router
     if settings.backend == "openai":
-        return lambda: OpenAIRouter(pack, settings.model, settings.base_url, os.environ.get(settings.api_key_env))
+        return lambda: OpenAIRouter(pack, settings)
     adapter = Path(settings.adapter).expanduser() if settings.adapter else SHIPPED_ADAPTER
     return lambda: load_local_router(pack, adapter, engine=settings.engine)
 
@@ -257,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]{escape(str(error))}[/red]")
         return 2
     with use_context(SkillContext(config, confirm=ask_in_terminal, announce=speaker_and_printer(config))):
-        return args.handler(args, config)
+        try:
+            return args.handler(args, config)
+        except NoAPIKey as error:
+            console.print(f"[red]the router's endpoint: {escape(str(error))}[/red]")
+            return 2
 
 
 def speaker_and_printer(config: Config) -> Callable[[str], None]:

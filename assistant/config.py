@@ -39,9 +39,10 @@ def setting(
     factory: Callable[[], Any] | None = None,
     example: Any = None,
     positive: bool = False,
+    nonnegative: bool = False,
 ) -> Any:
     """Declare one setting: its default, its doc line, an example (for optional settings), a range check."""
-    metadata = {"doc": doc, "example": example, "positive": positive}
+    metadata = {"doc": doc, "example": example, "positive": positive, "nonnegative": nonnegative}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -180,7 +181,7 @@ class LLMConfig:
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
     max_new_tokens: int = setting(96, doc="Longest answer, in tokens.", positive=True)
     timeout_s: float = setting(30.0, doc="Seconds to wait for the endpoint.", positive=True)
-    max_retries: int = setting(2, doc="Retries of a failed endpoint request.")
+    max_retries: int = setting(2, doc="Retries of a failed endpoint request.", nonnegative=True)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,10 @@ class RouterConfig:
                                    example="http://localhost:8000/v1")
     model: str = setting("gpt-4o-mini", doc='Model name at that endpoint, for backend = "openai".')
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
+    timeout_s: float = setting(10.0, doc="Seconds to wait for each endpoint request; a turn waits at most "
+                               "timeout_s × (max_retries + 1) for the endpoint, retries included.", positive=True)
+    max_retries: int = setting(1, doc="Retries of a failed endpoint request (a timeout, no connection, 429, 5xx), "
+                               "waiting as long as its Retry-After header says.", nonnegative=True)
     skill_timeout_s: float = setting(20.0, doc="Seconds a skill may take before the assistant stops waiting.",
                                      positive=True)
     max_utterance_chars: int = setting(500, doc="Longest request routed, in characters; a longer one is refused.",
@@ -307,6 +312,8 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
         value = _check(value, hint, where, path)
         if declared[key].metadata.get("positive") and value <= 0:
             raise ConfigError(f"{path}: {where} must be greater than 0, got {value!r}")
+        if declared[key].metadata.get("nonnegative") and value < 0:
+            raise ConfigError(f"{path}: {where} must be 0 or more, got {value!r}")
         if isinstance(value, dict):
             value = {**declared[key].default_factory(), **value}
         values[key] = value

@@ -10,15 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import openai
+
 from assistant.calls import Call, CallError, RawCall
+from assistant.config import RouterConfig
 from assistant.decoding import CallMatcher, CTranslate2Engine, Engine, TorchEngine, convert_to_ctranslate2
+from assistant.endpoint import openai_client
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
 from assistant.pack import REPO_ROOT, SkillPack
 from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, system_text
@@ -178,48 +184,121 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
                        spec.list_skills if list_skills is None else list_skills, max_new_tokens)
 
 
+class EndpointFailed(Exception):
+    """The endpoint gave no usable answer on this turn; the message is the turn's one-line error."""
+
+
 class OpenAIRouter:
-    """Any OpenAI-compatible endpoint with function calling (OpenAI, vLLM, llama.cpp server)."""
+    """Any OpenAI-compatible endpoint with function calling (OpenAI, vLLM, llama.cpp server).
 
-    def __init__(self, pack: SkillPack, model: str, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 30.0, max_retries: int = 2):
-        from openai import OpenAI
+    Whatever the endpoint does, a turn ends with a call of the pack (the fallback and a one-line
+    error when the answer is unusable) within ``timeout_s × (max_retries + 1)`` seconds: the client
+    retries what may pass (waiting as Retry-After says), and a deadline cuts off what would take
+    longer (a long Retry-After, a server trickling bytes). A request that is cut off cannot be
+    killed; it ends in the background, within the client's own timeout and retries.
+    """
 
+    def __init__(self, pack: SkillPack, settings: RouterConfig):
         self.pack = pack
-        self.model = model
-        self.client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries)
+        self.model = settings.model
+        self.client = openai_client(settings.base_url, settings.api_key_env, settings.timeout_s, settings.max_retries)
+        self.deadline_s = settings.timeout_s * (settings.max_retries + 1)
 
     def route(self, utterance: str) -> Routed:
-        from openai import OpenAIError
-
         start = time.perf_counter()
-        messages = [
-            {"role": "system", "content": system_text()},
-            {"role": "user", "content": utterance},
-        ]
+        text = ""
         try:
-            response = self.client.chat.completions.create(
-                model=self.model, messages=messages, tools=self.pack.tools(), tool_choice="required", temperature=0
-            )
-        except OpenAIError as error:
-            return Routed(FALLBACK, "", _ms(start), error=f"endpoint error: {error}")
-        message = response.choices[0].message
-        if not message.tool_calls:
-            return Routed(FALLBACK, message.content or "", _ms(start), error="the endpoint answered without a tool call")
-        function = message.tool_calls[0].function
-        text = f"{function.name}({function.arguments})"
-        try:
-            arguments = json.loads(function.arguments or "{}")
-            if not isinstance(arguments, dict):
-                raise CallError(f"tool arguments must be a JSON object, got {function.arguments!r}")
-            skill = self.pack.skills.get(function.name)
-            if skill is None:
-                raise CallError(f"unknown skill {function.name!r}")
-            call = skill.bind(RawCall(function.name, (), tuple(arguments.items())))
-            skill.check_spans(call, utterance)
-        except (CallError, json.JSONDecodeError) as error:
+            name, arguments = tool_call(self._answer(utterance))
+            text = f"{name}({arguments})"
+            call = self._bind(name, arguments, utterance)
+        except (EndpointFailed, CallError) as error:
             return Routed(FALLBACK, text, _ms(start), error=str(error))
         return Routed(call, str(call), _ms(start))
+
+    def _answer(self, utterance: str) -> str:
+        """The body of the endpoint's 200 answer, waited for until the deadline."""
+        answers: queue.Queue[str | Exception] = queue.Queue(maxsize=1)
+        threading.Thread(target=self._ask, args=(utterance, answers), daemon=True, name="endpoint").start()
+        try:
+            answer = answers.get(timeout=self.deadline_s)
+        except queue.Empty:
+            raise EndpointFailed(f"the endpoint gave no answer within {self.deadline_s:g} s") from None
+        if isinstance(answer, str):
+            return answer
+        raise EndpointFailed(self._describe(answer))
+
+    def _ask(self, utterance: str, answers: queue.Queue[str | Exception]) -> None:
+        """One request with the client's retries; its body, or what it raised, goes to ``answers``."""
+        messages = [{"role": "system", "content": system_text()}, {"role": "user", "content": utterance}]
+        try:
+            response = self.client.chat.completions.with_raw_response.create(
+                model=self.model, messages=messages, tools=self.pack.tools(), tool_choice="required", temperature=0
+            )
+            answers.put(response.text)
+        except Exception as error:  # raised here, it would be lost and the turn would wait out the deadline
+            answers.put(error)
+
+    def _describe(self, error: Exception) -> str:
+        if isinstance(error, openai.APITimeoutError):  # it comes after the deadline: each try waited timeout_s
+            return f"the endpoint gave no answer within {self.deadline_s:g} s"
+        if isinstance(error, openai.APIConnectionError):
+            cause = error.__cause__ or error
+            return one_line(f"cannot reach the endpoint at {self.client.base_url}: {cause}")
+        if isinstance(error, openai.APIStatusError):
+            detail = error.body.get("message") if isinstance(error.body, dict) else None
+            return one_line(f"the endpoint answered HTTP {error.status_code}" + (f": {detail}" if detail else ""))
+        return one_line(f"the endpoint request failed: {type(error).__name__}: {error}")
+
+    def _bind(self, name: str, arguments: str, utterance: str) -> Call:
+        """The tool call as a call of the pack, its span arguments checked against what was said."""
+        try:
+            values = json.loads(arguments or "{}")
+        except json.JSONDecodeError:
+            raise CallError(f"tool arguments are not JSON: {arguments[:80]!r}") from None
+        if not isinstance(values, dict):
+            raise CallError(f"tool arguments must be a JSON object, got {arguments[:80]!r}")
+        skill = self.pack.skills.get(name)
+        if skill is None:
+            raise CallError(f"unknown skill {name!r}")
+        call = skill.bind(RawCall(name, (), tuple(values.items())))
+        skill.check_spans(call, utterance)
+        return call
+
+
+def tool_call(body: str) -> tuple[str, str]:
+    """The name and JSON arguments of the first tool call in a chat completion's body."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError:
+        raise EndpointFailed(f"the endpoint's answer is not JSON: {body[:80]!r}") from None
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices:
+        raise EndpointFailed(f"the endpoint's answer is not a chat completion with choices: {body[:80]!r}")
+    message = _at(choices, 0, "message")
+    function = _at(message, "tool_calls", 0, "function")
+    name, arguments = _at(function, "name"), _at(function, "arguments")
+    if not isinstance(name, str) or not isinstance(arguments, str | None):
+        content = _at(message, "content")
+        raise EndpointFailed(f"the endpoint answered without a tool call (text: {str(content or '')[:80]!r})")
+    return name, arguments or ""
+
+
+def _at(data: Any, *path: str | int) -> Any:
+    """``data[path[0]][path[1]]...`` of parsed JSON, or None where it has another shape."""
+    for key in path:
+        if isinstance(key, int) and isinstance(data, list) and len(data) > key:
+            data = data[key]
+        elif isinstance(key, str) and isinstance(data, dict):
+            data = data.get(key)
+        else:
+            return None
+    return data
+
+
+def one_line(text: str) -> str:
+    """An error as one short line (a server's message may hold newlines or a whole page)."""
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _ms(start: float) -> float:

@@ -32,7 +32,7 @@ from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
-from assistant.config import Config
+from assistant.config import Config, RouterConfig
 from assistant.context import SkillContext, use_context
 from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
@@ -84,7 +84,7 @@ def load_test_set(reference: str, pack: SkillPack, split: str) -> list[Record]:
 
 def build_router(args: argparse.Namespace, pack: SkillPack) -> Router:
     if args.openai_model:
-        return OpenAIRouter(pack, args.openai_model, args.base_url, os.environ.get("OPENAI_API_KEY"))
+        return OpenAIRouter(pack, RouterConfig(backend="openai", model=args.openai_model, base_url=args.base_url))
     model = args.model
     if model and model.startswith(WANDB_PREFIX):
         model = str(fetch_wandb_artifact(model))

@@ -9,9 +9,7 @@ tool so that it arrives as JSON, not prose to scrape.
 from __future__ import annotations
 
 import json
-import os
 import random
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +53,6 @@ TOOL: dict[str, Any] = {
 TOOL_CHOICE: dict[str, Any] = {"type": "function", "function": {"name": TOOL_NAME}}
 AVOID_SAMPLE = 40
 DEFAULT_MODEL = "gpt-4o-mini"
-LOCAL_API_KEY = "not-needed"
 _TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "True or False"}
 
 SYSTEM = """You write training data for voxroute, a voice assistant. A small model reads what a \
@@ -76,18 +73,6 @@ class GenerationFailed(RuntimeError):
 
 class Rejected(ValueError):
     """A generated pair that cannot become an example; the message is the reason."""
-
-
-@dataclass(frozen=True)
-class Retry:
-    """How often and how patiently one request is retried on timeouts, connection errors, 429 and 5xx."""
-
-    retries: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2**attempt)
 
 
 @dataclass(frozen=True)
@@ -145,44 +130,20 @@ def build_messages(
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def make_client(base_url: str | None, timeout: float) -> openai.OpenAI:
-    """A client for any OpenAI-compatible server; a local one (base URL set) needs no real key.
-
-    The client's own retries are off: :func:`request` retries, with a backoff we control and test.
-    """
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = os.environ.get("OPENAI_API_KEY") or (LOCAL_API_KEY if base_url else None)
-    if api_key is None:
-        raise ValueError("set OPENAI_API_KEY, or give --base-url (or OPENAI_BASE_URL) for a local server")
-    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
-
-
-def request(
-    client: openai.OpenAI, model: str, messages: list[dict[str, str]], retry: Retry, report: Callable[[str], None]
-) -> Any:
-    """One chat completion forced through the tool; transient failures are retried with backoff."""
-    attempt = 0
-    while True:
-        try:
-            return client.chat.completions.create(
-                model=model, messages=messages, tools=[TOOL], tool_choice=TOOL_CHOICE
-            )
-        except openai.APITimeoutError:
-            reason = "timed out"
-        except openai.APIConnectionError as error:
-            reason = f"connection failed ({error})"
-        except openai.APIStatusError as error:
-            if error.status_code not in (408, 429) and error.status_code < 500:
-                raise GenerationFailed(f"HTTP {error.status_code}: {error.message}") from None
-            reason = f"HTTP {error.status_code}"
-        except openai.OpenAIError as error:
-            raise GenerationFailed(f"{type(error).__name__}: {error}") from None
-        if attempt == retry.retries:
-            raise GenerationFailed(f"{reason}, still after {retry.retries} retries")
-        delay = retry.delay(attempt)
-        report(f"{reason}; retrying in {delay:.2f} s")
-        time.sleep(delay)
-        attempt += 1
+def request(client: openai.OpenAI, model: str, messages: list[dict[str, str]]) -> Any:
+    """One chat completion forced through the tool. The client (:func:`assistant.endpoint.openai_client`)
+    has retried timeouts, connection errors, 429 and 5xx, waiting as Retry-After says; what still fails is final."""
+    try:
+        return client.chat.completions.create(model=model, messages=messages, tools=[TOOL], tool_choice=TOOL_CHOICE)
+    except openai.APITimeoutError:
+        reason = "timed out"
+    except openai.APIConnectionError as error:
+        reason = f"connection failed ({error})"
+    except openai.APIStatusError as error:
+        raise GenerationFailed(f"HTTP {error.status_code}: {error.message}") from None
+    except openai.OpenAIError as error:
+        raise GenerationFailed(f"{type(error).__name__}: {error}") from None
+    raise GenerationFailed(f"{reason}, still after {client.max_retries} retries")
 
 
 def candidates(completion: Any) -> tuple[list[tuple[str, str]], list[str]]:
@@ -241,7 +202,6 @@ def generate(
     requests: int,
     per_request: int,
     seed: int,
-    retry: Retry,
     report: Callable[[str], None],
 ) -> Generation:
     """Run ``requests`` requests; keep what passes :func:`check`. ``known`` maps utterance keys to
@@ -251,7 +211,7 @@ def generate(
     for number in range(1, requests + 1):
         messages = build_messages(example_file, pack, [e.user for e in result.examples], per_request, rng)
         try:
-            completion = request(client, model, messages, retry, lambda text: report(f"request {number}: {text}"))
+            completion = request(client, model, messages)
         except GenerationFailed as error:
             result.failure = f"request {number} of {requests} failed: {error}"
             break

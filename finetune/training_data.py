@@ -38,17 +38,16 @@ from assistant.examples import (
     read_example_files,
     utterance_key,
 )
+from assistant.endpoint import NoAPIKey, openai_client
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.templates import TemplateError, expand
 from finetune.generate import (
     DEFAULT_MODEL,
-    Retry,
     append_examples,
     build_messages,
     format_examples,
     generate,
     known_utterances,
-    make_client,
 )
 from finetune.records import read_records
 
@@ -196,17 +195,16 @@ def create_mode(args: argparse.Namespace, pack: SkillPack, example_file: Example
     siblings = [path for path in ordered_paths(args.file.parent.glob("*_examples.txt")) if path.resolve() != args.file.resolve()]
     try:
         known = known_utterances([example_file, *read_example_files(siblings, pack)])
-        client = make_client(args.base_url, args.timeout)
+        client = openai_client(args.base_url, "OPENAI_API_KEY", args.timeout, args.retries)
     except ExamplesError as error:
         report_problems(error)
         return BAD_INPUT
-    except ValueError as error:
+    except NoAPIKey as error:
         stderr.print(str(error), style="red", markup=False)
         return BAD_INPUT
     model = args.model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
-    retry = Retry(args.retries, args.backoff)
     result = generate(
-        client, model, example_file, pack, known, args.n_generations, args.per_request, args.seed, retry,
+        client, model, example_file, pack, known, args.n_generations, args.per_request, args.seed,
         lambda line: stderr.print(line, style="yellow", markup=False),
     )
     sys.stdout.write(format_examples(result.examples))
@@ -263,9 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL or OpenAI)")
     create.add_argument("--append", action="store_true", help="also add the new examples to --file")
     create.add_argument("--timeout", type=_positive(float), default=60.0, help="seconds per request (default: 60)")
-    create.add_argument("--retries", type=_nonnegative_int, default=4, help="retries of a failing request (default: 4)")
-    create.add_argument("--backoff", type=_positive(float), default=1.0,
-                        help="first retry delay in seconds, doubling each retry (default: 1)")
+    create.add_argument("--retries", type=_nonnegative_int, default=4, help="retries of a failing request (timeouts, 429, 5xx), "
+                        "waiting as Retry-After says, else backing off exponentially (default: 4)")
     return parser
 
 

@@ -6,7 +6,6 @@ client); otherwise the embedded SmolLM2-135M-Instruct runs locally, loaded once 
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ import openai
 
 from assistant.config import LLMConfig
 from assistant.context import current_context
+from assistant.endpoint import openai_client
 from assistant.models import ModelNotFound, load_causal_lm
 from assistant.skill import Span, skill
 
@@ -52,13 +52,7 @@ def chat(system: str, user: str) -> str:
 def _remote(settings: LLMConfig, system: str, user: str) -> str:
     if not settings.model:
         return "The language model endpoint has no model name: set model under [llm] in the config file."
-    client = openai.OpenAI(
-        base_url=settings.base_url,
-        # Local servers (llama.cpp, Ollama, vLLM) need no key, but the client insists on one.
-        api_key=os.environ.get(settings.api_key_env) or "none",
-        timeout=settings.timeout_s,
-        max_retries=settings.max_retries,
-    )
+    client = openai_client(settings.base_url, settings.api_key_env, settings.timeout_s, settings.max_retries)
     try:
         completion = client.chat.completions.create(
             model=settings.model,

@@ -17,8 +17,8 @@ import pytest
 from assistant.config import Config, NotesConfig
 from assistant.context import SkillContext, use_context
 
-# A route answers a request with (status, content type, body).
-Reply = tuple[int, str, bytes]
+# A route answers a request with (status, content type, body), optionally followed by more headers.
+Reply = tuple[int, str, bytes] | tuple[int, str, bytes, dict[str, str]]
 Route = Reply | Callable[["Request"], Reply]
 
 
@@ -51,7 +51,10 @@ def skill_context(tmp_path: Path) -> Iterator[Callable[..., SkillContext]]:
 
 @pytest.fixture
 def http_server() -> Iterator[Callable[[dict[str, Route]], Server]]:
-    """Call it with {path: reply or function of the Request} to start a real server; unknown paths are 404."""
+    """Call it with {path: reply or function of the Request} to start a real server; unknown paths are 404.
+
+    A function may sleep to play a hanging server; a client that gave up meanwhile is no error.
+    """
     with ExitStack() as stack:
 
         def serve(routes: dict[str, Route]) -> Server:
@@ -77,12 +80,16 @@ def http_server() -> Iterator[Callable[[dict[str, Route]], Server]]:
                     )
                     requests.append(request)
                     route = routes.get(url.path, (404, "text/plain", b"not found"))
-                    status, content_type, body = route(request) if callable(route) else route
-                    self.send_response(status)
-                    self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                    status, content_type, body, *more = route(request) if callable(route) else route
+                    headers = {"Content-Type": content_type, "Content-Length": str(len(body)), **(more[0] if more else {})}
+                    try:
+                        self.send_response(status)
+                        for name, value in headers.items():
+                            self.send_header(name, value)
+                        self.end_headers()
+                        self.wfile.write(body)
+                    except ConnectionError:
+                        pass  # the client timed out and closed the connection
 
                 def log_message(self, format: str, *args: Any) -> None:
                     """Keep test output clean."""

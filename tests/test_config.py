@@ -52,6 +52,10 @@ feeds = ["http://example.org/feed.xml"]
 [llm]
 base_url = "http://localhost:8080/v1"
 model = "tiny"
+
+[router]
+timeout_s = 2.5
+max_retries = 0
 """,
     )
     config = load_config(path)
@@ -60,6 +64,8 @@ model = "tiny"
     assert config.weather.forecast_url == Config().weather.forecast_url
     assert config.news.feeds == ["http://example.org/feed.xml"]
     assert (config.llm.base_url, config.llm.model) == ("http://localhost:8080/v1", "tiny")
+    assert (config.router.timeout_s, config.router.max_retries) == (2.5, 0)
+    assert config.router.backend == Config().router.backend
     assert config.general == Config().general
 
 
@@ -89,6 +95,8 @@ spotify = []
         ("[news]\nmax_headlines = 0\n", "news.max_headlines must be greater than 0, got 0"),
         ("[router]\nskill_timeout_s = nan\n", "router.skill_timeout_s must be a finite number, got nan"),
         ("[voice]\nsilence_s = inf\n", "voice.silence_s must be a finite number, got inf"),
+        ("[router]\ntimeout_s = 0\n", "router.timeout_s must be greater than 0, got 0.0"),
+        ("[router]\nmax_retries = -1\n", "router.max_retries must be 0 or more, got -1"),
         ('[news]\nfeeds = "http://x"\n', "news.feeds must be a list of strings, got 'http://x'"),
         ('[news]\nfeeds = ["http://x", 3]\n', "news.feeds[1] must be a string, got 3"),
         ('[apps.allow]\nvim = "vim"\n', "apps.allow.vim must be a list of strings, got 'vim'"),

@@ -8,7 +8,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,13 @@ import pytest
 
 from assistant.examples import read_example_file
 from assistant.pack import load_pack
-from finetune.generate import TOOL, Retry, build_messages, write_atomically
+from finetune.generate import TOOL, build_messages, write_atomically
 from finetune.training_data import main
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "packs" / "mini_examples"
 PACK = "tests.packs.mini_pack"
-FAST = ["--retries", "2", "--backoff", "0.01", "--timeout", "2"]
+FAST = ["--retries", "2", "--timeout", "2"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Reply:
     status: int = 200
     body: Any = None
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def answer(arguments: str | list[dict[str, str]]) -> Reply:
@@ -73,6 +74,8 @@ class FakeServer:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except OSError:
@@ -180,16 +183,26 @@ def test_rate_limits_and_server_errors_are_retried(
     code, out, err = create(capsys, server, folder / "weather_examples.txt")
     assert code == 0, err
     assert len(server.requests) == 2 and "is it windy in quito" in out
-    assert f"request 1: HTTP {status}; retrying in 0.01 s" in err
+
+
+def test_a_rate_limit_waits_as_long_as_retry_after_says(
+    server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.script = [Reply(**{**failure(429).__dict__, "headers": {"Retry-After": "1"}}), answer(QUITO)]
+    started = time.monotonic()
+    code, out, err = create(capsys, server, folder / "weather_examples.txt")
+    assert code == 0, err
+    assert time.monotonic() - started >= 1.0  # the client's own first backoff is at most 0.5 s
+    assert len(server.requests) == 2 and "is it windy in quito" in out
 
 
 def test_a_timeout_is_retried(server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    server.script = [Reply(**{**answer(LIMA).__dict__, "delay": 1.0}), answer(QUITO)]
+    server.script = [Reply(**{**answer(LIMA).__dict__, "delay": 3.0}), answer(QUITO)]
     started = time.monotonic()
     code, out, err = create(capsys, server, folder / "weather_examples.txt", "--timeout", "0.3")
     assert code == 0, err
-    assert time.monotonic() - started < 1.0
-    assert "request 1: timed out; retrying" in err
+    assert time.monotonic() - started < 2.0  # 0.3 s, a backoff of at most 0.5 s, the answer
+    assert len(server.requests) == 2
     assert out == '### User: is it windy in quito\n### Assistant: weather(location="quito")\n\n'
 
 
@@ -201,7 +214,7 @@ def test_a_persistent_failure_keeps_and_appends_what_was_generated(
     code, out, err = create(capsys, server, file, "--n_generations", "4", "--append")
     assert code == 3
     assert out == '### User: is it windy in quito\n### Assistant: weather(location="quito")\n\n' + LIMA_OUT
-    assert "request 3 of 4 failed: HTTP 503, still after 2 retries" in err
+    assert "request 3 of 4 failed: HTTP 503" in err
     assert len(server.requests) == 2 + 3
     users = [example.user for example in read_example_file(file, load_pack(PACK)).examples]
     assert users[-3:] == ["is it windy in quito", "weather in lima tomorrow please", "how hot is it in cairo"]
@@ -331,10 +344,6 @@ def test_a_malformed_target_file_is_bad_input(server: FakeServer, folder: Path, 
     code, _, err = create(capsys, server, file)
     assert code == 1 and f"{file}:37: cannot place this line" in err
     assert server.requests == []
-
-
-def test_backoff_doubles_up_to_a_cap() -> None:
-    assert [Retry(5, 0.5, 3.0).delay(attempt) for attempt in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
 
 
 def test_a_failed_check_leaves_the_file_untouched(tmp_path: Path) -> None:
