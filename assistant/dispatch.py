@@ -41,10 +41,12 @@ class Dispatcher:
     def run(self, call: Call) -> Outcome:
         """The skill's answer; a short question instead, when an argument does not resolve (never a wrong action)."""
         start = time.perf_counter()
+        skill = self.pack.skills.get(call.name)
+        if skill is None:  # a call from outside the pack (an endpoint, a stale adapter): never a KeyError
+            return Outcome("", _ms(start), f"no skill {call.name!r} in this pack")
         missing = unresolved(self.pack, call)
         if missing is not None:
             return Outcome(missing.question, _ms(start), f"unresolved {missing.parameter}={missing.value!r}")
-        skill = self.pack.skills[call.name]
         try:
             if skill.isolated:
                 answer = run_in_process(skill.function, call.kwargs, self.timeout_s)

@@ -21,6 +21,8 @@ DEFAULT_MODULE = "skills"
 DEFAULT_EXAMPLES = REPO_ROOT / "examples"
 
 
+FALLBACK_SKILL = "other"  # the skill for speech not meant for the assistant, where a pack has it
+
 @dataclass(frozen=True)
 class SkillPack:
     """Skills by name, in a stable order, and where their example files live."""
@@ -36,6 +38,12 @@ class SkillPack:
                 raise ValueError(f"two skills are named {skill.name!r}")
             by_name[skill.name] = skill
         return cls(by_name, examples_dir)
+
+    @property
+    def fallback(self) -> Call | None:
+        """What the router answers for speech the pack does not handle: ``other()`` where the pack has
+        that skill; a pack without one (SNIPS) has no fallback call, and such speech gets no call."""
+        return Call(FALLBACK_SKILL) if FALLBACK_SKILL in self.skills else None
 
     def parse(self, text: str, said: str | None = None) -> Call:
         """Parse model text into a validated call of one of this pack's skills (CallError if not).

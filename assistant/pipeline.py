@@ -16,15 +16,11 @@ from typing import Any
 import numpy as np
 
 from assistant.audio import SAMPLE_RATE, AudioError, read_wav
-from assistant.calls import Call
 from assistant.config import Config
 from assistant.dispatch import Dispatcher
 from assistant.pack import SkillPack
 from assistant.router import Router
 from assistant.stt import Transcriber
-
-NO_OP = Call("other")
-
 
 @dataclass
 class Turn:
@@ -107,19 +103,22 @@ class Assistant:
         turn = Turn(transcript=text)
         command = strip_wake_word(text, self.config.voice.wake_word)
         if command is None:
-            turn.call, turn.error = str(NO_OP), f"no wake word {self.config.voice.wake_word!r}: ignored"
+            turn.call, turn.error = str(self.pack.fallback or ""), f"no wake word {self.config.voice.wake_word!r}: ignored"
             turn.timings = {"total_ms": _ms(start)}
             return turn
         limit = self.config.router.max_utterance_chars
         if len(command) > limit:
-            turn.call = str(NO_OP)
+            turn.call = str(self.pack.fallback or "")
             turn.error = f"too long to route: {len(command)} characters, the most is {limit} ([router] max_utterance_chars)"
             turn.timings = {"total_ms": _ms(start)}
             return turn
         self.on_stage("thinking")
         routed = self.router.route(command)
-        turn.call, turn.error = str(routed.call), routed.error
+        turn.call, turn.error = str(routed.call or ""), routed.error
         turn.timings["route_ms"] = routed.latency_ms
+        if routed.call is None:  # nothing fits and the pack has no fallback skill
+            turn.timings["total_ms"] = _ms(start)
+            return turn
         self.on_stage(f"running {routed.call.name}")
         outcome = self.dispatcher.run(routed.call)
         turn.answer = outcome.answer

@@ -33,12 +33,11 @@ log = logging.getLogger(__name__)
 
 SHIPPED_ADAPTER = REPO_ROOT / "models" / "router"
 MANIFEST = "manifest.json"
-FALLBACK = Call("other")
 
 
 @dataclass(frozen=True)
 class Routed:
-    call: Call
+    call: Call | None  # None: the pack has no fallback call and nothing else fits
     text: str
     latency_ms: float
     tokens: int = 0
@@ -117,12 +116,12 @@ class LocalRouter:
         decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), budget)
         latency = (time.perf_counter() - start) * 1000
         if not decoded.finished:
-            return Routed(FALLBACK, decoded.text, latency, decoded.tokens, decoded.masked_steps,
+            return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps,
                           f"no complete call within {budget} tokens")
         try:
             call = self.pack.parse(decoded.text, said)
         except CallError as error:  # the grammar should make this impossible; never crash the loop
-            return Routed(FALLBACK, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error))
+            return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error))
         return Routed(call, decoded.text, latency, decoded.tokens, decoded.masked_steps)
 
 
@@ -212,7 +211,7 @@ class OpenAIRouter:
             text = f"{name}({arguments})"
             call = self._bind(name, arguments, utterance)
         except (EndpointFailed, CallError) as error:
-            return Routed(FALLBACK, text, _ms(start), error=str(error))
+            return Routed(self.pack.fallback, text, _ms(start), error=str(error))
         return Routed(call, str(call), _ms(start))
 
     def _answer(self, utterance: str) -> str:

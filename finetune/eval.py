@@ -105,7 +105,7 @@ def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str 
     with use_context(SkillContext(Config())):
         for record in track(records, description=label, console=console, transient=True):
             routed = router.route(record.user)
-            same = resolved_key(pack, routed.call) == resolved_key(pack, record.call)
+            same = routed.call is not None and resolved_key(pack, routed.call) == resolved_key(pack, record.call)
             predictions.append(Prediction(record.user, record.call, routed.call, routed.error is None,
                                           routed.latency_ms, routed.text, same))
     return score(predictions)

@@ -109,7 +109,7 @@ class CallAccuracy:
         rows = []
         for record in self.records:
             routed = router.route(record.user)
-            rows.append((record.user, str(record.call), str(routed.call), routed.call == record.call))
+            rows.append((record.user, str(record.call), str(routed.call or ""), routed.call == record.call))
         if was_training:
             model.train()
         accuracy = sum(row[3] for row in rows) / max(len(rows), 1)

@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.calls import Call
-
-NO_OP = "other"
+from assistant.pack import FALLBACK_SKILL
 
 
 @dataclass(frozen=True)
 class Prediction:
     user: str
     expected: Call
-    predicted: Call
+    predicted: Call | None  # read only when parsed
     parsed: bool
     latency_ms: float
     raw: str = ""
@@ -73,8 +72,8 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
     precision = _ratio(true_pos, true_pos + false_pos)
     recall = _ratio(true_pos, true_pos + false_neg)
     f1 = 2 * precision * recall / (precision + recall) if precision and recall else (0.0 if n else None)
-    negatives = [p for p in predictions if p.expected.name == NO_OP]
-    positives = [p for p in predictions if p.expected.name != NO_OP]
+    negatives = [p for p in predictions if p.expected.name == FALLBACK_SKILL]
+    positives = [p for p in predictions if p.expected.name != FALLBACK_SKILL]
     has_no_op = bool(negatives)
     latencies = [p.latency_ms for p in predictions]
     return {
@@ -86,9 +85,9 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
         "argument_precision": precision,
         "argument_recall": recall,
         "argument_f1": f1,
-        "false_activation_rate": _ratio(sum(p.parsed and p.predicted.name != NO_OP for p in negatives),
+        "false_activation_rate": _ratio(sum(p.parsed and p.predicted.name != FALLBACK_SKILL for p in negatives),
                                         len(negatives)) if has_no_op else None,
-        "missed_command_rate": _ratio(sum(not p.parsed or p.predicted.name == NO_OP for p in positives),
+        "missed_command_rate": _ratio(sum(not p.parsed or p.predicted.name == FALLBACK_SKILL for p in positives),
                                       len(positives)) if has_no_op else None,
         "latency_ms_p50": _percentile(latencies, 0.5),
         "latency_ms_p95": _percentile(latencies, 0.95),

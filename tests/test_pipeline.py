@@ -169,3 +169,18 @@ def test_oversized_input_is_refused_before_any_model_runs(pack, router, tmp_path
     assert heard.error == "the recording is 16.0 s long; the most is 15 s ([voice] max_utterance_s)"
     assert time.perf_counter() - start < 1.0 and assistant._transcriber is None
     assert assistant.handle_text("open firefox").call == 'run_app(program="firefox")'
+
+
+@pytest.mark.slow
+def test_a_pack_without_other_runs_the_pipeline(tmp_path: Path, skill_context) -> None:
+    """SNIPS has no other(): speech that fits nothing gets no call, and nothing raises."""
+    snips = load_pack("benchmarks.snips.skills")
+    assert snips.fallback is None and load_pack().fallback == Call("other")
+    config = Config(router=RouterConfig(skill_timeout_s=30))
+    assistant = Assistant(snips, config, lambda: load_local_router(snips, None), lambda: load_transcriber("faster-whisper"))
+    skill_context(config)
+    turn = assistant.handle_text("play bohemian rhapsody by queen on spotify")
+    assert turn.call.split("(")[0] in snips.skills and turn.answer.startswith(turn.call.split("(")[0])
+    refused = assistant.handle_text("x" * 501)
+    assert refused.call == "" and refused.error.startswith("too long to route")
+    assert Dispatcher(snips).run(Call("other")).error == "no skill 'other' in this pack"

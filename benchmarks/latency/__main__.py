@@ -86,7 +86,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
             e2e_ms.append((done - start) * 1000)
             tokens_per_s.append(routed.tokens / ((done - heard) or 1e-9))
             transcripts.append(text)
-            calls.append(str(routed.call))
+            calls.append(str(routed.call or ""))
     rss_runtime = peak_rss_mb()
 
     baseline = baseline_router(router, merged_model_dir(json.loads((adapter / "manifest.json").read_text())["base_model"],
