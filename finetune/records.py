@@ -31,13 +31,18 @@ def read_records(path: str | Path, pack: SkillPack, split: str | None = None) ->
         raise ValueError(f"{path}: cannot read: {error}") from None
     stripped = text.lstrip()
     rows: list[tuple[int, object]]
-    try:
-        if stripped.startswith("["):
+    if stripped.startswith("["):
+        try:
             rows = list(enumerate(json.loads(text), start=1))
-        else:
-            rows = [(number, json.loads(line)) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}:{error.lineno}: not valid JSON or JSONL: {error.msg}") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+    else:
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                rows.extend([(number, json.loads(line))] if line.strip() else [])
+            except json.JSONDecodeError as error:  # its lineno counts within the line: name the file's line
+                raise ValueError(f"{path}:{number}: not valid JSONL: {error.msg}") from None
     records, problems = [], []
     where = "record" if stripped.startswith("[") else "line"
     for number, row in rows:

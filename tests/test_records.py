@@ -1,0 +1,33 @@
+"""Reading evaluation and training records: every problem names the file and its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.pack import load_pack
+from finetune.records import read_records
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"user": "hi", "call": "other()"}\n\n{"user": bad}\n', ":3: not valid JSONL: Expecting value"),
+        ('{"user": "hi", "call": "other()"}\n{"user": "hi"}\n', ": line 2: expected an object with string fields"),
+        ('{"user": "hi", "call": "fly()"}\n', ": line 1: unknown skill 'fly'"),
+        ('[{"user": "hi", "call": "other()"},\n oops]', ":2: not valid JSON: Expecting value"),
+    ],
+)
+def test_bad_records_name_the_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "set.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        read_records(path, load_pack(), "test")
+    assert str(caught.value).startswith(f"{path}") and message in str(caught.value)
+
+
+def test_good_jsonl_reads_every_line(tmp_path: Path) -> None:
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"user": "hi", "call": "other()"}\n\n{"user": "time?", "call": "timecheck()"}\n', encoding="utf-8")
+    assert [r.user for r in read_records(path, load_pack(), "test")] == ["hi", "time?"]
