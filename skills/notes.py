@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -43,7 +44,10 @@ def notes_path() -> Path:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The notes database, private to the user: a folder it creates is 0700, the file (and so SQLite's journal) 0600."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)  # also a file made by an older version or another tool
     database = sqlite3.connect(path)
     with database:
         database.execute(

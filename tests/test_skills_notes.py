@@ -27,6 +27,18 @@ def test_notes_persist_in_the_configured_file(skill_context, tmp_path: Path) -> 
     assert notes("list") == "You have 1 note: water the plants."
 
 
+def test_notes_are_private_to_the_user(skill_context, tmp_path: Path) -> None:
+    path = tmp_path / "new-folder" / "notes.sqlite3"
+    skill_context(Config(notes=NotesConfig(path=str(path))))
+    notes("add", "the safe code is 1234")
+    assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+    older = tmp_path / "older.sqlite3"
+    sqlite3.connect(older).close()
+    older.chmod(0o644)
+    skill_context(Config(notes=NotesConfig(path=str(older))))
+    assert notes("list") == "You have no notes." and older.stat().st_mode & 0o777 == 0o600
+
+
 def test_empty_list(skill_context) -> None:
     skill_context()
     assert notes("list") == "You have no notes."
