@@ -31,6 +31,32 @@ COUNTRY_ALIASES = {
 }
 
 
+# Time zones people name instead of a place. Looked up before places: cities' alternate names hold
+# codes people also say ("LA", "HK"), and some are zone names too ("UTC" is Utrecht's, "CET" Cholet's).
+ZONES = {
+    "utc": ("UTC", "UTC"),
+    "gmt": ("GMT", "Etc/GMT"),
+    "zulu": ("UTC", "UTC"),
+    "coordinated universal time": ("UTC", "UTC"),
+    "greenwich mean time": ("GMT", "Etc/GMT"),
+    "universal time": ("UTC", "UTC"),
+    "cet": ("Central European Time", "Europe/Paris"),
+    "central european time": ("Central European Time", "Europe/Paris"),
+    "eastern time": ("Eastern Time", "America/New_York"),
+    "est": ("Eastern Time", "America/New_York"),
+    "edt": ("Eastern Time", "America/New_York"),
+    "central time": ("Central Time", "America/Chicago"),
+    "cst": ("Central Time", "America/Chicago"),
+    "cdt": ("Central Time", "America/Chicago"),
+    "mountain time": ("Mountain Time", "America/Denver"),
+    "mst": ("Mountain Time", "America/Denver"),
+    "mdt": ("Mountain Time", "America/Denver"),
+    "pacific time": ("Pacific Time", "America/Los_Angeles"),
+    "pst": ("Pacific Time", "America/Los_Angeles"),
+    "pdt": ("Pacific Time", "America/Los_Angeles"),
+}
+
+
 def place_name(location: str) -> str | None:
     """The gazetteer's name for a spoken place ('new york' -> 'New York City'), None when it has none."""
     found = find_place(location)
@@ -73,6 +99,8 @@ def find_place(location: str) -> tuple[str, str] | None:
 
 def _find_exact(location: str) -> tuple[str, str] | None:
     key = " ".join(location.casefold().strip(" ?!.").split()).removeprefix("the ")
+    if key in ZONES:
+        return ZONES[key]
     countries = _countries()
     code = COUNTRY_ALIASES.get(key) or next(
         (iso for iso, country in countries.items() if country["name"].casefold().removeprefix("the ") == key), None

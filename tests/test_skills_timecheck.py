@@ -28,6 +28,10 @@ NOW = datetime(2024, 1, 15, 6, 5, tzinfo=timezone.utc)
         ("California", "It's 10:05 PM in California."),
         ("Bombay", "It's 11:35 AM in Mumbai."),
         ("Reykjavik", "It's 6:05 AM in Reykjavík."),
+        ("UTC", "It's 6:05 AM in UTC."),
+        ("CET", "It's 7:05 AM in Central European Time."),
+        ("pacific time", "It's 10:05 PM in Pacific Time."),
+        ("LA", "It's 10:05 PM in Los Angeles."),
     ],
 )
 def test_time_somewhere(location: str, answer: str) -> None:
