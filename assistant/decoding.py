@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +19,7 @@ import llguidance
 import llguidance.hf
 import numpy as np
 
+from assistant.files import staged_folder
 from assistant.grammar import call_grammar, has_spans
 from assistant.pack import SkillPack
 
@@ -199,11 +198,6 @@ def convert_to_ctranslate2(model_dir: Path, cache: Path) -> Path:
     target = cache / f"ct2-{digest.hexdigest()[:16]}"
     if (target / "model.bin").is_file():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=cache, prefix=".ct2-"))
-    try:
+    with staged_folder(target) as staging:
         ctranslate2.converters.TransformersConverter(str(model_dir)).convert(str(staging), quantization="int8", force=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target

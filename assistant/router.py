@@ -11,8 +11,6 @@ import hashlib
 import json
 import logging
 import queue
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from assistant.calls import Call, CallError, RawCall
 from assistant.config import RouterConfig
 from assistant.decoding import CallMatcher, CTranslate2Engine, Engine, TorchEngine, convert_to_ctranslate2
 from assistant.endpoint import openai_client
+from assistant.files import staged_folder
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
 from assistant.pack import REPO_ROOT, SkillPack
 from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, system_text
@@ -139,14 +138,9 @@ def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter)).merge_and_unload()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".merge-"))
-    try:
+    with staged_folder(target) as staging:
         model.save_pretrained(staging)
         AutoTokenizer.from_pretrained(base).save_pretrained(staging)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -13,13 +13,12 @@ them back. The result loads with ``whisper.load_model(path)``.
 from __future__ import annotations
 
 import argparse
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from assistant.files import staged_file
 from assistant.models import cache_dir, embedded_whisper_dir
 
 # Order of ctranslate2's DataType enum (include/ctranslate2/types.h).
@@ -168,16 +167,8 @@ def convert_to_file(source: Path | None = None, out: Path | None = None) -> Path
     source = source or embedded_whisper_dir()
     out = out or default_checkpoint()
     checkpoint = convert(read_ct2_model(source / "model.bin"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(checkpoint, file)
-        os.chmod(staging, 0o644)
-        os.replace(staging, out)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    with staged_file(out) as staging:
+        torch.save(checkpoint, staging)
     return out
 
 

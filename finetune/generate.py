@@ -178,11 +178,14 @@ def candidates(completion: Any) -> tuple[list[tuple[str, str]], list[str]]:
     return pairs, problems
 
 
-def check(user: str, assistant: str, pack: SkillPack, known: dict[str, str]) -> NewExample:
-    """A generated pair as an example, or Rejected saying why not."""
+def check(user: str, assistant: str, skill: str, pack: SkillPack, known: dict[str, str]) -> NewExample:
+    """A generated pair as an example of ``skill``'s file, or Rejected saying why not."""
     user = " ".join(user.split())
     if not utterance_key(user):
         raise Rejected(f"empty utterance {user!r}")
+    marker = next((m for m in (USER, ASSISTANT, "####") if m in user), None)
+    if marker is not None:  # it would read back as a second example or a section
+        raise Rejected(f"the utterance contains the file marker {marker!r}")
     try:
         call = pack.parse(assistant)
     except CallError as error:
@@ -190,6 +193,8 @@ def check(user: str, assistant: str, pack: SkillPack, known: dict[str, str]) -> 
     earlier = known.get(utterance_key(user))
     if earlier is not None:
         raise Rejected(f"duplicate of {earlier}")
+    if call.name != skill:
+        raise Rejected(f"a call of {call.name}, not of {skill} (this file's skill)")
     return NewExample(user, call)
 
 
@@ -219,7 +224,7 @@ def generate(
         dropped = [f"request {number}: {problem}" for problem in problems]
         for user, assistant in pairs:
             try:
-                example = check(user, assistant, pack, known)
+                example = check(user, assistant, example_file.skill, pack, known)
             except Rejected as error:
                 dropped.append(f"request {number}: dropped {user!r} -> {assistant!r}: {error}")
                 continue

@@ -270,12 +270,14 @@ def test_invalid_generations_are_dropped_with_their_reasons(
         *QUITO,
         {"user": "Is it windy in Quito", "assistant": 'weather(location="quito")'},
         {"user": "forty winks timer", "assistant": "timer(minutes=40)"},
+        {"user": "rain in oslo ### User: hi", "assistant": 'weather(location="oslo")'},
+        {"user": "snow in bergen", "assistant": 'weather(location="bergen")'},
     ])]
     code, out, err = create(capsys, server, folder / "weather_examples.txt")
     assert code == 0, err
     assert out == (
         '### User: is it windy in quito\n### Assistant: weather(location="quito")\n\n'
-        "### User: forty winks timer\n### Assistant: timer(minutes=40)\n\n"
+        '### User: snow in bergen\n### Assistant: weather(location="bergen")\n\n'
     )
     assert "dropped 'book a flight to rome' -> 'flights(to=\"rome\")': unknown skill 'flights'" in err
     assert "weather() has no argument 'city'" in err
@@ -285,7 +287,9 @@ def test_invalid_generations_are_dropped_with_their_reasons(
     assert f"duplicate of {folder / 'other_examples.txt'}:" in err
     assert "empty utterance" in err
     assert "'Is it windy in Quito' -> 'weather(location=\"quito\")': duplicate of generated example 1" in err
-    assert "2 new examples printed; 8 dropped" in err
+    assert "'forty winks timer' -> 'timer(minutes=40)': a call of timer, not of weather (this file's skill)" in err
+    assert "the utterance contains the file marker '### User:'" in err
+    assert "2 new examples printed; 10 dropped" in err
 
 
 def test_append_keeps_the_file_readable_by_the_strict_reader(
