@@ -50,13 +50,14 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def flags(dataset: Path, output: Path, base: Path, *extra: str) -> list[str]:
-    return ["--data", str(dataset), "--output-dir", str(output), "--base-model", str(base), "--batch-size", "2",
-            "--eval-samples", "2", "--logging-steps", "1", "--report-to", "none", *extra]
+    return ["--data", str(dataset), "--output_dir", str(output), "--model_name_or_path", str(base),
+            "--per_device_train_batch_size", "2", "--eval_samples", "2", "--logging_steps", "1", "--report_to", "none",
+            *extra]
 
 
 def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     output = tmp_path / "run"
-    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "4", "--eval-steps", "2", "--save-steps", "2")))
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2")))
     assert (output / "adapter_model.safetensors").is_file() and (output / "checkpoint-4").is_dir()
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["base_model"] == str(tiny_llama) and manifest["template"] == "chatml"
@@ -86,7 +87,7 @@ def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, datase
 def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dataset: Path, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     output = tmp_path / "run"
-    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "1", "--eval-samples", "0")))
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "0")))
 
     def weather(location: str | None = None, units: str | None = None) -> str:
         """Changed: a new argument."""
@@ -108,8 +109,8 @@ def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dat
 def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     output = tmp_path / "run"
     script = [sys.executable, str(REPO_ROOT / "finetune" / "finetune.py")]
-    common = flags(dataset, output, tiny_llama, "--save-steps", "2", "--eval-samples", "0", "--eval-steps", "1000")
-    first = subprocess.Popen([*script, *common, "--max-steps", "500"], cwd=tmp_path,
+    common = flags(dataset, output, tiny_llama, "--save_steps", "2", "--eval_samples", "0", "--eval_steps", "1000")
+    first = subprocess.Popen([*script, *common, "--max_steps", "500"], cwd=tmp_path,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while not (output / "checkpoint-2" / "trainer_state.json").is_file():
@@ -119,7 +120,7 @@ def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp
     first.wait()
     assert not (output / "manifest.json").exists()
 
-    second = subprocess.run([*script, *common, "--max-steps", "40", "--resume"], cwd=tmp_path,
+    second = subprocess.run([*script, *common, "--max_steps", "40", "--resume"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resuming from" in second.stdout and "checkpoint-" in second.stdout
@@ -133,8 +134,8 @@ def test_wandb_offline_logs_run_and_stages_artifacts(tiny_llama: Path, dataset: 
                         "WANDB_SILENT": "true"}.items():
         monkeypatch.setenv(name, str(value))
     output = tmp_path / "run"
-    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "2", "--eval-steps", "2",
-                           "--report-to", "wandb", "--wandb-project", "voxroute-test")))
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "2", "--eval_steps", "2",
+                           "--report_to", "wandb", "--wandb_project", "voxroute-test")))
     import wandb
 
     wandb.finish()
@@ -191,4 +192,4 @@ def test_openai_compatible_baseline_over_http(http_server, dataset: Path, tmp_pa
 
 def test_too_short_max_length_is_a_clear_error(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"max_length=20 is shorter than the longest training example \(\d+ tokens"):
-        train(parse_args(flags(dataset, tmp_path / "run", tiny_llama, "--max-steps", "1", "--max-length", "20")))
+        train(*parse_args(flags(dataset, tmp_path / "run", tiny_llama, "--max_steps", "1", "--max_length", "20")))
