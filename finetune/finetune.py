@@ -134,6 +134,39 @@ def last_eval_loss(state: Any) -> float | None:
     return None
 
 
+def resume_checkpoint(output: Path) -> tuple[Path | None, list[Path]]:
+    """(the newest complete checkpoint, the newer incomplete ones skipped) in a run folder.
+
+    The Trainer writes a checkpoint's weights, optimizer and RNG state first and trainer_state.json
+    last, so a kill during a save leaves a folder without a readable state, and a folder whose
+    weights are gone cannot be resumed from either: both are incomplete.
+    """
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+    from transformers.utils import (ADAPTER_SAFE_WEIGHTS_NAME, ADAPTER_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME,
+                                    SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
+
+    weights = (ADAPTER_SAFE_WEIGHTS_NAME, ADAPTER_WEIGHTS_NAME, SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME,
+               WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
+
+    def complete(folder: Path) -> bool:
+        try:
+            json.loads((folder / TRAINER_STATE_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return any((folder / name).is_file() for name in weights)
+
+    prefix = f"{PREFIX_CHECKPOINT_DIR}-"
+    steps = {int(p.name[len(prefix):]): p for p in output.glob(f"{prefix}*")
+             if p.is_dir() and p.name[len(prefix):].isdigit()}
+    skipped: list[Path] = []
+    for _, folder in sorted(steps.items(), reverse=True):
+        if complete(folder):
+            return folder, skipped
+        skipped.append(folder)
+    return None, skipped
+
+
 def write_manifest(folder: Path, script: RouterArguments, training: SFTConfig, model_args: ModelConfig,
                    pack: SkillPack, train: list[Record], test: list[Record], metrics: dict[str, Any]) -> None:
     manifest = {
@@ -165,7 +198,7 @@ def log_artifacts(script: RouterArguments, model_args: ModelConfig, adapter_dir:
 def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig) -> Path:
     """Train, save the adapter with its manifest into ``output_dir``, and return that folder."""
     from datasets import Dataset
-    from transformers.trainer_utils import IntervalStrategy, get_last_checkpoint
+    from transformers.trainer_utils import IntervalStrategy
     from trl import get_peft_config
 
     from finetune.fast import CompletionOnlySFTTrainer
@@ -202,8 +235,11 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     )
     checkpoint = training.resume_from_checkpoint
     if script.resume and checkpoint is None:
-        checkpoint = get_last_checkpoint(str(output)) if output.is_dir() else None
-        print(f"resuming from {checkpoint}" if checkpoint else f"--resume: no checkpoint in {output}; starting afresh")
+        found, skipped = resume_checkpoint(output)
+        checkpoint = str(found) if found else None
+        note = f" (skipped incomplete: {', '.join(p.name for p in skipped)})" if skipped else ""
+        print(f"resuming from {found}{note}" if found else f"--resume: no complete checkpoint in {output}{note}; "
+              "starting afresh")
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - start

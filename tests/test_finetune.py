@@ -22,7 +22,7 @@ from assistant.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.router import load_local_router
 from assistant.skill import Skill
 from finetune import eval as evaluate
-from finetune.finetune import parse_args, train
+from finetune.finetune import parse_args, resume_checkpoint, train
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +125,31 @@ def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resuming from" in second.stdout and "checkpoint-" in second.stdout
     assert json.loads((output / "manifest.json").read_text())["metrics"]["steps"] == 40
+
+
+def test_resume_skips_incomplete_checkpoints(tiny_llama: Path, dataset: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "run"
+    common = flags(dataset, output, tiny_llama, "--save_steps", "2", "--eval_samples", "0", "--eval_steps", "1000")
+    train(*parse_args([*common, "--max_steps", "4"]))
+    (output / "checkpoint-4" / "adapter_model.safetensors").unlink()  # weights gone
+    (output / "checkpoint-6").mkdir()  # killed as the save began
+    capsys.readouterr()
+
+    train(*parse_args([*common, "--max_steps", "6", "--resume"]))
+    said = capsys.readouterr().out
+    assert f"resuming from {output / 'checkpoint-2'} (skipped incomplete: checkpoint-6, checkpoint-4)" in said
+    state = json.loads((output / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+    assert json.loads((output / "manifest.json").read_text())["metrics"]["steps"] == 6
+
+
+def test_resume_without_a_complete_checkpoint_starts_afresh(tmp_path: Path) -> None:
+    for name in ("checkpoint-9", "checkpoint-10"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "checkpoint-9" / "trainer_state.json").write_text('{"global_step": ')  # cut short
+    assert resume_checkpoint(tmp_path) == (None, [tmp_path / "checkpoint-10", tmp_path / "checkpoint-9"])
+    assert resume_checkpoint(tmp_path / "absent") == (None, [])
 
 
 def test_wandb_offline_logs_run_and_stages_artifacts(tiny_llama: Path, dataset: Path, tmp_path: Path,
