@@ -94,13 +94,14 @@ class ConfigError(ValueError):
 
 
 class TrainParser(TrlParser):
-    """TrlParser that checks YAML values as it checks flags and reports any error on one line."""
+    """TrlParser with voxroute's defaults that checks YAML values as flags and reports any error on one line."""
 
     def __init__(self, description: str | None = None) -> None:
         types = (RouterArguments, SFTConfig, ModelConfig)
         super().__init__(types, prog="finetune.py", description=description)
         self.add_argument("--config", default=argparse.SUPPRESS,
                           help="YAML file of options, its keys named as these flags; flags override it.")
+        self.set_defaults(**defaults(cuda_available()))
         self.hints = {name: hint for kind in types for name, hint in typing.get_type_hints(kind).items()}
         self.actions: dict[str, argparse.Action] = {}
         for action in self._actions:
@@ -152,7 +153,6 @@ def parse_args(argv: list[str] | None = None, description: str | None = None,
     """The three configurations from ``--config`` YAML and flags; errors exit with one line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = TrainParser(description)
-    parser.set_defaults(**defaults(cuda_available()))
     source = argv[argv.index("--config") + 1] + ": " if "--config" in argv[:-1] else ""
     try:
         script, training, model, rest = parser.parse_args_and_config(argv, return_remaining_strings=True)
