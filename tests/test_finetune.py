@@ -22,6 +22,7 @@ from assistant.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.router import load_local_router
 from assistant.skill import Skill
 from finetune import eval as evaluate
+from finetune.config import TrainParser
 from finetune.finetune import parse_args, resume_checkpoint, train
 
 pytestmark = pytest.mark.slow
@@ -150,6 +151,50 @@ def test_resume_without_a_complete_checkpoint_starts_afresh(tmp_path: Path) -> N
     (tmp_path / "checkpoint-9" / "trainer_state.json").write_text('{"global_step": ')  # cut short
     assert resume_checkpoint(tmp_path) == (None, [tmp_path / "checkpoint-10", tmp_path / "checkpoint-9"])
     assert resume_checkpoint(tmp_path / "absent") == (None, [])
+
+
+def test_yaml_learning_rate_in_e_notation_trains_as_a_float(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    config = tmp_path / "router.yaml"
+    config.write_text("learning_rate: 5e-4\nmax_steps: 2\neval_samples: 0\n", encoding="utf-8")
+    output = tmp_path / "run"
+    script, training, model = parse_args(["--config", str(config), *flags(dataset, output, tiny_llama)])
+    assert training.learning_rate == 5e-4 and isinstance(training.learning_rate, float)
+    train(script, training, model)
+    logged = [entry["learning_rate"] for entry in json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
+              ["log_history"] if "learning_rate" in entry]
+    assert all(isinstance(rate, float) for rate in logged) and max(logged) == pytest.approx(5e-4)  # warmup, then peak
+    assert json.loads((output / "manifest.json").read_text())["config"]["learning_rate"] == 5e-4
+
+
+@pytest.mark.parametrize(("yaml", "argv", "message"), [
+    ("batch_size: 8\n", [], "unknown key 'batch_size'"),
+    ("target_modules: [all-linear]\n", [], "unknown key 'target_modules' (did you mean 'lora_target_modules'?)"),
+    ("per_device_train_batch_size: 2.5\n", [], "per_device_train_batch_size: expected int, got 2.5"),
+    ("learning_rate: [0.1, 0.2]\n", [], "learning_rate: expected one value, got [0.1, 0.2]"),
+    ("bf16: maybe\n", [], "bf16: expected true or false, got 'maybe'"),
+    ("max_steps: null\n", [], "max_steps: null is not allowed"),
+    ("", ["--learning_rate", "fast"], "--learning_rate/--learning-rate: invalid float value: 'fast'"),
+    ("", ["--batch_size", "8"], "unrecognized arguments: --batch_size 8"),
+])
+def test_config_errors_are_one_line_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml: str,
+                                                   argv: list[str], message: str) -> None:
+    config = tmp_path / "router.yaml"
+    config.write_text(yaml, encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(["--config", str(config), *argv] if yaml else argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("finetune.py: error: ")]
+    assert len(errors) == 1 and message in errors[0] and err.endswith(errors[0] + "\n")
+    if yaml:
+        assert errors[0].startswith(f"finetune.py: error: {config}: ")
+
+
+def test_help_explains_every_option() -> None:
+    parser = TrainParser()
+    assert [action.dest for action in parser._actions if not action.help] == []
+    assert "(default: 0.0005)" in parser.format_help()
 
 
 def test_wandb_offline_logs_run_and_stages_artifacts(tiny_llama: Path, dataset: Path, tmp_path: Path,
