@@ -140,9 +140,9 @@ class TrainParser(TrlParser):
         try:
             result = convert(value if isinstance(value, str) else str(value))
         except (TypeError, ValueError, argparse.ArgumentTypeError):
-            expected = getattr(convert, "__name__", "a valid value")
-            raise ConfigError(f"{key}: expected {'true or false' if expected == 'string_to_bool' else expected}, "
-                              f"got {value!r}") from None
+            name = getattr(convert, "__name__", "a valid value")
+            expected = "true or false" if name == "string_to_bool" else name
+            raise ConfigError(f"{key}: expected {expected}, got {value!r}") from None
         if action.choices is not None and result not in action.choices:
             raise ConfigError(f"{key}: expected one of {', '.join(map(str, action.choices))}, got {value!r}")
         return result
@@ -151,14 +151,15 @@ class TrainParser(TrlParser):
 def parse_args(argv: list[str] | None = None, description: str | None = None,
                ) -> tuple[RouterArguments, SFTConfig, ModelConfig]:
     """The three configurations from ``--config`` YAML and flags; errors exit with one line."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    given = sys.argv[1:] if argv is None else argv
+    argv = [part for arg in given for part in (arg.split("=", 1) if arg.startswith("--config=") else [arg])]
     parser = TrainParser(description)
     source = argv[argv.index("--config") + 1] + ": " if "--config" in argv[:-1] else ""
     try:
         script, training, model, rest = parser.parse_args_and_config(argv, return_remaining_strings=True)
     except ConfigError as error:
         parser.error(f"{source}{error}")
-    except (OSError, ValueError, yaml.YAMLError) as error:  # an unreadable file, or a check in trl's or transformers' __post_init__
+    except (OSError, ValueError, yaml.YAMLError) as error:  # an unreadable file, or a __post_init__ check
         parser.error(str(error).replace("\n", " "))
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
