@@ -29,21 +29,25 @@ from assistant.prompting import DEFAULT_TEMPLATE
 class RouterArguments:
     """What only voxroute's script knows: its data, skills, prompt, evaluation and W&B naming."""
 
-    data: str = field(default="dataset/training_data.json",
-                      metadata={"help": "Training data written by `training_data.py -t` (its 'train' split is trained on)."})
+    data: str = field(default="dataset/training_data.json", metadata={
+        "help": "Training data written by `training_data.py -t` (its 'train' split is trained on)."})
     eval_data: str | None = field(default=None, metadata={
         "help": "Validation data (its 'validation' split); unset: the 'validation' split of --data."})
-    skills: str = field(default="skills", metadata={"help": "Skill pack: a folder or a module such as benchmarks.snips.skills."})
+    skills: str = field(default="skills", metadata={
+        "help": "Skill pack: a folder or a module such as benchmarks.snips.skills."})
     template: str = field(default=DEFAULT_TEMPLATE, metadata={
         "help": "Prompt template (a name from assistant.prompting or a file); the runtime serves with the same one."})
     list_skills: bool = field(default=False, metadata={"help": "List every skill's signature in the prompt."})
     eval_samples: int = field(default=20, metadata={
         "help": "Validation utterances whose calls are generated and scored (exact call) at each evaluation; 0: none."})
-    wandb_project: str = field(default="voxroute", metadata={"help": "W&B project (WANDB_PROJECT, unless already set)."})
-    wandb_entity: str | None = field(default=None, metadata={"help": "W&B entity (WANDB_ENTITY, unless already set)."})
+    wandb_project: str = field(default="voxroute", metadata={
+        "help": "W&B project (WANDB_PROJECT, unless already set)."})
+    wandb_entity: str | None = field(default=None, metadata={
+        "help": "W&B entity (WANDB_ENTITY, unless already set)."})
     resume: bool = field(default=False, metadata={
         "help": "Resume from the newest complete checkpoint in --output_dir (incomplete ones are skipped and named)."})
-    merge: bool = field(default=False, metadata={"help": "Also save the base model with the adapter merged in, in <output_dir>/merged."})
+    merge: bool = field(default=False, metadata={
+        "help": "Also save the base model with the adapter merged in, in <output_dir>/merged."})
 
 
 def cuda_available() -> bool:

@@ -160,8 +160,8 @@ def test_yaml_learning_rate_in_e_notation_trains_as_a_float(tiny_llama: Path, da
     script, training, model = parse_args(["--config", str(config), *flags(dataset, output, tiny_llama)])
     assert training.learning_rate == 5e-4 and isinstance(training.learning_rate, float)
     train(script, training, model)
-    logged = [entry["learning_rate"] for entry in json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
-              ["log_history"] if "learning_rate" in entry]
+    state = json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
+    logged = [entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry]
     assert all(isinstance(rate, float) for rate in logged) and max(logged) == pytest.approx(5e-4)  # warmup, then peak
     assert json.loads((output / "manifest.json").read_text())["config"]["learning_rate"] == 5e-4
 
