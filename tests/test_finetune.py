@@ -22,7 +22,8 @@ from assistant.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.router import load_local_router
 from assistant.skill import Skill
 from finetune import eval as evaluate
-from finetune.finetune import parse_args, train
+from finetune.config import TrainParser
+from finetune.finetune import parse_args, resume_checkpoint, train
 
 pytestmark = pytest.mark.slow
 
@@ -50,13 +51,14 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def flags(dataset: Path, output: Path, base: Path, *extra: str) -> list[str]:
-    return ["--data", str(dataset), "--output-dir", str(output), "--base-model", str(base), "--batch-size", "2",
-            "--eval-samples", "2", "--logging-steps", "1", "--report-to", "none", *extra]
+    return ["--data", str(dataset), "--output_dir", str(output), "--model_name_or_path", str(base),
+            "--per_device_train_batch_size", "2", "--eval_samples", "2", "--logging_steps", "1", "--report_to", "none",
+            *extra]
 
 
 def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     output = tmp_path / "run"
-    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "4", "--eval-steps", "2", "--save-steps", "2")))
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "4", "--eval_steps", "2", "--save_steps", "2")))
     assert (output / "adapter_model.safetensors").is_file() and (output / "checkpoint-4").is_dir()
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["base_model"] == str(tiny_llama) and manifest["template"] == "chatml"
@@ -86,7 +88,7 @@ def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, datase
 def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dataset: Path, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     output = tmp_path / "run"
-    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "1", "--eval-samples", "0")))
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "0")))
 
     def weather(location: str | None = None, units: str | None = None) -> str:
         """Changed: a new argument."""
@@ -108,8 +110,8 @@ def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dat
 def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     output = tmp_path / "run"
     script = [sys.executable, str(REPO_ROOT / "finetune" / "finetune.py")]
-    common = flags(dataset, output, tiny_llama, "--save-steps", "2", "--eval-samples", "0", "--eval-steps", "1000")
-    first = subprocess.Popen([*script, *common, "--max-steps", "500"], cwd=tmp_path,
+    common = flags(dataset, output, tiny_llama, "--save_steps", "2", "--eval_samples", "0", "--eval_steps", "1000")
+    first = subprocess.Popen([*script, *common, "--max_steps", "500"], cwd=tmp_path,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while not (output / "checkpoint-2" / "trainer_state.json").is_file():
@@ -119,11 +121,80 @@ def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp
     first.wait()
     assert not (output / "manifest.json").exists()
 
-    second = subprocess.run([*script, *common, "--max-steps", "40", "--resume"], cwd=tmp_path,
+    second = subprocess.run([*script, *common, "--max_steps", "40", "--resume"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resuming from" in second.stdout and "checkpoint-" in second.stdout
     assert json.loads((output / "manifest.json").read_text())["metrics"]["steps"] == 40
+
+
+def test_resume_skips_incomplete_checkpoints(tiny_llama: Path, dataset: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "run"
+    common = flags(dataset, output, tiny_llama, "--save_steps", "2", "--eval_samples", "0", "--eval_steps", "1000")
+    train(*parse_args([*common, "--max_steps", "4"]))
+    (output / "checkpoint-4" / "adapter_model.safetensors").unlink()  # weights gone
+    (output / "checkpoint-6").mkdir()  # killed as the save began
+    capsys.readouterr()
+
+    train(*parse_args([*common, "--max_steps", "6", "--resume"]))
+    said = capsys.readouterr().out
+    assert f"resuming from {output / 'checkpoint-2'} (skipped incomplete: checkpoint-6, checkpoint-4)" in said
+    state = json.loads((output / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+    assert json.loads((output / "manifest.json").read_text())["metrics"]["steps"] == 6
+
+
+def test_resume_without_a_complete_checkpoint_starts_afresh(tmp_path: Path) -> None:
+    for name in ("checkpoint-9", "checkpoint-10"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "checkpoint-9" / "trainer_state.json").write_text('{"global_step": ')  # cut short
+    assert resume_checkpoint(tmp_path) == (None, [tmp_path / "checkpoint-10", tmp_path / "checkpoint-9"])
+    assert resume_checkpoint(tmp_path / "absent") == (None, [])
+
+
+def test_yaml_learning_rate_in_e_notation_trains_as_a_float(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    config = tmp_path / "router.yaml"
+    config.write_text("learning_rate: 5e-4\nmax_steps: 2\neval_samples: 0\n", encoding="utf-8")
+    output = tmp_path / "run"
+    script, training, model = parse_args(["--config", str(config), *flags(dataset, output, tiny_llama)])
+    assert training.learning_rate == 5e-4 and isinstance(training.learning_rate, float)
+    train(script, training, model)
+    state = json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
+    logged = [entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry]
+    assert all(isinstance(rate, float) for rate in logged) and max(logged) == pytest.approx(5e-4)  # warmup, then peak
+    assert json.loads((output / "manifest.json").read_text())["config"]["learning_rate"] == 5e-4
+
+
+@pytest.mark.parametrize(("yaml", "argv", "message"), [
+    ("batch_size: 8\n", [], "unknown key 'batch_size'"),
+    ("target_modules: [all-linear]\n", [], "unknown key 'target_modules' (did you mean 'lora_target_modules'?)"),
+    ("per_device_train_batch_size: 2.5\n", [], "per_device_train_batch_size: expected int, got 2.5"),
+    ("learning_rate: [0.1, 0.2]\n", [], "learning_rate: expected one value, got [0.1, 0.2]"),
+    ("bf16: maybe\n", [], "bf16: expected true or false, got 'maybe'"),
+    ("max_steps: null\n", [], "max_steps: null is not allowed"),
+    ("", ["--learning_rate", "fast"], "--learning_rate/--learning-rate: invalid float value: 'fast'"),
+    ("", ["--batch_size", "8"], "unrecognized arguments: --batch_size 8"),
+])
+def test_config_errors_are_one_line_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml: str,
+                                                   argv: list[str], message: str) -> None:
+    config = tmp_path / "router.yaml"
+    config.write_text(yaml, encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(["--config", str(config), *argv] if yaml else argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("finetune.py: error: ")]
+    assert len(errors) == 1 and message in errors[0] and err.endswith(errors[0] + "\n")
+    if yaml:
+        assert errors[0].startswith(f"finetune.py: error: {config}: ")
+
+
+def test_help_explains_every_option() -> None:
+    parser = TrainParser()
+    assert [action.dest for action in parser._actions if not action.help] == []
+    assert "(default: 0.0005)" in parser.format_help()
 
 
 def test_wandb_offline_logs_run_and_stages_artifacts(tiny_llama: Path, dataset: Path, tmp_path: Path,
@@ -133,8 +204,8 @@ def test_wandb_offline_logs_run_and_stages_artifacts(tiny_llama: Path, dataset: 
                         "WANDB_SILENT": "true"}.items():
         monkeypatch.setenv(name, str(value))
     output = tmp_path / "run"
-    train(parse_args(flags(dataset, output, tiny_llama, "--max-steps", "2", "--eval-steps", "2",
-                           "--report-to", "wandb", "--wandb-project", "voxroute-test")))
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "2", "--eval_steps", "2",
+                           "--report_to", "wandb", "--wandb_project", "voxroute-test")))
     import wandb
 
     wandb.finish()
@@ -191,4 +262,4 @@ def test_openai_compatible_baseline_over_http(http_server, dataset: Path, tmp_pa
 
 def test_too_short_max_length_is_a_clear_error(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"max_length=20 is shorter than the longest training example \(\d+ tokens"):
-        train(parse_args(flags(dataset, tmp_path / "run", tiny_llama, "--max-steps", "1", "--max-length", "20")))
+        train(*parse_args(flags(dataset, tmp_path / "run", tiny_llama, "--max_steps", "1", "--max_length", "20")))

@@ -11,7 +11,6 @@ Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -26,8 +25,8 @@ from rich.table import Table
 
 from assistant.files import write_atomically
 from assistant.pack import load_pack
-from finetune.config import TrainConfig
-from finetune.finetune import load_model, lora_config, sft_arguments, to_examples
+from finetune.config import parse_args
+from finetune.finetune import load_model, to_examples
 from finetune.records import read_records
 
 OUT = Path(__file__).resolve().parent / "results.json"
@@ -63,42 +62,43 @@ def matmul_flops(seconds: float = 2.0) -> float:
     return 2 * 400 * 576 * 1536 * count / (time.perf_counter() - start)
 
 
-def run(variant: str, config: TrainConfig, train: list[dict[str, str]], validation: list[dict[str, str]],
+def run(variant: str, flags: list[str], train: list[dict[str, str]], validation: list[dict[str, str]],
         steps: int, warmup: int) -> dict[str, Any]:
+    """One variant's throughput: trl's plain SFTTrainer on random batches, or voxroute's step."""
     import torch
     from datasets import Dataset
-    from trl import SFTTrainer
+    from trl import SFTTrainer, get_peft_config
 
     from finetune.fast import CompletionOnlySFTTrainer
 
-    torch.manual_seed(config.seed)
-    model, tokenizer, on_cuda = load_model(config)
     with tempfile.TemporaryDirectory() as scratch:
-        args = sft_arguments(dataclasses.replace(config, max_steps=steps, save_steps=10**9), Path(scratch), on_cuda,
-                             True, False)
-        args.eval_strategy, args.save_strategy = "no", "no"
-        if variant == "plain":
-            args.train_sampling_strategy = "random"
+        plain = ["--train_sampling_strategy", "random"] if variant == "plain" else []
+        _, args, model_args = parse_args([*flags, "--output_dir", scratch, "--max_steps", str(steps),
+                                          "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
+                                          *plain])
+        torch.manual_seed(args.seed)
+        model, tokenizer = load_model(model_args, args.gradient_checkpointing)
         trainer_class = SFTTrainer if variant == "plain" else CompletionOnlySFTTrainer
         clock = StepClock()
         trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(train),
                                 eval_dataset=Dataset.from_list(validation), processing_class=tokenizer,
-                                peft_config=lora_config(config), callbacks=[clock.callback()])
+                                peft_config=get_peft_config(model_args), callbacks=[clock.callback()])
         trainer.train()
         validation_loss = trainer.evaluate()["eval_loss"]
     timed = clock.times[warmup:]
     seconds_per_step = (timed[-1] - timed[0]) / (len(timed) - 1)
     return {"variant": variant, "steps": steps, "seconds_per_step": seconds_per_step,
-            "examples_per_second": config.batch_size / seconds_per_step, "validation_loss": validation_loss}
+            "examples_per_second": args.per_device_train_batch_size / seconds_per_step,
+            "validation_loss": validation_loss}
 
 
-def floor(config: TrainConfig, train: list[dict[str, str]], flops: float) -> dict[str, float]:
+def floor(base_model: str, train: list[dict[str, str]], flops: float) -> dict[str, float]:
     """FLOPs per example with LoRA (forward, and a backward for activations only: about 2x forward)."""
     from transformers import AutoConfig, AutoTokenizer
 
     from assistant.models import resolve_base_model
 
-    path = resolve_base_model(config.base_model)
+    path = resolve_base_model(base_model)
     model_config, tokenizer = AutoConfig.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     head = model_config.vocab_size * model_config.hidden_size
     layer = (2 * model_config.hidden_size ** 2
@@ -122,16 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=4, help="steps left out of the timing (default: 4)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"JSON results (default: {OUT})")
     args = parser.parse_args(argv)
-    from finetune.config import build_config
-
-    config = build_config(args.config, argparse.Namespace())
-    pack = load_pack(config.skills)
-    train = to_examples(read_records(args.data, pack, "train"), pack, config)
-    validation = to_examples(read_records(args.data, pack, "validation"), pack, config)
-    results = [run(variant, config, train, validation, args.steps, args.warmup) for variant in ("plain", "fast")]
-    physical = floor(config, train, matmul_flops())
+    flags = ["--config", args.config, "--data", args.data]
+    script, training, model_args = parse_args(flags)
+    pack = load_pack(script.skills)
+    train = to_examples(read_records(script.data, pack, "train"), pack, script)
+    validation = to_examples(read_records(script.data, pack, "validation"), pack, script)
+    results = [run(variant, flags, train, validation, args.steps, args.warmup) for variant in ("plain", "fast")]
+    physical = floor(model_args.model_name_or_path, train, matmul_flops())
     ratio = results[1]["examples_per_second"] / results[0]["examples_per_second"]
-    table = Table(title=f"training throughput, {args.steps} steps of {config.batch_size} (first {args.warmup} untimed)")
+    batch = training.per_device_train_batch_size
+    table = Table(title=f"training throughput, {args.steps} steps of {batch} (first {args.warmup} untimed)")
     for column in ("trainer", "s/step", "examples/s", "validation loss"):
         table.add_column(column, justify="left" if column == "trainer" else "right")
     for row in results:
