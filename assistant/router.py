@@ -34,6 +34,9 @@ SHIPPED_ADAPTER = REPO_ROOT / "models" / "router"
 MANIFEST = "manifest.json"
 
 
+MAX_UTTERANCE_TOKENS = 384  # bounds prefill and copying; 500 characters of English are about 120 tokens
+
+
 @dataclass(frozen=True)
 class Routed:
     call: Call | None  # None: the pack has no fallback call and nothing else fits
@@ -111,6 +114,9 @@ class LocalRouter:
         ids = self._ids(self.prompt(utterance))
         fixed = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
         said = " ".join(utterance.split())
+        if len(ids) - fixed > MAX_UTTERANCE_TOKENS:  # rare scripts and symbols take several tokens a character
+            return Routed(self.pack.fallback, "", (time.perf_counter() - start) * 1000,
+                          error=f"too long to route: {len(ids) - fixed} tokens, the most is {MAX_UTTERANCE_TOKENS}")
         budget = self.max_new_tokens + len(ids) - fixed  # room to copy the whole utterance (a dictated note)
         decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), budget)
         latency = (time.perf_counter() - start) * 1000
