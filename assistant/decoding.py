@@ -39,13 +39,14 @@ class CallMatcher:
     depends on what was said, so each request compiles its own (about 5 ms measured here).
     """
 
-    def __init__(self, tokenizer: Any, pack: SkillPack):
+    def __init__(self, tokenizer: Any, pack: SkillPack, lead: str = ""):
         self.tokenizer = tokenizer
         self.pack = pack
+        self.lead = lead
         self.eos_id = tokenizer.eos_token_id
         self._ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
         self._per_request = has_spans(pack)
-        self._pristine = self._compile(call_grammar(pack))
+        self._pristine = self._compile(call_grammar(pack, lead=lead))
 
     def _compile(self, lark: str) -> llguidance.LLMatcher:
         matcher = llguidance.LLMatcher(self._ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(lark), log_level=0)
@@ -56,7 +57,7 @@ class CallMatcher:
     def fresh(self, said: str | None = None) -> llguidance.LLMatcher:
         """A matcher at the start of a call; span values may only copy words of ``said``."""
         if said is not None and self._per_request:
-            return self._compile(call_grammar(self.pack, said))
+            return self._compile(call_grammar(self.pack, said, self.lead))
         return self._pristine.deep_copy()
 
     @staticmethod

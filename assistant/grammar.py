@@ -81,11 +81,12 @@ def has_spans(pack: SkillPack) -> bool:
     return any(param.span for skill in pack.skills.values() for param in skill.parameters)
 
 
-def call_grammar(pack: SkillPack, said: str | None = None) -> str:
-    """The Lark grammar of every canonical call of the pack's skills; with ``said``, spans copy from it."""
+def call_grammar(pack: SkillPack, said: str | None = None, lead: str = "") -> str:
+    """The Lark grammar of every canonical call of the pack's skills, after the template's ``lead``
+    (spaces; see :mod:`assistant.prompting`); with ``said``, spans copy from it."""
     spans = said is not None and has_spans(pack)
     names = [f"s{index}" for index in range(len(pack.skills))]
-    lines = ["start: " + " | ".join(names)]
+    lines = [f"start: {json.dumps(lead) + ' ' if lead else ''}({' | '.join(names)})"]
     used: set[type] = set()
     for rule, skill in zip(names, pack.skills.values()):
         lines.extend(_skill_rules(skill, rule, spans))

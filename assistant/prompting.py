@@ -4,6 +4,11 @@ A template is a text file in ``prompts/`` with three placeholders: ``{system}``,
 ``{call}``. Everything before ``{call}`` is the prompt; what follows it ends the model's turn.
 Because the system text and the template head come before the utterance, the part up to
 ``{user}`` is fixed and can be KV-cached.
+
+Spaces right before ``{call}`` (``[/INST] {call}``) belong to the completion, not the prompt: most
+tokenizers fold a space into the next word (" weather" is one token), so a prompt ending in a
+space would be tokenised differently alone than followed by the call, and training (which masks by
+the prompt's length) would not see the tokens the model must produce when serving.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ class PromptTemplate:
         positions = [self.text.find(p) for p in _PLACEHOLDERS]
         if any(self.text.count(p) != 1 for p in _PLACEHOLDERS) or positions != sorted(positions):
             raise ValueError(f"prompt template {self.name!r} needs {{system}}, {{user}} and {{call}} once each, in that order")
+
+    @property
+    def lead(self) -> str:
+        """The spaces between the prompt and the call, which the completion carries (see the module docstring)."""
+        head = self.text.split("{call}", 1)[0]
+        return head[len(head.rstrip(" ")):]
 
     @property
     def suffix(self) -> str:
@@ -59,10 +70,10 @@ def system_text(skill_lines: list[str] | None = None) -> str:
 
 def render_prompt(template: PromptTemplate, user: str, skill_lines: list[str] | None = None) -> str:
     """The model's input for one utterance: everything up to where the call begins."""
-    head = template.text.split("{call}", 1)[0]
+    head = template.text.split("{call}", 1)[0].rstrip(" ")
     return head.replace("{system}", system_text(skill_lines), 1).replace("{user}", " ".join(user.split()), 1)
 
 
 def render_completion(template: PromptTemplate, call: Call | str) -> str:
-    """The training target: the canonical call and the template's end-of-turn marker."""
-    return f"{call}{template.suffix}"
+    """The training target: the template's lead, the canonical call and its end-of-turn marker."""
+    return f"{template.lead}{call}{template.suffix}"

@@ -124,7 +124,7 @@ class LocalRouter:
             return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps,
                           f"no complete call within {budget} tokens")
         try:
-            call = self.pack.parse(decoded.text, said)
+            call = self.pack.parse(decoded.text.removeprefix(self.template.lead), said)
         except CallError as error:  # the grammar should make this impossible; never crash the loop
             return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error))
         return Routed(call, decoded.text, latency, decoded.tokens, decoded.masked_steps)
@@ -167,7 +167,8 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
             log.warning("router %s: %s (retrain with finetune/finetune.py)", adapter_dir, problem)
     model_dir = merged_model_dir(base_model or spec.base_model, adapter_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    calls = CallMatcher(tokenizer, pack)
+    prompt_template = load_template(template or spec.template)
+    calls = CallMatcher(tokenizer, pack, prompt_template.lead)
     if engine == "ctranslate2":
         backend: Engine = CTranslate2Engine(convert_to_ctranslate2(model_dir, cache_dir()), calls)
     elif engine == "transformers":
@@ -179,7 +180,7 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
         backend = TorchEngine(model, calls)
     else:
         raise ValueError(f"unknown router engine {engine!r} (ctranslate2 or transformers)")
-    return LocalRouter(pack, tokenizer, backend, calls, load_template(template or spec.template),
+    return LocalRouter(pack, tokenizer, backend, calls, prompt_template,
                        spec.list_skills if list_skills is None else list_skills, max_new_tokens)
 
 

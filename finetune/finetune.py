@@ -83,14 +83,15 @@ class CallAccuracy:
     def __init__(self, records: list[Record], pack: SkillPack, tokenizer: Any, script: RouterArguments, seed: int):
         self.records = random.Random(seed).sample(records, min(script.eval_samples, len(records)))
         self.pack, self.tokenizer, self.script = pack, tokenizer, script
-        self.calls = CallMatcher(tokenizer, pack)
+        self.template = load_template(script.template)
+        self.calls = CallMatcher(tokenizer, pack, self.template.lead)
         self.history: list[dict[str, Any]] = []
 
     def __call__(self, model: Any, step: int) -> dict[str, Any]:
         was_training = model.training
         model.eval()
         router = LocalRouter(self.pack, self.tokenizer, TorchEngine(model, self.calls), self.calls,
-                             load_template(self.script.template), self.script.list_skills)
+                             self.template, self.script.list_skills)
         rows = []
         for record in self.records:
             routed = router.route(record.user)

@@ -198,3 +198,13 @@ def test_decoded_span_values_are_always_words_of_the_utterance(untuned_span_rout
     for name, value in routed.call.args:
         if name in spans:
             assert is_span(value, said), (value, said)
+
+
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+def test_a_template_with_a_lead_space_decodes_it_and_parses_the_call(engine: str) -> None:
+    """``[/INST] {call}``: the space is the call's first token's, so the grammar starts with it."""
+    router = load_local_router(PACK, None, template="mistral", engine=engine)
+    assert not router.prompt("hello").endswith(" ")
+    routed = router.route("what's the weather in Paris")
+    assert routed.error is None and routed.text.startswith(" ") and routed.call.name in PACK.skills
+    assert str(routed.call) == routed.text[1:]
