@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.calls import Call, CallError
+from assistant.files import write_atomically
 from assistant.pack import SkillPack
 from assistant.templates import SlotValue, Template, TemplateError, parse_list_line, sentence_forms
 
@@ -83,6 +84,7 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     problems: list[str] = []
     section: str | None = None
     prompt: str | None = None
+    prompt_number = 0
     seen_sections: list[str] = []
     found: dict[str, list[Example]] = {PROMPT_EXAMPLES: [], EXAMPLES: []}
     templates: list[Template] = []
@@ -111,7 +113,7 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
             if prompt is not None:
                 problem(number, "the Prompt section holds exactly one line; this is a second one")
             else:
-                prompt = line
+                prompt, prompt_number = line, number
             continue
         if section == TEMPLATES and (defined := parse_list_line(line)) is not None:
             name, values = defined
@@ -163,6 +165,9 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     skill = _prompt_skill(prompt or "", pack)
     if prompt is not None and skill is None:
         problems.append(f"{path}: the prompt line must start with a skill of the pack, e.g. other() ...: {prompt[:60]!r}")
+    elif prompt is not None and skill is not None and prompt != pack.skills[skill].prompt_line():
+        problems.append(f"{path}:{prompt_number}: the prompt line is derived from the skill's signature and docstring, "
+                        f"expected: {pack.skills[skill].prompt_line()} (training_data.py --sync-prompts rewrites it)")
     if problems:
         raise ExamplesError(problems)
     return ExampleFile(path, skill or "", prompt or "", tuple(found[PROMPT_EXAMPLES]), tuple(found[EXAMPLES]),
@@ -212,3 +217,21 @@ def deduplicate(examples: Iterable[Example]) -> tuple[list[Example], list[str]]:
 def _prompt_skill(prompt: str, pack: SkillPack) -> str | None:
     match = re.match(r"\s*(\w+)\(", prompt)
     return match.group(1) if match and match.group(1) in pack.skills else None
+
+
+def sync_prompt_line(path: Path, pack: SkillPack) -> bool:
+    """Rewrite the file's prompt line as its skill's signature derives it; whether it changed.
+
+    Only that line changes, atomically; a file whose prompt line names no skill of the pack is left alone.
+    """
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    headers = [index for index, line in enumerate(lines) if line.strip() == PROMPT]
+    if not headers:
+        return False
+    index = next((i for i in range(headers[0] + 1, len(lines)) if lines[i].strip()), None)
+    skill = _prompt_skill(lines[index], pack) if index is not None else None
+    if skill is None or lines[index].strip() == pack.skills[skill].prompt_line():
+        return False
+    lines[index] = pack.skills[skill].prompt_line() + "\n"
+    write_atomically(path, "".join(lines))
+    return True

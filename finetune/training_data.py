@@ -36,6 +36,7 @@ from assistant.examples import (
     deduplicate,
     read_example_file,
     read_example_files,
+    sync_prompt_line,
     utterance_key,
 )
 from assistant.endpoint import NoAPIKey, openai_client
@@ -236,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-t", "--training-data", action="store_true", help="print the data set (JSON) built from --files")
     mode.add_argument("-c", "--create", action="store_true", help="generate new examples for --file with an LLM")
     mode.add_argument("-p", "--prompt", action="store_true", help="print the messages -c would send for --file")
+    mode.add_argument("--sync-prompts", action="store_true",
+                      help="rewrite the prompt line of --files (default: all) as each skill's signature derives it")
     parser.add_argument("--skills", default=DEFAULT_MODULE, help="module of the skill pack (default: %(default)s)")
     parser.add_argument("--examples", type=Path, help="examples folder of the pack (default: the pack's own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and of -c's prompt sampling (default: 0)")
@@ -269,11 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.training_data and args.file:
-        parser.error("-t reads --files, not --file")
-    if not args.training_data and (args.files or args.out):
-        parser.error("--files and --out belong to -t")
-    if not args.training_data and not args.file:
+    reads_files = args.training_data or args.sync_prompts
+    if reads_files and args.file:
+        parser.error("-t and --sync-prompts read --files, not --file")
+    if not reads_files and args.files:
+        parser.error("--files belongs to -t and --sync-prompts")
+    if not args.training_data and args.out:
+        parser.error("--out belongs to -t")
+    if not reads_files and not args.file:
         parser.error("-c and -p need --file")
     if args.append and not args.create:
         parser.error("--append belongs to -c")
@@ -284,6 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BAD_INPUT
     if args.training_data:
         return dataset_mode(args, pack)
+    if args.sync_prompts:
+        for path in ordered_paths(args.files or pack.example_files()):
+            if sync_prompt_line(path, pack):
+                stderr.print(f"{path}: prompt line rewritten from the signature", markup=False)
+        return 0
     try:
         example_file = read_example_file(args.file, pack)
     except ExamplesError as error:

@@ -24,7 +24,7 @@ def other() -> str:
 PACK = SkillPack.from_skills([Skill.from_function(weather), Skill.from_function(other)])
 
 GOOD = """#### Prompt:
-weather(location="[location]") ask for the weather
+weather(location="[location]") Ask for the weather.
 
 #### Prompt Examples:
 
@@ -78,13 +78,13 @@ def test_each_malformed_case_names_file_and_line(tmp_path: Path, replace: str, b
 
 
 def test_structural_problems_are_reported(tmp_path: Path) -> None:
-    no_prompt = GOOD.replace("#### Prompt:\nweather(location=\"[location]\") ask for the weather\n", "")
+    no_prompt = GOOD.replace("#### Prompt:\nweather(location=\"[location]\") Ask for the weather.\n", "")
     with pytest.raises(ExamplesError, match="no '#### Prompt:' section"):
         read_example_file(write(tmp_path, no_prompt), PACK)
-    two_lines = GOOD.replace("ask for the weather\n", "ask for the weather\nand a second line\n")
+    two_lines = GOOD.replace("Ask for the weather.\n", "Ask for the weather.\nand a second line\n")
     with pytest.raises(ExamplesError, match=r":3: the Prompt section holds exactly one line"):
         read_example_file(write(tmp_path, two_lines), PACK)
-    unknown = GOOD.replace('weather(location="[location]") ask', "forecast() ask")
+    unknown = GOOD.replace('weather(location="[location]") Ask', "forecast() ask")
     with pytest.raises(ExamplesError, match="must start with a skill of the pack"):
         read_example_file(write(tmp_path, unknown), PACK)
     reordered = GOOD.replace("#### Prompt Examples:", "#### Tmp:").replace("#### Examples:", "#### Prompt Examples:")
@@ -121,3 +121,17 @@ def test_duplicates_are_dropped_and_reported_conflicts_rejected(tmp_path: Path) 
     )
     with pytest.raises(ExamplesError, match=r"c_examples.txt:11: 'is it raining' is labelled other\(\), but .*a_examples.txt:11"):
         deduplicate(original.all_examples + conflict.all_examples)
+
+
+def test_the_prompt_line_is_derived_from_the_signature(tmp_path: Path) -> None:
+    from assistant.examples import sync_prompt_line
+
+    path = write(tmp_path, GOOD.replace(") Ask for the weather.", ') tell me the weather'))
+    with pytest.raises(ExamplesError) as caught:
+        read_example_file(path, PACK)
+    assert str(caught.value) == (f'{path}:2: the prompt line is derived from the skill\'s signature and docstring, '
+                                 'expected: weather(location="[location]") Ask for the weather. '
+                                 '(training_data.py --sync-prompts rewrites it)')
+    assert sync_prompt_line(path, PACK) and path.read_text(encoding="utf-8") == GOOD
+    assert not sync_prompt_line(path, PACK)
+    assert read_example_file(path, PACK).prompt == PACK.skills["weather"].prompt_line()
