@@ -6,6 +6,7 @@ client); otherwise the embedded SmolLM2-135M-Instruct runs locally, loaded once 
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Annotated, Any
 
@@ -65,18 +66,31 @@ def _remote(settings: LLMConfig, system: str, user: str) -> str:
         return f"I can't reach the language model at {settings.base_url} right now."
     except openai.APIError as error:
         return f"The language model at {settings.base_url} failed: {error.message}"
-    choices = completion.choices
-    text = (choices[0].message.content or "").strip() if choices else ""
-    return text or "The language model gave an empty answer."
+    choices = getattr(completion, "choices", None)
+    if not isinstance(choices, list):  # an HTML page or other JSON, with status 200
+        return f"The language model at {settings.base_url} gave an answer I can't read."
+    text = (getattr(getattr(choices[0], "message", None), "content", None) or "").strip() if choices else ""
+    return whole_sentences(text) or "The language model gave an empty answer."
 
 
 def _generate_locally(settings: LLMConfig, system: str, user: str) -> str:
     model, tokenizer = _local_model()
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
-    output = model.generate(**inputs, max_new_tokens=settings.max_new_tokens, do_sample=False)
+    # Stop in time to answer within the skill's limit, rather than be abandoned by the dispatcher.
+    seconds = 0.8 * min(settings.timeout_s, current_context().config.router.skill_timeout_s)
+    output = model.generate(**inputs, max_new_tokens=settings.max_new_tokens, max_time=seconds, do_sample=False)
     text = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
-    return text or "The language model gave an empty answer."
+    return whole_sentences(text) or "The language model gave an empty answer."
+
+
+def whole_sentences(text: str) -> str:
+    """The answer up to its last finished sentence: a length or time limit cuts mid-sentence."""
+    text = text.strip()
+    if not text or text[-1] in ".!?\"')":
+        return text
+    ends = [match.end() for match in re.finditer(r"[.!?][\"')]?(?=\s)", text)]
+    return text[: ends[-1]] if ends else text + "…"
 
 
 def _local_model() -> tuple[Any, Any]:

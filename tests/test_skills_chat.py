@@ -67,6 +67,24 @@ def test_endpoint_http_error(http_server, skill_context) -> None:
     assert len(server.requests) == 1
 
 
+def test_endpoint_html_page_and_a_cut_answer(http_server, skill_context) -> None:
+    server = http_server({"/html/chat/completions": (200, "text/html", b"<html><body>proxy login</body></html>"),
+                          "/cut/chat/completions": lambda request: cut(completion(request))})
+    skill_context(endpoint(f"{server.url}/html"))
+    assert ask("Anything?") == f"The language model at {server.url}/html gave an answer I can't read."
+    skill_context(endpoint(f"{server.url}/cut"))
+    assert story("the sea") == "Reply to: Tell me a short story about the sea."
+
+
+def cut(reply: tuple[int, str, bytes]) -> tuple[int, str, bytes]:
+    """The reply with a sentence cut off by the token limit after it."""
+    status, kind, body = reply
+    data = json.loads(body)
+    data["choices"][0]["message"]["content"] += " And then the wind"
+    data["choices"][0]["finish_reason"] = "length"
+    return status, kind, json.dumps(data).encode()
+
+
 def test_endpoint_unreachable(skill_context, closed_url) -> None:
     skill_context(endpoint(f"{closed_url}/v1"))
     assert story("dragons") == f"I can't reach the language model at {closed_url}/v1 right now."
@@ -84,3 +102,4 @@ def test_embedded_model_answers_locally(skill_context) -> None:
     skill_context(Config(llm=LLMConfig(max_new_tokens=8)))
     answer = ask("What is the capital of France?")
     assert answer.strip() and answer != "The language model gave an empty answer."
+    assert answer.endswith((".", "!", "?", "…", '"', "'", ")"))  # whole sentences, or marked as cut
