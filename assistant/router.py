@@ -62,11 +62,14 @@ class RouterSpec:
 
     @classmethod
     def for_adapter(cls, folder: Path) -> RouterSpec:
-        """From the run's manifest (a checkpoint's is in its parent), else from adapter_config.json."""
+        """From the run's manifest (a checkpoint's or a ``--merge``d model's is in its parent), else
+        from adapter_config.json; a model folder with neither is its own base with the defaults."""
         for candidate in (folder / MANIFEST, folder.parent / MANIFEST):
             if candidate.is_file():
                 data = json.loads(candidate.read_text(encoding="utf-8"))
                 return cls(data["base_model"], data["template"], bool(data["list_skills"]), dict(data["signatures"]))
+        if not (folder / "adapter_config.json").is_file():
+            return cls(base_model=str(folder))
         config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
         return cls(base_model=config["base_model_name_or_path"])
 
@@ -131,11 +134,16 @@ class LocalRouter:
 
 
 def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
-    """The base model with the adapter merged in, as a cached Hugging Face folder."""
+    """The base model with the adapter merged in, as a cached Hugging Face folder; a folder that
+    is already a whole model (``finetune.py --merge``) as it is."""
     base = resolve_base_model(base_model)
     if adapter is None:
         return Path(base)
-    weights = next(adapter.glob("adapter_model.*"))
+    weights = next(adapter.glob("adapter_model.*"), None)
+    if weights is None:
+        if (adapter / "config.json").is_file():
+            return adapter
+        raise FileNotFoundError(f"{adapter}: neither an adapter (adapter_model.*) nor a model folder (config.json)")
     digest = hashlib.sha256(weights.read_bytes() + base.encode()).hexdigest()[:16]
     target = cache_dir() / f"merged-{digest}"
     if (target / "config.json").is_file():
@@ -153,7 +161,8 @@ def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
 def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAPTER, *, base_model: str | None = None,
                       template: str | None = None, list_skills: bool | None = None, engine: str = "ctranslate2",
                       max_new_tokens: int = 128) -> LocalRouter:
-    """A router from an adapter folder (with manifest), or from a bare base model when adapter is None.
+    """A router from a trained folder (an adapter or a merged model, with its run's manifest), or
+    from a bare base model when adapter is None.
 
     Explicit arguments override the manifest. Warns when the pack's skills differ from the
     signatures the adapter was trained on.

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +90,8 @@ def build_router(args: argparse.Namespace, pack: SkillPack) -> Router:
     template = args.prompt_file or args.prompt
     if model is None:
         adapter, base = SHIPPED_ADAPTER, None
-    elif (Path(model) / "adapter_config.json").is_file():
-        adapter, base = Path(model), None
+    elif (Path(model) / "adapter_config.json").is_file() or (Path(model) / "config.json").is_file():
+        adapter, base = Path(model), None  # a trained folder: its manifest says base, template and prompt
     else:
         adapter, base = None, model
     return load_local_router(pack, adapter, base_model=base, template=template, list_skills=args.list_skills,
@@ -139,18 +138,16 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
     out.print(per_skill)
 
 
-def log_to_wandb(metrics: dict[str, Any]) -> None:
-    """When a W&B run is active, log the metrics and a predictions table to it."""
-    if "wandb" not in sys.modules:
-        return
+def log_to_wandb(metrics: dict[str, Any], project: str, config: dict[str, Any]) -> None:
+    """Start a W&B eval run and log the metrics and a predictions table to it."""
     import wandb
 
-    if wandb.run is None:
-        return
-    wandb.log({f"eval/{k}": v for k, v in metrics.items() if isinstance(v, (int, float)) and v is not None})
+    run = wandb.init(project=project, job_type="eval", config=config)
+    run.log({f"eval/{k}": v for k, v in metrics.items() if isinstance(v, (int, float)) and v is not None})
     rows = [[p["user"], p["expected"], p["predicted"], p["correct"], p["latency_ms"]] for p in metrics["predictions"]]
-    wandb.log({"eval/predictions": wandb.Table(columns=["user", "expected", "predicted", "correct", "latency_ms"],
-                                               data=rows)})
+    run.log({"eval/predictions": wandb.Table(columns=["user", "expected", "predicted", "correct", "latency_ms"],
+                                             data=rows)})
+    run.finish()
 
 
 def checkpoint_curve(args: argparse.Namespace, pack: SkillPack, records: list[Record]) -> list[dict[str, Any]]:
@@ -196,6 +193,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoints", help="evaluate every checkpoint-* folder of this training run")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test records")
     parser.add_argument("--json-out", help="write the metrics and predictions to this JSON file")
+    parser.add_argument("--report-to", choices=("auto", "wandb", "none"), default="auto",
+                        help="log to a W&B eval run; auto: when WANDB_API_KEY is set or WANDB_MODE=offline")
+    parser.add_argument("--wandb-project", default="voxroute", help="W&B project of the eval run (default: voxroute)")
     return parser.parse_args(argv)
 
 
@@ -209,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             result = evaluate(build_router(args, pack), records, pack)
             print_report(result, f"{args.openai_model or args.model or 'shipped router'} on {args.data}")
-            log_to_wandb(result)
+            from finetune.config import wandb_configured
+
+            if args.report_to == "wandb" or (args.report_to == "auto" and wandb_configured()):
+                log_to_wandb(result, args.wandb_project, {"model": args.openai_model or args.model or "shipped router",
+                                                          "data": args.data, "split": args.split, "skills": args.skills})
     except (EvalError, ValueError, OSError) as error:
         console.print(f"[red]error:[/red] {escape(str(error))}")
         return 1

@@ -85,6 +85,27 @@ def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, datase
     assert [row["step"] for row in json.loads(curve.read_text())["curve"]] == [2, 4]
 
 
+def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(tiny_llama: Path, dataset: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.router import load_local_router
+
+    output = tmp_path / "run"
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "0",
+                            "--template", "mistral", "--merge")))
+    router = load_local_router(load_pack(), output / "merged", engine="transformers")
+    assert router.template.name == "mistral" and router.route("what time is it").text.startswith(" ")  # [/INST] {call}
+    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": tmp_path, "WANDB_DATA_DIR": tmp_path / "data",
+                        "WANDB_CACHE_DIR": tmp_path / "cache", "WANDB_CONFIG_DIR": tmp_path / "config",
+                        "WANDB_SILENT": "true"}.items():
+        monkeypatch.setenv(name, str(value))
+    report = tmp_path / "eval.json"
+    assert evaluate.main(["--model", str(output / "merged"), "--data", str(dataset), "--engine", "transformers",
+                          "--json-out", str(report)]) == 0
+    assert json.loads(report.read_text())["n"] == 3
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert list((run / "files" / "media" / "table" / "eval").glob("predictions_*.table.json"))
+
+
 def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dataset: Path, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     output = tmp_path / "run"
