@@ -64,7 +64,7 @@ def load_model(model_args: ModelConfig, gradient_checkpointing: bool) -> tuple[A
     if quantization is not None:
         from accelerate import PartialState
 
-        device_map = {"": PartialState().process_index}
+        device_map = {"": PartialState().device}  # this process's GPU; the CPU where there is none
     model = AutoModelForCausalLM.from_pretrained(
         path, revision=model_args.model_revision, attn_implementation=model_args.attn_implementation,
         dtype=model_args.dtype if model_args.dtype in ("auto", None) else getattr(torch, model_args.dtype),

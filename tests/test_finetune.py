@@ -106,6 +106,27 @@ def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(tiny_llama:
     assert list((run / "files" / "media" / "table" / "eval").glob("predictions_*.table.json"))
 
 
+def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    """The CUDA default (4-bit NF4 base, LoRA on top), forced on a CPU: bitsandbytes runs there, slowly."""
+    from assistant.router import load_local_router
+
+    import bitsandbytes
+
+    from finetune.finetune import load_model
+
+    output = tmp_path / "run"
+    arguments = parse_args(flags(dataset, output, tiny_llama, "--max_steps", "2", "--eval_samples", "0",
+                                 "--load_in_4bit", "true", "--bnb_4bit_quant_type", "nf4", "--use_bnb_nested_quant", "true"))
+    model, _ = load_model(arguments[2], gradient_checkpointing=False)
+    assert any(isinstance(module, bitsandbytes.nn.Linear4bit) for module in model.modules())
+    train(*arguments)
+    adapter = json.loads((output / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == str(tiny_llama)
+    assert json.loads((output / "manifest.json").read_text())["config"]["load_in_4bit"] is True
+    routed = load_local_router(load_pack(), output, engine="transformers").route("what time is it")
+    assert routed.text and routed.tokens > 0  # decoded under the grammar
+
+
 def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dataset: Path, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     output = tmp_path / "run"
