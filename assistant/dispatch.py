@@ -21,6 +21,7 @@ from assistant.calls import Call
 from assistant.isolation import ChildFailed, TimeLimitExceeded, run_in_process
 from assistant.pack import SkillPack
 from assistant.resolution import unresolved
+from assistant.timing import elapsed_ms
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,10 @@ class Dispatcher:
         start = time.perf_counter()
         skill = self.pack.skills.get(call.name)
         if skill is None:  # a call from outside the pack (an endpoint, a stale adapter): never a KeyError
-            return Outcome("", _ms(start), f"no skill {call.name!r} in this pack")
+            return Outcome("", elapsed_ms(start), f"no skill {call.name!r} in this pack")
         missing = unresolved(self.pack, call)
         if missing is not None:
-            return Outcome(missing.question, _ms(start), f"unresolved {missing.parameter}={missing.value!r}")
+            return Outcome(missing.question, elapsed_ms(start), f"unresolved {missing.parameter}={missing.value!r}")
         try:
             if skill.isolated:
                 answer = run_in_process(skill.function, call.kwargs, self.timeout_s)
@@ -56,18 +57,14 @@ class Dispatcher:
         except (FutureTimeout, TimeLimitExceeded):
             stopped = "stopped it" if skill.isolated else "stopped waiting"
             message = f"The {call.name} skill took longer than {self.timeout_s:g} seconds, so I {stopped}."
-            return Outcome(message, _ms(start), "timeout")
+            return Outcome(message, elapsed_ms(start), "timeout")
         except Exception as error:  # a skill's bug must not end the loop
             log.info("skill %s failed on %s", call.name, call, exc_info=True)
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            return Outcome(f"Sorry, the {call.name} skill failed: {reason}", _ms(start), _kind(error))
-        return Outcome("" if answer is None else str(answer), _ms(start))
+            return Outcome(f"Sorry, the {call.name} skill failed: {reason}", elapsed_ms(start), _kind(error))
+        return Outcome("" if answer is None else str(answer), elapsed_ms(start))
 
 
 def _kind(error: Exception) -> str:
     """The error's type name; for an isolated skill, the type it raised in its process."""
     return error.kind if isinstance(error, ChildFailed) else type(error).__name__
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

@@ -21,6 +21,7 @@ from assistant.dispatch import Dispatcher
 from assistant.pack import SkillPack
 from assistant.router import Router
 from assistant.stt import Transcriber
+from assistant.timing import elapsed_ms
 
 @dataclass
 class Turn:
@@ -80,7 +81,7 @@ class Assistant:
         try:
             audio = read_wav(path)
         except AudioError as error:
-            return Turn(error=str(error), timings={"read_ms": _ms(start)})
+            return Turn(error=str(error), timings={"read_ms": elapsed_ms(start)})
         return self.handle_audio(audio)
 
     def handle_audio(self, audio: np.ndarray) -> Turn:
@@ -88,10 +89,10 @@ class Assistant:
         seconds, limit = len(audio) / SAMPLE_RATE, self.config.voice.max_utterance_s
         if seconds > limit:
             return Turn(error=f"the recording is {seconds:.1f} s long; the most is {limit:g} s ([voice] max_utterance_s)",
-                        timings={"total_ms": _ms(start)})
+                        timings={"total_ms": elapsed_ms(start)})
         self.on_stage("transcribing")
         transcript = self.transcriber.transcribe(audio).strip()
-        stt_ms = _ms(start)
+        stt_ms = elapsed_ms(start)
         if not transcript:
             return Turn(error="heard nothing (silence or noise)", timings={"stt_ms": stt_ms, "total_ms": stt_ms})
         turn = self.handle_text(transcript)
@@ -104,29 +105,25 @@ class Assistant:
         command = strip_wake_word(text, self.config.voice.wake_word)
         if command is None:
             turn.call, turn.error = str(self.pack.fallback or ""), f"no wake word {self.config.voice.wake_word!r}: ignored"
-            turn.timings = {"total_ms": _ms(start)}
+            turn.timings = {"total_ms": elapsed_ms(start)}
             return turn
         limit = self.config.router.max_utterance_chars
         if len(command) > limit:
             turn.call = str(self.pack.fallback or "")
             turn.error = f"too long to route: {len(command)} characters, the most is {limit} ([router] max_utterance_chars)"
-            turn.timings = {"total_ms": _ms(start)}
+            turn.timings = {"total_ms": elapsed_ms(start)}
             return turn
         self.on_stage("thinking")
         routed = self.router.route(command)
         turn.call, turn.error = str(routed.call or ""), routed.error
         turn.timings["route_ms"] = routed.latency_ms
         if routed.call is None:  # nothing fits and the pack has no fallback skill
-            turn.timings["total_ms"] = _ms(start)
+            turn.timings["total_ms"] = elapsed_ms(start)
             return turn
         self.on_stage(f"running {routed.call.name}")
         outcome = self.dispatcher.run(routed.call)
         turn.answer = outcome.answer
         turn.error = turn.error or outcome.error
         turn.timings["skill_ms"] = outcome.ms
-        turn.timings["total_ms"] = _ms(start)
+        turn.timings["total_ms"] = elapsed_ms(start)
         return turn
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

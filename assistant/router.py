@@ -27,6 +27,7 @@ from assistant.files import staged_folder
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
 from assistant.pack import REPO_ROOT, SkillPack
 from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, system_text
+from assistant.timing import elapsed_ms
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +119,11 @@ class LocalRouter:
         fixed = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
         said = " ".join(utterance.split())
         if len(ids) - fixed > MAX_UTTERANCE_TOKENS:  # rare scripts and symbols take several tokens a character
-            return Routed(self.pack.fallback, "", (time.perf_counter() - start) * 1000,
+            return Routed(self.pack.fallback, "", elapsed_ms(start),
                           error=f"too long to route: {len(ids) - fixed} tokens, the most is {MAX_UTTERANCE_TOKENS}")
         budget = self.max_new_tokens + len(ids) - fixed  # room to copy the whole utterance (a dictated note)
         decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), budget)
-        latency = (time.perf_counter() - start) * 1000
+        latency = elapsed_ms(start)
         if not decoded.finished:
             return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps,
                           f"no complete call within {budget} tokens")
@@ -221,8 +222,8 @@ class OpenAIRouter:
             text = f"{name}({arguments})"
             call = self._bind(name, arguments, utterance)
         except (EndpointFailed, CallError) as error:
-            return Routed(self.pack.fallback, text, _ms(start), error=str(error))
-        return Routed(call, str(call), _ms(start))
+            return Routed(self.pack.fallback, text, elapsed_ms(start), error=str(error))
+        return Routed(call, str(call), elapsed_ms(start))
 
     def _answer(self, utterance: str) -> str:
         """The body of the endpoint's 200 answer, waited for until the deadline."""
@@ -308,7 +309,3 @@ def one_line(text: str) -> str:
     """An error as one short line (a server's message may hold newlines or a whole page)."""
     text = " ".join(text.split())
     return text if len(text) <= 200 else text[:199] + "…"
-
-
-def _ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

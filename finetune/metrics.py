@@ -8,6 +8,7 @@ from typing import Any
 
 from assistant.calls import Call
 from assistant.pack import FALLBACK_SKILL
+from assistant.timing import percentile
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,10 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
+def overlap(predicted: Counter, expected: Counter) -> tuple[int, int, int]:
+    """(true positives, false positives, false negatives) of two multisets, e.g. of argument pairs."""
+    hits = sum((predicted & expected).values())
+    return hits, sum(predicted.values()) - hits, sum(expected.values()) - hits
 
 
 def _pairs(call: Call) -> Counter:
@@ -58,11 +57,8 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
     per_skill: dict[str, dict[str, int]] = defaultdict(lambda: {"n": 0, "skill_correct": 0, "exact": 0, "resolved": 0})
     confusion: dict[str, Counter] = defaultdict(Counter)
     for p in predictions:
-        predicted_pairs = _pairs(p.predicted) if p.parsed else Counter()
-        expected_pairs = _pairs(p.expected)
-        true_pos += sum((predicted_pairs & expected_pairs).values())
-        false_pos += sum((predicted_pairs - expected_pairs).values())
-        false_neg += sum((expected_pairs - predicted_pairs).values())
+        hits, misses, missing = overlap(_pairs(p.predicted) if p.parsed else Counter(), _pairs(p.expected))
+        true_pos, false_pos, false_neg = true_pos + hits, false_pos + misses, false_neg + missing
         row = per_skill[p.expected.name]
         row["n"] += 1
         row["skill_correct"] += p.parsed and p.predicted.name == p.expected.name
@@ -89,8 +85,8 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
                                         len(negatives)) if has_no_op else None,
         "missed_command_rate": _ratio(sum(not p.parsed or p.predicted.name == FALLBACK_SKILL for p in positives),
                                       len(positives)) if has_no_op else None,
-        "latency_ms_p50": _percentile(latencies, 0.5),
-        "latency_ms_p95": _percentile(latencies, 0.95),
+        "latency_ms_p50": percentile(latencies, 0.5),
+        "latency_ms_p95": percentile(latencies, 0.95),
         "per_skill": {
             name: {
                 "n": row["n"],

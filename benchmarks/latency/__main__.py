@@ -25,17 +25,16 @@ from rich.table import Table
 from assistant.audio import read_wav
 from assistant.files import write_atomically
 from assistant.pack import load_pack
-from assistant.router import SHIPPED_ADAPTER, LocalRouter, load_local_router, merged_model_dir
+from assistant.router import SHIPPED_ADAPTER, LocalRouter, RouterSpec, load_local_router, merged_model_dir
 from assistant.samples import load_samples
 from assistant.stt import load_transcriber, word_error_rate
+from assistant.timing import percentile
 
 OUT = Path(__file__).resolve().parent / "results.json"
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {"p50": statistics.median(ordered), "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-            "mean": statistics.fmean(ordered)}
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    return {"p50": statistics.median(values), "p95": percentile(values, 0.95), "mean": statistics.fmean(values)}
 
 
 def peak_rss_mb() -> float:
@@ -89,8 +88,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
             calls.append(str(routed.call or ""))
     rss_runtime = peak_rss_mb()
 
-    baseline = baseline_router(router, merged_model_dir(json.loads((adapter / "manifest.json").read_text())["base_model"],
-                                                          adapter))
+    baseline = baseline_router(router, merged_model_dir(RouterSpec.for_adapter(adapter).base_model, adapter))
     baseline(transcripts[0])
     baseline_ms, baseline_tokens = [], []
     for text in transcripts:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.calls import CallError, parse_call
+from finetune.metrics import overlap
 
 # Goo et al. 2018 test split, text input, as in the JointBERT README: intent, slot F1, exact frame (%).
 PUBLISHED = {"JointBERT (BERT)": (99.14, 96.90, 93.00), "JointBERT (BERT+CRF)": (98.57, 97.24, 93.57)}
@@ -94,10 +95,8 @@ def score(pairs: Iterable[tuple[str, str]]) -> Scores:
         predicted = predicted or Frame("", Counter())
         intents += predicted.intent == expected.intent
         exact += predicted.intent == expected.intent and predicted.slots == expected.slots
-        hits = sum((predicted.slots & expected.slots).values())
-        tp += hits
-        fp += sum(predicted.slots.values()) - hits
-        fn += sum(expected.slots.values()) - hits
+        hits, misses, missing = overlap(predicted.slots, expected.slots)
+        tp, fp, fn = tp + hits, fp + misses, fn + missing
     if n == 0:
         raise ValueError("no predictions to score")
     return Scores(n, unparseable, intents, exact, tp, fp, fn)

@@ -44,6 +44,7 @@ from assistant.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.pipeline import Assistant
 from assistant.router import OpenAIRouter, load_local_router
 from assistant.skill import Skill
+from assistant.timing import percentile
 
 OUT = Path(__file__).resolve().parent / "results.json"
 INDEPENDENT = REPO_ROOT / "benchmarks" / "router" / "fresh_utterances.jsonl"
@@ -258,12 +259,12 @@ def report(results: list[Result], rss: list[int], warmup: int, written: list[str
         "failure_examples": dict(failures.most_common(10)),
         "per_kind": {
             kind: {"turns": len(rows), "failures": sum(r.failure is not None for r in rows),
-                   "p50_s": statistics.median(r.seconds for r in rows), "p95_s": _p95([r.seconds for r in rows]),
+                   "p50_s": statistics.median(r.seconds for r in rows), "p95_s": percentile([r.seconds for r in rows], 0.95),
                    "max_s": max(r.seconds for r in rows), "limit_s": rows[0].limit_s}
             for kind, rows in sorted(by_kind.items())
         },
         "p50_s": statistics.median(r.seconds for r in results),
-        "p95_s": _p95([r.seconds for r in results]),
+        "p95_s": percentile([r.seconds for r in results], 0.95),
         "rss_mb": {"start_after_warmup": start_rss / 2**20, "end": rss[-1] / 2**20, "peak": max(rss) / 2**20,
                    "growth_after_warmup": rss[-1] / start_rss - 1, "warmup_turns": warmup},
         "written_outside_data_folder": written,
@@ -271,11 +272,6 @@ def report(results: list[Result], rss: list[int], warmup: int, written: list[str
         "load_average": list(os.getloadavg()),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def print_table(result: dict[str, Any], console: Console) -> None:
