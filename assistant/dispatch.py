@@ -31,6 +31,7 @@ class Outcome:
     answer: str
     ms: float
     error: str | None = None
+    failed: bool = False  # the skill raised or ran out of time (a clarifying question is not a failure)
 
 
 class Dispatcher:
@@ -44,7 +45,7 @@ class Dispatcher:
         start = time.perf_counter()
         skill = self.pack.skills.get(call.name)
         if skill is None:  # a call from outside the pack (an endpoint, a stale adapter): never a KeyError
-            return Outcome("", elapsed_ms(start), f"no skill {call.name!r} in this pack")
+            return Outcome("", elapsed_ms(start), f"no skill {call.name!r} in this pack", failed=True)
         missing = unresolved(self.pack, call)
         if missing is not None:
             return Outcome(missing.question, elapsed_ms(start), f"unresolved {missing.parameter}={missing.value!r}")
@@ -57,11 +58,11 @@ class Dispatcher:
         except (FutureTimeout, TimeLimitExceeded):
             stopped = "stopped it" if skill.isolated else "stopped waiting"
             message = f"The {call.name} skill took longer than {self.timeout_s:g} seconds, so I {stopped}."
-            return Outcome(message, elapsed_ms(start), "timeout")
+            return Outcome(message, elapsed_ms(start), "timeout", failed=True)
         except Exception as error:  # a skill's bug must not end the loop
             log.info("skill %s failed on %s", call.name, call, exc_info=True)
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            return Outcome(f"Sorry, the {call.name} skill failed: {reason}", elapsed_ms(start), _kind(error))
+            return Outcome(f"Sorry, the {call.name} skill failed: {reason}", elapsed_ms(start), _kind(error), failed=True)
         return Outcome("" if answer is None else str(answer), elapsed_ms(start))
 
 

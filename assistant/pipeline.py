@@ -1,7 +1,10 @@
 """One turn of the assistant: audio → transcript → call → answer, with per-stage timings.
 
 A turn never raises for bad input: unreadable audio, silence, a missing wake word, an unusable
-model output or a failing skill all end as a Turn whose ``error`` says what happened.
+model output or a failing skill all end as a Turn whose ``error`` says what happened. ``failed``
+tells the two kinds apart: speech not meant for the assistant (silence, no wake word, ``other()``)
+or a clarifying question is a turn done right; input that could not be handled (unreadable or
+refused, no usable call, a skill that raised or ran out of time) is a failure.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Turn:
     call: str = ""
     answer: str = ""
     error: str | None = None
+    failed: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,16 +76,22 @@ class Assistant:
             self._transcriber = self._make_transcriber()
         return self._transcriber
 
-    def load(self) -> None:
-        """Load the models now rather than on the first command."""
-        _ = (self.router, self.transcriber)
+    def load(self, speech: bool = True) -> None:
+        """Load the models now, so that no turn's timings include loading; ``speech=False`` for typed input."""
+        _ = self.router
+        if speech:
+            _ = self.transcriber
+
+    def not_for_me(self, turn: Turn) -> bool:
+        """The turn ended in the pack's fallback call (``other()``): speech not addressed to the assistant."""
+        return self.pack.fallback is not None and turn.call == str(self.pack.fallback) and turn.error is None
 
     def handle_file(self, path: str | Path) -> Turn:
         start = time.perf_counter()
         try:
             audio = read_wav(path)
         except AudioError as error:
-            return Turn(error=str(error), timings={"read_ms": elapsed_ms(start)})
+            return Turn(error=str(error), failed=True, timings={"read_ms": elapsed_ms(start)})
         return self.handle_audio(audio)
 
     def handle_audio(self, audio: np.ndarray) -> Turn:
@@ -89,7 +99,7 @@ class Assistant:
         seconds, limit = len(audio) / SAMPLE_RATE, self.config.voice.max_utterance_s
         if seconds > limit:
             return Turn(error=f"the recording is {seconds:.1f} s long; the most is {limit:g} s ([voice] max_utterance_s)",
-                        timings={"total_ms": elapsed_ms(start)})
+                        failed=True, timings={"total_ms": elapsed_ms(start)})
         self.on_stage("transcribing")
         transcript = self.transcriber.transcribe(audio).strip()
         stt_ms = elapsed_ms(start)
@@ -109,13 +119,13 @@ class Assistant:
             return turn
         limit = self.config.router.max_utterance_chars
         if len(command) > limit:
-            turn.call = str(self.pack.fallback or "")
+            turn.call, turn.failed = str(self.pack.fallback or ""), True
             turn.error = f"too long to route: {len(command)} characters, the most is {limit} ([router] max_utterance_chars)"
             turn.timings = {"total_ms": elapsed_ms(start)}
             return turn
         self.on_stage("thinking")
         routed = self.router.route(command)
-        turn.call, turn.error = str(routed.call or ""), routed.error
+        turn.call, turn.error, turn.failed = str(routed.call or ""), routed.error, routed.error is not None
         turn.timings["route_ms"] = routed.latency_ms
         if routed.call is None:  # nothing fits and the pack has no fallback skill
             turn.timings["total_ms"] = elapsed_ms(start)
@@ -124,6 +134,7 @@ class Assistant:
         outcome = self.dispatcher.run(routed.call)
         turn.answer = outcome.answer
         turn.error = turn.error or outcome.error
+        turn.failed = turn.failed or outcome.failed
         turn.timings["skill_ms"] = outcome.ms
         turn.timings["total_ms"] = elapsed_ms(start)
         return turn

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 from audio_fixtures import silence, speak_to_array, white_noise
@@ -16,7 +17,7 @@ from assistant.dispatch import Dispatcher
 from assistant.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, strip_wake_word
 from assistant.router import load_local_router
-from assistant.skill import Skill
+from assistant.skill import Resolver, Skill
 from assistant.stt import load_transcriber
 
 
@@ -56,7 +57,7 @@ TOY = SkillPack.from_skills(Skill.from_function(f) for f in (broken, slow, greet
 
 def test_dispatch_isolates_a_skill_that_raises() -> None:
     outcome = Dispatcher(TOY).run(TOY.parse('broken(reason="test")'))
-    assert outcome.error == "RuntimeError"
+    assert outcome.error == "RuntimeError" and outcome.failed
     assert outcome.answer == "Sorry, the broken skill failed: disk on fire: test"
 
 
@@ -64,8 +65,19 @@ def test_dispatch_stops_waiting_for_a_skill_that_hangs() -> None:
     start = time.perf_counter()
     outcome = Dispatcher(TOY, timeout_s=0.2).run(TOY.parse("slow(seconds=3.0)"))
     assert time.perf_counter() - start < 1.5
-    assert outcome.error == "timeout" and "took longer than 0.2 seconds" in outcome.answer
-    assert Dispatcher(TOY).run(TOY.parse('greet(name="Ada")')).answer == "hello Ada"
+    assert outcome.error == "timeout" and "took longer than 0.2 seconds" in outcome.answer and outcome.failed
+    greeted = Dispatcher(TOY).run(TOY.parse('greet(name="Ada")'))
+    assert greeted.answer == "hello Ada" and not greeted.failed
+
+
+def test_a_clarifying_question_is_not_a_failure() -> None:
+    def play(song: Annotated[str, Resolver(lambda said: None, "Which song is '{value}'?")]) -> str:
+        """Plays a song."""
+        return "playing"
+
+    pack = SkillPack.from_skills([Skill.from_function(play)])
+    asked = Dispatcher(pack).run(pack.parse('play(song="xyzzy")'))
+    assert asked.answer == "Which song is 'xyzzy'?" and asked.error and not asked.failed
 
 
 def hold(digits: int) -> str:
@@ -143,17 +155,23 @@ def test_spoken_commands_end_to_end(pack, router, backend: str, tmp_path: Path, 
 def test_faults_end_the_turn_not_the_loop(pack, router, tmp_path: Path, skill_context) -> None:
     assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer")
     skill_context(assistant.config)
-    assert assistant.handle_audio(silence(2.0)).error == "heard nothing (silence or noise)"
+    quiet = assistant.handle_audio(silence(2.0))
+    assert quiet.error == "heard nothing (silence or noise)" and not quiet.failed
     noisy = assistant.handle_audio(white_noise(2.0))
     assert noisy.call in ("", "other()") and noisy.answer == ""
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
-    assert str(corrupt) in assistant.handle_file(corrupt).error
-    assert "missing.wav" in assistant.handle_file(tmp_path / "missing.wav").error
+    unreadable = assistant.handle_file(corrupt)
+    assert str(corrupt) in unreadable.error and unreadable.failed
+    missing = assistant.handle_file(tmp_path / "missing.wav")
+    assert "missing.wav" in missing.error and missing.failed
     ignored = assistant.handle_text("what time is it in Tokyo")
     assert ignored.call == "other()" and "no wake word 'computer'" in ignored.error and ignored.answer == ""
+    assert not ignored.failed and not assistant.not_for_me(ignored)
     heard = assistant.handle_text("Computer, what time is it in Tokyo?")
-    assert heard.call == 'timecheck(location="Tokyo")' and "Tokyo" in heard.answer
+    assert heard.call == 'timecheck(location="Tokyo")' and "Tokyo" in heard.answer and not heard.failed
+    chatter = assistant.handle_text("Computer, I think we should paint the kitchen yellow.")
+    assert assistant.not_for_me(chatter) and not chatter.failed
 
 
 @pytest.mark.slow
@@ -164,12 +182,13 @@ def test_oversized_input_is_refused_before_any_model_runs(pack, router, tmp_path
     typed = assistant.handle_text("open firefox " * 4000)
     assert typed.call == "other()" and typed.answer == ""
     assert typed.error == "too long to route: 52000 characters, the most is 500 ([router] max_utterance_chars)"
+    assert typed.failed
     symbols = assistant.handle_text("𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 60)  # 360 characters, several tokens each
-    assert symbols.call == "other()" and symbols.error.startswith("too long to route: ")
+    assert symbols.call == "other()" and symbols.error.startswith("too long to route: ") and symbols.failed
     assert symbols.error.endswith(" tokens, the most is 384") and symbols.timings["route_ms"] < 1000
     long_recording = silence(16.0)
     heard = assistant.handle_audio(long_recording)
-    assert heard.error == "the recording is 16.0 s long; the most is 15 s ([voice] max_utterance_s)"
+    assert heard.error == "the recording is 16.0 s long; the most is 15 s ([voice] max_utterance_s)" and heard.failed
     assert time.perf_counter() - start < 2.0 and assistant._transcriber is None
     assert assistant.handle_text("open firefox").call == 'run_app(program="firefox")'
 
@@ -186,4 +205,5 @@ def test_a_pack_without_other_runs_the_pipeline(tmp_path: Path, skill_context) -
     assert turn.call.split("(")[0] in snips.skills and turn.answer.startswith(turn.call.split("(")[0])
     refused = assistant.handle_text("x" * 501)
     assert refused.call == "" and refused.error.startswith("too long to route")
-    assert Dispatcher(snips).run(Call("other")).error == "no skill 'other' in this pack"
+    outside = Dispatcher(snips).run(Call("other"))
+    assert outside.error == "no skill 'other' in this pack" and outside.failed
