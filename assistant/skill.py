@@ -7,6 +7,7 @@ the JSON schema for OpenAI tools and the validation of a parsed call all come fr
 from __future__ import annotations
 
 import inspect
+import json
 import types
 import typing
 from collections.abc import Callable, Hashable
@@ -91,6 +92,16 @@ class Parameter:
         inner = "|".join(str(choice) for choice in self.choices) if self.choices else self.name
         return f'{self.name}="[{inner}]"' if self.type is str else f"{self.name}=[{inner}]"
 
+    def annotation(self) -> str:
+        """The type as a reader writes it: ``str``, ``"add" | "list"``, ending ``| None`` when None is allowed."""
+        kind = " | ".join(_shown(choice) for choice in self.choices) if self.choices else self.type.__name__
+        return f"{kind} | None" if self.optional else kind
+
+    def signature(self) -> str:
+        """``name: type``, plus ``= default`` when the argument may be left out."""
+        text = f"{self.name}: {self.annotation()}"
+        return text if self.required else f"{text} = {_shown(self.default)}"
+
     def schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": _TYPES[self.type]}
         if self.choices is not None:
@@ -138,6 +149,10 @@ class Skill:
         """otto's style: ``weather(location="[location]", day="[day]") description``."""
         args = ", ".join(param.placeholder() for param in self.parameters)
         return f"{self.name}({args}) {self.description}"
+
+    def signature(self) -> str:
+        """The call with each argument's type, choices and default, for people (``voxroute skills``)."""
+        return f"{self.name}({', '.join(param.signature() for param in self.parameters)})"
 
     def json_schema(self) -> dict[str, Any]:
         """An OpenAI ``tools`` entry for this skill."""
@@ -205,6 +220,11 @@ def skill(function: Callable[..., Any] | None = None, *, name: str | None = None
         return fn
 
     return mark(function) if function is not None else mark
+
+
+def _shown(value: Literal_) -> str:
+    """A literal as Python source writes it, strings in double quotes as in the calls the model makes."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def _markers(hint: Any) -> tuple[Any, tuple[Any, ...]]:
