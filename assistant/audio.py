@@ -231,12 +231,21 @@ class Microphone:
         self.device, self.push_to_talk = device, push_to_talk
         self.silence_s, self.max_s, self.prompt = silence_s, max_s, prompt
 
-    def utterances(self) -> Iterator[np.ndarray]:
-        """Yield each command as float32 16 kHz; AudioError (with the --audio/--text hint) at the first
-        step when there is no usable microphone."""
+    def check(self) -> None:
+        """Raise AudioError (with the --audio/--text hint) when the device cannot record 16 kHz mono:
+        cheap, so a caller can find out before it loads models for nothing."""
         sd = import_sounddevice()
         try:
             sd.check_input_settings(self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+        except (sd.PortAudioError, ValueError) as error:
+            raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
+
+    def utterances(self) -> Iterator[np.ndarray]:
+        """Yield each command as float32 16 kHz; AudioError (with the --audio/--text hint) at the first
+        step when there is no usable microphone."""
+        self.check()
+        sd = import_sounddevice()
+        try:
             stream = sd.InputStream(device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE, blocksize=FRAME)
         except (sd.PortAudioError, ValueError) as error:
             raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
