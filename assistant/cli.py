@@ -121,8 +121,7 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
     assistant = build_assistant(args, config, lambda stage: status.update(stage))
     say = speaker(config)
     voice = config.voice
-    device = int(voice.device) if voice.device and voice.device.isdigit() else voice.device
-    microphone = Microphone(device, push_to_talk=voice.push_to_talk, silence_s=voice.silence_s,
+    microphone = Microphone(voice.device, push_to_talk=voice.push_to_talk, silence_s=voice.silence_s,
                             max_s=voice.max_utterance_s)
     wake = f' (say "{voice.wake_word} ..." first)' if voice.wake_word else ""
     console.print(f"voxroute is listening{wake}. Ctrl+C stops.")
@@ -221,7 +220,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--stt", choices=BACKENDS, help="speech recognition backend")
     common.add_argument("--stt-model", help="Whisper model name or path")
     common.add_argument("--wake-word", help="act only on speech starting with this word")
-    common.add_argument("--device", help="input device name or number")
+    common.add_argument("--device", help="input device number, or words of its name")
     common.add_argument("--push-to-talk", action=argparse.BooleanOptionalAction, default=None)
     common.add_argument("--speak", action=argparse.BooleanOptionalAction, default=None, help="speak answers aloud")
     common.add_argument("-v", "--verbose", action="store_true", help="show warnings and library logs")

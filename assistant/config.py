@@ -197,10 +197,17 @@ class VoiceConfig:
     )
     wake_word: str = setting("", doc='Act only on speech that starts with this word, e.g. "computer" (empty: always).')
     push_to_talk: bool = setting(False, doc="Press Enter to start and stop recording instead of detecting speech.")
-    device: str | None = setting(None, doc="Input device name or number (see `voxroute devices`); unset: the default.",
-                                 example="1")
+    device: int | str | None = setting(
+        None, doc='Input device: its number in `voxroute devices`, or words of its name ("USB"); unset: the default.',
+        example=1,
+    )
     silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True)
     max_utterance_s: float = setting(15.0, doc="Longest utterance, in seconds.", positive=True)
+
+    def __post_init__(self) -> None:
+        """A device written as digits ("1", or --device 1) is a number: sounddevice reads any string as a name."""
+        if isinstance(self.device, str) and self.device.strip().isdigit():
+            object.__setattr__(self, "device", int(self.device))
 
 
 @dataclass(frozen=True)
@@ -324,8 +331,15 @@ def _check(value: Any, hint: Any, where: str, path: Path) -> Any:
     """Return ``value`` if it fits the type hint (ints widen to float), else raise ConfigError."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        origin = typing.get_origin(hint)
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(members) == 1:
+            return _check(value, members[0], where, path)
+        for member in members:
+            try:
+                return _check(value, member, where, path)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{path}: {where} must be {_describe(hint)}, got {value!r}")
     fits = True
     if origin is Literal:
         fits = value in typing.get_args(hint)
@@ -355,6 +369,8 @@ def _check(value: Any, hint: Any, where: str, path: Path) -> Any:
 
 def _describe(hint: Any) -> str:
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint) if arg is not type(None))
     if origin is Literal:
         choices = [repr(choice) for choice in typing.get_args(hint)]
         return ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]

@@ -69,6 +69,11 @@ max_retries = 0
     assert config.general == Config().general
 
 
+@pytest.mark.parametrize(("text", "device"), [("1", 1), ('"2"', 2), ('"USB Mic"', "USB Mic")])
+def test_the_input_device_is_a_number_or_a_name(tmp_path: Path, text: str, device: int | str) -> None:
+    assert load_config(write(tmp_path, f"[voice]\ndevice = {text}\n")).voice.device == device
+
+
 def test_app_allow_list_merges_over_the_defaults(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -97,6 +102,7 @@ spotify = []
         ("[voice]\nsilence_s = inf\n", "voice.silence_s must be a finite number, got inf"),
         ("[router]\ntimeout_s = 0\n", "router.timeout_s must be greater than 0, got 0.0"),
         ("[router]\nmax_retries = -1\n", "router.max_retries must be 0 or more, got -1"),
+        ("[voice]\ndevice = 1.5\n", "voice.device must be an integer or a string, got 1.5"),
         ('[news]\nfeeds = "http://x"\n', "news.feeds must be a list of strings, got 'http://x'"),
         ('[news]\nfeeds = ["http://x", 3]\n', "news.feeds[1] must be a string, got 3"),
         ('[apps.allow]\nvim = "vim"\n', "apps.allow.vim must be a list of strings, got 'vim'"),
