@@ -10,6 +10,7 @@ import os
 import statistics
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,14 +148,15 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_skills(args: argparse.Namespace, config: Config) -> int:
+    """Each call with its arguments' types, choices and defaults on a line of its own (whole at any
+    width, and greppable), the description indented below it."""
     pack = load_pack(args.skills)
-    table = Table(title=f"skills of {args.skills}")
-    table.add_column("call")
-    table.add_column("description")
+    console.print(f"[bold]skills of {escape(args.skills)}[/bold] (an argument with a default may be left out)",
+                  highlight=False)
     for skill in pack.skills.values():
-        line = skill.prompt_line()
-        table.add_row(line[: len(line) - len(skill.description) - 1], skill.description)
-    console.print(table)
+        console.print(f"[cyan]{escape(skill.signature())}[/cyan]", highlight=False, soft_wrap=True)
+        described = textwrap.fill(skill.description, console.width, initial_indent="    ", subsequent_indent="    ")
+        console.print(escape(described), highlight=False, soft_wrap=True)
     return 0
 
 
@@ -202,9 +204,14 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_config(args: argparse.Namespace, config: Config) -> int:
+    """Print the documented defaults, saying plainly which file overrides them, if any."""
     from assistant.config import config_path, default_config_toml
 
-    print(f"# the config file in use: {args.config or config_path()}")
+    path = args.config or config_path()
+    if path.exists():
+        print(f"# the config file in use: {path} (its keys override the defaults below)")
+    else:
+        print(f"# no config file at {path}: the defaults below are in use (save this output there to change them)")
     print(default_config_toml(), end="")
     return 0
 

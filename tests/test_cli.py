@@ -15,11 +15,11 @@ from assistant.samples import load_samples
 pytestmark = pytest.mark.slow
 
 
-def voxroute(tmp_path: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def voxroute(tmp_path: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
     config = tmp_path / "config.toml"
     if not config.exists():
         config.write_text(f'[notes]\npath = "{tmp_path / "notes.sqlite3"}"\n', encoding="utf-8")
-    env = {**os.environ, "VOXROUTE_CONFIG": str(config)}
+    env = {**os.environ, "VOXROUTE_CONFIG": str(config), **env}
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
 
@@ -50,11 +50,25 @@ def test_without_a_microphone_listen_points_to_audio_and_text(tmp_path: Path) ->
     assert typed.returncode == 0 and "timecheck" in typed.stdout
 
 
-def test_skills_config_and_bad_config(tmp_path: Path) -> None:
+def test_config_says_plainly_whether_a_file_is_in_use(tmp_path: Path) -> None:
+    absent = tmp_path / "absent.toml"
+    defaults = voxroute(tmp_path, "config", VOXROUTE_CONFIG=str(absent))
+    assert defaults.returncode == 0
+    assert defaults.stdout.splitlines()[0].startswith(f"# no config file at {absent}: the defaults below are in use")
+    used = voxroute(tmp_path, "config")
+    assert used.stdout.splitlines()[0].startswith(f"# the config file in use: {tmp_path / 'config.toml'}")
+
+
+def test_skills_show_types_choices_and_defaults(tmp_path: Path) -> None:
     skills = voxroute(tmp_path, "skills")
     assert skills.returncode == 0
     for name in ("weather", "timecheck", "timer", "run_app", "notes", "math", "news", "story", "ask", "other"):
         assert f"{name}(" in skills.stdout
+    assert 'notes(action: "add" | "list", note: str | None = None)' in skills.stdout
+    assert "timer(duration: str)" in skills.stdout and "other()" in skills.stdout
+
+
+def test_a_bad_config_file_stops_with_its_name_and_key(tmp_path: Path) -> None:
     printed = voxroute(tmp_path, "config")
     assert printed.returncode == 0 and "[router]" in printed.stdout and "[voice]" in printed.stdout
     (tmp_path / "config.toml").write_text('[voice]\nstt = "sphinx"\n', encoding="utf-8")
