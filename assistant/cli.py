@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.metadata
 import json
 import logging
 import os
@@ -11,38 +12,36 @@ import statistics
 import sys
 import tempfile
 import textwrap
+import typing
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from assistant.audio import AudioError, Microphone, list_devices
-from assistant.config import Config, ConfigError, load_config
+from assistant.config import CONFIG_ENV, Config, ConfigError, GeneralConfig, RouterConfig, VoiceConfig, load_config
 from assistant.context import SkillContext, ask_in_terminal, use_context
 from assistant.endpoint import NoAPIKey
-from assistant.pack import SkillPack, load_pack
+from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.pipeline import Assistant, Turn
 from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, load_local_router
-from assistant.stt import BACKENDS, load_transcriber
 
 console = Console()
+SECTIONS = {cls: name for name, cls in typing.get_type_hints(Config).items()}
 
 
 def with_overrides(config: Config, args: argparse.Namespace) -> Config:
-    """Flags win over the config file."""
-    voice = {k: v for k, v in {"stt": args.stt, "stt_model": args.stt_model, "wake_word": args.wake_word,
-                               "device": args.device, "push_to_talk": args.push_to_talk}.items() if v is not None}
-    router = {k: v for k, v in {"adapter": args.adapter, "engine": args.engine, "backend": args.router}.items()
-              if v is not None}
-    general = {"speak": args.speak} if args.speak is not None else {}
-    return dataclasses.replace(
-        config,
-        voice=dataclasses.replace(config.voice, **voice),
-        router=dataclasses.replace(config.router, **router),
-        general=dataclasses.replace(config.general, **general),
-    )
+    """Flags win over the config file: a flag's dest names the setting it overrides ("voice.stt")."""
+    changes: dict[str, dict[str, Any]] = {}
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, key = dest.split(".")
+            changes.setdefault(section, {})[key] = value
+    sections = {section: dataclasses.replace(getattr(config, section), **values) for section, values in changes.items()}
+    return dataclasses.replace(config, **sections)
 
 
 def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
@@ -216,38 +215,99 @@ def cmd_config(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def override(group: argparse.ArgumentParser, flag: str, section: type, key: str, **options: Any) -> None:
+    """A flag for the setting ``[section] key``: its help is the setting's doc and its choices the
+    setting's Literal values, both from assistant/config.py; its dest ("voice.stt") names the setting."""
+    declared = {item.name: item for item in dataclasses.fields(section)}[key]
+    hint = typing.get_type_hints(section)[key]
+    if typing.get_origin(hint) is typing.Literal:
+        options["choices"] = typing.get_args(hint)
+    name = SECTIONS[section]
+    doc = declared.metadata["doc"].replace("%", "%%")
+    group.add_argument(flag, dest=f"{name}.{key}", help=f"{doc} Overrides [{name}] {key}.", **options)
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("voxroute")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: run `make setup`)"
+
+
 def parser() -> argparse.ArgumentParser:
+    """The command line. One parent parser per concern, so each command takes only the flags that apply to it."""
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument("-v", "--verbose", action="store_true",
+                           help="show library logs, warnings and progress bars, the model loading time, and tracebacks")
+    configured = argparse.ArgumentParser(add_help=False)
+    configured.add_argument("--config", type=Path, metavar="FILE",
+                            help=f"the config file; it must exist (default: ${CONFIG_ENV}, else config.toml in the "
+                                 "user config folder, if there is one)")
+    pack = argparse.ArgumentParser(add_help=False)
+    pack.add_argument("--skills", default=DEFAULT_MODULE, metavar="MODULE",
+                      help="the skill pack: a Python module or package of @skill functions (default: %(default)s)")
+    routing = argparse.ArgumentParser(add_help=False)
+    override(routing, "--router", RouterConfig, "backend")
+    override(routing, "--adapter", RouterConfig, "adapter", metavar="FOLDER")
+    override(routing, "--engine", RouterConfig, "engine")
+    hearing = argparse.ArgumentParser(add_help=False)
+    override(hearing, "--stt", VoiceConfig, "stt")
+    override(hearing, "--stt-model", VoiceConfig, "stt_model", metavar="NAME_OR_PATH")
+    wake = argparse.ArgumentParser(add_help=False)
+    override(wake, "--wake-word", VoiceConfig, "wake_word", metavar="WORD")
+    microphone = argparse.ArgumentParser(add_help=False)
+    override(microphone, "--device", VoiceConfig, "device", metavar="NUMBER_OR_NAME")
+    override(microphone, "--push-to-talk", VoiceConfig, "push_to_talk", action=argparse.BooleanOptionalAction)
+    speech = argparse.ArgumentParser(add_help=False)
+    override(speech, "--speak", GeneralConfig, "speak", action=argparse.BooleanOptionalAction)
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true",
+                        help="print each turn as one JSON line: {transcript, call, answer, error, failed, timings}")
+    one_shot = "Answers are printed, not spoken, unless --speak."
+
     main = argparse.ArgumentParser(prog="voxroute", description="A voice assistant routed by a small fine-tuned model.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="config file (default: $VOXROUTE_CONFIG or the user config folder)")
-    common.add_argument("--skills", default="skills", help="skill pack module (default: skills)")
-    common.add_argument("--router", choices=("local", "openai"), help="router backend")
-    common.add_argument("--adapter", help="router adapter folder (default: the shipped router)")
-    common.add_argument("--engine", choices=("ctranslate2", "transformers"), help="local router engine")
-    common.add_argument("--stt", choices=BACKENDS, help="speech recognition backend")
-    common.add_argument("--stt-model", help="Whisper model name or path")
-    common.add_argument("--wake-word", help="act only on speech starting with this word")
-    common.add_argument("--device", help="input device number, or words of its name")
-    common.add_argument("--push-to-talk", action=argparse.BooleanOptionalAction, default=None)
-    common.add_argument("--speak", action=argparse.BooleanOptionalAction, default=None, help="speak answers aloud")
-    common.add_argument("-v", "--verbose", action="store_true", help="show warnings and library logs")
-    commands = main.add_subparsers(dest="command", required=True)
-    listen = commands.add_parser("listen", parents=[common], help="listen to the microphone and act on commands")
-    listen.add_argument("--audio", nargs="+", help="instead of the microphone: WAV files")
-    listen.add_argument("--text", nargs="+", help="instead of the microphone: typed commands")
+    main.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                      help="print the version of voxroute and exit")
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                   help="one of these; `voxroute COMMAND --help` shows its options")
+    listen = commands.add_parser("listen", parents=[verbosity, configured, pack, routing, hearing, wake, microphone,
+                                                    speech],
+                                 help="listen to the microphone and act on commands",
+                                 description="Listen to the microphone and act on each command, until Ctrl+C. "
+                                             "With --audio or --text, handle those instead.")
+    sources = listen.add_mutually_exclusive_group()
+    sources.add_argument("--audio", nargs="+", type=Path, metavar="WAV",
+                         help="instead of the microphone: WAV recordings, one turn each")
+    sources.add_argument("--text", nargs="+", metavar="TEXT",
+                         help="instead of the microphone: typed commands, as for `voxroute say`")
     listen.set_defaults(handler=cmd_listen, json=False)
-    say = commands.add_parser("say", parents=[common], help="route typed text as if it were spoken")
-    say.add_argument("text", nargs="+")
-    say.add_argument("--json", action="store_true", help="print {transcript, call, answer, timings} as JSON")
+    say = commands.add_parser("say", parents=[verbosity, configured, pack, routing, wake, speech, output],
+                              help="route typed text as if it were spoken",
+                              description="Route typed text as if it were spoken. " + one_shot)
+    say.add_argument("text", nargs="+", metavar="TEXT",
+                     help="what is said, one utterance per argument")
     say.set_defaults(handler=cmd_say)
-    run = commands.add_parser("run", parents=[common], help="run WAV recordings through the pipeline")
-    run.add_argument("files", nargs="+", type=Path)
-    run.add_argument("--json", action="store_true", help="print {transcript, call, answer, timings} as JSON")
+    run = commands.add_parser("run", parents=[verbosity, configured, pack, routing, hearing, wake, speech, output],
+                              help="run WAV recordings through the pipeline",
+                              description="Run WAV recordings through the whole pipeline, one turn each. "
+                                          + one_shot)
+    run.add_argument("files", nargs="+", type=Path, metavar="WAV", help="WAV recordings (any rate, mono or stereo)")
     run.set_defaults(handler=cmd_run)
-    for name, handler, text in (("skills", cmd_skills, "list the skills"), ("devices", cmd_devices, "list audio devices"),
-                                ("demo", cmd_demo, "the bundled recordings through the whole pipeline"),
-                                ("config", cmd_config, "print the documented default config file")):
-        commands.add_parser(name, parents=[common], help=text).set_defaults(handler=handler)
+    commands.add_parser("skills", parents=[verbosity, pack], help="list the skills, with their arguments' types",
+                        description="List the skills of a pack: each call with its arguments' types, choices and "
+                                    "defaults (an argument with a default may be left out).").set_defaults(
+        handler=cmd_skills)
+    commands.add_parser("devices", parents=[verbosity], help="list the audio input devices",
+                        description="List the audio input devices; [voice] device takes the number or "
+                                    "words of the name.").set_defaults(handler=cmd_devices)
+    commands.add_parser("demo", parents=[verbosity, configured, routing, hearing],
+                        help="the bundled recordings through the whole pipeline",
+                        description="Run the bundled recordings of the shipped skills through the whole pipeline "
+                                    "and compare each call with the expected one.").set_defaults(
+        handler=cmd_demo, skills=DEFAULT_MODULE)
+    commands.add_parser("config", parents=[verbosity, configured], help="print the documented default config file",
+                        description="Print the documented default config file, saying which file is in use, "
+                                    "if any.").set_defaults(handler=cmd_config)
     return main
 
 
@@ -256,10 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    if args.command in ("say", "run") and args.speak is None:
-        args.speak = False  # one-shot commands print; `--speak` turns speech on
+    if args.command in ("say", "run") and vars(args)["general.speak"] is None:
+        vars(args)["general.speak"] = False  # one-shot commands print; --speak turns speech on
     try:
-        config = with_overrides(load_config(args.config), args)
+        config = with_overrides(load_config(vars(args).get("config")), args)
     except ConfigError as error:
         console.print(f"[red]{escape(str(error))}[/red]")
         return 2

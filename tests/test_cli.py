@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -10,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.cli import parser
 from assistant.samples import load_samples
-
-pytestmark = pytest.mark.slow
 
 
 def voxroute(tmp_path: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
@@ -24,6 +25,32 @@ def voxroute(tmp_path: Path, *args: str, timeout: float = 600, **env: str) -> su
                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
 
 
+def commands() -> dict[str, argparse.ArgumentParser]:
+    (subcommands,) = (action for action in parser()._actions if isinstance(action, argparse._SubParsersAction))
+    return subcommands.choices
+
+
+def test_each_command_takes_only_the_flags_that_apply_to_it(tmp_path: Path) -> None:
+    helps = {name: voxroute(tmp_path, name, "--help").stdout for name in ("say", "run", "skills", "devices")}
+    assert "--adapter" in helps["say"] and "--json" in helps["run"] and "--stt" in helps["run"]
+    assert not {"--stt", "--device", "--push-to-talk"} & set(helps["say"].split())
+    assert "--device" not in helps["run"]
+    for flag in ("--adapter", "--stt", "--device", "--speak", "--config", "--wake-word"):
+        assert flag not in helps["skills"] and flag not in helps["devices"]
+    refused = voxroute(tmp_path, "skills", "--adapter", "runs/router")
+    assert refused.returncode == 2 and "unrecognized arguments: --adapter" in refused.stderr
+
+
+def test_every_option_has_help_and_version_prints_the_package_version(tmp_path: Path) -> None:
+    for name, command in commands().items():
+        for action in command._actions:
+            where = f"voxroute {name} {action.option_strings or action.dest}"
+            assert action.help and action.help != argparse.SUPPRESS, where
+    shown = voxroute(tmp_path, "--version")
+    assert shown.returncode == 0 and shown.stdout.strip() == f"voxroute {importlib.metadata.version('voxroute')}"
+
+
+@pytest.mark.slow
 def test_say_and_run_print_json_turns(tmp_path: Path) -> None:
     said = voxroute(tmp_path, "say", "--json", "what time is it in Tokyo", "add a note call the plumber")
     assert said.returncode == 0, said.stderr
@@ -40,6 +67,7 @@ def test_say_and_run_print_json_turns(tmp_path: Path) -> None:
     assert "missing.wav" in bad["error"] and bad["call"] == ""
 
 
+@pytest.mark.slow
 def test_without_a_microphone_listen_points_to_audio_and_text(tmp_path: Path) -> None:
     listened = voxroute(tmp_path, "listen")
     assert listened.returncode == 2
@@ -76,6 +104,7 @@ def test_a_bad_config_file_stops_with_its_name_and_key(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "config.toml" in bad.stdout and "voice.stt" in bad.stdout
 
 
+@pytest.mark.slow
 def test_demo_runs_the_bundled_recordings(tmp_path: Path) -> None:
     demo = voxroute(tmp_path, "demo")
     assert demo.returncode == 0, demo.stderr
