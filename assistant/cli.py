@@ -1,4 +1,9 @@
-"""The ``voxroute`` command: listen, say, run, skills, devices, demo, config."""
+"""The ``voxroute`` command: listen, say, run, skills, devices, demo, config.
+
+The model libraries (transformers, torch, openai) are imported only once the arguments are read:
+``--help`` answers at once, and without ``-v`` their progress bars and warnings are switched off
+before they load.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +17,64 @@ import statistics
 import sys
 import tempfile
 import textwrap
+import time
+import traceback
 import typing
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from assistant.audio import AudioError, Microphone, list_devices
-from assistant.config import CONFIG_ENV, Config, ConfigError, GeneralConfig, RouterConfig, VoiceConfig, load_config
+from assistant.config import (
+    CONFIG_ENV,
+    Config,
+    ConfigError,
+    GeneralConfig,
+    RouterConfig,
+    VoiceConfig,
+    config_path,
+    default_config_toml,
+    load_config,
+)
 from assistant.context import SkillContext, ask_in_terminal, use_context
-from assistant.endpoint import NoAPIKey
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
-from assistant.pipeline import Assistant, Turn
-from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, load_local_router
+
+if TYPE_CHECKING:
+    from assistant.pipeline import Assistant, Turn
+    from assistant.router import Router
 
 console = Console()
+log = logging.getLogger(__name__)
+
+USAGE = 2  # exit status: the command could not start
+QUIET = {  # set before the libraries load, unless -v
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also turns off transformers' "Loading weights" bars
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "TOKENIZERS_PARALLELISM": "false",  # its warning when an isolated skill forks the process
+}
 SECTIONS = {cls: name for name, cls in typing.get_type_hints(Config).items()}
+
+
+class SetupError(Exception):
+    """Something named on the command line or in the config is missing or unusable: one line, exit status 2."""
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Without -v, only voxroute's own warnings and errors show: library bars, logs and warnings are noise."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(message)s")
+    if verbose:
+        return
+    logging.getLogger("assistant").setLevel(logging.WARNING)
+    for name, value in QUIET.items():
+        os.environ.setdefault(name, value)
+    if not sys.warnoptions:
+        warnings.simplefilter("ignore")
 
 
 def with_overrides(config: Config, args: argparse.Namespace) -> Config:
@@ -44,19 +88,65 @@ def with_overrides(config: Config, args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, **sections)
 
 
+def read_config(args: argparse.Namespace) -> Config:
+    """The file --config names, which must exist; else the usual file, or the defaults when there is none."""
+    if "config" not in vars(args):  # skills, devices: no setting applies
+        return Config()
+    if args.config is not None and not args.config.exists():
+        raise SetupError(f"{args.config}: no such config file (--config)")
+    return with_overrides(load_config(args.config), args)
+
+
+def load_skills(module: str) -> SkillPack:
+    """The skill pack; a module that is not there is one line, not an import traceback."""
+    try:
+        return load_pack(module)
+    except ModuleNotFoundError as error:
+        if error.name is None or not (module == error.name or module.startswith(f"{error.name}.")):
+            raise  # the pack is there but imports something that is not: its own bug, worth a traceback
+        raise SetupError(f"no skill pack module {module!r} (--skills): {error}") from error
+    except ValueError as error:  # a module without @skill functions, or two skills of one name
+        raise SetupError(f"skill pack {module!r} (--skills): {error}") from error
+
+
 def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
+    """How to build the router; its adapter folder is checked now, before minutes go into loading."""
+    from assistant.endpoint import NoAPIKey
+    from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, load_local_router
+
     settings = config.router
     if settings.backend == "openai":
-        return lambda: OpenAIRouter(pack, settings)
+
+        def endpoint() -> Router:
+            try:
+                return OpenAIRouter(pack, settings)
+            except NoAPIKey as error:
+                raise SetupError(f"the router's endpoint: {error}") from error
+
+        return endpoint
     adapter = Path(settings.adapter).expanduser() if settings.adapter else SHIPPED_ADAPTER
+    if not (adapter / "adapter_config.json").is_file():
+        problem = "no adapter_config.json in it" if adapter.is_dir() else "no such folder"
+        raise SetupError(f"router adapter {adapter}: {problem} ([router] adapter or --adapter)")
     return lambda: load_local_router(pack, adapter, engine=settings.engine)
 
 
 def build_assistant(args: argparse.Namespace, config: Config, on_stage: Callable[[str], None] = lambda s: None) -> Assistant:
-    pack = load_pack(args.skills)
+    from assistant.pipeline import Assistant
+    from assistant.stt import load_transcriber
+
+    pack = load_skills(args.skills)
     voice = config.voice
     return Assistant(pack, config, router_factory(pack, config), lambda: load_transcriber(voice.stt, voice.stt_model),
                      on_stage)
+
+
+def load_models(assistant: Assistant, speech: bool) -> None:
+    """Load before the first turn, so that turn timings are the turns' own; -v reports the loading time."""
+    start = time.perf_counter()
+    with console.status("loading models (the first run converts and caches them)"):
+        assistant.load(speech)
+    log.info("models loaded in %.1f s", time.perf_counter() - start)
 
 
 def speaker(config: Config) -> Callable[[str], None]:
@@ -93,53 +183,53 @@ def show_turn(turn: Turn, as_json: bool) -> None:
     console.print(f"[dim]{timings}[/dim]")
 
 
-def one_turn_each(args: argparse.Namespace, config: Config, inputs: list, handle: Callable[[Assistant], Callable]) -> int:
+def one_turn_each(args: argparse.Namespace, config: Config, inputs: list[str] | list[Path], audio: bool) -> int:
     """Handle each typed text or WAV file as one turn: show it and, if asked, speak the answer."""
     assistant = build_assistant(args, config)
+    load_models(assistant, speech=audio)
+    handle = assistant.handle_file if audio else assistant.handle_text
     say = speaker(config)
     for item in inputs:
-        turn = handle(assistant)(item)
+        turn = handle(item)
         show_turn(turn, args.json)
         say(turn.answer)
     return 0
 
 
 def cmd_say(args: argparse.Namespace, config: Config) -> int:
-    return one_turn_each(args, config, args.text, lambda assistant: assistant.handle_text)
+    return one_turn_each(args, config, args.text, audio=False)
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    return one_turn_each(args, config, args.files, lambda assistant: assistant.handle_file)
+    return one_turn_each(args, config, args.files, audio=True)
 
 
 def cmd_listen(args: argparse.Namespace, config: Config) -> int:
+    """The microphone loop: the microphone is checked first (no models load for nothing), then the
+    models load, and only then does it say it is listening."""
     if args.audio:
-        return one_turn_each(args, config, args.audio, lambda assistant: assistant.handle_file)
+        return one_turn_each(args, config, args.audio, audio=True)
     if args.text:
-        return one_turn_each(args, config, args.text, lambda assistant: assistant.handle_text)
-    status = console.status("loading models")
-    assistant = build_assistant(args, config, lambda stage: status.update(stage))
-    say = speaker(config)
+        return one_turn_each(args, config, args.text, audio=False)
     voice = config.voice
     microphone = Microphone(voice.device, push_to_talk=voice.push_to_talk, silence_s=voice.silence_s,
                             max_s=voice.max_utterance_s)
+    microphone.check()
+    status = console.status("listening")
+    assistant = build_assistant(args, config, lambda stage: status.update(stage))
+    load_models(assistant, speech=True)
+    say = speaker(config)
     wake = f' (say "{voice.wake_word} ..." first)' if voice.wake_word else ""
     console.print(f"voxroute is listening{wake}. Ctrl+C stops.")
     with status:
-        assistant.load()
         try:
-            status.update("listening")
             for audio in microphone.utterances():
                 turn = assistant.handle_audio(audio)
                 status.stop()
-                show_turn(turn, False)
+                show_turn(turn, as_json=False)
                 say(turn.answer)
                 status.start()
                 status.update("listening")
-        except AudioError as error:
-            status.stop()
-            console.print(f"[red]{escape(str(error))}[/red]")
-            return 2
         except KeyboardInterrupt:
             status.stop()
             console.print("bye")
@@ -149,7 +239,7 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
 def cmd_skills(args: argparse.Namespace, config: Config) -> int:
     """Each call with its arguments' types, choices and defaults on a line of its own (whole at any
     width, and greppable), the description indented below it."""
-    pack = load_pack(args.skills)
+    pack = load_skills(args.skills)
     console.print(f"[bold]skills of {escape(args.skills)}[/bold] (an argument with a default may be left out)",
                   highlight=False)
     for skill in pack.skills.values():
@@ -164,7 +254,7 @@ def cmd_devices(args: argparse.Namespace, config: Config) -> int:
         console.print(list_devices(), highlight=False)
     except AudioError as error:
         console.print(f"[red]{escape(str(error))}[/red]")
-        return 2
+        return USAGE
     return 0
 
 
@@ -179,9 +269,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         general=dataclasses.replace(config.general, speak=False),
     )
     samples = load_samples()
-    with console.status("loading models (the first run converts and caches them)"):
-        assistant = build_assistant(args, config)
-        assistant.load()
+    assistant = build_assistant(args, config)
+    load_models(assistant, speech=True)
     table = Table(title="voxroute demo: bundled recordings → Whisper → router → skill")
     for column in ("recording", "heard", "call", "ok", "answer", "stt ms", "route ms", "skill ms"):
         table.add_column(column, justify="right" if column.endswith("ms") else "left", overflow="fold")
@@ -204,8 +293,6 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_config(args: argparse.Namespace, config: Config) -> int:
     """Print the documented defaults, saying plainly which file overrides them, if any."""
-    from assistant.config import config_path, default_config_toml
-
     path = args.config or config_path()
     if path.exists():
         print(f"# the config file in use: {path} (its keys override the defaults below)")
@@ -262,7 +349,8 @@ def parser() -> argparse.ArgumentParser:
     override(speech, "--speak", GeneralConfig, "speak", action=argparse.BooleanOptionalAction)
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true",
-                        help="print each turn as one JSON line: {transcript, call, answer, error, failed, timings}")
+                        help="print each turn as one JSON line: {transcript, call, answer, error, failed, timings}; "
+                             "timings are the turn's own, model loading excluded")
     one_shot = "Answers are printed, not spoken, unless --speak."
 
     main = argparse.ArgumentParser(prog="voxroute", description="A voice assistant routed by a small fine-tuned model.")
@@ -313,22 +401,18 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    if not args.verbose:
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    quiet_libraries(args.verbose)
     if args.command in ("say", "run") and vars(args)["general.speak"] is None:
         vars(args)["general.speak"] = False  # one-shot commands print; --speak turns speech on
     try:
-        config = with_overrides(load_config(vars(args).get("config")), args)
-    except ConfigError as error:
-        console.print(f"[red]{escape(str(error))}[/red]")
-        return 2
-    with use_context(SkillContext(config, confirm=ask_in_terminal, announce=speaker_and_printer(config))):
-        try:
+        config = read_config(args)
+        with use_context(SkillContext(config, confirm=ask_in_terminal, announce=speaker_and_printer(config))):
             return args.handler(args, config)
-        except NoAPIKey as error:
-            console.print(f"[red]the router's endpoint: {escape(str(error))}[/red]")
-            return 2
+    except (ConfigError, SetupError, AudioError) as error:
+        if args.verbose:
+            traceback.print_exc()
+        console.print(f"[red]{escape(str(error))}[/red]", highlight=False, soft_wrap=True)
+        return USAGE
 
 
 def speaker_and_printer(config: Config) -> Callable[[str], None]:

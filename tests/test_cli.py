@@ -51,12 +51,15 @@ def test_every_option_has_help_and_version_prints_the_package_version(tmp_path: 
 
 
 @pytest.mark.slow
-def test_say_and_run_print_json_turns(tmp_path: Path) -> None:
-    said = voxroute(tmp_path, "say", "--json", "what time is it in Tokyo", "add a note call the plumber")
+def test_say_and_run_print_json_turns_timed_without_loading(tmp_path: Path) -> None:
+    said = voxroute(tmp_path, "say", "--json", "-v", "what time is it in Tokyo", "add a note call the plumber")
     assert said.returncode == 0, said.stderr
+    assert "models loaded in" in said.stderr
     first, second = (json.loads(line) for line in said.stdout.splitlines())
     assert first["call"] == 'timecheck(location="Tokyo")' and "Tokyo" in first["answer"]
     assert set(first["timings"]) == {"route_ms", "skill_ms", "total_ms"} and first["transcript"]
+    timings = first["timings"]
+    assert timings["total_ms"] - timings["route_ms"] - timings["skill_ms"] < 500  # no model loading inside
     assert second["call"].startswith('notes(action="add", note="') and second["answer"].startswith("Noted")
 
     sample = next(s for s in load_samples() if s["call"].startswith("timecheck(location="))
@@ -64,13 +67,21 @@ def test_say_and_run_print_json_turns(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     good, bad = (json.loads(line) for line in ran.stdout.splitlines())
     assert good["call"] == sample["call"] and set(good["timings"]) >= {"stt_ms", "route_ms", "skill_ms"}
+    assert good["timings"]["stt_ms"] < 5000
     assert "missing.wav" in bad["error"] and bad["call"] == ""
+
+
+@pytest.mark.slow
+def test_library_progress_bars_and_warnings_only_with_v(tmp_path: Path) -> None:
+    said = voxroute(tmp_path, "say", "--engine", "transformers", "what time is it in Tokyo")
+    assert said.returncode == 0, said.stderr
+    assert "Loading weights" not in said.stderr and "Warning" not in said.stderr and "deprecated" not in said.stderr
 
 
 @pytest.mark.slow
 def test_without_a_microphone_listen_points_to_audio_and_text(tmp_path: Path) -> None:
     listened = voxroute(tmp_path, "listen")
-    assert listened.returncode == 2
+    assert listened.returncode == 2 and "listening" not in listened.stdout
     assert "--audio" in listened.stdout and "--text" in listened.stdout
     devices = voxroute(tmp_path, "devices")
     assert devices.returncode in (0, 2) and devices.stdout.strip()
@@ -85,6 +96,29 @@ def test_config_says_plainly_whether_a_file_is_in_use(tmp_path: Path) -> None:
     assert defaults.stdout.splitlines()[0].startswith(f"# no config file at {absent}: the defaults below are in use")
     used = voxroute(tmp_path, "config")
     assert used.stdout.splitlines()[0].startswith(f"# the config file in use: {tmp_path / 'config.toml'}")
+
+
+def test_a_device_number_in_the_config_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[voice]\ndevice = 999\n", encoding="utf-8")
+    listened = voxroute(tmp_path, "listen")
+    assert listened.returncode == 2 and "voice.device" not in listened.stdout
+    assert "device 999" in listened.stdout and "--audio" in listened.stdout
+
+
+def test_setup_errors_are_one_line_with_the_traceback_only_with_v(tmp_path: Path) -> None:
+    adapter = tmp_path / "no-adapter"
+    cases = {
+        ("say", "--adapter", str(adapter), "hello"): f"router adapter {adapter}: no such folder",
+        ("say", "--skills", "no_such_pack", "hello"): "no skill pack module 'no_such_pack' (--skills)",
+        ("say", "--config", str(tmp_path / "absent.toml"), "hello"): f"{tmp_path / 'absent.toml'}: no such config file",
+        ("skills", "--skills", "no_such_pack"): "no skill pack module 'no_such_pack'",
+    }
+    for args, message in cases.items():
+        failed = voxroute(tmp_path, *args)
+        assert (failed.returncode, failed.stdout.strip().splitlines()) == (2, [failed.stdout.strip()]), args
+        assert message in failed.stdout and "Traceback" not in failed.stdout + failed.stderr, args
+    verbose = voxroute(tmp_path, "skills", "-v", "--skills", "no_such_pack")
+    assert verbose.returncode == 2 and "Traceback" in verbose.stderr and "ModuleNotFoundError" in verbose.stderr
 
 
 def test_skills_show_types_choices_and_defaults(tmp_path: Path) -> None:
