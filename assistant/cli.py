@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 console = Console()
 log = logging.getLogger(__name__)
 
-USAGE = 2  # exit status: the command could not start
+FAILED, USAGE = 1, 2  # exit statuses: some input failed; the command could not start
 QUIET = {  # set before the libraries load, unless -v
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also turns off transformers' "Loading weights" bars
     "TRANSFORMERS_VERBOSITY": "error",
@@ -167,7 +167,9 @@ def speaker(config: Config) -> Callable[[str], None]:
     return say
 
 
-def show_turn(turn: Turn, as_json: bool) -> None:
+def show_turn(turn: Turn, as_json: bool, not_for_me: bool = False) -> None:
+    """Print one turn; ``not_for_me`` (speech not meant for the assistant) gets a dim line, so the
+    speaker knows they were heard."""
     if as_json:
         print(json.dumps(turn.as_dict(), ensure_ascii=False))
         return
@@ -178,39 +180,61 @@ def show_turn(turn: Turn, as_json: bool) -> None:
         console.print(f"[bold]call[/bold]   [cyan]{escape(turn.call)}[/cyan]", highlight=False)
     if turn.answer:
         console.print(f"[bold]answer[/bold] {escape(turn.answer)}", highlight=False)
+    elif not_for_me:
+        console.print("[dim](not for me)[/dim]")
     if turn.error:
         console.print(f"[yellow]note[/yellow]   {escape(turn.error)}", highlight=False)
     console.print(f"[dim]{timings}[/dim]")
 
 
-def one_turn_each(args: argparse.Namespace, config: Config, inputs: list[str] | list[Path], audio: bool) -> int:
-    """Handle each typed text or WAV file as one turn: show it and, if asked, speak the answer."""
+def typed(words: list[str]) -> list[str]:
+    """What was typed, as the speaker meant it: words with no space in any of them (unquoted) are one
+    utterance; quoted arguments are one utterance each. Text that is not UTF-8 stops here, before loading."""
+    for number, text in enumerate(words, 1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes of argv arrive as lone surrogates
+            raw = text.encode("utf-8", "surrogateescape")
+            raise SetupError(f"argument {number} is not UTF-8 text: {raw!r}") from None
+    return words if any(char.isspace() for text in words for char in text) else [" ".join(words)]
+
+
+def one_turn_each(args: argparse.Namespace, config: Config, inputs: list[str] | list[Path], audio: bool,
+                  acknowledge: bool) -> int:
+    """Handle each typed text or WAV file as one turn: show it and, if asked, speak the answer.
+
+    With ``acknowledge``, speech not meant for the assistant is acknowledged (a microphone loop stays
+    silent: it hears every conversation). Exit status 1 when any turn failed (see ``Turn.failed``),
+    so that a script can tell.
+    """
     assistant = build_assistant(args, config)
     load_models(assistant, speech=audio)
     handle = assistant.handle_file if audio else assistant.handle_text
     say = speaker(config)
+    failed = False
     for item in inputs:
         turn = handle(item)
-        show_turn(turn, args.json)
+        show_turn(turn, args.json, acknowledge and assistant.not_for_me(turn))
         say(turn.answer)
-    return 0
+        failed = failed or turn.failed
+    return FAILED if failed else 0
 
 
 def cmd_say(args: argparse.Namespace, config: Config) -> int:
-    return one_turn_each(args, config, args.text, audio=False)
+    return one_turn_each(args, config, typed(args.text), audio=False, acknowledge=True)
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    return one_turn_each(args, config, args.files, audio=True)
+    return one_turn_each(args, config, args.files, audio=True, acknowledge=True)
 
 
 def cmd_listen(args: argparse.Namespace, config: Config) -> int:
     """The microphone loop: the microphone is checked first (no models load for nothing), then the
     models load, and only then does it say it is listening."""
     if args.audio:
-        return one_turn_each(args, config, args.audio, audio=True)
+        return one_turn_each(args, config, args.audio, audio=True, acknowledge=False)
     if args.text:
-        return one_turn_each(args, config, args.text, audio=False)
+        return one_turn_each(args, config, typed(args.text), audio=False, acknowledge=False)
     voice = config.voice
     microphone = Microphone(voice.device, push_to_talk=voice.push_to_talk, silence_s=voice.silence_s,
                             max_s=voice.max_utterance_s)
@@ -351,6 +375,9 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true",
                         help="print each turn as one JSON line: {transcript, call, answer, error, failed, timings}; "
                              "timings are the turn's own, model loading excluded")
+    exits = ("Exit status: 0 when every input was handled, 1 when any failed (an unreadable file, input too long, "
+             "no usable call, a skill that failed or timed out; speech not meant for the assistant and a missing "
+             "wake word are not failures), 2 when the command could not start.")
     one_shot = "Answers are printed, not spoken, unless --speak."
 
     main = argparse.ArgumentParser(prog="voxroute", description="A voice assistant routed by a small fine-tuned model.")
@@ -362,7 +389,7 @@ def parser() -> argparse.ArgumentParser:
                                                     speech],
                                  help="listen to the microphone and act on commands",
                                  description="Listen to the microphone and act on each command, until Ctrl+C. "
-                                             "With --audio or --text, handle those instead.")
+                                             "With --audio or --text, handle those instead. " + exits)
     sources = listen.add_mutually_exclusive_group()
     sources.add_argument("--audio", nargs="+", type=Path, metavar="WAV",
                          help="instead of the microphone: WAV recordings, one turn each")
@@ -371,14 +398,15 @@ def parser() -> argparse.ArgumentParser:
     listen.set_defaults(handler=cmd_listen, json=False)
     say = commands.add_parser("say", parents=[verbosity, configured, pack, routing, wake, speech, output],
                               help="route typed text as if it were spoken",
-                              description="Route typed text as if it were spoken. " + one_shot)
+                              description="Route typed text as if it were spoken. " + one_shot + " " + exits)
     say.add_argument("text", nargs="+", metavar="TEXT",
-                     help="what is said, one utterance per argument")
+                     help='what is said: unquoted words are one utterance (say what time is it); quoted arguments, '
+                          'one each ("what time is it" "add a note buy milk")')
     say.set_defaults(handler=cmd_say)
     run = commands.add_parser("run", parents=[verbosity, configured, pack, routing, hearing, wake, speech, output],
                               help="run WAV recordings through the pipeline",
                               description="Run WAV recordings through the whole pipeline, one turn each. "
-                                          + one_shot)
+                                          + one_shot + " " + exits)
     run.add_argument("files", nargs="+", type=Path, metavar="WAV", help="WAV recordings (any rate, mono or stereo)")
     run.set_defaults(handler=cmd_run)
     commands.add_parser("skills", parents=[verbosity, pack], help="list the skills, with their arguments' types",

@@ -15,8 +15,10 @@ import pytest
 from assistant.cli import parser
 from assistant.samples import load_samples
 
+KITCHEN = "I think we should paint the kitchen yellow"  # other(): not meant for the assistant
 
-def voxroute(tmp_path: Path, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+
+def voxroute(tmp_path: Path, *args: str | bytes, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
     config = tmp_path / "config.toml"
     if not config.exists():
         config.write_text(f'[notes]\npath = "{tmp_path / "notes.sqlite3"}"\n', encoding="utf-8")
@@ -48,45 +50,10 @@ def test_every_option_has_help_and_version_prints_the_package_version(tmp_path: 
             assert action.help and action.help != argparse.SUPPRESS, where
     shown = voxroute(tmp_path, "--version")
     assert shown.returncode == 0 and shown.stdout.strip() == f"voxroute {importlib.metadata.version('voxroute')}"
-
-
-@pytest.mark.slow
-def test_say_and_run_print_json_turns_timed_without_loading(tmp_path: Path) -> None:
-    said = voxroute(tmp_path, "say", "--json", "-v", "what time is it in Tokyo", "add a note call the plumber")
-    assert said.returncode == 0, said.stderr
-    assert "models loaded in" in said.stderr
-    first, second = (json.loads(line) for line in said.stdout.splitlines())
-    assert first["call"] == 'timecheck(location="Tokyo")' and "Tokyo" in first["answer"]
-    assert set(first["timings"]) == {"route_ms", "skill_ms", "total_ms"} and first["transcript"]
-    timings = first["timings"]
-    assert timings["total_ms"] - timings["route_ms"] - timings["skill_ms"] < 500  # no model loading inside
-    assert second["call"].startswith('notes(action="add", note="') and second["answer"].startswith("Noted")
-
-    sample = next(s for s in load_samples() if s["call"].startswith("timecheck(location="))
-    ran = voxroute(tmp_path, "run", "--json", sample["file"], str(tmp_path / "missing.wav"))
-    assert ran.returncode == 0, ran.stderr
-    good, bad = (json.loads(line) for line in ran.stdout.splitlines())
-    assert good["call"] == sample["call"] and set(good["timings"]) >= {"stt_ms", "route_ms", "skill_ms"}
-    assert good["timings"]["stt_ms"] < 5000
-    assert "missing.wav" in bad["error"] and bad["call"] == ""
-
-
-@pytest.mark.slow
-def test_library_progress_bars_and_warnings_only_with_v(tmp_path: Path) -> None:
-    said = voxroute(tmp_path, "say", "--engine", "transformers", "what time is it in Tokyo")
-    assert said.returncode == 0, said.stderr
-    assert "Loading weights" not in said.stderr and "Warning" not in said.stderr and "deprecated" not in said.stderr
-
-
-@pytest.mark.slow
-def test_without_a_microphone_listen_points_to_audio_and_text(tmp_path: Path) -> None:
-    listened = voxroute(tmp_path, "listen")
-    assert listened.returncode == 2 and "listening" not in listened.stdout
-    assert "--audio" in listened.stdout and "--text" in listened.stdout
-    devices = voxroute(tmp_path, "devices")
-    assert devices.returncode in (0, 2) and devices.stdout.strip()
-    typed = voxroute(tmp_path, "listen", "--text", "what time is it in Tokyo")
-    assert typed.returncode == 0 and "timecheck" in typed.stdout
+    for name in ("say", "run"):
+        text = " ".join(voxroute(tmp_path, name, "--help").stdout.split())
+        assert "Exit status: 0 when every input was handled, 1 when any failed" in text
+    assert "unquoted words are one utterance" in " ".join(voxroute(tmp_path, "say", "--help").stdout.split())
 
 
 def test_config_says_plainly_whether_a_file_is_in_use(tmp_path: Path) -> None:
@@ -119,6 +86,8 @@ def test_setup_errors_are_one_line_with_the_traceback_only_with_v(tmp_path: Path
         assert message in failed.stdout and "Traceback" not in failed.stdout + failed.stderr, args
     verbose = voxroute(tmp_path, "skills", "-v", "--skills", "no_such_pack")
     assert verbose.returncode == 2 and "Traceback" in verbose.stderr and "ModuleNotFoundError" in verbose.stderr
+    undecodable = voxroute(tmp_path, "say", "what time is it", b"in T\xffkyo")
+    assert undecodable.returncode == 2 and undecodable.stdout.strip() == r"argument 2 is not UTF-8 text: b'in T\xffkyo'"
 
 
 def test_skills_show_types_choices_and_defaults(tmp_path: Path) -> None:
@@ -136,6 +105,50 @@ def test_a_bad_config_file_stops_with_its_name_and_key(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[voice]\nstt = "sphinx"\n', encoding="utf-8")
     bad = voxroute(tmp_path, "say", "hello")
     assert bad.returncode == 2 and "config.toml" in bad.stdout and "voice.stt" in bad.stdout
+
+
+@pytest.mark.slow
+def test_say_and_run_print_json_turns_timed_without_loading_and_exit_1_on_failure(tmp_path: Path) -> None:
+    said = voxroute(tmp_path, "say", "--json", "-v", "what time is it in Tokyo", "add a note call the plumber",
+                    "x" * 600)
+    assert said.returncode == 1, said.stderr
+    assert "models loaded in" in said.stderr
+    first, second, third = (json.loads(line) for line in said.stdout.splitlines())
+    assert first["call"] == 'timecheck(location="Tokyo")' and "Tokyo" in first["answer"] and not first["failed"]
+    assert set(first["timings"]) == {"route_ms", "skill_ms", "total_ms"} and first["transcript"]
+    timings = first["timings"]
+    assert timings["total_ms"] - timings["route_ms"] - timings["skill_ms"] < 500  # no model loading inside
+    assert second["call"].startswith('notes(action="add", note="') and second["answer"].startswith("Noted")
+    assert third["failed"] and third["error"].startswith("too long to route")
+
+    sample = next(s for s in load_samples() if s["call"].startswith("timecheck(location="))
+    ran = voxroute(tmp_path, "run", "--json", sample["file"], str(tmp_path / "missing.wav"))
+    assert ran.returncode == 1, ran.stderr
+    good, bad = (json.loads(line) for line in ran.stdout.splitlines())
+    assert good["call"] == sample["call"] and set(good["timings"]) >= {"stt_ms", "route_ms", "skill_ms"}
+    assert good["timings"]["stt_ms"] < 5000 and not good["failed"]
+    assert "missing.wav" in bad["error"] and bad["call"] == "" and bad["failed"]
+
+
+@pytest.mark.slow
+def test_unquoted_words_are_one_quiet_turn_and_speech_not_for_me_is_acknowledged(tmp_path: Path) -> None:
+    said = voxroute(tmp_path, "say", "--engine", "transformers", *KITCHEN.split())
+    assert said.returncode == 0, said.stderr
+    assert [line for line in said.stdout.splitlines() if line.startswith("heard")] == [f"heard  {KITCHEN}"]
+    assert "call   other()\n(not for me)\n" in said.stdout
+    assert "Loading weights" not in said.stderr and "Warning" not in said.stderr and "deprecated" not in said.stderr
+
+
+@pytest.mark.slow
+def test_without_a_microphone_listen_points_to_audio_and_text(tmp_path: Path) -> None:
+    listened = voxroute(tmp_path, "listen")
+    assert listened.returncode == 2 and "listening" not in listened.stdout
+    assert "--audio" in listened.stdout and "--text" in listened.stdout
+    devices = voxroute(tmp_path, "devices")
+    assert devices.returncode in (0, 2) and devices.stdout.strip()
+    typed = voxroute(tmp_path, "listen", "--text", "what time is it in Tokyo", KITCHEN)
+    assert typed.returncode == 0 and "timecheck" in typed.stdout
+    assert "other()" in typed.stdout and "(not for me)" not in typed.stdout
 
 
 @pytest.mark.slow

@@ -185,12 +185,13 @@ def test_the_loop_goes_on_after_bad_turns_within_the_configured_time(
     config = tmp_path / "config.toml"
     config.write_text(f'[router]\nbackend = "openai"\nbase_url = "{server.url}/v1"\nmodel = "test-model"\n'
                       f"timeout_s = 0.5\nmax_retries = 0\n", encoding="utf-8")
-    assert cli.main(["say", "--json", "--config", str(config), "hang", "html", "what time is it in Tokyo"]) == 0
+    assert cli.main(["say", "--json", "--config", str(config), "hang", "html", "what time is it in Tokyo"]) == 1
     hung, html, good = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert (hung["call"], hung["error"]) == ("other()", "the endpoint gave no answer within 0.5 s")
     assert hung["timings"]["route_ms"] < 1000
     assert html["call"] == "other()" and html["error"].startswith("the endpoint's answer is not JSON")
     assert good["call"] == 'timecheck(location="Tokyo")' and good["error"] is None and "Tokyo" in good["answer"]
+    assert hung["failed"] and html["failed"] and not good["failed"]  # hence exit status 1
 
 
 def test_the_public_api_without_a_key_stops_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
