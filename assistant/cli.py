@@ -125,8 +125,9 @@ def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
 
         return endpoint
     adapter = Path(settings.adapter).expanduser() if settings.adapter else SHIPPED_ADAPTER
-    if not (adapter / "adapter_config.json").is_file():
-        problem = "no adapter_config.json in it" if adapter.is_dir() else "no such folder"
+    if not any((adapter / name).is_file() for name in ("adapter_config.json", "config.json")):
+        problem = ("neither an adapter (adapter_config.json) nor a model folder (config.json)" if adapter.is_dir()
+                   else "no such folder")
         raise SetupError(f"router adapter {adapter}: {problem} ([router] adapter or --adapter)")
     return lambda: load_local_router(pack, adapter, engine=settings.engine)
 

@@ -108,6 +108,17 @@ def test_a_bad_config_file_stops_with_its_name_and_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_whole_model_folder_is_a_router_adapter_too(tmp_path: Path, tiny_llama: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    empty = voxroute(tmp_path, "say", "--adapter", str(tmp_path / "empty"), "what time is it")
+    assert empty.returncode == 2
+    assert empty.stdout.strip() == (f"router adapter {tmp_path / 'empty'}: neither an adapter (adapter_config.json) "
+                                    "nor a model folder (config.json) ([router] adapter or --adapter)")
+    said = voxroute(tmp_path, "say", "--json", "--adapter", str(tiny_llama), "what time is it")
+    assert said.returncode in (0, 1) and json.loads(said.stdout)["transcript"] == "what time is it", said.stdout
+
+
+@pytest.mark.slow
 def test_say_and_run_print_json_turns_timed_without_loading_and_exit_1_on_failure(tmp_path: Path) -> None:
     said = voxroute(tmp_path, "say", "--json", "-v", "what time is it in Tokyo", "add a note call the plumber",
                     "x" * 600)
