@@ -43,6 +43,7 @@ from assistant.config import (
 )
 from assistant.context import SkillContext, ask_in_terminal, use_context
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
+from assistant.timing import elapsed_ms
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant, Turn
@@ -147,7 +148,7 @@ def load_models(assistant: Assistant, speech: bool) -> None:
     start = time.perf_counter()
     with console.status("loading models (the first run converts and caches them)"):
         assistant.load(speech)
-    log.info("models loaded in %.1f s", time.perf_counter() - start)
+    log.info("models loaded in %.1f s", elapsed_ms(start) / 1000)
 
 
 def speaker(config: Config) -> Callable[[str], None]:
