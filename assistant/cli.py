@@ -41,7 +41,7 @@ from assistant.config import (
     default_config_toml,
     load_config,
 )
-from assistant.context import SkillContext, ask_in_terminal, use_context
+from assistant.context import SkillContext, ask_in_terminal, pending, use_context
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.timing import elapsed_ms
 
@@ -207,7 +207,7 @@ def one_turn_each(args: argparse.Namespace, config: Config, inputs: list[str] | 
 
     With ``acknowledge``, speech not meant for the assistant is acknowledged (a microphone loop stays
     silent: it hears every conversation). Exit status 1 when any turn failed (see ``Turn.failed``),
-    so that a script can tell.
+    so that a script can tell. Timers set by the turns ring before the command ends.
     """
     assistant = build_assistant(args, config)
     load_models(assistant, speech=audio)
@@ -219,7 +219,21 @@ def one_turn_each(args: argparse.Namespace, config: Config, inputs: list[str] | 
         show_turn(turn, args.json, acknowledge and assistant.not_for_me(turn))
         say(turn.answer)
         failed = failed or turn.failed
+    wait_for_timers()
     return FAILED if failed else 0
+
+
+def wait_for_timers() -> None:
+    """A one-shot command stays until the timers it set have rung (Ctrl+C cancels them)."""
+    waiting = pending()
+    if not waiting:
+        return
+    console.print(f"[dim]waiting for {len(waiting)} timer{'s' * (len(waiting) > 1)} to ring; Ctrl+C cancels[/dim]")
+    try:
+        for timer in waiting:
+            timer.join()
+    except KeyboardInterrupt:
+        console.print("[dim]timers cancelled[/dim]")
 
 
 def cmd_say(args: argparse.Namespace, config: Config) -> int:

@@ -1,4 +1,5 @@
-"""What skills need from the runtime: the configuration and two ways to talk to the user.
+"""What skills need from the runtime: the configuration, two ways to talk to the user, and a
+place to leave work that finishes later (a timer), so that a one-shot command can wait for it.
 
 Skills call :func:`current_context` instead of taking these as arguments, so their signatures
 stay exactly what the model sees. The runtime and tests choose the context with
@@ -28,6 +29,26 @@ def ask_in_terminal(question: str) -> bool:
     if sys.stdin is None or not sys.stdin.isatty():
         return False
     return Confirm.ask(question, default=False)
+
+
+_later: list[threading.Timer] = []
+_later_lock = threading.Lock()
+
+
+def call_later(seconds: float, function: Callable[..., object], *args: object) -> None:
+    """Run ``function(*args)`` after ``seconds`` in the background; :func:`pending` lists what has not run yet."""
+    timer = threading.Timer(seconds, function, args=args)
+    timer.daemon = True
+    with _later_lock:
+        _later[:] = [waiting for waiting in _later if waiting.is_alive()]
+        _later.append(timer)
+    timer.start()
+
+
+def pending() -> list[threading.Timer]:
+    """Background work started by :func:`call_later` that has not finished."""
+    with _later_lock:
+        return [waiting for waiting in _later if waiting.is_alive()]
 
 
 def print_to_console(text: str) -> None:

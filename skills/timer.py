@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import threading
 from typing import Annotated
 
 from word2number import w2n
 
-from assistant.context import current_context
+from assistant.context import call_later, current_context
 from assistant.skill import Resolver, Span, skill
 
 UNIT_SECONDS = {
@@ -96,7 +95,5 @@ def timer(duration: Annotated[str, Span(), Resolver(parse_duration, "For how lon
         return f"I can set timers of up to 24 hours, not {spoken!r}."
     # Timer threads do not inherit context variables: take the callback now.
     announce = current_context().announce
-    alarm = threading.Timer(seconds, announce, args=(f"Your {spoken} timer is done.",))
-    alarm.daemon = True
-    alarm.start()
+    call_later(seconds, announce, f"Your {spoken} timer is done.")
     return f"Timer set for {describe_duration(seconds)}."

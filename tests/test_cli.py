@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,16 @@ def test_unquoted_words_are_one_quiet_turn_and_speech_not_for_me_is_acknowledged
     assert [line for line in said.stdout.splitlines() if line.startswith("heard")] == [f"heard  {KITCHEN}"]
     assert "call   other()\n(not for me)\n" in said.stdout
     assert "Loading weights" not in said.stderr and "Warning" not in said.stderr and "deprecated" not in said.stderr
+
+
+@pytest.mark.slow
+def test_say_stays_until_the_timer_it_set_has_rung(tmp_path: Path) -> None:
+    start = time.perf_counter()
+    said = voxroute(tmp_path, "say", "set a timer for 3 seconds")
+    assert said.returncode == 0, said.stderr
+    assert 'call   timer(duration="3 seconds")' in said.stdout and "Timer set for 3 seconds." in said.stdout
+    assert said.stdout.index("waiting for 1 timer to ring") < said.stdout.index("Your 3 seconds timer is done.")
+    assert time.perf_counter() - start >= 3
 
 
 @pytest.mark.slow

@@ -104,6 +104,9 @@ def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(tiny_llama:
     assert json.loads(report.read_text())["n"] == 3
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     assert list((run / "files" / "media" / "table" / "eval").glob("predictions_*.table.json"))
+    import wandb
+
+    wandb.teardown()  # W&B keeps its settings (this test's folders) for the process otherwise
 
 
 def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
