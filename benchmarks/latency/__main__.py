@@ -4,12 +4,15 @@ For each bundled spoken command (assets/samples): speech recognition, routing, a
 → call ready for dispatch (recognition + routing; the recording has ended when it is handed
 over). In the same run, the plain transformers ``generate`` baseline (same merged model, fp32,
 whole prompt every time, no cache, no grammar) routes the same transcripts, so the speed-up is a
-ratio measured side by side. Prints a table and writes JSON.
+ratio measured side by side; so does the same router with its span markers dropped (one grammar
+compiled once, values free), which prices the per-request span grammar. Prints a table and
+writes JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -23,12 +26,13 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.audio import read_wav
+from assistant.decoding import CallMatcher
 from assistant.files import write_atomically
-from assistant.pack import load_pack
+from assistant.pack import SkillPack, load_pack
 from assistant.router import SHIPPED_ADAPTER, LocalRouter, RouterSpec, load_local_router, merged_model_dir
 from assistant.samples import load_samples
 from assistant.stt import load_transcriber, word_error_rate
-from assistant.timing import percentile
+from assistant.timing import elapsed_ms, percentile
 
 OUT = Path(__file__).resolve().parent / "results.json"
 
@@ -39,6 +43,15 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def without_spans(router: LocalRouter) -> LocalRouter:
+    """The same model and engine with every Span marker dropped: the grammar is compiled once, values are free."""
+    skills = [dataclasses.replace(skill, parameters=tuple(dataclasses.replace(p, span=False) for p in skill.parameters))
+              for skill in router.pack.skills.values()]
+    pack = SkillPack.from_skills(skills)
+    return LocalRouter(pack, router.tokenizer, router.engine, CallMatcher(router.tokenizer, pack, router.template.lead),
+                       router.template, router.skill_lines is not None, router.max_new_tokens)
 
 
 def baseline_router(router: LocalRouter, model_dir: Path) -> Any:
@@ -70,8 +83,11 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
     router = load_local_router(pack, adapter)
     transcripts = [transcriber.transcribe(clip) for clip in audio[:2]]  # warm-up
     router.route(transcripts[0])
+    free = without_spans(router)
+    free.route(transcripts[0])
 
     stt_ms, route_ms, e2e_ms, tokens_per_s, transcripts, calls = [], [], [], [], [], []
+    free_ms, compile_ms = [], []
     for _ in range(repeats):
         transcripts, calls = [], []
         for clip in audio:
@@ -86,6 +102,10 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
             tokens_per_s.append(routed.tokens / ((done - heard) or 1e-9))
             transcripts.append(text)
             calls.append(str(routed.call or ""))
+            free_ms.append(free.route(text).latency_ms)
+            start = time.perf_counter()
+            router.calls.fresh(" ".join(text.split()))
+            compile_ms.append(elapsed_ms(start))
     rss_runtime = peak_rss_mb()
 
     baseline = baseline_router(router, merged_model_dir(RouterSpec.for_adapter(adapter).base_model, adapter))
@@ -104,6 +124,8 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
         "audio_seconds": percentiles(audio_s),
         "stt_ms": percentiles(stt_ms),
         "route_ms": percentiles(route_ms),
+        "route_ms_without_spans": percentiles(free_ms),
+        "span_grammar_compile_ms": percentiles(compile_ms),
         "end_of_speech_to_dispatch_ms": percentiles(e2e_ms),
         "router_tokens_per_s": percentiles(tokens_per_s),
         "baseline_generate_ms": percentiles(baseline_ms),
@@ -122,6 +144,8 @@ def show(result: dict[str, Any]) -> None:
     for column in ("stage", "p50", "p95", "mean"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for key, label in (("stt_ms", "speech recognition (ms)"), ("route_ms", "router (ms)"),
+                       ("route_ms_without_spans", "router without span grammar (ms)"),
+                       ("span_grammar_compile_ms", "per-request span grammar compile (ms)"),
                        ("end_of_speech_to_dispatch_ms", "end of speech → dispatch (ms)"),
                        ("router_tokens_per_s", "router tokens/s"),
                        ("baseline_generate_ms", "baseline: plain generate (ms)"),
