@@ -95,6 +95,8 @@ def read_config(args: argparse.Namespace) -> Config:
         return Config()
     if args.config is not None and not args.config.exists():
         raise SetupError(f"{args.config}: no such config file (--config)")
+    if args.config is not None:  # the file in use is the one answers name (config_path), here and in skills
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
     return with_overrides(load_config(args.config), args)
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import openai
 
-from assistant.config import LLMConfig
+from assistant.config import LLMConfig, config_path
 from assistant.context import current_context
 from assistant.endpoint import openai_client
 from assistant.models import ModelNotFound, load_causal_lm
@@ -52,7 +52,7 @@ def chat(system: str, user: str) -> str:
 
 def _remote(settings: LLMConfig, system: str, user: str) -> str:
     if not settings.model:
-        return "The language model endpoint has no model name: set model under [llm] in the config file."
+        return f"The language model endpoint has no model name: set model under [llm] in {config_path()}."
     client = openai_client(settings.base_url, settings.api_key_env, settings.timeout_s, settings.max_retries)
     try:
         completion = client.chat.completions.create(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import feedparser
 import httpx
 
-from assistant.config import NewsConfig
+from assistant.config import NewsConfig, config_path
 from assistant.context import current_context
 from assistant.skill import Span, skill
 
@@ -21,7 +21,7 @@ def news(topic: Annotated[str, Span()] | None = None) -> str:
     """Read the latest news headlines, optionally about a topic."""
     settings = current_context().config.news
     if not settings.feeds:
-        return "No news feeds are set: add some to feeds under [news] in the config file."
+        return f"No news feeds are set: add some to feeds under [news] in {config_path()}."
     entries = _fetch_all(settings)
     if entries is None:
         return UNREACHABLE

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from rapidfuzz import fuzz, process
 
-from assistant.config import spoken_key
+from assistant.config import config_path, spoken_key
 from assistant.context import current_context
 from assistant.skill import Resolver, Span, skill
 
@@ -40,13 +40,13 @@ def find_program(spoken: str) -> str | None:
 @skill
 def run_app(
     program: Annotated[str, Span(), Resolver(find_program, "Which program? I may not open '{value}': programs are allowed "
-                                                   "under [apps.allow] in the config file.")],
+                                                   "under [apps.allow] in the config file (voxroute config shows it).")],
 ) -> str:
     """Open a program on this computer, like Firefox or the calculator."""
     context = current_context()
     name, entry = " ".join(program.split()), find_program(program)
     if entry is None:
-        return f"I'm not allowed to open {name}. To allow it, add it under [apps.allow] in the config file."
+        return f"I'm not allowed to open {name}. To allow it, add it under [apps.allow] in {config_path()}."
     argv = context.config.apps.allow[entry]
     executable = shutil.which(os.path.expanduser(argv[0]))
     if executable is None:

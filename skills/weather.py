@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import httpx
 
-from assistant.config import WeatherConfig
+from assistant.config import WeatherConfig, config_path
 from assistant.context import current_context
 from assistant.resolution import normalise_text
 from assistant.skill import Resolver, Span, skill
@@ -71,7 +71,7 @@ def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = 
         return f"I can only tell the weather now, today, tomorrow, on a weekday or at the weekend, not {day!r}."
     place = (location or context.config.general.home_location).strip()
     if not place:
-        return "Which place? Name one, or set home_location under [general] in the config file."
+        return f"Which place? Name one, or set home_location under [general] in {config_path()}."
     try:
         found = _geocode(place, settings)
         if found is None:

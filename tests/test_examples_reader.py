@@ -135,3 +135,9 @@ def test_the_prompt_line_is_derived_from_the_signature(tmp_path: Path) -> None:
     assert sync_prompt_line(path, PACK) and path.read_text(encoding="utf-8") == GOOD
     assert not sync_prompt_line(path, PACK)
     assert read_example_file(path, PACK).prompt == PACK.skills["weather"].prompt_line()
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "weather_examples.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    assert read_example_file(path, PACK).prompt == PACK.skills["weather"].prompt_line()

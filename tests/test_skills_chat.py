@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.config import Config, LLMConfig
+from assistant.config import Config, LLMConfig, config_path
 from skills.chat import ANSWERER, STORYTELLER, ask, story
 
 
@@ -93,7 +93,7 @@ def test_endpoint_unreachable(skill_context, closed_url) -> None:
 def test_endpoint_without_model_name(skill_context, closed_url) -> None:
     skill_context(endpoint(f"{closed_url}/v1", model=""))
     assert ask("Anything?") == (
-        "The language model endpoint has no model name: set model under [llm] in the config file."
+        f"The language model endpoint has no model name: set model under [llm] in {config_path()}."
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.config import Config, NewsConfig
+from assistant.config import Config, NewsConfig, config_path
 from skills.news import news
 
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -133,4 +133,4 @@ def test_a_page_that_is_not_a_feed(feeds) -> None:
 
 def test_no_feeds_configured(feeds) -> None:
     feeds()
-    assert news() == "No news feeds are set: add some to feeds under [news] in the config file."
+    assert news() == f"No news feeds are set: add some to feeds under [news] in {config_path()}."

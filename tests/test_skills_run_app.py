@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import AppsConfig, Config
+from assistant.config import AppsConfig, Config, config_path
 from skills.run_app import run_app
 
 
@@ -63,7 +63,7 @@ def test_no_terminal_means_no(skill_context, tmp_path: Path, monkeypatch: pytest
 def test_program_not_on_the_allow_list(skill_context) -> None:
     skill_context(Config(apps=AppsConfig(allow={})), confirm=lambda question: True)
     assert run_app("rm -rf /") == (
-        "I'm not allowed to open rm -rf /. To allow it, add it under [apps.allow] in the config file."
+        f"I'm not allowed to open rm -rf /. To allow it, add it under [apps.allow] in {config_path()}."
     )
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from assistant.config import Config, GeneralConfig, WeatherConfig
+from assistant.config import Config, GeneralConfig, WeatherConfig, config_path
 from skills.weather import weather
 
 BERLIN = {
@@ -153,7 +153,7 @@ def test_unknown_place(open_meteo) -> None:
 def test_no_place_and_no_home(open_meteo) -> None:
     _, configure = open_meteo
     configure(home="")
-    assert weather() == "Which place? Name one, or set home_location under [general] in the config file."
+    assert weather() == f"Which place? Name one, or set home_location under [general] in {config_path()}."
 
 
 def test_day_it_cannot_forecast(open_meteo) -> None:
