@@ -203,3 +203,18 @@ def test_score_cli_writes_json(tmp_path, capsys):
     result = json.loads((tmp_path / "scores.json").read_text(encoding="utf-8"))
     assert result["exact_frame_accuracy"] == pytest.approx(2 / 3) and result["slot_recall"] == pytest.approx(3 / 4)
     assert "JointBERT" in capsys.readouterr().out
+
+
+def test_breakdown_says_which_intents_and_slots_fail() -> None:
+    from benchmarks.snips.score import breakdown
+
+    details = breakdown([
+        ('PlayMusic(artist="queen", service="spotify")', 'PlayMusic(artist="queen", service="deezer")'),
+        ('GetWeather(city="paris")', 'GetWeather(city="paris")'),
+        ('GetWeather(city="rome", timeRange="today")', "not a call"),
+    ])
+    assert details["per_intent"] == {"GetWeather": {"n": 2, "exact_frame_accuracy": 0.5},
+                                     "PlayMusic": {"n": 1, "exact_frame_accuracy": 0.0}}
+    assert list(details["per_slot"])[0] == "service"
+    assert details["per_slot"]["service"] == {"true_positives": 0, "false_positives": 1, "false_negatives": 1, "f1": 0.0}
+    assert details["per_slot"]["city"]["f1"] == pytest.approx(2 / 3)

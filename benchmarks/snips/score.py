@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.calls import CallError, parse_call
+from assistant.files import write_atomically
 from finetune.metrics import overlap
 
 # Goo et al. 2018 test split, text input, as in the JointBERT README: intent, slot F1, exact frame (%).
@@ -102,6 +103,46 @@ def score(pairs: Iterable[tuple[str, str]]) -> Scores:
     return Scores(n, unparseable, intents, exact, tp, fp, fn)
 
 
+def breakdown(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Where the errors are: exact frames per intent, and per slot name its hits, false values and misses."""
+    intents: dict[str, Counter[str]] = defaultdict(Counter)
+    slots: dict[str, Counter[str]] = defaultdict(Counter)
+    for expected_text, predicted_text in pairs:
+        expected = read_frame(expected_text)
+        if expected is None:
+            raise ValueError(f"expected call does not parse: {expected_text!r}")
+        predicted = read_frame(predicted_text) or Frame("", Counter())
+        intents[expected.intent].update(n=1, exact=predicted.intent == expected.intent and predicted.slots == expected.slots)
+        for name in {slot for slot, _ in expected.slots + predicted.slots}:
+            hits, wrong, missed = overlap(Counter({k: v for k, v in predicted.slots.items() if k[0] == name}),
+                                          Counter({k: v for k, v in expected.slots.items() if k[0] == name}))
+            slots[name].update(true_positives=hits, false_positives=wrong, false_negatives=missed)
+    return {
+        "per_intent": {intent: {"n": row["n"], "exact_frame_accuracy": row["exact"] / row["n"]}
+                       for intent, row in sorted(intents.items())},
+        "per_slot": {name: {**row, "f1": _ratio(2 * row["true_positives"], 2 * row["true_positives"] +
+                                                row["false_positives"] + row["false_negatives"])}
+                     for name, row in sorted(slots.items(), key=lambda item: -item[1]["false_positives"] -
+                                             item[1]["false_negatives"])},
+    }
+
+
+def breakdown_tables(details: dict[str, dict[str, dict[str, float | int]]], worst: int = 10) -> tuple[Table, Table]:
+    """Exact frame per intent, and the slots with the most errors."""
+    intents = Table(title="exact frame per intent")
+    for column in ("intent", "n", "exact frame"):
+        intents.add_column(column, justify="left" if column == "intent" else "right")
+    for intent, row in details["per_intent"].items():
+        intents.add_row(intent, str(row["n"]), f"{100 * row['exact_frame_accuracy']:.1f}")
+    slots = Table(title=f"the {worst} slots with the most errors")
+    for column in ("slot", "right", "wrong or extra", "missed", "F1"):
+        slots.add_column(column, justify="left" if column == "slot" else "right")
+    for name, row in list(details["per_slot"].items())[:worst]:
+        slots.add_row(name, str(row["true_positives"]), str(row["false_positives"]), str(row["false_negatives"]),
+                      f"{100 * row['f1']:.1f}")
+    return intents, slots
+
+
 def table(scores: Scores, name: str) -> Table:
     """This run next to the published JointBERT results, in percent."""
     result = Table(title=f"SNIPS, {scores.n} utterances ({scores.unparseable} not a call)")
@@ -120,10 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json-out", type=Path, help="write the scores here as JSON (fractions, not percent)")
     args = parser.parse_args(argv)
     predictions = json.loads(args.predictions.read_text(encoding="utf-8"))["predictions"]
-    scores = score((row["expected"], row["predicted"]) for row in predictions)
-    Console().print(table(scores, args.predictions.stem))
+    pairs = [(row["expected"], row["predicted"]) for row in predictions]
+    scores, details = score(pairs), breakdown(pairs)
+    console = Console()
+    console.print(table(scores, args.predictions.stem), *breakdown_tables(details))
     if args.json_out is not None:
-        args.json_out.write_text(json.dumps(scores.as_dict(), indent=1) + "\n", encoding="utf-8")
+        write_atomically(args.json_out, json.dumps({**scores.as_dict(), **details}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
