@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from assistant.bundled import bundled
 from assistant.calls import Call, UnknownSkill, parse_call
 from assistant.skill import SKILL_ATTRIBUTE, Skill
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODULE = "skills"
-DEFAULT_EXAMPLES = REPO_ROOT / "examples"
+DEFAULT_EXAMPLES = bundled("examples")
 
 
 FALLBACK_SKILL = "other"  # the skill for speech not meant for the assistant, where a pack has it

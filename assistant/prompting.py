@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.bundled import bundled
 from assistant.calls import Call
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = bundled("prompts")
 DEFAULT_TEMPLATE = "chatml"
 _PLACEHOLDERS = ("{system}", "{user}", "{call}")
 

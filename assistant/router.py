@@ -19,19 +19,20 @@ from typing import Any, Protocol
 
 import openai
 
+from assistant.bundled import bundled
 from assistant.calls import Call, CallError, RawCall
 from assistant.config import RouterConfig
 from assistant.decoding import CallMatcher, CTranslate2Engine, Engine, TorchEngine, convert_to_ctranslate2
 from assistant.endpoint import openai_client
 from assistant.files import staged_folder
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
-from assistant.pack import REPO_ROOT, SkillPack
+from assistant.pack import SkillPack
 from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, system_text
 from assistant.timing import elapsed_ms
 
 log = logging.getLogger(__name__)
 
-SHIPPED_ADAPTER = REPO_ROOT / "models" / "router"
+SHIPPED_ADAPTER = bundled("router")
 MANIFEST = "manifest.json"
 
 

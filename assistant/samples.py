@@ -12,7 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+from assistant.bundled import bundled
+
+SAMPLES_DIR = bundled("samples")
 INDEX = "samples.jsonl"
 SAMPLE_WPM = 130
 
