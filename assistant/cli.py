@@ -115,7 +115,7 @@ def load_skills(module: str) -> SkillPack:
 def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
     """How to build the router; its adapter folder is checked now, before minutes go into loading."""
     from assistant.endpoint import NoAPIKey
-    from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, load_local_router
+    from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, is_trained_folder, load_local_router
 
     settings = config.router
     if settings.backend == "openai":
@@ -128,7 +128,7 @@ def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
 
         return endpoint
     adapter = Path(settings.adapter).expanduser() if settings.adapter else SHIPPED_ADAPTER
-    if not any((adapter / name).is_file() for name in ("adapter_config.json", "config.json")):
+    if not is_trained_folder(adapter):
         problem = ("neither an adapter (adapter_config.json) nor a model folder (config.json)" if adapter.is_dir()
                    else "no such folder")
         raise SetupError(f"router adapter {adapter}: {problem} ([router] adapter or --adapter)")

@@ -26,6 +26,7 @@ from assistant.router import Router
 from assistant.stt import Transcriber
 from assistant.timing import elapsed_ms
 
+
 @dataclass
 class Turn:
     transcript: str = ""

@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 SHIPPED_ADAPTER = bundled("router")
 MANIFEST = "manifest.json"
-
-
 MAX_UTTERANCE_TOKENS = 384  # bounds prefill and copying; 500 characters of English are about 120 tokens
 
 
@@ -133,6 +131,11 @@ class LocalRouter:
         except CallError as error:  # the grammar should make this impossible; never crash the loop
             return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error))
         return Routed(call, decoded.text, latency, decoded.tokens, decoded.masked_steps)
+
+
+def is_trained_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a router to serve: a LoRA adapter, or a whole model (``finetune.py --merge``)."""
+    return any((folder / name).is_file() for name in ("adapter_config.json", "config.json"))
 
 
 def merged_model_dir(base_model: str, adapter: Path | None) -> Path:

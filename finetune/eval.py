@@ -36,7 +36,7 @@ from assistant.context import SkillContext, use_context
 from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
 from assistant.resolution import resolved_key
-from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, load_local_router
+from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, is_trained_folder, load_local_router
 from finetune.metrics import Prediction, score
 from finetune.records import Record, read_records
 
@@ -90,7 +90,7 @@ def build_router(args: argparse.Namespace, pack: SkillPack) -> Router:
     template = args.prompt_file or args.prompt
     if model is None:
         adapter, base = SHIPPED_ADAPTER, None
-    elif (Path(model) / "adapter_config.json").is_file() or (Path(model) / "config.json").is_file():
+    elif is_trained_folder(Path(model)):
         adapter, base = Path(model), None  # a trained folder: its manifest says base, template and prompt
     else:
         adapter, base = None, model
