@@ -19,6 +19,8 @@ from dataclasses import dataclass
 Literal_ = str | int | float | bool | None
 
 MAX_CALL_CHARS = 4000
+MAX_CALLS = 3  # calls in one utterance ("set a timer and tell me the weather")
+SEPARATOR = "; "
 
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>", "<eos>")
 _PREFIX = re.compile(r"^(?:FUNCTION_CALL\s*:|#*\s*Assistant\s*:)\s*", re.IGNORECASE)
@@ -89,6 +91,27 @@ class Call:
         return f"{self.name}({inner})"
 
 
+class Calls(tuple[Call, ...]):
+    """The calls of one utterance in the order said, printed as the router writes them: ``a(); b()``."""
+
+    def __str__(self) -> str:
+        return SEPARATOR.join(str(call) for call in self)
+
+
+def finished_calls(text: str) -> list[str]:
+    """The calls of a partly decoded output that a separator has already closed (strings respected)."""
+    pieces, start, quoted, escaped = [], 0, False, False
+    for index, char in enumerate(text):
+        if quoted:
+            quoted, escaped = (escaped or char != '"'), (not escaped and char == "\\")
+        elif char == '"':
+            quoted = True
+        elif text.startswith(SEPARATOR, index):
+            pieces.append(text[start:index])
+            start = index + len(SEPARATOR)
+    return pieces
+
+
 def format_literal(value: Literal_) -> str:
     """Print a literal so that :func:`parse_call` reads it back identically (double-quoted strings)."""
     if isinstance(value, str):
@@ -112,20 +135,39 @@ def clean(text: str) -> str:
 
 def parse_call(text: str) -> RawCall:
     """Read exactly one call ``name(args)`` whose arguments are literals; raise CallSyntaxError otherwise."""
+    calls = parse_calls(text)
+    if len(calls) != 1:
+        raise CallSyntaxError(f"expected one call, got {len(calls)}: {clean(text)!r}")
+    return calls[0]
+
+
+def parse_calls(text: str) -> tuple[RawCall, ...]:
+    """Read one to three calls on one line, separated by ``"; "`` exactly; raise CallSyntaxError otherwise."""
     text = clean(text)
     if not text:
         raise CallSyntaxError("empty output: expected a call such as other()")
     if len(text) > MAX_CALL_CHARS:
         raise CallSyntaxError(f"output is {len(text)} characters long, more than a call may be ({MAX_CALL_CHARS})")
+    if "\n" in text or "\r" in text:
+        raise CallSyntaxError(f"calls are written on one line, separated by {SEPARATOR!r}: {text[:80]!r}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = ast.parse(text, mode="eval")
+            tree = ast.parse(text, mode="exec")
     except SyntaxError as error:
         raise CallSyntaxError(f"not a call: {error.msg} in {text!r}") from None
     except (ValueError, RecursionError, MemoryError) as error:
         raise CallSyntaxError(f"not a call: {type(error).__name__} while reading {text[:80]!r}") from None
-    node = tree.body
+    if not 1 <= len(tree.body) <= MAX_CALLS:
+        raise CallSyntaxError(f"expected one to {MAX_CALLS} calls, got {len(tree.body)} statements: {text[:80]!r}")
+    nodes = [statement.value if isinstance(statement, ast.Expr) else statement for statement in tree.body]
+    pieces = [ast.get_source_segment(text, node) for node in nodes]
+    if SEPARATOR.join(piece or "" for piece in pieces) != text:
+        raise CallSyntaxError(f"calls are separated by {SEPARATOR!r} and nothing else: {text[:80]!r}")
+    return tuple(_raw_call(node, piece or "") for node, piece in zip(nodes, pieces))
+
+
+def _raw_call(node: ast.AST, text: str) -> RawCall:
     if not isinstance(node, ast.Call):
         raise CallSyntaxError(f"expected a call such as other(), got a {type(node).__name__}: {text!r}")
     if not isinstance(node.func, ast.Name):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +32,14 @@ class Decoded:
     tokens: int
     masked_steps: int
     finished: bool
+    timed_out: bool = False
+
+
+Progress = Callable[[list[int]], None]  # told the ids generated so far, after each step
+
+
+def _ignore(generated: list[int]) -> None:
+    """The default :data:`Progress`: nobody is listening."""
 
 
 class CallMatcher:
@@ -70,13 +80,15 @@ class CallMatcher:
 
 
 class Engine(Protocol):
-    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int) -> Decoded:
-        """Greedy-decode a call after ``prompt_ids``; its first ``fixed_len`` ids are the same for every request."""
+    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
+               deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
+        """Greedy-decode calls after ``prompt_ids``, whose first ``fixed_len`` ids are the same for every
+        request, until the grammar ends, ``max_new_tokens`` or the ``time.perf_counter()`` deadline."""
 
 
-def _finish(calls: CallMatcher, generated: list[int], masked: int, finished: bool) -> Decoded:
+def _finish(calls: CallMatcher, generated: list[int], masked: int, finished: bool, timed_out: bool = False) -> Decoded:
     ids = [t for t in generated if t != calls.eos_id]
-    return Decoded(calls.tokenizer.decode(ids), len(generated), masked, finished)
+    return Decoded(calls.tokenizer.decode(ids), len(generated), masked, finished, timed_out)
 
 
 class TorchEngine:
@@ -101,12 +113,15 @@ class TorchEngine:
             self._prefix = (tuple(fixed), out.past_key_values)
         return copy.deepcopy(self._prefix[1])
 
-    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int) -> Decoded:
+    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
+               deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
         torch = self.torch
         past = self._prefix_cache(prompt_ids[:fixed_len]) if fixed_len else None
         feed = prompt_ids[fixed_len:]
         generated: list[int] = []
         while len(generated) < max_new_tokens:
+            if time.perf_counter() > deadline:
+                return _finish(self.calls, generated, len(generated), False, timed_out=True)
             with torch.inference_mode():
                 out = self.model(input_ids=torch.tensor([feed], device=self.model.device), past_key_values=past,
                                  use_cache=True)
@@ -121,6 +136,7 @@ class TorchEngine:
             forced = matcher.compute_ff_tokens()[: max_new_tokens - len(generated)]
             matcher.consume_tokens(forced)
             generated.extend(forced)
+            progress(generated)
             feed = [token, *forced]
         return _finish(self.calls, generated, len(generated), False)
 
@@ -143,7 +159,8 @@ class CTranslate2Engine:
     def _tokens(self, ids: list[int]) -> list[str]:
         return self.tokenizer.convert_ids_to_tokens(ids)
 
-    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int) -> Decoded:
+    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
+               deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
         static, rest = self._tokens(prompt_ids[:fixed_len]), self._tokens(prompt_ids[fixed_len:])
         generated: list[int] = []
         masked = 0
@@ -163,11 +180,14 @@ class CTranslate2Engine:
                     break
                 matcher.consume_token(step.token_id)
                 generated.append(step.token_id)
-                if matcher.is_stopped():
+                progress(generated)
+                if matcher.is_stopped() or time.perf_counter() > deadline:
                     break
             steps.close()
             if matcher.is_stopped():
                 return _finish(self.calls, generated, masked, True)
+            if time.perf_counter() > deadline:
+                return _finish(self.calls, generated, masked, False, timed_out=True)
             if not rejected:
                 break
             logits = np.asarray(self.generator.forward_batch([static + rest + self._tokens(generated)]))[0, -1]
@@ -176,6 +196,7 @@ class CTranslate2Engine:
             matcher.consume_token(token)
             generated.append(token)
             masked += 1
+            progress(generated)
             if matcher.is_stopped():
                 return _finish(self.calls, generated, masked, True)
         return _finish(self.calls, generated, masked, False)

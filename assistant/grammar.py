@@ -1,9 +1,9 @@
 """A Lark grammar, derived from a skill pack, that accepts exactly the canonical calls.
 
-The router decodes under this grammar (llguidance), so every output parses and validates:
-registered names only, keyword arguments in signature order, required ones present, values of
-the right type or among a Literal's choices, strings as JSON-style double-quoted literals (so
-quotes, backslashes and punctuation inside them are fine). Given the utterance, a ``Span``
+The router decodes under this grammar (llguidance), so every output parses and validates: one
+to three calls separated by ``"; "``, registered names only, keyword arguments in signature
+order, required ones present, values of the right type or among a Literal's choices, strings as
+JSON-style double-quoted literals (so quotes, backslashes and punctuation inside them are fine). Given the utterance, a ``Span``
 parameter's value is further limited to words copied from it (:mod:`assistant.spans`), so the
 grammar is then built per request.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from assistant.calls import MAX_CALLS, SEPARATOR
 from assistant.pack import SkillPack
 from assistant.skill import Parameter, Skill
 from assistant.spans import span_terminal
@@ -77,16 +78,25 @@ def _skill_rules(skill: Skill, rule: str, spans: bool) -> list[str]:
     return [head, *reversed(rules)]
 
 
+def _more_calls(count: int) -> str:
+    """``("; " call ("; " call)?)?`` for up to ``count`` more calls."""
+    return f"({json.dumps(SEPARATOR)} call {_more_calls(count - 1)})?".replace(" )", ")") if count else ""
+
+
 def has_spans(pack: SkillPack) -> bool:
     return any(param.span for skill in pack.skills.values() for param in skill.parameters)
 
 
 def call_grammar(pack: SkillPack, said: str | None = None, lead: str = "") -> str:
-    """The Lark grammar of every canonical call of the pack's skills, after the template's ``lead``
-    (spaces; see :mod:`assistant.prompting`); with ``said``, spans copy from it."""
+    """The Lark grammar of one to three canonical calls of the pack's skills separated by ``"; "``,
+    after the template's ``lead`` (spaces; see :mod:`assistant.prompting`); with ``said``, spans
+    copy from it."""
     spans = said is not None and has_spans(pack)
     names = [f"s{index}" for index in range(len(pack.skills))]
-    lines = [f"start: {json.dumps(lead) + ' ' if lead else ''}({' | '.join(names)})"]
+    lines = [
+        f"start: {json.dumps(lead) + ' ' if lead else ''}call {_more_calls(MAX_CALLS - 1)}".rstrip(),
+        f"call: {' | '.join(names)}",
+    ]
     used: set[type] = set()
     for rule, skill in zip(names, pack.skills.values()):
         lines.extend(_skill_rules(skill, rule, spans))

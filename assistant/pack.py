@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from assistant.bundled import bundled
-from assistant.calls import Call, UnknownSkill, parse_call
+from assistant.calls import Call, Calls, RawCall, UnknownSkill, parse_call, parse_calls
 from assistant.skill import SKILL_ATTRIBUTE, Skill
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,13 @@ class SkillPack:
 
         With ``said`` (the utterance), span arguments must also be words copied from it.
         """
-        raw = parse_call(text)
+        return self.bind(parse_call(text), said)
+
+    def parse_calls(self, text: str, said: str | None = None) -> Calls:
+        """Parse one to three calls separated by ``"; "`` (see :meth:`parse`)."""
+        return Calls(self.bind(raw, said) for raw in parse_calls(text))
+
+    def bind(self, raw: RawCall, said: str | None = None) -> Call:
         skill = self.skills.get(raw.name)
         if skill is None:
             known = ", ".join(self.skills) or "none"

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.bundled import bundled
-from assistant.calls import Call
+from assistant.calls import Call, Calls
+from assistant.dialogue import Exchange
 
 PROMPTS_DIR = bundled("prompts")
 DEFAULT_TEMPLATE = "chatml"
@@ -69,12 +70,21 @@ def system_text(skill_lines: list[str] | None = None) -> str:
     return instruction + "\nSkills:\n" + "\n".join(skill_lines)
 
 
-def render_prompt(template: PromptTemplate, user: str, skill_lines: list[str] | None = None) -> str:
-    """The model's input for one utterance: everything up to where the call begins."""
+def render_user(user: str, context: Exchange | None = None) -> str:
+    """The user's part of the prompt; a follow-up's also shows the previous turn and its calls."""
+    user = " ".join(user.split())
+    if context is None:
+        return user
+    return f"Before: {context.user} -> {context.calls}\nNow: {user}"
+
+
+def render_prompt(template: PromptTemplate, user: str, skill_lines: list[str] | None = None,
+                  context: Exchange | None = None) -> str:
+    """The model's input for one utterance (after ``context``): everything up to where the calls begin."""
     head = template.text.split("{call}", 1)[0].rstrip(" ")
-    return head.replace("{system}", system_text(skill_lines), 1).replace("{user}", " ".join(user.split()), 1)
+    return head.replace("{system}", system_text(skill_lines), 1).replace("{user}", render_user(user, context), 1)
 
 
-def render_completion(template: PromptTemplate, call: Call | str) -> str:
-    """The training target: the template's lead, the canonical call and its end-of-turn marker."""
-    return f"{template.lead}{call}{template.suffix}"
+def render_completion(template: PromptTemplate, calls: Call | Calls | str) -> str:
+    """The training target: the template's lead, the canonical calls and the end-of-turn marker."""
+    return f"{template.lead}{calls}{template.suffix}"

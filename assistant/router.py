@@ -15,19 +15,21 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import openai
 
 from assistant.bundled import bundled
-from assistant.calls import Call, CallError, RawCall
+from assistant.calls import MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
 from assistant.config import RouterConfig
+from assistant.dialogue import Exchange
 from assistant.decoding import CallMatcher, CTranslate2Engine, Engine, TorchEngine, convert_to_ctranslate2
 from assistant.endpoint import openai_client
 from assistant.files import staged_folder
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
 from assistant.pack import SkillPack
-from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, system_text
+from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, render_user, system_text
 from assistant.timing import elapsed_ms
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,18 @@ log = logging.getLogger(__name__)
 SHIPPED_ADAPTER = bundled("router")
 MANIFEST = "manifest.json"
 MAX_UTTERANCE_TOKENS = 384  # bounds prefill and copying; 500 characters of English are about 120 tokens
+DEFAULT_DEADLINE_S = 10.0  # the most one routing may take ([router] timeout_s)
+
+OnCall = Callable[[Call], None]  # told each call as soon as it is decoded, before the next one is
+
+
+def _ignore(call: Call) -> None:
+    """The default :data:`OnCall`: nobody acts before routing ends."""
 
 
 @dataclass(frozen=True)
 class Routed:
-    call: Call | None  # None: the pack has no fallback call and nothing else fits
+    calls: Calls  # empty: the pack has no fallback call and nothing else fits
     text: str
     latency_ms: float
     tokens: int = 0
@@ -47,8 +56,14 @@ class Routed:
     error: str | None = None
 
 
+def fallback_calls(pack: SkillPack) -> Calls:
+    """What a turn becomes when routing fails: the pack's fallback call, or no call where it has none."""
+    return Calls([pack.fallback] if pack.fallback is not None else [])
+
+
 class Router(Protocol):
-    def route(self, utterance: str) -> Routed: ...
+    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore) -> Routed:
+        """The calls of ``utterance`` (a follow-up of ``context``); ``on_call`` hears each as soon as it is known."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,7 @@ class LocalRouter:
     """A local model decoding under the pack's call grammar, with the prompt prefix cached."""
 
     def __init__(self, pack: SkillPack, tokenizer: Any, engine: Engine, calls: CallMatcher, template: PromptTemplate,
-                 list_skills: bool, max_new_tokens: int = 128):
+                 list_skills: bool, max_new_tokens: int = 128, deadline_s: float = DEFAULT_DEADLINE_S):
         self.pack = pack
         self.tokenizer = tokenizer
         self.engine = engine
@@ -100,6 +115,7 @@ class LocalRouter:
         self.template = template
         self.skill_lines = pack.prompt_lines() if list_skills else None
         self.max_new_tokens = max_new_tokens
+        self.deadline_s = deadline_s
         self._fixed_ids = self._ids(self.template_fixed_text())
 
     def template_fixed_text(self) -> str:
@@ -109,29 +125,46 @@ class LocalRouter:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=True).input_ids
 
-    def prompt(self, utterance: str) -> str:
-        return render_prompt(self.template, utterance, self.skill_lines)
+    def prompt(self, utterance: str, context: Exchange | None = None) -> str:
+        return render_prompt(self.template, utterance, self.skill_lines, context)
 
-    def route(self, utterance: str) -> Routed:
+    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore) -> Routed:
         start = time.perf_counter()
-        ids = self._ids(self.prompt(utterance))
+        fallback = fallback_calls(self.pack)
+        ids = self._ids(self.prompt(utterance, context))
         fixed = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
-        said = " ".join(utterance.split())
+        said = context.said(utterance) if context is not None else " ".join(utterance.split())
         if len(ids) - fixed > MAX_UTTERANCE_TOKENS:  # rare scripts and symbols take several tokens a character
-            return Routed(self.pack.fallback, "", elapsed_ms(start),
+            return Routed(fallback, "", elapsed_ms(start),
                           error=f"too long to route: {len(ids) - fixed} tokens, the most is {MAX_UTTERANCE_TOKENS}")
         budget = self.max_new_tokens + len(ids) - fixed  # room to copy the whole utterance (a dictated note)
-        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), budget)
+        announced: list[Call] = []
+
+        def progress(generated: list[int]) -> None:
+            """Hand on each call that a separator has closed, so it can run while the next is decoded."""
+            text = self.tokenizer.decode([t for t in generated if t != self.calls.eos_id])
+            for piece in finished_calls(text.removeprefix(self.template.lead))[len(announced):]:
+                try:
+                    call = self.pack.parse(piece, said)
+                except CallError:
+                    return
+                announced.append(call)
+                on_call(call)
+
+        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), budget, start + self.deadline_s, progress)
         latency = elapsed_ms(start)
         if not decoded.finished:
-            return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps,
-                          f"no complete call within {budget} tokens")
+            reason = (f"routing took longer than {self.deadline_s:g} s ([router] timeout_s)" if decoded.timed_out
+                      else f"no complete call within {budget} tokens")
+            return Routed(Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, reason)
         try:
-            call = self.pack.parse(decoded.text.removeprefix(self.template.lead), said)
+            calls = self.pack.parse_calls(decoded.text.removeprefix(self.template.lead), said)
         except CallError as error:  # the grammar should make this impossible; never crash the loop
-            return Routed(self.pack.fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error))
-        return Routed(call, decoded.text, latency, decoded.tokens, decoded.masked_steps)
-
+            return Routed(Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps,
+                          str(error))
+        for call in calls[len(announced):]:
+            on_call(call)
+        return Routed(calls, decoded.text, latency, decoded.tokens, decoded.masked_steps)
 
 def is_trained_folder(folder: Path) -> bool:
     """Whether ``folder`` holds a router to serve: a LoRA adapter, or a whole model (``finetune.py --merge``)."""
@@ -165,7 +198,7 @@ def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
 
 def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAPTER, *, base_model: str | None = None,
                       template: str | None = None, list_skills: bool | None = None, engine: str = "ctranslate2",
-                      max_new_tokens: int = 128) -> LocalRouter:
+                      max_new_tokens: int = 128, deadline_s: float = DEFAULT_DEADLINE_S) -> LocalRouter:
     """A router from a trained folder (an adapter or a merged model, with its run's manifest), or
     from a bare base model when adapter is None.
 
@@ -195,7 +228,7 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
     else:
         raise ValueError(f"unknown router engine {engine!r} (ctranslate2 or transformers)")
     return LocalRouter(pack, tokenizer, backend, calls, prompt_template,
-                       spec.list_skills if list_skills is None else list_skills, max_new_tokens)
+                       spec.list_skills if list_skills is None else list_skills, max_new_tokens, deadline_s)
 
 
 class EndpointFailed(Exception):
@@ -218,21 +251,25 @@ class OpenAIRouter:
         self.client = openai_client(settings.base_url, settings.api_key_env, settings.timeout_s, settings.max_retries)
         self.deadline_s = settings.timeout_s * (settings.max_retries + 1)
 
-    def route(self, utterance: str) -> Routed:
+    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore) -> Routed:
         start = time.perf_counter()
+        said = context.said(utterance) if context is not None else utterance
         text = ""
         try:
-            name, arguments = tool_call(self._answer(utterance))
-            text = f"{name}({arguments})"
-            call = self._bind(name, arguments, utterance)
+            answered = tool_calls(self._answer(utterance, context))
+            text = "; ".join(f"{name}({arguments})" for name, arguments in answered)
+            calls = Calls(self._bind(name, arguments, said) for name, arguments in answered[:MAX_CALLS])
         except (EndpointFailed, CallError) as error:
-            return Routed(self.pack.fallback, text, elapsed_ms(start), error=str(error))
-        return Routed(call, str(call), elapsed_ms(start))
+            return Routed(fallback_calls(self.pack), text, elapsed_ms(start), error=str(error))
+        for call in calls:
+            on_call(call)
+        return Routed(calls, str(calls), elapsed_ms(start))
 
-    def _answer(self, utterance: str) -> str:
+    def _answer(self, utterance: str, context: Exchange | None) -> str:
         """The body of the endpoint's 200 answer, waited for until the deadline."""
         answers: queue.Queue[str | Exception] = queue.Queue(maxsize=1)
-        threading.Thread(target=self._ask, args=(utterance, answers), daemon=True, name="endpoint").start()
+        messages = [{"role": "system", "content": system_text()}, {"role": "user", "content": render_user(utterance, context)}]
+        threading.Thread(target=self._ask, args=(messages, answers), daemon=True, name="endpoint").start()
         try:
             answer = answers.get(timeout=self.deadline_s)
         except queue.Empty:
@@ -241,9 +278,8 @@ class OpenAIRouter:
             return answer
         raise EndpointFailed(self._describe(answer))
 
-    def _ask(self, utterance: str, answers: queue.Queue[str | Exception]) -> None:
+    def _ask(self, messages: list[dict[str, str]], answers: queue.Queue[str | Exception]) -> None:
         """One request with the client's retries; its body, or what it raised, goes to ``answers``."""
-        messages = [{"role": "system", "content": system_text()}, {"role": "user", "content": utterance}]
         try:
             response = self.client.chat.completions.with_raw_response.create(
                 model=self.model, messages=messages, tools=self.pack.tools(), tool_choice="required", temperature=0
@@ -263,7 +299,7 @@ class OpenAIRouter:
             return one_line(f"the endpoint answered HTTP {error.status_code}" + (f": {detail}" if detail else ""))
         return one_line(f"the endpoint request failed: {type(error).__name__}: {error}")
 
-    def _bind(self, name: str, arguments: str, utterance: str) -> Call:
+    def _bind(self, name: str, arguments: str, said: str) -> Call:
         """The tool call as a call of the pack, its span arguments checked against what was said."""
         try:
             values = json.loads(arguments or "{}")
@@ -271,16 +307,11 @@ class OpenAIRouter:
             raise CallError(f"tool arguments are not JSON: {arguments[:80]!r}") from None
         if not isinstance(values, dict):
             raise CallError(f"tool arguments must be a JSON object, got {arguments[:80]!r}")
-        skill = self.pack.skills.get(name)
-        if skill is None:
-            raise CallError(f"unknown skill {name!r}")
-        call = skill.bind(RawCall(name, (), tuple(values.items())))
-        skill.check_spans(call, utterance)
-        return call
+        return self.pack.bind(RawCall(name, (), tuple(values.items())), said)
 
 
-def tool_call(body: str) -> tuple[str, str]:
-    """The name and JSON arguments of the first tool call in a chat completion's body."""
+def tool_calls(body: str) -> list[tuple[str, str]]:
+    """The name and JSON arguments of every tool call in a chat completion's body, in order."""
     try:
         data = json.loads(body)
     except json.JSONDecodeError:
@@ -289,12 +320,16 @@ def tool_call(body: str) -> tuple[str, str]:
     if not isinstance(choices, list) or not choices:
         raise EndpointFailed(f"the endpoint's answer is not a chat completion with choices: {body[:80]!r}")
     message = _at(choices, 0, "message")
-    function = _at(message, "tool_calls", 0, "function")
-    name, arguments = _at(function, "name"), _at(function, "arguments")
-    if not isinstance(name, str) or not isinstance(arguments, str | None):
+    found = _at(message, "tool_calls")
+    answered = []
+    for index in range(len(found) if isinstance(found, list) else 0):
+        name, arguments = _at(found, index, "function", "name"), _at(found, index, "function", "arguments")
+        if isinstance(name, str) and isinstance(arguments, str | None):
+            answered.append((name, arguments or ""))
+    if not answered:
         content = _at(message, "content")
         raise EndpointFailed(f"the endpoint answered without a tool call (text: {str(content or '')[:80]!r})")
-    return name, arguments or ""
+    return answered
 
 
 def _at(data: Any, *path: str | int) -> Any:

@@ -120,9 +120,11 @@ class Skill:
     parameters: tuple[Parameter, ...]
     function: Callable[..., Any]
     isolated: bool = False  # runs in a child process killed at the time limit (see assistant.isolation)
+    changes: str | None = None  # the skill whose action this one changes ("make it ten" after a timer)
 
     @classmethod
-    def from_function(cls, function: Callable[..., Any], name: str | None = None, isolated: bool = False) -> Skill:
+    def from_function(cls, function: Callable[..., Any], name: str | None = None, isolated: bool = False,
+                      changes: str | None = None) -> Skill:
         hints = typing.get_type_hints(function, include_extras=True)
         parameters = []
         for param in inspect.signature(function).parameters.values():
@@ -143,7 +145,7 @@ class Skill:
         if not doc:
             raise TypeError(f"skill {function.__name__}: a docstring is required (it is the skill's description)")
         description = " ".join(doc.split("\n\n")[0].split())
-        return cls(name or function.__name__, description, tuple(parameters), function, isolated)
+        return cls(name or function.__name__, description, tuple(parameters), function, isolated, changes)
 
     def prompt_line(self) -> str:
         """otto's style: ``weather(location="[location]", day="[day]") description``."""
@@ -206,17 +208,20 @@ class Skill:
                 raise NotSaid(f"{self.name}(): {name}={value!r} is not words of what was said")
 
 
-def skill(function: Callable[..., Any] | None = None, *, name: str | None = None, isolated: bool = False) -> Any:
+def skill(function: Callable[..., Any] | None = None, *, name: str | None = None, isolated: bool = False,
+          changes: str | None = None) -> Any:
     """Mark a function as a skill: ``@skill`` or ``@skill(name="math", isolated=True)``.
 
     The function is returned unchanged (still callable and testable as plain Python); a skill
     pack finds it by the attribute this sets. ``isolated`` runs it in a child process that is
     killed at the time limit, which holds whatever it computes: for skills that only compute
     (no prompts, no state shared with the assistant, an answer that can be pickled).
+    ``changes="timer"`` says this skill changes what that one started, so a follow-up that changes
+    an argument of a ``timer`` call ("make it ten") becomes a call of this skill, not a second timer.
     """
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(fn, SKILL_ATTRIBUTE, Skill.from_function(fn, name, isolated))
+        setattr(fn, SKILL_ATTRIBUTE, Skill.from_function(fn, name, isolated, changes))
         return fn
 
     return mark(function) if function is not None else mark

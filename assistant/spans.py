@@ -6,6 +6,9 @@ same way), that neither starts nor ends with whitespace. So "St. Louis" and "Par
 "weather in St. Louis, Paris?", "Pari" and " Paris" are not. Case is kept as said: the speech
 recogniser's capitals are the words' own, and resolvers compare values case-insensitively.
 Double quotes and backslashes never enter a span: the value sits inside a JSON-style string.
+
+A follow-up may copy from the previous turn's words too: ``said`` then holds both utterances on
+separate lines, and a span lies within one line.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ def quotable(text: str) -> str:
 
 def is_span(value: str, said: str) -> bool:
     """Whether ``value`` is a span of the utterance ``said`` (see the module docstring)."""
-    said = quotable(said)
     if not value or value != value.strip():
         return False
+    return any(_in_line(value, quotable(line)) for line in said.split("\n"))
+
+
+def _in_line(value: str, said: str) -> bool:
     bounds = {0, *(match.end() for match in _CHUNK.finditer(said))}
     start = said.find(value)
     while start >= 0:
@@ -37,6 +43,11 @@ def is_span(value: str, said: str) -> bool:
 
 
 def span_terminal(name: str, said: str) -> str:
-    """A Lark terminal (llguidance syntax) matching exactly the spans of ``said``."""
-    chunks = json.dumps({"substring_words": quotable(said)}, ensure_ascii=False)
-    return f"{name}: %regex {chunks} & /[^\\s](.*[^\\s])?/"
+    """Lark terminals (llguidance syntax), ``name`` matching exactly the spans of ``said``'s lines."""
+    lines = said.split("\n")
+    parts = [f"{name}_{index}" for index in range(len(lines))]
+    terminals = [f"{name}: {' | '.join(parts)}"]
+    for part, line in zip(parts, lines):
+        chunks = json.dumps({"substring_words": quotable(line)}, ensure_ascii=False)
+        terminals.append(f"{part}: %regex {chunks} & /[^\\s](.*[^\\s])?/")
+    return "\n".join(terminals)

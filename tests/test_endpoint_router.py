@@ -90,7 +90,7 @@ def test_a_tool_call_becomes_the_call(http_server) -> None:
     server = http_server({PATH: calls("weather", '{"location": "Berlin", "day": "tomorrow"}')})
     routed = router(server.url).route("weather in Berlin tomorrow")
     assert routed.error is None
-    assert routed.call == Call("weather", (("location", "Berlin"), ("day", "tomorrow")))
+    assert routed.calls == (Call("weather", (("location", "Berlin"), ("day", "tomorrow"))),)
     [request] = server.requests
     assert request.headers["authorization"] == "Bearer not-needed"
     sent = json.loads(request.body)
@@ -124,7 +124,7 @@ def test_a_tool_call_becomes_the_call(http_server) -> None:
 def test_a_malformed_answer_is_a_one_line_error_on_the_turn(http_server, reply: tuple, error: str) -> None:
     server = http_server({PATH: reply})
     routed = router(server.url).route("weather in Berlin")
-    assert routed.call == Call("other")
+    assert routed.calls == (Call("other"),)
     assert routed.error is not None and routed.error.startswith(error) and "\n" not in routed.error
     assert len(server.requests) == 1
 
@@ -132,7 +132,7 @@ def test_a_malformed_answer_is_a_one_line_error_on_the_turn(http_server, reply: 
 def test_a_hanging_endpoint_costs_one_timeout(http_server) -> None:
     server = http_server({PATH: hanging(3.0)})
     routed, elapsed = timed(router(server.url, timeout_s=0.5))
-    assert routed.call == Call("other") and routed.error == "the endpoint gave no answer within 0.5 s"
+    assert routed.calls == (Call("other"),) and routed.error == "the endpoint gave no answer within 0.5 s"
     assert 0.5 <= elapsed < 1.0
     assert len(server.requests) == 1
 
@@ -141,7 +141,7 @@ def test_a_server_error_is_retried(http_server) -> None:
     error = json_reply({"error": {"message": "overloaded", "type": "server_error"}}, 500)
     server = http_server({PATH: script(error, calls("weather", '{"location": "Berlin"}'))})
     routed, elapsed = timed(router(server.url, max_retries=1))
-    assert routed.error is None and routed.call == Call("weather", (("location", "Berlin"),))
+    assert routed.error is None and routed.calls == (Call("weather", (("location", "Berlin"),)),)
     assert len(server.requests) == 2 and elapsed < 2.0
 
 
@@ -149,7 +149,7 @@ def test_a_rate_limit_waits_as_long_as_retry_after_says(http_server) -> None:
     limited = json_reply({"error": {"message": "slow down", "type": "rate_limit"}}, 429, **{"Retry-After": "1"})
     server = http_server({PATH: script(limited, calls("other", "{}"))})
     routed, elapsed = timed(router(server.url, timeout_s=1.0, max_retries=1))
-    assert routed.error is None and routed.call == Call("other")
+    assert routed.error is None and routed.calls == (Call("other"),)
     assert len(server.requests) == 2
     assert 1.0 <= elapsed < 2.0  # the client's own first backoff is at most 0.5 s
 
@@ -165,7 +165,7 @@ def test_a_retry_after_beyond_the_deadline_is_cut_off(http_server) -> None:
 
 def test_a_refused_connection_is_retried_then_reported(closed_url: str) -> None:
     routed, elapsed = timed(router(closed_url, timeout_s=1.0, max_retries=1))
-    assert routed.call == Call("other")
+    assert routed.calls == (Call("other"),)
     assert routed.error is not None and routed.error.startswith(f"cannot reach the endpoint at {closed_url}/v1/: ")
     assert "\n" not in routed.error and elapsed < 2.0
 
@@ -187,10 +187,10 @@ def test_the_loop_goes_on_after_bad_turns_within_the_configured_time(
                       f"timeout_s = 0.5\nmax_retries = 0\n", encoding="utf-8")
     assert cli.main(["say", "--json", "--config", str(config), "hang", "html", "what time is it in Tokyo"]) == 1
     hung, html, good = (json.loads(line) for line in capsys.readouterr().out.splitlines())
-    assert (hung["call"], hung["error"]) == ("other()", "the endpoint gave no answer within 0.5 s")
+    assert (hung["calls"], hung["error"]) == (["other()"], "the endpoint gave no answer within 0.5 s")
     assert hung["timings"]["route_ms"] < 1000
-    assert html["call"] == "other()" and html["error"].startswith("the endpoint's answer is not JSON")
-    assert good["call"] == 'timecheck(location="Tokyo")' and good["error"] is None and "Tokyo" in good["answer"]
+    assert html["calls"] == ["other()"] and html["error"].startswith("the endpoint's answer is not JSON")
+    assert good["calls"] == ['timecheck(location="Tokyo")'] and good["error"] is None and "Tokyo" in good["answer"]
     assert hung["failed"] and html["failed"] and not good["failed"]  # hence exit status 1
 
 

@@ -158,13 +158,13 @@ def test_untuned_base_model_still_always_yields_valid_calls(engine: str) -> None
     router = load_local_router(PACK, adapter=None, engine=engine, max_new_tokens=40)
     for utterance in UTTERANCES:
         routed = router.route(utterance)
-        assert routed.call.name in PACK.skills
-        assert PACK.parse(str(routed.call)) == routed.call
+        assert all(call.name in PACK.skills for call in routed.calls)
+        assert PACK.parse_calls(str(routed.calls)) == routed.calls
         if routed.error is None:
-            assert PACK.parse(routed.text) == routed.call
+            assert PACK.parse_calls(routed.text) == routed.calls
         else:
             budget = 40 + len(router.tokenizer(utterance, add_special_tokens=False).input_ids)
-            assert routed.call == Call("other") and routed.error.startswith("no complete call within")
+            assert routed.calls == (Call("other"),) and routed.error.startswith("no complete call within")
             assert budget - 8 <= int(routed.error.split()[-2]) <= budget + 8  # 40 + room to copy the utterance
 
 
@@ -173,8 +173,8 @@ def test_default_pack_grammar_compiles_and_routes_with_the_shipped_router() -> N
     pack = load_pack()
     router = load_local_router(pack)
     routed = router.route("what's the weather in Paris tomorrow")
-    assert routed.error is None and routed.call == Call("weather", (("location", "Paris"), ("day", "tomorrow")))
-    assert router.route("honey did you feed the cat").call == Call("other")
+    assert routed.error is None and routed.calls == (Call("weather", (("location", "Paris"), ("day", "tomorrow"))),)
+    assert router.route("honey did you feed the cat").calls == (Call("other"),)
 
 
 WORDS = ["find", "the", "bakery", "near", "Berlin", "please", "um", "café", "St.", "Louis", "42", "weather", "in",
@@ -195,11 +195,12 @@ def test_decoded_span_values_are_always_words_of_the_utterance(untuned_span_rout
                                                                 words: list[str]) -> None:
     said = " ".join(words)
     routed = untuned_span_routers[engine].route(said)
-    assert routed.call.name in SPAN_PACK.skills
-    spans = {param.name for param in SPAN_PACK.skills[routed.call.name].parameters if param.span}
-    for name, value in routed.call.args:
-        if name in spans:
-            assert is_span(value, said), (value, said)
+    assert routed.calls
+    for call in routed.calls:
+        spans = {param.name for param in SPAN_PACK.skills[call.name].parameters if param.span}
+        for name, value in call.args:
+            if name in spans:
+                assert is_span(value, said), (value, said)
 
 
 @pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
@@ -208,5 +209,5 @@ def test_a_template_with_a_lead_space_decodes_it_and_parses_the_call(engine: str
     router = load_local_router(PACK, None, template="mistral", engine=engine)
     assert not router.prompt("hello").endswith(" ")
     routed = router.route("what's the weather in Paris")
-    assert routed.error is None and routed.text.startswith(" ") and routed.call.name in PACK.skills
-    assert str(routed.call) == routed.text[1:]
+    assert routed.error is None and routed.text.startswith(" ") and routed.calls[0].name in PACK.skills
+    assert str(routed.calls) == routed.text[1:]

@@ -1,0 +1,65 @@
+"""The last turn, remembered for a short while so that a follow-up ("and tomorrow?") can build on it.
+
+Only one exchange is kept, its utterance capped, in memory only: nothing of it is written to disk.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant.calls import Calls
+
+MAX_REMEMBERED_CHARS = 200  # a follow-up needs the gist of the last request, not a whole dictated note
+_LEADING_WAKE = re.compile(r"^\W*(?:(?:hey|ok|okay)\s+)?(?:voxroute|computer)\b\W*", re.IGNORECASE)
+
+
+def remembered(user: str) -> str:
+    """An utterance as it is kept for the next turn: spacing normalised, capped at a word boundary."""
+    user = " ".join(user.split())
+    return user if len(user) <= MAX_REMEMBERED_CHARS else user[:MAX_REMEMBERED_CHARS].rsplit(" ", 1)[0]
+
+
+def without_wake_word(user: str) -> str:
+    """An example's words as a command heard after the wake word ("hey voxroute ...", "computer, ...")."""
+    return _LEADING_WAKE.sub("", user) or user
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One earlier turn as the router sees it: what was said and the calls it became."""
+
+    user: str
+    calls: Calls
+
+    def said(self, utterance: str) -> str:
+        """What spans may copy from in a follow-up: both utterances, one per line (see :mod:`assistant.spans`)."""
+        return f"{' '.join(self.user.split())}\n{' '.join(utterance.split())}"
+
+
+class Memory:
+    """The last exchange and when it ended; it counts as context for ``window_s`` seconds."""
+
+    def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic):
+        self.window_s = window_s
+        self._clock = clock
+        self._last: tuple[Exchange, float] | None = None
+        self._lock = threading.Lock()
+
+    def remember(self, user: str, calls: Calls) -> None:
+        with self._lock:
+            self._last = (Exchange(remembered(user), calls), self._clock())
+
+    def forget(self) -> None:
+        with self._lock:
+            self._last = None
+
+    def recent(self) -> Exchange | None:
+        """The last exchange if it ended within the window, else None."""
+        with self._lock:
+            if self._last is None or self._clock() - self._last[1] > self.window_s:
+                return None
+            return self._last[0]
