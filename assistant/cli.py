@@ -21,7 +21,7 @@ import time
 import traceback
 import typing
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,8 +180,8 @@ def show_turn(turn: Turn, as_json: bool, not_for_me: bool = False) -> None:
     timings = "  ".join(f"{key[:-3]} {value:.0f} ms" for key, value in turn.timings.items())
     if turn.transcript:
         console.print(f"[bold]heard[/bold]  {escape(turn.transcript)}", highlight=False)
-    if turn.call:
-        console.print(f"[bold]call[/bold]   [cyan]{escape(turn.call)}[/cyan]", highlight=False)
+    if turn.calls:
+        console.print(f"[bold]call[/bold]   [cyan]{escape('; '.join(turn.calls))}[/cyan]", highlight=False)
     if turn.answer:
         console.print(f"[bold]answer[/bold] {escape(turn.answer)}", highlight=False)
     elif not_for_me:
@@ -203,9 +203,24 @@ def typed(words: list[str]) -> list[str]:
     return words if any(char.isspace() for text in words for char in text) else [" ".join(words)]
 
 
-def one_turn_each(args: argparse.Namespace, config: Config, inputs: list[str] | list[Path], audio: bool,
+def typed_lines() -> Iterator[str]:
+    """A typed conversation: one utterance per line of standard input, until end of input."""
+    sys.stdin.reconfigure(errors="replace")
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            console.print("[dim]>[/dim] ", end="")
+        line = sys.stdin.readline()
+        if not line:
+            return
+        if line.strip():
+            yield line.strip()
+
+
+def one_turn_each(args: argparse.Namespace, config: Config, inputs: Iterable[str] | Iterable[Path], audio: bool,
                   acknowledge: bool) -> int:
-    """Handle each typed text or WAV file as one turn: show it and, if asked, speak the answer.
+    """Handle each typed text or WAV file as one turn, in order (a turn may follow up on the one
+    before): show it and, if asked, speak the answer.
 
     With ``acknowledge``, speech not meant for the assistant is acknowledged (a microphone loop stays
     silent: it hears every conversation). Exit status 1 when any turn failed (see ``Turn.failed``),
@@ -239,7 +254,7 @@ def wait_for_timers() -> None:
 
 
 def cmd_say(args: argparse.Namespace, config: Config) -> int:
-    return one_turn_each(args, config, typed(args.text), audio=False, acknowledge=True)
+    return one_turn_each(args, config, typed(args.text) if args.text else typed_lines(), audio=False, acknowledge=True)
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -319,12 +334,13 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     matches, route_ms = 0, []
     with use_context(SkillContext(config, confirm=lambda question: False, announce=lambda text: None)):
         for sample in samples:
+            assistant.memory.forget()  # the recordings are separate commands, not one conversation
             turn = assistant.handle_file(sample["file"])
-            ok = turn.call == sample["call"]
+            ok = "; ".join(turn.calls) == sample["call"]
             matches += ok
             route_ms.append(turn.timings.get("route_ms", 0.0))
             answer = turn.answer if len(turn.answer) <= 70 else turn.answer[:67] + "..."
-            table.add_row(Path(sample["file"]).stem, escape(turn.transcript), escape(turn.call), "✓" if ok else "✗",
+            table.add_row(Path(sample["file"]).stem, escape(turn.transcript), escape("; ".join(turn.calls)), "✓" if ok else "✗",
                           escape(answer),
                           *(f"{turn.timings.get(key, 0):.0f}" for key in ("stt_ms", "route_ms", "skill_ms")))
     console.print(table)
@@ -391,7 +407,7 @@ def parser() -> argparse.ArgumentParser:
     override(speech, "--speak", GeneralConfig, "speak", action=argparse.BooleanOptionalAction)
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true",
-                        help="print each turn as one JSON line: {transcript, call, answer, error, failed, timings}; "
+                        help="print each turn as one JSON line: {transcript, calls, answer, error, failed, timings}; "
                              "timings are the turn's own, model loading excluded")
     exits = ("Exit status: 0 when every input was handled, 1 when any failed (an unreadable file, input too long, "
              "no usable call, a skill that failed or timed out; speech not meant for the assistant and a missing "
@@ -417,13 +433,15 @@ def parser() -> argparse.ArgumentParser:
     say = commands.add_parser("say", parents=[verbosity, configured, pack, routing, wake, speech, output],
                               help="route typed text as if it were spoken",
                               description="Route typed text as if it were spoken. " + one_shot + " " + exits)
-    say.add_argument("text", nargs="+", metavar="TEXT",
+    say.add_argument("text", nargs="*", metavar="TEXT",
                      help='what is said: unquoted words are one utterance (say what time is it); quoted arguments, '
-                          'one each ("what time is it" "add a note buy milk")')
+                          'one each ("what time is it" "add a note buy milk"); none: a conversation, one utterance '
+                          'per line of standard input until end of input')
     say.set_defaults(handler=cmd_say)
     run = commands.add_parser("run", parents=[verbosity, configured, pack, routing, hearing, wake, speech, output],
                               help="run WAV recordings through the pipeline",
-                              description="Run WAV recordings through the whole pipeline, one turn each. "
+                              description="Run WAV recordings through the whole pipeline, one turn each, as "
+                                          "consecutive turns of one conversation. "
                                           + one_shot + " " + exits)
     run.add_argument("files", nargs="+", type=Path, metavar="WAV", help="WAV recordings (any rate, mono or stereo)")
     run.set_defaults(handler=cmd_run)

@@ -212,7 +212,7 @@ class VoiceConfig:
 
 @dataclass(frozen=True)
 class RouterConfig:
-    """The model that turns a transcript into one skill call."""
+    """The model that turns a transcript into skill calls."""
 
     backend: Literal["local", "openai"] = setting(
         "local", doc='"local": the embedded model and its adapter; "openai": an OpenAI-compatible endpoint with tools.'
@@ -226,14 +226,17 @@ class RouterConfig:
                                    example="http://localhost:8000/v1")
     model: str = setting("gpt-4o-mini", doc='Model name at that endpoint, for backend = "openai".')
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
-    timeout_s: float = setting(10.0, doc="Seconds to wait for each endpoint request; a turn waits at most "
-                               "timeout_s × (max_retries + 1) for the endpoint, retries included.", positive=True)
+    timeout_s: float = setting(10.0, doc="Seconds one routing may take: the local model's decoding, or each endpoint "
+                               "request (a turn waits at most timeout_s × (max_retries + 1) for the endpoint).",
+                               positive=True)
     max_retries: int = setting(1, doc="Retries of a failed endpoint request (a timeout, no connection, 429, 5xx), "
                                "waiting as long as its Retry-After header says.", nonnegative=True)
     skill_timeout_s: float = setting(20.0, doc="Seconds a skill may take before the assistant stops waiting.",
                                      positive=True)
     max_utterance_chars: int = setting(500, doc="Longest request routed, in characters; a longer one is refused.",
                                        positive=True)
+    follow_up_s: float = setting(30.0, doc="Seconds after an answer in which the next turn may follow up on it "
+                                 '("and tomorrow?") and needs no wake word; 0: every turn stands alone.', nonnegative=True)
 
 
 @dataclass(frozen=True)

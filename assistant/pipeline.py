@@ -1,4 +1,8 @@
-"""One turn of the assistant: audio → transcript → call → answer, with per-stage timings.
+"""One turn of the assistant: audio → transcript → calls → answer, with per-stage timings.
+
+The router may find up to three calls in one utterance; each runs as soon as it is decoded, under
+its own limits, and the answer joins theirs. A turn soon after the last one is routed with that
+one in the prompt, so that "and tomorrow?" can build on it (:mod:`assistant.dialogue`).
 
 A turn never raises for bad input: unreadable audio, silence, a missing wake word, an unusable
 model output or a failing skill all end as a Turn whose ``error`` says what happened. ``failed``
@@ -9,9 +13,12 @@ refused, no usable call, a skill that raised or ran out of time) is a failure.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +27,24 @@ import numpy as np
 
 from assistant.audio import SAMPLE_RATE, AudioError, read_wav
 from assistant.config import Config
-from assistant.dispatch import Dispatcher
+from assistant.calls import Call, Calls
+from assistant.dialogue import Memory
+from assistant.dispatch import Dispatcher, Outcome
 from assistant.pack import SkillPack
-from assistant.router import Router
+from assistant.router import Router, fallback_calls
 from assistant.stt import Transcriber
 from assistant.timing import elapsed_ms
+
+
+log = logging.getLogger(__name__)
+
+ORDINALS = ("first", "second", "third")
 
 
 @dataclass
 class Turn:
     transcript: str = ""
-    call: str = ""
+    calls: list[str] = field(default_factory=list)
     answer: str = ""
     error: str | None = None
     failed: bool = False
@@ -64,6 +78,8 @@ class Assistant:
         self._router: Router | None = None
         self._transcriber: Transcriber | None = None
         self.dispatcher = Dispatcher(pack, config.router.skill_timeout_s)
+        self.memory = Memory(config.router.follow_up_s)
+        self._running = ThreadPoolExecutor(max_workers=3, thread_name_prefix="call")
 
     @property
     def router(self) -> Router:
@@ -84,8 +100,8 @@ class Assistant:
             _ = self.transcriber
 
     def not_for_me(self, turn: Turn) -> bool:
-        """The turn ended in the pack's fallback call (``other()``): speech not addressed to the assistant."""
-        return self.pack.fallback is not None and turn.call == str(self.pack.fallback) and turn.error is None
+        """The turn ended in the pack's fallback call (``other()``) alone: speech not addressed to the assistant."""
+        return self.pack.fallback is not None and turn.calls == [str(self.pack.fallback)] and turn.error is None
 
     def handle_file(self, path: str | Path) -> Turn:
         start = time.perf_counter()
@@ -113,29 +129,59 @@ class Assistant:
     def handle_text(self, text: str) -> Turn:
         start = time.perf_counter()
         turn = Turn(transcript=text)
+        context = self.memory.recent()
         command = strip_wake_word(text, self.config.voice.wake_word)
+        if command is None and context is not None:  # a follow-up needs no wake word
+            command = text
         if command is None:
-            turn.call, turn.error = str(self.pack.fallback or ""), f"no wake word {self.config.voice.wake_word!r}: ignored"
+            turn.calls, turn.error = self._fallback(), f"no wake word {self.config.voice.wake_word!r}: ignored"
             turn.timings = {"total_ms": elapsed_ms(start)}
             return turn
         limit = self.config.router.max_utterance_chars
         if len(command) > limit:
-            turn.call, turn.failed = str(self.pack.fallback or ""), True
+            turn.calls, turn.failed = self._fallback(), True
             turn.error = f"too long to route: {len(command)} characters, the most is {limit} ([router] max_utterance_chars)"
             turn.timings = {"total_ms": elapsed_ms(start)}
             return turn
+        if context is not None:
+            log.info("follow-up of: %s -> %s", context.user, context.calls)
         self.on_stage("thinking")
-        routed = self.router.route(command)
-        turn.call, turn.error, turn.failed = str(routed.call or ""), routed.error, routed.error is not None
+        started: list[Future[Outcome]] = []
+        lock = threading.Lock()
+
+        def run_now(call: Call) -> None:
+            with lock:
+                self.on_stage(f"running {call.name}")
+                started.append(self._running.submit(self.dispatcher.run, call))
+
+        routed = self.router.route(command, context, run_now)
+        turn.calls, turn.error, turn.failed = [str(call) for call in routed.calls], routed.error, routed.error is not None
         turn.timings["route_ms"] = routed.latency_ms
-        if routed.call is None:  # nothing fits and the pack has no fallback skill
-            turn.timings["total_ms"] = elapsed_ms(start)
-            return turn
-        self.on_stage(f"running {routed.call.name}")
-        outcome = self.dispatcher.run(routed.call)
-        turn.answer = outcome.answer
-        turn.error = turn.error or outcome.error
-        turn.failed = turn.failed or outcome.failed
-        turn.timings["skill_ms"] = outcome.ms
+        if not started:  # a router that failed before its first call answers with the fallback: run it as any call
+            for call in routed.calls:
+                run_now(call)
+        outcomes = [future.result() for future in started]
+        if outcomes:
+            turn.answer = self._answer(routed.calls, outcomes)
+            turn.error = turn.error or next((o.error for o in outcomes if o.error), None)
+            turn.failed = turn.failed or any(o.failed for o in outcomes)
+            turn.timings["skill_ms"] = max(o.ms for o in outcomes)
+        if routed.calls and routed.calls != fallback_calls(self.pack) and routed.error is None:
+            self.memory.remember(command, routed.calls)
         turn.timings["total_ms"] = elapsed_ms(start)
         return turn
+
+    def _fallback(self) -> list[str]:
+        return [str(call) for call in fallback_calls(self.pack)]
+
+    def _answer(self, calls: Calls, outcomes: list[Outcome]) -> str:
+        """The answers of the calls in order; a part the pack cannot do is named by its place."""
+        if len(outcomes) == 1:
+            return outcomes[0].answer
+        parts = []
+        for index, (call, outcome) in enumerate(zip(calls, outcomes)):
+            if call == self.pack.fallback:
+                parts.append(f"I can't do the {ORDINALS[index]} part of that.")
+            elif outcome.answer:
+                parts.append(outcome.answer)
+        return " ".join(parts)

@@ -126,20 +126,20 @@ def test_say_and_run_print_json_turns_timed_without_loading_and_exit_1_on_failur
     assert said.returncode == 1, said.stderr
     assert "models loaded in" in said.stderr
     first, second, third = (json.loads(line) for line in said.stdout.splitlines())
-    assert first["call"] == 'timecheck(location="Tokyo")' and "Tokyo" in first["answer"] and not first["failed"]
+    assert first["calls"] == ['timecheck(location="Tokyo")'] and "Tokyo" in first["answer"] and not first["failed"]
     assert set(first["timings"]) == {"route_ms", "skill_ms", "total_ms"} and first["transcript"]
     timings = first["timings"]
     assert timings["total_ms"] - timings["route_ms"] - timings["skill_ms"] < 500  # no model loading inside
-    assert second["call"].startswith('notes(action="add", note="') and second["answer"].startswith("Noted")
+    assert second["calls"][0].startswith('notes(action="add", note="') and second["answer"].startswith("Noted")
     assert third["failed"] and third["error"].startswith("too long to route")
 
     sample = next(s for s in load_samples() if s["call"].startswith("timecheck(location="))
     ran = voxroute(tmp_path, "run", "--json", sample["file"], str(tmp_path / "missing.wav"))
     assert ran.returncode == 1, ran.stderr
     good, bad = (json.loads(line) for line in ran.stdout.splitlines())
-    assert good["call"] == sample["call"] and set(good["timings"]) >= {"stt_ms", "route_ms", "skill_ms"}
+    assert good["calls"] == [sample["call"]] and set(good["timings"]) >= {"stt_ms", "route_ms", "skill_ms"}
     assert good["timings"]["stt_ms"] < 5000 and not good["failed"]
-    assert "missing.wav" in bad["error"] and bad["call"] == "" and bad["failed"]
+    assert "missing.wav" in bad["error"] and bad["calls"] == [] and bad["failed"]
 
 
 @pytest.mark.slow

@@ -143,12 +143,14 @@ def test_spoken_commands_end_to_end(pack, router, backend: str, tmp_path: Path, 
     assistant = assistant_for(pack, router, backend, tmp_path)
     skill_context(assistant.config)
     for index, (sentence, call) in enumerate(COMMANDS):
+        assistant.memory.forget()  # separate commands; follow-ups are tested on their own
         turn = assistant.handle_audio(speak_to_array(sentence, tmp_path, f"command{index}"))
-        assert turn.call == str(call), turn
+        assert turn.calls == [str(call)], turn
         assert turn.error is None and turn.answer
         assert set(turn.timings) == {"stt_ms", "route_ms", "skill_ms", "total_ms"}
+    assistant.memory.forget()
     listed = assistant.handle_text("read my notes")
-    assert listed.call == 'notes(action="list")' and "buy milk" in listed.answer
+    assert listed.calls == ['notes(action="list")'] and "buy milk" in listed.answer
 
 
 @pytest.mark.slow
@@ -158,7 +160,7 @@ def test_faults_end_the_turn_not_the_loop(pack, router, tmp_path: Path, skill_co
     quiet = assistant.handle_audio(silence(2.0))
     assert quiet.error == "heard nothing (silence or noise)" and not quiet.failed
     noisy = assistant.handle_audio(white_noise(2.0))
-    assert noisy.call in ("", "other()") and noisy.answer == ""
+    assert noisy.calls in ([], ["other()"]) and noisy.answer == ""
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
     unreadable = assistant.handle_file(corrupt)
@@ -166,10 +168,10 @@ def test_faults_end_the_turn_not_the_loop(pack, router, tmp_path: Path, skill_co
     missing = assistant.handle_file(tmp_path / "missing.wav")
     assert "missing.wav" in missing.error and missing.failed
     ignored = assistant.handle_text("what time is it in Tokyo")
-    assert ignored.call == "other()" and "no wake word 'computer'" in ignored.error and ignored.answer == ""
+    assert ignored.calls == ["other()"] and "no wake word 'computer'" in ignored.error and ignored.answer == ""
     assert not ignored.failed and not assistant.not_for_me(ignored)
     heard = assistant.handle_text("Computer, what time is it in Tokyo?")
-    assert heard.call == 'timecheck(location="Tokyo")' and "Tokyo" in heard.answer and not heard.failed
+    assert heard.calls == ['timecheck(location="Tokyo")'] and "Tokyo" in heard.answer and not heard.failed
     chatter = assistant.handle_text("Computer, I think we should paint the kitchen yellow.")
     assert assistant.not_for_me(chatter) and not chatter.failed
 
@@ -180,17 +182,17 @@ def test_oversized_input_is_refused_before_any_model_runs(pack, router, tmp_path
     skill_context(assistant.config)
     start = time.perf_counter()
     typed = assistant.handle_text("open firefox " * 4000)
-    assert typed.call == "other()" and typed.answer == ""
+    assert typed.calls == ["other()"] and typed.answer == ""
     assert typed.error == "too long to route: 52000 characters, the most is 500 ([router] max_utterance_chars)"
     assert typed.failed
     symbols = assistant.handle_text("𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 60)  # 360 characters, several tokens each
-    assert symbols.call == "other()" and symbols.error.startswith("too long to route: ") and symbols.failed
+    assert symbols.calls == ["other()"] and symbols.error.startswith("too long to route: ") and symbols.failed
     assert symbols.error.endswith(" tokens, the most is 384") and symbols.timings["route_ms"] < 1000
     long_recording = silence(16.0)
     heard = assistant.handle_audio(long_recording)
     assert heard.error == "the recording is 16.0 s long; the most is 15 s ([voice] max_utterance_s)" and heard.failed
     assert time.perf_counter() - start < 2.0 and assistant._transcriber is None
-    assert assistant.handle_text("open firefox").call == 'run_app(program="firefox")'
+    assert assistant.handle_text("open firefox").calls == ['run_app(program="firefox")']
 
 
 @pytest.mark.slow
@@ -202,8 +204,8 @@ def test_a_pack_without_other_runs_the_pipeline(tmp_path: Path, skill_context) -
     assistant = Assistant(snips, config, lambda: load_local_router(snips, None), lambda: load_transcriber("faster-whisper"))
     skill_context(config)
     turn = assistant.handle_text("play bohemian rhapsody by queen on spotify")
-    assert turn.call.split("(")[0] in snips.skills and turn.answer.startswith(turn.call.split("(")[0])
+    assert turn.calls[0].split("(")[0] in snips.skills and turn.answer.startswith(turn.calls[0].split("(")[0])
     refused = assistant.handle_text("x" * 501)
-    assert refused.call == "" and refused.error.startswith("too long to route")
+    assert refused.calls == [] and refused.error.startswith("too long to route")
     outside = Dispatcher(snips).run(Call("other"))
     assert outside.error == "no skill 'other' in this pack" and outside.failed
