@@ -103,9 +103,9 @@ def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str 
     predictions = []
     with use_context(SkillContext(Config())):
         for record in track(records, description=label, console=console, transient=True):
-            routed = router.route(record.user)
-            same = routed.call is not None and resolved_key(pack, routed.call) == resolved_key(pack, record.call)
-            predictions.append(Prediction(record.user, record.call, routed.call, routed.error is None,
+            routed = router.route(record.user, record.context)
+            same = tuple(resolved_key(pack, p) == resolved_key(pack, e) for p, e in zip(routed.calls, record.calls))
+            predictions.append(Prediction(record.user, record.calls, routed.calls, routed.error is None,
                                           routed.latency_ms, routed.text, same))
     return score(predictions)
 
@@ -120,10 +120,12 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
     summary.add_column("metric")
     summary.add_column("value", justify="right")
     for key in ("n", "parse_rate", "skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy",
-                "argument_precision", "argument_recall",
+                "per_call_accuracy", "argument_precision", "argument_recall",
                 "argument_f1", "false_activation_rate", "missed_command_rate"):
         value = metrics[key]
-        summary.add_row(key, str(value) if key == "n" else _pct(value))
+        interval = metrics.get(f"{key}_ci95")
+        summary.add_row(key, str(value) if key == "n" else _pct(value) + (
+            f" ({_pct(interval[0])}–{_pct(interval[1])})" if interval else ""))
     for key in ("latency_ms_p50", "latency_ms_p95"):
         summary.add_row(key, "-" if metrics[key] is None else f"{metrics[key]:.0f} ms")
     out.print(summary)

@@ -44,7 +44,7 @@ def to_examples(records: list[Record], pack: SkillPack, script: RouterArguments)
     template = load_template(script.template)
     lines = pack.prompt_lines() if script.list_skills else None
     return [
-        {"prompt": render_prompt(template, r.user, lines), "completion": render_completion(template, r.call)}
+        {"prompt": render_prompt(template, r.user, lines, r.context), "completion": render_completion(template, r.calls)}
         for r in records
     ]
 
@@ -94,8 +94,8 @@ class CallAccuracy:
                              self.template, self.script.list_skills)
         rows = []
         for record in self.records:
-            routed = router.route(record.user)
-            rows.append((record.user, str(record.call), str(routed.call or ""), routed.call == record.call))
+            routed = router.route(record.user, record.context)
+            rows.append((record.user, str(record.calls), str(routed.calls), routed.calls == record.calls))
         if was_training:
             model.train()
         accuracy = sum(row[3] for row in rows) / max(len(rows), 1)

@@ -116,7 +116,7 @@ def build_messages(
     sample of the file's other examples and of those ``generated`` so far, not to be repeated (a
     different sample each request, drawn from ``rng``)."""
     skill = pack.skills[example_file.skill]
-    shown = "\n\n".join(f"{USER} {e.user}\n{ASSISTANT} {e.call}" for e in example_file.prompt_examples)
+    shown = "\n\n".join(f"{USER} {e.user}\n{ASSISTANT} {e.calls}" for e in example_file.prompt_examples)
     parts = [
         f"Write {count} new examples for this skill:\n{example_file.prompt}",
         f"Its arguments:\n{signature_rules(skill)}",

@@ -1,12 +1,17 @@
-"""Router metrics from predictions: pure functions, so they can be checked on hand-built cases."""
+"""Router metrics from predictions: pure functions, so they can be checked on hand-built cases.
+
+An utterance may hold several calls: it is right when all its calls are right, in order; the
+per-call accuracy counts calls right at their place. Small sets get 95 % Wilson intervals.
+"""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.calls import Call
+from assistant.calls import Calls
 from assistant.pack import FALLBACK_SKILL
 from assistant.timing import percentile
 
@@ -14,12 +19,21 @@ from assistant.timing import percentile
 @dataclass(frozen=True)
 class Prediction:
     user: str
-    expected: Call
-    predicted: Call | None  # read only when parsed
+    expected: Calls
+    predicted: Calls  # read only when parsed
     parsed: bool
     latency_ms: float
     raw: str = ""
-    resolved_same: bool | None = None  # the calls resolve to the same action (None: not known, counts as exact)
+    resolved_same: tuple[bool, ...] | None = None  # per expected call: resolves to the same action at its place
+
+    @property
+    def calls_right(self) -> int:
+        """Expected calls predicted at their place (resolved to the same action)."""
+        if not self.parsed:
+            return 0
+        if self.resolved_same is None:
+            return sum(p == e for p, e in zip(self.predicted, self.expected))
+        return sum(self.resolved_same)
 
     @property
     def correct(self) -> bool:
@@ -27,8 +41,24 @@ class Prediction:
 
     @property
     def resolved_correct(self) -> bool:
-        """Exactly right, or the same skill with every argument resolving to the same value."""
-        return self.correct or (self.parsed and bool(self.resolved_same))
+        """Exactly right, or as many calls, each of the same skill with every argument resolving to the same value."""
+        return self.correct or (self.parsed and len(self.predicted) == len(self.expected)
+                                and self.resolved_same is not None and all(self.resolved_same))
+
+
+def label(calls: Calls) -> str:
+    """What a per-skill row is keyed by: the skill of a single call, else the number of calls."""
+    return calls[0].name if len(calls) == 1 else f"({len(calls)} calls)"
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The 95 % Wilson score interval of a proportion; None for an empty set."""
+    if not n:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -41,8 +71,16 @@ def overlap(predicted: Counter, expected: Counter) -> tuple[int, int, int]:
     return hits, sum(predicted.values()) - hits, sum(expected.values()) - hits
 
 
-def _pairs(call: Call) -> Counter:
-    return Counter((call.name, key, repr(value)) for key, value in call.args)
+def _pairs(calls: Calls) -> Counter:
+    return Counter((call.name, key, repr(value)) for call in calls for key, value in call.args)
+
+
+def _only_fallback(calls: Calls) -> bool:
+    return [call.name for call in calls] == [FALLBACK_SKILL]
+
+
+def _same_skills(p: Prediction) -> bool:
+    return p.parsed and [c.name for c in p.predicted] == [c.name for c in p.expected]
 
 
 def score(predictions: list[Prediction]) -> dict[str, Any]:
@@ -59,31 +97,36 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
     for p in predictions:
         hits, misses, missing = overlap(_pairs(p.predicted) if p.parsed else Counter(), _pairs(p.expected))
         true_pos, false_pos, false_neg = true_pos + hits, false_pos + misses, false_neg + missing
-        row = per_skill[p.expected.name]
+        row = per_skill[label(p.expected)]
         row["n"] += 1
-        row["skill_correct"] += p.parsed and p.predicted.name == p.expected.name
+        row["skill_correct"] += _same_skills(p)
         row["exact"] += p.correct
         row["resolved"] += p.resolved_correct
-        confusion[p.expected.name][p.predicted.name if p.parsed else "(unparsed)"] += 1
+        confusion[label(p.expected)][label(p.predicted) if p.parsed and p.predicted else "(unparsed)"] += 1
     precision = _ratio(true_pos, true_pos + false_pos)
     recall = _ratio(true_pos, true_pos + false_neg)
     f1 = 2 * precision * recall / (precision + recall) if precision and recall else (0.0 if n else None)
-    negatives = [p for p in predictions if p.expected.name == FALLBACK_SKILL]
-    positives = [p for p in predictions if p.expected.name != FALLBACK_SKILL]
+    negatives = [p for p in predictions if _only_fallback(p.expected)]
+    positives = [p for p in predictions if not _only_fallback(p.expected)]
     has_no_op = bool(negatives)
     latencies = [p.latency_ms for p in predictions]
+    exact, resolved = sum(p.correct for p in predictions), sum(p.resolved_correct for p in predictions)
+    calls_expected = sum(max(len(p.expected), len(p.predicted) if p.parsed else 0) for p in predictions)
     return {
         "n": n,
         "parse_rate": _ratio(sum(p.parsed for p in predictions), n),
-        "skill_accuracy": _ratio(sum(p.parsed and p.predicted.name == p.expected.name for p in predictions), n),
-        "exact_call_accuracy": _ratio(sum(p.correct for p in predictions), n),
-        "resolved_call_accuracy": _ratio(sum(p.resolved_correct for p in predictions), n),
+        "skill_accuracy": _ratio(sum(_same_skills(p) for p in predictions), n),
+        "exact_call_accuracy": _ratio(exact, n),
+        "exact_call_accuracy_ci95": wilson(exact, n),
+        "resolved_call_accuracy": _ratio(resolved, n),
+        "resolved_call_accuracy_ci95": wilson(resolved, n),
+        "per_call_accuracy": _ratio(sum(p.calls_right for p in predictions), calls_expected),
         "argument_precision": precision,
         "argument_recall": recall,
         "argument_f1": f1,
-        "false_activation_rate": _ratio(sum(p.parsed and p.predicted.name != FALLBACK_SKILL for p in negatives),
+        "false_activation_rate": _ratio(sum(p.parsed and not _only_fallback(p.predicted) for p in negatives),
                                         len(negatives)) if has_no_op else None,
-        "missed_command_rate": _ratio(sum(not p.parsed or p.predicted.name == FALLBACK_SKILL for p in positives),
+        "missed_command_rate": _ratio(sum(not p.parsed or _only_fallback(p.predicted) for p in positives),
                                       len(positives)) if has_no_op else None,
         "latency_ms_p50": percentile(latencies, 0.5),
         "latency_ms_p95": percentile(latencies, 0.95),

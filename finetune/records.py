@@ -1,4 +1,8 @@
-"""Reading dataset records: the ``-t`` JSON array, or any JSON/JSONL of {user, call} objects."""
+"""Reading dataset records: the ``-t`` JSON array, or any JSON/JSONL of {user, call} objects.
+
+``call`` holds one to three calls separated by ``"; "``. A follow-up record also carries the turn
+before it: ``"context": [{"user": ..., "call": ...}]`` (the last item is the one the router sees).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.calls import Call, CallError
+from assistant.calls import CallError, Calls
+from assistant.dialogue import Exchange
 from assistant.pack import SkillPack
 
 
 @dataclass(frozen=True)
 class Record:
     user: str
-    call: Call
+    calls: Calls
     split: str
+    context: Exchange | None = None
 
 
 def read_records(path: str | Path, pack: SkillPack, split: str | None = None) -> list[Record]:
@@ -50,16 +56,27 @@ def read_records(path: str | Path, pack: SkillPack, split: str | None = None) ->
             problems.append(f"{path}: {where} {number}: expected an object with string fields 'user' and 'call'")
             continue
         try:
-            call = pack.parse(row["call"])
-        except CallError as error:
+            calls = pack.parse_calls(row["call"])
+            context = _context(row.get("context"), pack)
+        except (CallError, ValueError) as error:
             problems.append(f"{path}: {where} {number}: {error}")
             continue
-        record = Record(row["user"], call, str(row.get("split", "")))
+        record = Record(row["user"], calls, str(row.get("split", "")), context)
         if split is None or record.split == split or (not record.split and split != "train"):
             records.append(record)
     if problems:
         raise ValueError("\n".join(problems))
     return records
+
+
+def _context(value: object, pack: SkillPack) -> Exchange | None:
+    """The previous turn of a follow-up record: the last of a list of {user, call} objects."""
+    if value is None or value == []:
+        return None
+    last = value[-1] if isinstance(value, list) else None
+    if not isinstance(last, dict) or not isinstance(last.get("user"), str) or not isinstance(last.get("call"), str):
+        raise ValueError("'context' must be a list of objects with string fields 'user' and 'call'")
+    return Exchange(last["user"], pack.parse_calls(last["call"]))
 
 
 def file_sha256(path: str | Path) -> str:

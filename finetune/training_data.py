@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
+from assistant.calls import Calls
 from assistant.files import write_atomically
 from assistant.examples import (
     Example,
@@ -42,6 +43,7 @@ from assistant.examples import (
 from assistant.endpoint import NoAPIKey, openai_client
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.templates import TemplateError, expand
+from finetune.compose import KINDS, Sizes, compose, exchange_key
 from finetune.generate import (
     DEFAULT_MODEL,
     append_examples,
@@ -50,6 +52,7 @@ from finetune.generate import (
     generate,
     known_utterances,
 )
+from finetune.metrics import label
 from finetune.records import read_records
 
 OK, BAD_INPUT, PARTIAL = 0, 1, 3  # argparse exits with 2 on usage errors
@@ -61,23 +64,25 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass
 class DatasetReport:
-    """What ``-t`` did besides writing records: what it dropped and what templates made."""
+    """What ``-t`` did besides writing records: what it dropped, what templates made, what was composed."""
 
     duplicates: list[str] = field(default_factory=list)
     generated: dict[str, int] = field(default_factory=dict)
     excluded: int = 0
+    composed: dict[str, int] = field(default_factory=dict)
 
 
 def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_fraction: float, test_fraction: float,
                   seed: int, template_cap: int = 400, template_samples: int = 60,
-                  exclude: Collection[str] = ()) -> tuple[list[dict[str, str]], DatasetReport]:
+                  exclude: Collection[str] = (), sizes: Sizes = Sizes()) -> tuple[list[dict], DatasetReport]:
     """Records of the deduplicated examples, split train/validation/test per skill, and a report.
 
     Prompt examples come first, then the written examples, then template expansions, so that a
     duplicate keeps the earliest copy. Validation and test hold only written examples (never a
-    prompt example or a template expansion, which are near-copies of each other). Utterances
-    whose key is in ``exclude`` (the evaluation sets) are dropped. Raises ExamplesError when one
-    utterance has two different calls.
+    prompt example or a template expansion, which are near-copies of each other). Compound and
+    follow-up examples (:mod:`finetune.compose`) are made from training examples only and train.
+    Utterances (with their previous turn) whose key is in ``exclude`` (the evaluation sets) are
+    dropped. Raises ExamplesError when one utterance has two different calls.
     """
     files = list(files)
     report = DatasetReport()
@@ -95,14 +100,24 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
     candidates = set(written)
     by_skill: dict[str, list[Example]] = {}
     for example in kept:
-        by_skill.setdefault(example.call.name, []).append(example)
-    records = []
+        by_skill.setdefault(label(example.calls), []).append(example)
+    records: list[dict] = []
+    training: list[Example] = []
     for skill in sorted(by_skill):
         group = by_skill[skill]
         split = choose_splits(group, candidates, validation_fraction, test_fraction, random.Random(f"{seed}:{skill}"))
         records.extend(
-            {"skill": skill, "user": e.user, "call": str(e.call), "split": split.get(e, "train")} for e in group
+            {"skill": skill, "user": e.user, "call": str(e.calls), "split": split.get(e, "train")} for e in group
         )
+        training.extend(e for e in group if e not in split)
+    taken = {utterance_key(e.user) for e in kept} | set(exclude)
+    composed = [c for c in compose(training, pack, sizes, seed) if c.key not in taken]
+    report.composed = {kind: sum(c.kind == kind for c in composed) for kind in KINDS}
+    records.extend(
+        {"skill": label(c.calls), "user": c.user, "call": str(c.calls), "split": "train", "kind": c.kind,
+         **({"context": [{"user": c.context.user, "call": str(c.context.calls)}]} if c.context else {})}
+        for c in composed
+    )
     return records, report
 
 
@@ -113,7 +128,7 @@ def expand_templates(example_file: ExampleFile, pack: SkillPack, seed: int, cap:
     try:
         for template in example_file.templates:
             for user, call in expand(template, example_file.lists, pack, rng, samples):
-                made.setdefault(utterance_key(user), Example(user, call, example_file.path.name, template.line))
+                made.setdefault(utterance_key(user), Example(user, Calls([call]), example_file.path.name, template.line))
     except TemplateError as error:
         raise ExamplesError([str(error)]) from None
     examples = list(made.values())
@@ -151,7 +166,7 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
         excluded = evaluation_keys(args.exclude or [], pack)
         records, report = build_dataset(read_example_files(paths, pack), pack, args.validation_fraction,
                                         args.test_fraction, args.seed, args.template_cap, args.template_samples,
-                                        excluded)
+                                        excluded, Sizes.total(args.compose))
     except ExamplesError as error:
         report_problems(error)
         return BAD_INPUT
@@ -168,21 +183,23 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
     else:
         sys.stdout.write(text)
     counts = {split: sum(record["split"] == split for record in records) for split in SPLITS}
-    skills = len({record["skill"] for record in records})
+    skills = len({record["skill"] for record in records if "kind" not in record})
     made = ", ".join(f"{name} {count}" for name, count in report.generated.items() if count)
+    composed = ", ".join(f"{count} {kind}" for kind, count in report.composed.items())
     stderr.print(
         f"{len(paths)} files: {len(records)} examples of {skills} skills "
         f"({', '.join(f'{count} {split}' for split, count in counts.items())}); "
         f"{len(report.duplicates)} duplicates dropped; {sum(report.generated.values())} made from templates"
-        f"{f' ({made})' if made else ''}; {report.excluded} dropped as in an evaluation set",
+        f"{f' ({made})' if made else ''}; {report.excluded} dropped as in an evaluation set; composed: {composed}",
         markup=False,
     )
     return OK
 
 
 def evaluation_keys(paths: Iterable[Path], pack: SkillPack) -> set[str]:
-    """The utterance keys of evaluation files (JSON/JSONL of {user, call}): never trained on."""
-    return {utterance_key(record.user) for path in paths for record in read_records(path, pack)}
+    """The keys of evaluation files' utterances, with their previous turn where they have one: never trained on."""
+    return {exchange_key(record.user, record.context.user if record.context else None)
+            for path in paths for record in read_records(path, pack)}
 
 
 def prompt_mode(args: argparse.Namespace, pack: SkillPack, example_file: ExampleFile) -> int:
@@ -252,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="sentences drawn from each template (default: 60)")
     data.add_argument("--template-cap", type=_positive(int), default=400,
                       help="most template sentences kept per file (default: 400)")
+    data.add_argument("--compose", type=_nonnegative_int, default=sum(vars(Sizes()).values()),
+                      help="most compound, follow-up, repeat, unrelated-context and no-context examples made from the "
+                           "training examples, in all; 0: none (default: %(default)s)")
     data.add_argument("--exclude", type=Path, nargs="+",
                       help="evaluation files (JSON/JSONL of {user, call}) whose utterances are never trained on")
     data.add_argument("--out", type=Path, help="write the JSON to this file (atomically) instead of stdout")

@@ -50,8 +50,8 @@ def test_reads_sections_and_validates_calls(tmp_path: Path) -> None:
     parsed = read_example_file(write(tmp_path, GOOD), PACK)
     assert parsed.skill == "weather"
     assert parsed.prompt.startswith('weather(location="[location]")')
-    assert [(e.user, str(e.call)) for e in parsed.prompt_examples] == [("weather in Berlin", 'weather(location="Berlin")')]
-    assert [(e.user, str(e.call), e.line) for e in parsed.examples] == [
+    assert [(e.user, str(e.calls)) for e in parsed.prompt_examples] == [("weather in Berlin", 'weather(location="Berlin")')]
+    assert [(e.user, str(e.calls), e.line) for e in parsed.examples] == [
         ("is it raining", "weather()", 11),
         ("lovely day isn't it", "other()", 13),
     ]

@@ -307,7 +307,7 @@ def test_append_keeps_the_file_readable_by_the_strict_reader(
     after = read_example_file(file, pack)
     assert after.prompt_examples == before.prompt_examples
     assert after.examples[: len(before.examples)] == before.examples
-    assert [(e.user, str(e.call)) for e in after.examples[len(before.examples):]] == [
+    assert [(e.user, str(e.calls)) for e in after.examples[len(before.examples):]] == [
         ("egg timer seven minutes", 'timer(minutes=7, label="egg")'),
         ('a timer called "the big one" for two hours', 'timer(minutes=120, label="the big one")'),
     ]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.calls import Call
-from finetune.metrics import Prediction, score
+from assistant.calls import Call, Calls
+from finetune.metrics import Prediction, score, wilson
 
 WEATHER_BERLIN = Call("weather", (("location", "Berlin"), ("day", "tomorrow")))
 OTHER = Call("other")
 
 
-def p(expected: Call, predicted: Call, parsed: bool = True, latency: float = 10.0) -> Prediction:
+def p(expected: Call | Calls, predicted: Call | Calls, parsed: bool = True, latency: float = 10.0) -> Prediction:
+    expected, predicted = (c if isinstance(c, Calls) else Calls([c]) for c in (expected, predicted))
     return Prediction("u", expected, predicted, parsed, latency, raw="garbage" if not parsed else str(predicted))
 
 
@@ -64,12 +65,34 @@ def test_empty_input_gives_no_numbers_rather_than_errors() -> None:
 def test_resolved_accuracy_counts_calls_that_resolve_to_the_same_action() -> None:
     said = Call("timer", (("duration", "ninety seconds"),))
     labelled = Call("timer", (("duration", "a minute and a half"),))
+    one = Calls([labelled])
     predictions = [
-        Prediction("u", labelled, said, True, 1.0, resolved_same=True),   # same action, other words
-        Prediction("u", labelled, labelled, True, 1.0, resolved_same=True),
-        Prediction("u", labelled, OTHER, True, 1.0, resolved_same=False),
-        Prediction("u", labelled, said, False, 1.0, resolved_same=True),  # unparsed output never counts
+        Prediction("u", one, Calls([said]), True, 1.0, resolved_same=(True,)),   # same action, other words
+        Prediction("u", one, one, True, 1.0, resolved_same=(True,)),
+        Prediction("u", one, Calls([OTHER]), True, 1.0, resolved_same=(False,)),
+        Prediction("u", one, Calls([said]), False, 1.0, resolved_same=(True,)),  # unparsed output never counts
     ]
     metrics = score(predictions)
     assert metrics["exact_call_accuracy"] == pytest.approx(1 / 4)
     assert metrics["resolved_call_accuracy"] == pytest.approx(2 / 4)
+
+
+def test_several_calls_are_right_only_all_together_and_in_order() -> None:
+    timer = Call("timer", (("duration", "five minutes"),))
+    both = Calls([timer, WEATHER_BERLIN])
+    predictions = [
+        p(both, both),                                 # 2 of 2 calls right
+        p(both, Calls([WEATHER_BERLIN, timer])),       # wrong order: no call at its place
+        p(both, Calls([timer])),                       # one dropped: 1 of 2
+        p(Calls([timer]), Calls([timer, OTHER])),      # one too many: 1 of 2 places
+    ]
+    metrics = score(predictions)
+    assert metrics["exact_call_accuracy"] == pytest.approx(1 / 4)
+    assert metrics["per_call_accuracy"] == pytest.approx((2 + 0 + 1 + 1) / (2 + 2 + 2 + 2))
+    assert metrics["per_skill"]["(2 calls)"]["n"] == 3 and metrics["per_skill"]["timer"]["n"] == 1
+
+
+def test_wilson_interval_matches_a_known_value_and_stays_in_bounds() -> None:
+    low, high = wilson(90, 100)
+    assert low == pytest.approx(0.8256, abs=1e-3) and high == pytest.approx(0.9448, abs=1e-3)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0 and wilson(0, 0) is None

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.calls import Call
+from assistant.calls import Call, Calls
 from assistant.examples import Example, ExampleFile
 from assistant.pack import load_pack
+from finetune.compose import Sizes
 from finetune.training_data import build_dataset, main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +48,8 @@ def folder(tmp_path: Path) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main(["--skills", PACK, *map(str, argv)])
+    """``-t`` without composed examples unless asked (``--compose N`` later on the line wins)."""
+    code = main(["--skills", PACK, *map(str, argv[:1]), "--compose", "0", *map(str, argv[1:])])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -172,7 +174,8 @@ def test_an_unloadable_pack_is_bad_input(capsys: pytest.CaptureFixture[str]) -> 
 def test_runs_as_a_script_and_as_a_module(command: list[str], folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["-t", "--files", *map(str, files(folder))]
     done = subprocess.run(
-        [sys.executable, *command, "--skills", PACK, *argv], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, *command, "--skills", PACK, "--compose", "0", *argv], cwd=REPO, capture_output=True, text=True,
+        timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == run(capsys, *argv)[1]
@@ -185,7 +188,8 @@ def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, float, int]
         size = draw(st.integers(1, 30))
         pinned = draw(st.integers(0, size))
         examples = tuple(
-            Example(f"utterance {number} {i}", Call(f"skill{number}", (("n", i),)), f"f{number}", i) for i in range(size)
+            Example(f"utterance {number} {i}", Calls([Call(f"skill{number}", (("n", i),))]), f"f{number}", i)
+            for i in range(size)
         )
         example_files.append(ExampleFile(Path(f"f{number}"), f"skill{number}", "", examples[:pinned], examples[pinned:]))
     return example_files, draw(st.floats(0.01, 0.45)), draw(st.floats(0.01, 0.45)), draw(st.integers(0, 2**32))
@@ -195,8 +199,9 @@ def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, float, int]
 @given(skill_groups())
 def test_every_skill_is_split_as_promised(case: tuple[list[ExampleFile], float, float, int]) -> None:
     example_files, validation_fraction, test_fraction, seed = case
-    records, _ = build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed)
-    assert records == build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed)[0]
+    records, _ = build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed, sizes=Sizes(0, 0, 0, 0, 0))
+    assert records == build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed,
+                                    sizes=Sizes(0, 0, 0, 0, 0))[0]
     for example_file in example_files:
         mine = [record for record in records if record["skill"] == example_file.skill]
         pinned = {example.user for example in example_file.prompt_examples}

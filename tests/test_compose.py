@@ -1,0 +1,105 @@
+"""Compound, follow-up and context examples made from a pack's own examples (finetune.compose)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+from assistant.calls import Call, Calls
+from assistant.dialogue import Exchange
+from assistant.examples import Example, read_example_files
+from assistant.pack import SkillPack, load_pack
+from assistant.skill import Skill, Span
+from finetune.compose import KINDS, Sizes, compose
+from finetune.training_data import build_dataset
+
+PACK = load_pack()
+FILES = read_example_files(PACK.example_files(), PACK)
+EXAMPLES = [example for example_file in FILES for example in example_file.all_examples]
+
+
+def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> None:
+    sizes = Sizes(60, 50, 10, 30, 10)
+    made = compose(EXAMPLES, PACK, sizes, seed=3)
+    counts = Counter(item.kind for item in made)
+    assert counts == {"compound": 60, "follow-up": 50, "repeat": 10, "unrelated": 30, "no context": 10}
+    assert made == compose(EXAMPLES, PACK, sizes, seed=3)
+    assert made != compose(EXAMPLES, PACK, sizes, seed=4)
+    assert len({item.key for item in made}) == len(made)
+
+
+def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentence() -> None:
+    for item in compose(EXAMPLES, PACK, Sizes(200, 0, 0, 0, 0), seed=0):
+        assert 2 <= len(item.calls) <= 3 and item.context is None
+        assert PACK.parse_calls(str(item.calls), item.user) == item.calls  # spans are words of the whole sentence
+        assert not all(call == PACK.fallback for call in item.calls)
+
+
+def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
+    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0), seed=0):
+        assert item.context is not None and len(item.calls) == 1
+        PACK.parse_calls(str(item.calls), item.context.said(item.user))  # values from either turn's words
+        before, after = item.context.calls[0], item.calls[0]
+        if item.kind == "repeat":
+            assert item.calls == item.context.calls
+            continue
+        changed = {k: v for k, v in after.args if before.kwargs.get(k) != v}
+        assert after.name != before.name or len(changed) == 1
+        assert all(value in item.user for value in changed.values())
+
+
+def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallback() -> None:
+    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 50, 50), seed=0):
+        if item.kind == "unrelated":
+            assert item.context is not None and item.context.calls[0].name != item.calls[0].name
+        else:
+            assert item.context is None and item.calls == Calls([PACK.fallback])
+
+
+def skill(function) -> Skill:
+    return Skill.from_function(function)
+
+
+def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> None:
+    def timer(duration: Annotated[str, Span()]) -> str:
+        """Start a timer."""
+
+    def timer_change(duration: Annotated[str, Span()]) -> str:
+        """Change a timer."""
+
+    pack = SkillPack.from_skills([skill(timer), Skill.from_function(timer_change, changes="timer")])
+    examples = [Example(f"timer {n} minutes", Calls([Call("timer", (("duration", f"{n} minutes"),))]), "f", n)
+                for n in range(1, 8)]
+    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0), seed=0)
+    assert made and all(item.calls[0].name == "timer_change" for item in made)
+    assert all(item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
+               for item in made)
+
+
+def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
+    def weather(location: Annotated[str, Span()] | None = None) -> str:
+        """Weather."""
+
+    pack = SkillPack.from_skills([skill(weather)])
+    examples = [Example(f"weather in {city}", Calls([Call("weather", (("location", city),))]), "f", n)
+                for n, city in enumerate(["Paris", "Rome", "Oslo", "Bern"])]
+    made = compose(examples, pack, Sizes(10, 10, 5, 0, 10), seed=0)
+    assert {item.kind for item in made} == {"compound", "follow-up", "repeat"}
+
+
+def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(monkeypatch) -> None:
+    import finetune.training_data as training_data
+
+    given: list[Example] = []
+
+    def spy(examples: list[Example], *args: object) -> list:
+        given.extend(examples)
+        return compose(examples, *args)
+
+    monkeypatch.setattr(training_data, "compose", spy)
+    records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20))
+    held_out = {r["user"] for r in records if r["split"] != "train"}
+    assert given and held_out and not held_out & {example.user for example in given}
+    composed = [r for r in records if "kind" in r]
+    assert report.composed == {kind: sum(r["kind"] == kind for r in composed) for kind in KINDS}
+    assert sum(report.composed.values()) > 500 and all(r["split"] == "train" for r in composed)
