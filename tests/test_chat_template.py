@@ -15,6 +15,7 @@ from tokenizers.processors import TemplateProcessing
 from assistant.calls import Call
 from assistant.models import EMBEDDED_LLM, resolve_base_model
 from assistant.prompting import PromptTemplate, load_template, render_completion, render_prompt
+from finetune.finetune import training_template
 
 # meta-llama/Llama-2-7b-chat-hf: the system message goes inside the first [INST] between <<SYS>> markers
 LLAMA2 = (
@@ -118,6 +119,8 @@ def test_a_model_without_a_chat_template_is_a_one_line_error_naming_it_and_the_f
     message = str(error.value)
     assert "\n" not in message and tokenizer.name_or_path in message and "has no chat template" in message
     assert "chatml, llama2, mistral, plain" in message
+    with pytest.raises(SystemExit, match=f"template: {tokenizer.name_or_path} has no chat template"):
+        training_template("tokenizer", tokenizer)
 
 
 def test_without_a_tokenizer_the_tokenizer_template_is_a_clear_error() -> None:
