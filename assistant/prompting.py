@@ -1,9 +1,10 @@
 """The one prompt-rendering function that training, evaluation and the runtime all call.
 
 A template is a text file in ``prompts/`` with three placeholders: ``{system}``, ``{user}`` and
-``{call}``. Everything before ``{call}`` is the prompt; what follows it ends the model's turn.
-Because the system text and the template head come before the utterance, the part up to
-``{user}`` is fixed and can be KV-cached.
+``{call}``, or the same text read off the model's own chat template (``tokenizer``, see
+:mod:`assistant.chat_template`). Everything before ``{call}`` is the prompt; what follows it ends
+the model's turn. Because the system text and the template head come before the utterance, the part
+up to ``{user}`` is fixed and can be KV-cached.
 
 Spaces right before ``{call}`` (``[/INST] {call}``) belong to the completion, not the prompt: most
 tokenizers fold a space into the next word (" weather" is one token), so a prompt ending in a
@@ -15,13 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant.bundled import bundled
 from assistant.calls import Call, Calls
+from assistant.chat_template import chat_template_text
 from assistant.dialogue import Exchange
 
 PROMPTS_DIR = bundled("prompts")
 DEFAULT_TEMPLATE = "chatml"
+TOKENIZER_TEMPLATE = "tokenizer"
 _PLACEHOLDERS = ("{system}", "{user}", "{call}")
 
 
@@ -51,15 +55,33 @@ class PromptTemplate:
         return self.text.split("{call}", 1)[1].rstrip()
 
 
-def load_template(name_or_path: str | Path = DEFAULT_TEMPLATE) -> PromptTemplate:
-    """A template by name (``chatml``, ``mistral``, ``llama2``, ``plain``) or by file path."""
+def load_template(name_or_path: str | Path = DEFAULT_TEMPLATE, tokenizer: Any = None) -> PromptTemplate:
+    """A template by name (``chatml``, ``mistral``, ``llama2``, ``plain``, or ``tokenizer``: the
+    chat template of ``tokenizer``'s model) or by file path."""
+    if str(name_or_path) == TOKENIZER_TEMPLATE:
+        return _from_tokenizer(tokenizer)
     path = Path(name_or_path)
     if not path.is_file():
         path = PROMPTS_DIR / f"{name_or_path}.txt"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt") if p.stem != "system"))
-        raise ValueError(f"no prompt template {str(name_or_path)!r} (known: {known}, or a file path)")
+        raise ValueError(f"no prompt template {str(name_or_path)!r} "
+                         f"(known: {_file_templates()}, {TOKENIZER_TEMPLATE}, or a file path)")
     return PromptTemplate(path.stem, path.read_text(encoding="utf-8"))
+
+
+def _from_tokenizer(tokenizer: Any) -> PromptTemplate:
+    if tokenizer is None:
+        raise ValueError(f"the {TOKENIZER_TEMPLATE!r} prompt template is read from the model's tokenizer, and none is "
+                         f"loaded here: name a file template ({_file_templates()})")
+    text = chat_template_text(tokenizer)
+    if text is None:
+        raise ValueError(f"{tokenizer.name_or_path} has no chat template: name a file template ({_file_templates()}) "
+                         f"instead of {TOKENIZER_TEMPLATE!r}")
+    return PromptTemplate(TOKENIZER_TEMPLATE, text)
+
+
+def _file_templates() -> str:
+    return ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.txt") if p.stem != "system"))
 
 
 def system_text(skill_lines: list[str] | None = None) -> str:

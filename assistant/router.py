@@ -214,7 +214,7 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
             log.warning("router %s: %s (retrain with finetune/finetune.py)", adapter_dir, problem)
     model_dir = merged_model_dir(base_model or spec.base_model, adapter_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    prompt_template = load_template(template or spec.template)
+    prompt_template = load_template(template or spec.template, tokenizer)
     calls = CallMatcher(tokenizer, pack, prompt_template.lead)
     if engine == "ctranslate2":
         backend: Engine = CTranslate2Engine(convert_to_ctranslate2(model_dir, cache_dir()), calls)

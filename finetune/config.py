@@ -36,7 +36,8 @@ class RouterArguments:
     skills: str = field(default="skills", metadata={
         "help": "Skill pack: a folder or a module such as benchmarks.snips.skills."})
     template: str = field(default=DEFAULT_TEMPLATE, metadata={
-        "help": "Prompt template (a name from assistant.prompting or a file); the runtime serves with the same one."})
+        "help": "Prompt template: chatml, mistral, llama2, plain, a file, or tokenizer (the base model's own chat "
+                "template); the runtime serves with the same one."})
     list_skills: bool = field(default=False, metadata={"help": "List every skill's signature in the prompt."})
     eval_samples: int = field(default=20, metadata={
         "help": "Validation utterances whose calls are generated and scored (exact call) at each evaluation; 0: none."})

@@ -7,8 +7,9 @@
     python finetune/eval.py --model wandb:entity/project/router-adapter:v3 --data wandb:entity/project/test-set:v1
 
 ``--model`` (``--model-id``, env MODEL_ID) is an adapter folder, a merged or plain model folder, a
-hub id or a ``wandb:`` artifact. ``--prompt`` (env PROMPT) names a template, ``--prompt-file``
-(env PROMPT_FILE) is a template file; both override the adapter's manifest.
+hub id or a ``wandb:`` artifact. ``--prompt`` (env PROMPT) names a template (``tokenizer``: the
+model's own chat template), ``--prompt-file`` (env PROMPT_FILE) is a template file; both override
+the adapter's manifest.
 """
 
 from __future__ import annotations
@@ -184,7 +185,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", choices=("validation", "test"), default="validation",
                         help="which held-out split of a -t data set to score: choose settings on validation, "
                              "report test once at the end (default: validation; plain lists are read whole)")
-    parser.add_argument("--prompt", default=os.environ.get("PROMPT"), help="prompt template name")
+    parser.add_argument("--prompt", default=os.environ.get("PROMPT"),
+                        help="prompt template name (tokenizer: the model's own chat template)")
     parser.add_argument("--prompt-file", default=os.environ.get("PROMPT_FILE"), help="prompt template file")
     parser.add_argument("--list-skills", action=argparse.BooleanOptionalAction, default=None,
                         help="list the skills in the prompt (default: as the adapter was trained)")

@@ -32,7 +32,7 @@ from assistant.decoding import CallMatcher, TorchEngine
 from assistant.files import write_atomically
 from assistant.models import resolve_base_model
 from assistant.pack import SkillPack, load_pack
-from assistant.prompting import load_template, render_completion, render_prompt
+from assistant.prompting import PromptTemplate, load_template, render_completion, render_prompt
 from assistant.router import MANIFEST, LocalRouter
 from trl import ModelConfig, SFTConfig
 
@@ -40,13 +40,21 @@ from finetune.config import RouterArguments, parse_args
 from finetune.records import Record, file_sha256, read_records
 
 
-def to_examples(records: list[Record], pack: SkillPack, script: RouterArguments) -> list[dict[str, str]]:
-    template = load_template(script.template)
+def to_examples(records: list[Record], pack: SkillPack, script: RouterArguments,
+                template: PromptTemplate) -> list[dict[str, str]]:
     lines = pack.prompt_lines() if script.list_skills else None
     return [
         {"prompt": render_prompt(template, r.user, lines, r.context), "completion": render_completion(template, r.calls)}
         for r in records
     ]
+
+
+def training_template(name: str, tokenizer: Any) -> PromptTemplate:
+    """The prompt template to train with (``tokenizer``: the base model's own); a bad one stops with one line."""
+    try:
+        return load_template(name, tokenizer)
+    except ValueError as error:
+        raise SystemExit(f"template: {error}") from None
 
 
 def load_model(model_args: ModelConfig, gradient_checkpointing: bool) -> tuple[Any, Any]:
@@ -80,10 +88,10 @@ def load_model(model_args: ModelConfig, gradient_checkpointing: bool) -> tuple[A
 class CallAccuracy:
     """Generates calls for held-out utterances under the grammar and scores them (exact match)."""
 
-    def __init__(self, records: list[Record], pack: SkillPack, tokenizer: Any, script: RouterArguments, seed: int):
+    def __init__(self, records: list[Record], pack: SkillPack, tokenizer: Any, template: PromptTemplate,
+                 script: RouterArguments, seed: int):
         self.records = random.Random(seed).sample(records, min(script.eval_samples, len(records)))
-        self.pack, self.tokenizer, self.script = pack, tokenizer, script
-        self.template = load_template(script.template)
+        self.pack, self.tokenizer, self.template, self.script = pack, tokenizer, template, script
         self.calls = CallMatcher(tokenizer, pack, self.template.lead)
         self.history: list[dict[str, Any]] = []
 
@@ -210,7 +218,8 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     if not train_records:
         raise SystemExit(f"{script.data}: no records with split 'train'")
     model, tokenizer = load_model(model_args, training.gradient_checkpointing)
-    train_examples = to_examples(train_records, pack, script)
+    template = training_template(script.template, tokenizer)
+    train_examples = to_examples(train_records, pack, script, template)
     longest = max(len(tokenizer(e["prompt"] + e["completion"]).input_ids) for e in train_examples)
     if training.max_length is not None and longest > training.max_length:
         raise SystemExit(f"max_length={training.max_length} is shorter than the longest training example "
@@ -223,13 +232,14 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     output = Path(training.output_dir)
     if not validation_records:
         training.eval_strategy = IntervalStrategy.NO  # nothing to evaluate on
-    scorer = (CallAccuracy(validation_records, pack, tokenizer, script, training.seed)
+    scorer = (CallAccuracy(validation_records, pack, tokenizer, template, script, training.seed)
               if validation_records and script.eval_samples > 0 else None)
     trainer = CompletionOnlySFTTrainer(
         model=model,
         args=training,
         train_dataset=Dataset.from_list(train_examples),
-        eval_dataset=Dataset.from_list(to_examples(validation_records, pack, script)) if validation_records else None,
+        eval_dataset=(Dataset.from_list(to_examples(validation_records, pack, script, template))
+                      if validation_records else None),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=[make_callback(scorer, use_wandb)] if scorer else None,

@@ -109,6 +109,20 @@ def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(tiny_llama:
     wandb.teardown()  # W&B keeps its settings (this test's folders) for the process otherwise
 
 
+def test_the_tokenizer_template_is_trained_recorded_and_served(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    """``--template tokenizer``: the base model's chat template (SmolLM2's ChatML here) in training, the
+    held-out scoring, the manifest and the served router alike."""
+    from assistant.prompting import load_template
+
+    output = tmp_path / "run"
+    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "1",
+                            "--template", "tokenizer")))
+    assert json.loads((output / "manifest.json").read_text())["template"] == "tokenizer"
+    router = load_local_router(load_pack(), output, engine="transformers")
+    assert router.template == load_template("tokenizer", router.tokenizer)
+    assert router.template.suffix == "<|im_end|>" and router.route("what time is it").tokens > 0
+
+
 def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     """The CUDA default (4-bit NF4 base, LoRA on top), forced on a CPU: bitsandbytes runs there, slowly."""
     from assistant.router import load_local_router

@@ -14,6 +14,7 @@ from assistant.calls import Call, NotSaid
 from assistant.decoding import CallMatcher
 from assistant.models import embedded_llm_dir
 from assistant.pack import SkillPack, load_pack
+from assistant.prompting import load_template, render_prompt
 from assistant.router import load_local_router
 from assistant.skill import Skill, Span
 from assistant.spans import is_span
@@ -211,3 +212,10 @@ def test_a_template_with_a_lead_space_decodes_it_and_parses_the_call(engine: str
     routed = router.route("what's the weather in Paris")
     assert routed.error is None and routed.text.startswith(" ") and routed.calls[0].name in PACK.skills
     assert str(routed.calls) == routed.text[1:]
+
+
+def test_the_tokenizer_template_comes_from_the_served_models_tokenizer() -> None:
+    """SmolLM2's own chat template is ChatML: the router renders the same prompt as with the ``chatml`` file."""
+    router = load_local_router(PACK, None, template="tokenizer", engine="transformers")
+    assert router.template.name == "tokenizer"
+    assert router.prompt("hello") == render_prompt(load_template("chatml"), "hello")

@@ -107,25 +107,6 @@ def test_every_template_renders_prompt_and_completion(name: str) -> None:
     assert not prompt.endswith(" ") and template.lead == ("" if name == "chatml" else " ")
 
 
-@pytest.mark.parametrize("name", ["chatml", "mistral", "llama2", "plain"])
-def test_train_and_serve_see_the_same_tokens(name: str) -> None:
-    """As trl masks it: the prompt's tokens are a prefix of prompt+completion's, and the first
-    completion token is the start of the skill's name (a prompt ending in a space broke both)."""
-    from transformers import AutoTokenizer
-
-    from assistant.models import EMBEDDED_LLM, resolve_base_model
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(EMBEDDED_LLM))
-    template = load_template(name)
-    for user, call in [("what's the weather in Paris", 'weather(location="Paris")'), ("hello there", "other()")]:
-        prompt = render_prompt(template, user)
-        prompt_ids = tokenizer(prompt, add_special_tokens=True).input_ids
-        full_ids = tokenizer(prompt + render_completion(template, call), add_special_tokens=True).input_ids
-        assert full_ids[: len(prompt_ids)] == prompt_ids
-        first = tokenizer.decode(full_ids[len(prompt_ids)]).strip()
-        assert first and call.startswith(first), (name, first)
-
-
 def test_prompt_prefix_before_the_utterance_is_fixed() -> None:
     template = load_template("chatml")
     first, second = render_prompt(template, "alpha"), render_prompt(template, "beta")

@@ -24,9 +24,10 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.files import write_atomically
+from assistant.models import resolve_base_model
 from assistant.pack import load_pack
 from finetune.config import parse_args
-from finetune.finetune import load_model, to_examples
+from finetune.finetune import load_model, to_examples, training_template
 from finetune.records import read_records
 
 OUT = Path(__file__).resolve().parent / "results.json"
@@ -96,8 +97,6 @@ def floor(base_model: str, train: list[dict[str, str]], flops: float) -> dict[st
     """FLOPs per example with LoRA (forward, and a backward for activations only: about 2x forward)."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from assistant.models import resolve_base_model
-
     path = resolve_base_model(base_model)
     model_config, tokenizer = AutoConfig.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     head = model_config.vocab_size * model_config.hidden_size
@@ -115,6 +114,8 @@ def floor(base_model: str, train: list[dict[str, str]], flops: float) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
+    from transformers import AutoTokenizer
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="dataset/training_data.json", help="-t data set (train and validation splits)")
     parser.add_argument("--config", default="finetune/configs/router-smollm2-cpu.yaml", help="training config (YAML)")
@@ -125,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     flags = ["--config", args.config, "--data", args.data]
     script, training, model_args = parse_args(flags)
     pack = load_pack(script.skills)
-    train = to_examples(read_records(script.data, pack, "train"), pack, script)
-    validation = to_examples(read_records(script.data, pack, "validation"), pack, script)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(model_args.model_name_or_path))
+    template = training_template(script.template, tokenizer)
+    train = to_examples(read_records(script.data, pack, "train"), pack, script, template)
+    validation = to_examples(read_records(script.data, pack, "validation"), pack, script, template)
     results = [run(variant, flags, train, validation, args.steps, args.warmup) for variant in ("plain", "fast")]
     physical = floor(model_args.model_name_or_path, train, matmul_flops())
     ratio = results[1]["examples_per_second"] / results[0]["examples_per_second"]
