@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.calls import Call, CallError
+from assistant.calls import CallError, Calls
 from assistant.files import write_atomically
 from assistant.pack import SkillPack
 from assistant.templates import SlotValue, Template, TemplateError, parse_list_line, sentence_forms
@@ -50,7 +50,7 @@ class ExamplesError(ValueError):
 @dataclass(frozen=True)
 class Example:
     user: str
-    call: Call
+    calls: Calls  # usually one; several for a compound request ("a timer and the weather")
     file: str
     line: int
 
@@ -149,12 +149,12 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
                 pending = None
                 continue
             try:
-                call = pack.parse(line[len(ASSISTANT):])
+                calls = pack.parse_calls(line[len(ASSISTANT):])
             except CallError as error:
                 problem(number, str(error))
             else:
                 if section in found:
-                    found[section].append(Example(pending[0], call, str(path), pending[1]))
+                    found[section].append(Example(pending[0], calls, str(path), pending[1]))
             pending = None
             continue
         problem(number, f"cannot place this line (expected a section header, '{USER}' or '{ASSISTANT}'): {line[:60]!r}")
@@ -202,12 +202,12 @@ def deduplicate(examples: Iterable[Example]) -> tuple[list[Example], list[str]]:
         if earlier is None:
             first[key] = example
             kept.append(example)
-        elif earlier.call == example.call:
+        elif earlier.calls == example.calls:
             duplicates.append(f"{example.where}: duplicate of {earlier.where}: {example.user!r}")
         else:
             conflicts.append(
-                f"{example.where}: {example.user!r} is labelled {example.call}, "
-                f"but {earlier.where} labels it {earlier.call}"
+                f"{example.where}: {example.user!r} is labelled {example.calls}, "
+                f"but {earlier.where} labels it {earlier.calls}"
             )
     if conflicts:
         raise ExamplesError(conflicts)
