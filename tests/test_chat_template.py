@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from tokenizers.processors import TemplateProcessing
 
-from assistant.calls import Call
+from assistant.calls import Call, Calls
+from assistant.dialogue import Exchange
 from assistant.models import EMBEDDED_LLM, resolve_base_model
 from assistant.prompting import PromptTemplate, load_template, render_completion, render_prompt
 from finetune.finetune import training_template
@@ -69,8 +70,12 @@ def test_train_and_serve_see_the_same_tokens(name: str, tokenizer_name: str) -> 
     completion token is the start of the skill's name (a prompt ending in a space broke both)."""
     tokenizer = TOKENIZERS[tokenizer_name]()
     template = load_template(name, tokenizer)
-    for user, call in [("what's the weather in Paris", 'weather(location="Paris")'), ("hello there", "other()")]:
-        prompt = render_prompt(template, user)
+    paris = Exchange("what's the weather in Paris", Calls([Call("weather", (("location", "Paris"),))]))
+    for user, call, context in [("what's the weather in Paris", 'weather(location="Paris")', None),
+                                ("hello there", "other()", None),
+                                ("a timer for 5 minutes and the weather", 'timer(duration="5 minutes"); weather()', None),
+                                ("and tomorrow?", 'weather(location="Paris", day="tomorrow")', paris)]:
+        prompt = render_prompt(template, user, context=context)
         prompt_ids = tokenizer(prompt, add_special_tokens=True).input_ids
         full_ids = tokenizer(prompt + render_completion(template, call), add_special_tokens=True).input_ids
         assert full_ids[: len(prompt_ids)] == prompt_ids

@@ -10,8 +10,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from assistant.calls import Call, NotSaid
+from assistant.calls import Call, Calls, NotSaid
 from assistant.decoding import CallMatcher
+from assistant.dialogue import Exchange
 from assistant.models import embedded_llm_dir
 from assistant.pack import SkillPack, load_pack
 from assistant.prompting import load_template, render_prompt
@@ -219,3 +220,27 @@ def test_the_tokenizer_template_comes_from_the_served_models_tokenizer() -> None
     router = load_local_router(PACK, None, template="tokenizer", engine="transformers")
     assert router.template.name == "tokenizer"
     assert router.prompt("hello") == render_prompt(load_template("chatml"), "hello")
+
+
+def test_training_and_the_router_render_a_follow_up_the_same_way() -> None:
+    """One renderer for the previous turn: a follow-up record trains on exactly the prompt the router builds."""
+    from finetune.config import RouterArguments
+    from finetune.finetune import to_examples
+    from finetune.records import Record
+
+    router = load_local_router(PACK, None, engine="transformers")
+    before = Exchange("what's the weather in Paris", Calls([Call("weather", (("location", "Paris"),))]))
+    record = Record("and tomorrow?", Calls([Call("weather", (("location", "Paris"), ("day", "tomorrow")))]), "train",
+                    before)
+    (example,) = to_examples([record], PACK, RouterArguments(), router.template)
+    assert example["prompt"] == router.prompt("and tomorrow?", before)
+    assert "what's the weather in Paris" in example["prompt"] and 'weather(location="Paris")' in example["prompt"]
+
+
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+def test_routing_stops_at_its_deadline_with_the_fallback_and_says_why(engine: str) -> None:
+    router = load_local_router(PACK, None, engine=engine, max_new_tokens=400, deadline_s=0.001)
+    routed = router.route("please note that " + "the red fox jumps over the lazy dog " * 8)
+    assert routed.calls == (Call("other"),) or routed.calls[0].name in PACK.skills  # what was decoded, or the fallback
+    assert routed.error == "routing took longer than 0.001 s ([router] timeout_s)"
+    assert routed.latency_ms < 3000

@@ -101,7 +101,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
             e2e_ms.append((done - start) * 1000)
             tokens_per_s.append(routed.tokens / ((done - heard) or 1e-9))
             transcripts.append(text)
-            calls.append(str(routed.call or ""))
+            calls.append(str(routed.calls))
             free_ms.append(free.route(text).latency_ms)
             start = time.perf_counter()
             router.calls.fresh(" ".join(text.split()))
