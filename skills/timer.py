@@ -82,8 +82,9 @@ def _tokens(text: str) -> list[str]:
 
 
 def _amount(words: list[str]) -> float | None:
-    """The number before a unit: '5', '1.5', 'twenty five', 'a', 'an', 'half an', 'two and a half'."""
-    words = [word for word in words if word != "of"]
+    """The number before a unit: '5', '1.5', 'twenty five', 'a', 'an', 'half an', 'two and a half',
+    and as added time: '5 more', 'another', 'an extra'."""
+    words = ["a" if word == "another" else word for word in words if word not in ("of", "more", "extra")]
     if len(words) > 1 and words[-1] in ("a", "an"):
         words = words[:-1]
     if words and words[0] in ("a", "an"):

@@ -58,6 +58,10 @@ from skills.timer import (
         ("for ten minutes", 600),
         ("one hour and fifteen minutes", 4500),
         ("0.2 seconds", 0.2),
+        ("30 more seconds", 30),
+        ("five extra minutes", 300),
+        ("another minute", 60),
+        ("an extra hour", 3600),
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
@@ -149,7 +153,7 @@ def heard(skill_context, clock: Clock) -> Iterator[list[str]]:
 
 
 @pytest.mark.parametrize(("text", "resolved"), [
-    ("ten", ("bare", 10.0)), ("10", ("bare", 10.0)), ("twenty five", ("bare", 25.0)), ("another five", ("bare", 5.0)),
+    ("ten", ("bare", 10.0)), ("10", ("bare", 10.0)), ("twenty five", ("bare", 25.0)), ("another five", ("bare", 5.0)), ("5 more", ("bare", 5.0)),
     ("ten minutes", 600.0), ("5 min", 300.0), ("soon", None), ("ten bananas", None), ("more", None), ("", None),
 ])
 def test_a_new_duration_is_a_duration_or_a_bare_number(text: str, resolved: object) -> None:
