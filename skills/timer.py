@@ -138,8 +138,8 @@ def timer(duration: Duration, name: Name | None = None) -> str:
     except NameTaken as taken:
         left = _say_left(context.timers.left(taken.timer))
         return f"There is already a {taken.timer.name} timer, with {left} left; give this one another name."
-    return f"{named[:1].upper() + named[1:]} timer set for {describe_duration(seconds)}." if named else (
-        f"Timer set for {describe_duration(seconds)}.")
+    what = f"{named} timer" if named else "timer"
+    return f"{_capitalised(what)} set for {describe_duration(seconds)}."
 
 
 @skill
@@ -172,6 +172,8 @@ def timer_cancel(name: Name | None = None) -> str:
 def timer_pause(name: Name | None = None) -> str:
     """Pause a running timer."""
     board = current_context().timers
+    if _every(name):
+        return _to_every(board, paused=False, act=board.pause, done="Paused")
     found = _find(board, name, paused=False)
     if isinstance(found, str):
         return found
@@ -185,6 +187,8 @@ def timer_pause(name: Name | None = None) -> str:
 def timer_resume(name: Name | None = None) -> str:
     """Resume a paused timer."""
     board = current_context().timers
+    if _every(name):
+        return _to_every(board, paused=True, act=board.resume, done="Resumed")
     found = _find(board, name, paused=True)
     if isinstance(found, str):
         return found
@@ -287,6 +291,8 @@ def _find(board: TimerBoard, name: str | None, paused: bool | None = None) -> Co
 
     A name that is a duration ("the ten minute timer") also finds an unnamed timer set for that long.
     """
+    if _every(name):
+        return "I can do that to one timer at a time; say which."
     found = board.find(name, paused)
     if found is not None:
         return found
@@ -295,6 +301,17 @@ def _find(board: TimerBoard, name: str | None, paused: bool | None = None) -> Co
     seconds = parse_duration(timer_name(name))
     same = [timer for timer in board.timers() if timer.name is None and timer.set_s == seconds]
     return same[-1] if same else f"There is no {timer_name(name)} timer."
+
+
+def _to_every(board: TimerBoard, paused: bool, act: Callable[[Countdown], float | None], done: str) -> str:
+    """Pause (or resume) every timer that is running (or paused); the answer says how many."""
+    timers = board.timers()
+    if not timers:
+        return NO_TIMERS
+    count = sum(act(timer) is not None for timer in timers if timer.paused == paused)
+    if not count:
+        return f"No timer is {'paused' if paused else 'running'}."
+    return f"{done} {count} timer{'s' * (count > 1)}."
 
 
 def _every(name: str | None) -> bool:
@@ -310,8 +327,12 @@ def _label(timer: Countdown) -> str:
 
 def _left_on(board: TimerBoard, timer: Countdown) -> str:
     paused = " It is paused." if timer.paused else ""
-    left = _say_left(board.left(timer))
-    return f"{left[:1].upper() + left[1:]} left on the {_label(timer)}.{paused}"
+    return f"{_capitalised(_say_left(board.left(timer)))} left on the {_label(timer)}.{paused}"
+
+
+def _capitalised(text: str) -> str:
+    """The first letter upper case, the rest as said ("Pizza timer", "McDonald's timer")."""
+    return text[:1].upper() + text[1:]
 
 
 def _say_left(seconds: float) -> str:

@@ -243,6 +243,17 @@ def test_pause_and_resume_without_a_name_pick_a_timer_that_can(heard: list[str])
     assert timer_resume() == "Resumed the pasta timer with 12 minutes left."
 
 
+def test_pause_and_resume_every_timer_at_once(heard: list[str]) -> None:
+    timer("5 minutes", name="pizza")
+    timer("3 minutes")
+    assert timer_pause("all") == "Paused 2 timers."
+    assert timer_pause("every") == "No timer is running."
+    assert timer_resume("the pizza timer") == "Resumed the pizza timer with 5 minutes left."
+    assert timer_resume("all of my") == "Resumed 1 timer."
+    assert timer_resume("all") == "No timer is paused."
+    assert timer_add("1 minute", name="all") == "I can do that to one timer at a time; say which."
+
+
 def test_pausing_keeps_a_real_timer_from_ringing_until_resumed(skill_context) -> None:
     rang = threading.Event()
     skill_context(announce=lambda text: rang.set(), ring=lambda: None)
