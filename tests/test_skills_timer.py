@@ -264,6 +264,16 @@ def test_pausing_keeps_a_real_timer_from_ringing_until_resumed(skill_context) ->
     assert rang.wait(timeout=5)
 
 
+def test_a_changed_timer_rings_once_at_its_new_time(skill_context) -> None:
+    said: list[float] = []
+    skill_context(announce=lambda text: said.append(time.monotonic()), ring=lambda: None)
+    start = time.monotonic()
+    timer("0.2 seconds")
+    timer_change("0.5 seconds")
+    time.sleep(0.8)
+    assert len(said) == 1 and said[0] - start >= 0.5
+
+
 def test_add_and_take_away_time(heard: list[str], clock: Clock) -> None:
     timer("5 minutes", name="egg")
     clock.now += 60
