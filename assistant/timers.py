@@ -200,7 +200,7 @@ class TimerBoard:
     def _due(self, timer: Countdown) -> None:
         """Ring ``timer`` from its alarm thread, unless that alarm was replaced or stopped meanwhile."""
         with self._changed:
-            if timer.alarm is not threading.current_thread() or timer not in self._timers:
+            if timer.alarm is not threading.current_thread():  # replaced, stopped or cancelled meanwhile
                 return
             self._timers.remove(timer)
             timer.alarm, timer.ends_at, timer.paused_left = None, None, 0.0
