@@ -41,8 +41,9 @@ from assistant.config import (
     default_config_toml,
     load_config,
 )
-from assistant.context import SkillContext, ask_in_terminal, pending, use_context
+from assistant.context import SkillContext, ask_in_terminal, current_context, use_context
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
+from assistant.timers import TimerBoard
 from assistant.timing import elapsed_ms
 
 if TYPE_CHECKING:
@@ -236,19 +237,23 @@ def one_turn_each(args: argparse.Namespace, config: Config, inputs: Iterable[str
         show_turn(turn, args.json, acknowledge and assistant.not_for_me(turn))
         say(turn.answer)
         failed = failed or turn.failed
-    wait_for_timers()
+    wait_for_timers(current_context().timers)
     return FAILED if failed else 0
 
 
-def wait_for_timers() -> None:
-    """A one-shot command stays until the timers it set have rung (Ctrl+C cancels them)."""
-    waiting = pending()
-    if not waiting:
+def wait_for_timers(board: TimerBoard) -> None:
+    """A one-shot command stays until the running timers it set have rung (Ctrl+C cancels them).
+
+    A paused timer would never ring, so it is said to be left behind rather than waited for.
+    """
+    running, paused = board.waiting()
+    if paused:
+        console.print(f"[dim]not waiting for {paused} paused timer{'s' * (paused > 1)}[/dim]")
+    if not running:
         return
-    console.print(f"[dim]waiting for {len(waiting)} timer{'s' * (len(waiting) > 1)} to ring; Ctrl+C cancels[/dim]")
+    console.print(f"[dim]waiting for {running} timer{'s' * (running > 1)} to ring; Ctrl+C cancels[/dim]")
     try:
-        for timer in waiting:
-            timer.join()
+        board.wait()
     except KeyboardInterrupt:
         console.print("[dim]timers cancelled[/dim]")
 
@@ -332,7 +337,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     for column in ("recording", "heard", "call", "ok", "answer", "stt ms", "route ms", "skill ms"):
         table.add_column(column, justify="right" if column.endswith("ms") else "left", overflow="fold")
     matches, route_ms = 0, []
-    with use_context(SkillContext(config, confirm=lambda question: False, announce=lambda text: None)):
+    with use_context(SkillContext(config, confirm=lambda question: False, announce=lambda text: None,
+                                  ring=lambda: None)):
         for sample in samples:
             assistant.memory.forget()  # the recordings are separate commands, not one conversation
             turn = assistant.handle_file(sample["file"])

@@ -1,5 +1,5 @@
-"""What skills need from the runtime: the configuration, two ways to talk to the user, and a
-place to leave work that finishes later (a timer), so that a one-shot command can wait for it.
+"""What skills need from the runtime: the configuration, two ways to talk to the user, a sound
+for a timer going off, and the board of timers, so that a one-shot command can wait for them.
 
 Skills call :func:`current_context` instead of taking these as arguments, so their signatures
 stay exactly what the model sees. The runtime and tests choose the context with
@@ -11,14 +11,19 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 from rich.console import Console
 from rich.prompt import Confirm
 
+from assistant.audio import import_sounddevice
 from assistant.config import Config, load_config
+from assistant.timers import TimerBoard
+
+RING_RATE = 22050
 
 
 def ask_in_terminal(question: str) -> bool:
@@ -31,38 +36,38 @@ def ask_in_terminal(question: str) -> bool:
     return Confirm.ask(question, default=False)
 
 
-_later: list[threading.Timer] = []
-_later_lock = threading.Lock()
-
-
-def call_later(seconds: float, function: Callable[..., object], *args: object) -> None:
-    """Run ``function(*args)`` after ``seconds`` in the background; :func:`pending` lists what has not run yet."""
-    timer = threading.Timer(seconds, function, args=args)
-    timer.daemon = True
-    with _later_lock:
-        _later[:] = [waiting for waiting in _later if waiting.is_alive()]
-        _later.append(timer)
-    timer.start()
-
-
-def pending() -> list[threading.Timer]:
-    """Background work started by :func:`call_later` that has not finished."""
-    with _later_lock:
-        return [waiting for waiting in _later if waiting.is_alive()]
-
-
 def print_to_console(text: str) -> None:
     """Show a late message (a timer going off) on the console, without interpreting rich markup."""
     Console().print(text, markup=False)
 
 
+def ring_tone() -> None:
+    """Sound a timer going off: two short beeps on the default output device, else the terminal bell.
+
+    Never raises: a machine without sound (a server, a container) still gets the spoken words.
+    """
+    try:
+        sd = import_sounddevice()
+        t = np.arange(int(0.15 * RING_RATE)) / RING_RATE
+        beep = 0.3 * np.sin(2 * np.pi * 880 * t) * np.minimum(1, np.minimum(t, t[::-1]) * 200)
+        tone = np.concatenate([beep, np.zeros(int(0.1 * RING_RATE)), beep]).astype(np.float32)
+        sd.play(tone, RING_RATE, blocking=True)
+    except Exception:  # no PortAudio, no output device, a device that fails: fall back to the bell
+        with suppress(Exception):
+            if sys.stderr is not None and sys.stderr.isatty():
+                sys.stderr.write("\a")
+                sys.stderr.flush()
+
+
 @dataclass
 class SkillContext:
-    """The configuration, plus how to ask the user yes/no and how to tell them something later."""
+    """The configuration, how to ask the user yes/no, how to tell them something later and ring, and the timers."""
 
     config: Config
     confirm: Callable[[str], bool] = ask_in_terminal
     announce: Callable[[str], None] = print_to_console
+    ring: Callable[[], None] = ring_tone
+    timers: TimerBoard = field(default_factory=TimerBoard)
 
 
 _current: ContextVar[SkillContext | None] = ContextVar("voxroute_skill_context", default=None)

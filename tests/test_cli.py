@@ -97,7 +97,8 @@ def test_skills_show_types_choices_and_defaults(tmp_path: Path) -> None:
     for name in ("weather", "timecheck", "timer", "run_app", "notes", "math", "news", "story", "ask", "other"):
         assert f"{name}(" in skills.stdout
     assert 'notes(action: "add" | "list", note: str | None = None)' in skills.stdout
-    assert "timer(duration: str)" in skills.stdout and "other()" in skills.stdout
+    assert "timer(duration: str, name: str | None = None)" in skills.stdout and "other()" in skills.stdout
+    assert "timer_cancel(name: str | None = None)" in skills.stdout
 
 
 def test_a_bad_config_file_stops_with_its_name_and_key(tmp_path: Path) -> None:
@@ -157,7 +158,7 @@ def test_say_stays_until_the_timer_it_set_has_rung(tmp_path: Path) -> None:
     said = voxroute(tmp_path, "say", "set a timer for 3 seconds")
     assert said.returncode == 0, said.stderr
     assert 'call   timer(duration="3 seconds")' in said.stdout and "Timer set for 3 seconds." in said.stdout
-    assert said.stdout.index("waiting for 1 timer to ring") < said.stdout.index("Your 3 seconds timer is done.")
+    assert said.stdout.index("waiting for 1 timer to ring") < said.stdout.index("Your 3 second timer is done.")
     assert time.perf_counter() - start >= 3
 
 

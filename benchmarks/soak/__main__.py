@@ -207,7 +207,8 @@ def soak(turns: int, seed: int, warmup: int, console: Console) -> dict[str, Any]
     process = psutil.Process()
     results: list[Result] = []
     rss: list[int] = []
-    with use_context(SkillContext(config, confirm=lambda question: False, announce=lambda text: None)):
+    with use_context(SkillContext(config, confirm=lambda question: False, announce=lambda text: None,
+                                  ring=lambda: None)):
         for number in range(turns):
             kind, _, make = rng.choices(kinds, weights=[weight for _, weight, _ in kinds])[0]
             run, limit = make()
