@@ -60,6 +60,9 @@ class Sizes:
     unrelated: int = 300
     no_context: int = 80
 
+    def scaled(self, share: float) -> Sizes:
+        return Sizes(**{kind: round(count * share) for kind, count in vars(self).items()})
+
     @classmethod
     def total(cls, count: int) -> Sizes:
         """``count`` examples in all, shared among the kinds as the defaults share them."""
@@ -144,7 +147,10 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
         if value == call.kwargs.get(name):
             continue
         changer = changers.get(call.name)
-        if changer is not None and any(p.name == name for p in changer.parameters):
+        if changer is not None:  # a change of what this skill started (a timer's duration), if the changer takes it
+            if not all(p.name == name for p in changer.parameters if p.required) or name not in {
+                    p.name for p in changer.parameters}:
+                continue
             after = Call(changer.name, ((name, value),))
         else:
             args = {**call.kwargs, name: value}

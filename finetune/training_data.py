@@ -60,6 +60,7 @@ stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 SPLITS = ("train", "validation", "test")
+VALIDATION_SHARE = 0.1  # composed validation examples, from validation examples only, per composed training one
 
 
 @dataclass
@@ -80,7 +81,8 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
     Prompt examples come first, then the written examples, then template expansions, so that a
     duplicate keeps the earliest copy. Validation and test hold only written examples (never a
     prompt example or a template expansion, which are near-copies of each other). Compound and
-    follow-up examples (:mod:`finetune.compose`) are made from training examples only and train.
+    follow-up examples (:mod:`finetune.compose`) are made from training examples for training, and
+    a tenth as many from validation examples for validation; the test split stays as written.
     Utterances (with their previous turn) whose key is in ``exclude`` (the evaluation sets) are
     dropped. Raises ExamplesError when one utterance has two different calls.
     """
@@ -103,6 +105,7 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
         by_skill.setdefault(label(example.calls), []).append(example)
     records: list[dict] = []
     training: list[Example] = []
+    validation: list[Example] = []
     for skill in sorted(by_skill):
         group = by_skill[skill]
         split = choose_splits(group, candidates, validation_fraction, test_fraction, random.Random(f"{seed}:{skill}"))
@@ -110,14 +113,18 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
             {"skill": skill, "user": e.user, "call": str(e.calls), "split": split.get(e, "train")} for e in group
         )
         training.extend(e for e in group if e not in split)
+        validation.extend(e for e in group if split.get(e) == "validation")
     taken = {utterance_key(e.user) for e in kept} | set(exclude)
-    composed = [c for c in compose(training, pack, sizes, seed) if c.key not in taken]
-    report.composed = {kind: sum(c.kind == kind for c in composed) for kind in KINDS}
-    records.extend(
-        {"skill": label(c.calls), "user": c.user, "call": str(c.calls), "split": "train", "kind": c.kind,
-         **({"context": [{"user": c.context.user, "call": str(c.context.calls)}]} if c.context else {})}
-        for c in composed
-    )
+    for split_name, examples, share in (("train", training, 1.0), ("validation", validation, VALIDATION_SHARE)):
+        composed = [c for c in compose(examples, pack, sizes.scaled(share), seed) if c.key not in taken]
+        taken |= {c.key for c in composed}
+        for kind in KINDS:
+            report.composed[kind] = report.composed.get(kind, 0) + sum(c.kind == kind for c in composed)
+        records.extend(
+            {"skill": label(c.calls), "user": c.user, "call": str(c.calls), "split": split_name, "kind": c.kind,
+             **({"context": [{"user": c.context.user, "call": str(c.context.calls)}]} if c.context else {})}
+            for c in composed
+        )
     return records, report
 
 

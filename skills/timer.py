@@ -238,7 +238,7 @@ def timer_subtract(duration: NewDuration, name: Name | None = None) -> str:
     return f"Took {describe_duration(seconds)} off the {_label(found)}; {_say_left(left)} left."
 
 
-@skill
+@skill(changes="timer")
 def timer_change(duration: NewDuration, name: Name | None = None) -> str:
     """Change a timer to a new duration, like make it ten."""
     board = current_context().timers

@@ -98,8 +98,14 @@ def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(
 
     monkeypatch.setattr(training_data, "compose", spy)
     records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20))
-    held_out = {r["user"] for r in records if r["split"] != "train"}
-    assert given and held_out and not held_out & {example.user for example in given}
+    written = {split: {r["user"] for r in records if r["split"] == split and "kind" not in r}
+               for split in ("train", "validation", "test")}
+    assert given and not written["test"] & {example.user for example in given}  # the test split is never composed
     composed = [r for r in records if "kind" in r]
     assert report.composed == {kind: sum(r["kind"] == kind for r in composed) for kind in KINDS}
-    assert sum(report.composed.values()) > 500 and all(r["split"] == "train" for r in composed)
+    assert {r["split"] for r in composed} == {"train", "validation"}
+    for record in composed:  # a composed example is made from examples of its own split
+        parts = [record["user"], *(turn["user"] for turn in record.get("context", []))]
+        other = "validation" if record["split"] == "train" else "train"
+        assert not any(text.rstrip(".?!") in part for part in parts for text in written[other] | written["test"]
+                       if len(text) > 40), record

@@ -15,6 +15,7 @@ import pytest
 
 from assistant.examples import read_example_files, utterance_key
 from assistant.pack import REPO_ROOT, load_pack
+from finetune.compose import exchange_key
 from finetune.records import read_records
 
 PACK = load_pack()
@@ -23,14 +24,16 @@ DATASET = REPO_ROOT / "dataset" / "training_data.json"
 
 
 def keys(path: Path) -> dict[str, str]:
-    return {utterance_key(record.user): record.user for record in read_records(path, PACK)}
+    """Each record's key: its utterance, with the previous turn's where it is a follow-up."""
+    return {exchange_key(record.user, record.context.user if record.context else None): record.user
+            for record in read_records(path, PACK)}
 
 
 def test_there_are_evaluation_sets_and_they_hold_no_repeats() -> None:
     assert EVALUATION_FILES
     for path in EVALUATION_FILES:
-        users = [json.loads(line)["user"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        assert len({utterance_key(user) for user in users}) == len(users), path
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        assert len(keys(path)) == len(lines), path
 
 
 @pytest.mark.parametrize("path", EVALUATION_FILES, ids=lambda path: path.name)
@@ -46,7 +49,9 @@ def test_no_written_example_is_in_an_evaluation_set(path: Path) -> None:
 def test_the_training_data_set_shares_no_utterance_with_an_evaluation_set(path: Path) -> None:
     held_out = keys(path)
     records = json.loads(DATASET.read_text(encoding="utf-8"))
-    shared = sorted(record["user"] for record in records if utterance_key(record["user"]) in held_out)
+    shared = sorted(record["user"] for record in records
+                    if exchange_key(record["user"], record["context"][-1]["user"] if record.get("context") else None)
+                    in held_out)
     assert not shared, f"{len(shared)} training utterance(s) also in {path.name}: {shared[:5]}"
 
 
