@@ -13,6 +13,7 @@ refused, no usable call, a skill that raised or ran out of time) is a failure.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
@@ -150,9 +151,10 @@ class Assistant:
         lock = threading.Lock()
 
         def run_now(call: Call) -> None:
+            """Start the call while the router decodes the next one, under this turn's skill context."""
             with lock:
                 self.on_stage(f"running {call.name}")
-                started.append(self._running.submit(self.dispatcher.run, call))
+                started.append(self._running.submit(contextvars.copy_context().run, self.dispatcher.run, call))
 
         routed = self.router.route(command, context, run_now)
         turn.calls, turn.error, turn.failed = [str(call) for call in routed.calls], routed.error, routed.error is not None

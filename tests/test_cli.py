@@ -19,13 +19,14 @@ from assistant.samples import load_samples
 KITCHEN = "I think we should paint the kitchen yellow"  # other(): not meant for the assistant
 
 
-def voxroute(tmp_path: Path, *args: str | bytes, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
+def voxroute(tmp_path: Path, *args: str | bytes, timeout: float = 600, typed: str | None = None,
+             **env: str) -> subprocess.CompletedProcess:
     config = tmp_path / "config.toml"
     if not config.exists():
         config.write_text(f'[notes]\npath = "{tmp_path / "notes.sqlite3"}"\n', encoding="utf-8")
     env = {**os.environ, "VOXROUTE_CONFIG": str(config), **env}
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+                          timeout=timeout, env=env, input=typed, stdin=None if typed is not None else subprocess.DEVNULL)
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
@@ -181,3 +182,12 @@ def test_demo_runs_the_bundled_recordings(tmp_path: Path) -> None:
     assert "calls as expected" in demo.stdout
     matched = int(demo.stdout.split("calls as expected")[0].split()[-1].split("/")[0])
     assert matched >= len(load_samples()) - 4
+
+
+@pytest.mark.slow
+def test_say_without_text_is_a_conversation_that_remembers_the_last_turn(tmp_path: Path) -> None:
+    said = voxroute(tmp_path, "say", "--json", "-v", typed="what time is it in Tokyo\n\nand in Paris?\n")
+    assert said.returncode == 0, said.stderr
+    first, second = (json.loads(line) for line in said.stdout.splitlines())
+    assert first["calls"] == ['timecheck(location="Tokyo")'] and second["calls"] == ['timecheck(location="Paris")']
+    assert 'follow-up of: what time is it in Tokyo -> timecheck(location="Tokyo")' in said.stderr

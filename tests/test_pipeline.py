@@ -209,3 +209,30 @@ def test_a_pack_without_other_runs_the_pipeline(tmp_path: Path, skill_context) -
     assert refused.calls == [] and refused.error.startswith("too long to route")
     outside = Dispatcher(snips).run(Call("other"))
     assert outside.error == "no skill 'other' in this pack" and outside.failed
+
+
+@pytest.mark.slow
+def test_several_commands_in_one_breath_each_run_and_answer_in_order(pack, router, tmp_path: Path,
+                                                                     skill_context) -> None:
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path)
+    context = skill_context(assistant.config)
+    turn = assistant.handle_text("set a timer for ten minutes and add a note to buy milk")
+    assert turn.calls == ['timer(duration="ten minutes")', 'notes(action="add", note="buy milk")'], turn
+    assert turn.answer.startswith("Timer set for 10 minutes.") and "buy milk" in turn.answer and not turn.failed
+    assert len(context.timers.timers()) == 1
+
+
+@pytest.mark.slow
+def test_a_follow_up_builds_on_the_last_turn_and_changes_a_timer_instead_of_starting_another(
+        pack, router, tmp_path: Path, skill_context) -> None:
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer")
+    context = skill_context(assistant.config)
+    first = assistant.handle_text("computer set a timer for five minutes")
+    assert first.calls == ['timer(duration="five minutes")'], first
+    changed = assistant.handle_text("make it ten")  # a follow-up needs no wake word
+    assert changed.calls == ['timer_change(duration="ten")'], changed
+    (only,) = context.timers.timers()
+    assert 590 < context.timers.left(only) <= 600
+    assistant.memory.forget()
+    alone = assistant.handle_text("make it ten")  # no recent turn, no wake word: not for the assistant
+    assert alone.calls == ["other()"] and alone.error.startswith("no wake word")
