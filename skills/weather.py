@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 
@@ -17,6 +17,8 @@ UNREACHABLE = "I can't reach the weather service right now."
 GARBLED = "The weather service sent an answer I don't understand."
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# The days a forecast can answer: a fixed vocabulary, so the grammar allows nothing else ("on saturday" is "saturday").
+Day = Literal["today", "tomorrow", "weekend", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 # WMO weather interpretation codes, as documented by Open-Meteo.
 WMO_CODES = {
@@ -62,13 +64,11 @@ def place_or_words(location: str) -> str:
 
 @skill
 def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = None,
-            day: str | None = None) -> str:
+            day: Day | None = None) -> str:
     """Ask for the weather now or on a day, anywhere."""
     context = current_context()
     settings = context.config.weather
-    when = _read_day(day)
-    if when is None:
-        return f"I can only tell the weather now, today, tomorrow, on a weekday or at the weekend, not {day!r}."
+    when = day or "now"
     place = (location or context.config.general.home_location).strip()
     if not place:
         return f"Which place? Name one, or set home_location under [general] in {config_path()}."
@@ -82,19 +82,6 @@ def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = 
         return UNREACHABLE
     except (KeyError, IndexError, TypeError, ValueError):
         return GARBLED
-
-
-def _read_day(day: str | None) -> str | None:
-    """'now', 'today', 'tomorrow', a weekday or 'weekend' from what was said; None if it is none of these."""
-    if day is None:
-        return "now"
-    words = [
-        word for word in day.casefold().replace("'", " ").split() if word not in ("on", "this", "next", "the", "at")
-    ]
-    text = " ".join(words)
-    aliases = {"": "now", "right now": "now", "currently": "now", "tonight": "today"}
-    text = aliases.get(text, text)
-    return text if text in ("now", "today", "tomorrow", "weekend", *WEEKDAYS) else None
 
 
 def _get(url: str, params: dict[str, Any], settings: WeatherConfig) -> Any:

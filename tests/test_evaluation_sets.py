@@ -59,7 +59,8 @@ def test_the_data_sets_own_splits_share_no_utterance() -> None:
     records = json.loads(DATASET.read_text(encoding="utf-8"))
     by_split: dict[str, set[str]] = {}
     for record in records:
-        by_split.setdefault(record["split"], set()).add(utterance_key(record["user"]))
+        previous = record["context"][-1]["user"] if record.get("context") else None
+        by_split.setdefault(record["split"], set()).add(exchange_key(record["user"], previous))
     assert set(by_split) == {"train", "validation", "test"}
     assert not by_split["train"] & by_split["validation"]
     assert not by_split["train"] & by_split["test"]
