@@ -11,7 +11,10 @@ A plain forward pass wastes most of a router's training step:
 * random batches mix short and long examples; length-grouped batches
   (``train_sampling_strategy="group_by_length"``, set in finetune.py) cut the padding.
 
-The loss and its gradients equal the plain path's (a test compares them on a fixed batch).
+The loss and its gradients equal the plain path's (a test compares them on a fixed batch). Under
+several processes (``accelerate launch``) the model is wrapped in DDP, whose forward arms the
+gradient all-reduce that completion_loss would bypass: the plain step runs there, and length
+groups are sized by the global batch (a test trains the same adapter on two processes as on one).
 """
 
 from __future__ import annotations
@@ -78,10 +81,29 @@ def shared_prefix_forward(backbone: Any, input_ids: Any, attention_mask: Any) ->
 class CompletionOnlySFTTrainer(SFTTrainer):
     """SFTTrainer whose loss projects only the labelled positions (see the module docstring)."""
 
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """transformers' length-grouped order, its groups sized by the global batch rather than one process's.
+
+        Sized by one process's batch, the groups (and so each step's examples) would change with the number
+        of processes: two processes with batch 2 would not train on the four examples one process with
+        batch 4 takes. With one process the order is transformers' own.
+        """
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        sampler = super()._get_train_sampler(train_dataset)
+        if not isinstance(sampler, LengthGroupedSampler):
+            return sampler
+        return LengthGroupedSampler(sampler.batch_size * self.args.world_size, lengths=sampler.lengths,
+                                    generator=sampler.generator)
+
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
         import torch
 
+        if self.accelerator.unwrap_model(model) is not model:
+            # Wrapped for several processes (DDP under accelerate launch): the wrapper's forward arms the gradient
+            # all-reduce, which completion_loss, calling the modules inside, would bypass; the plain step runs.
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         mode = "train" if self.model.training else "eval"
         loss, logits, targets = completion_loss(model, inputs, num_items_in_batch)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:

@@ -186,7 +186,8 @@ def write_manifest(folder: Path, script: RouterArguments, training: SFTConfig, m
         "dataset": {"path": script.data, "sha256": file_sha256(script.data), "train": len(train), "validation": len(test)},
         "config": {**dataclasses.asdict(script), **dataclasses.asdict(model_args), **training.to_dict()},
         "metrics": metrics,
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
+                    "processes": training.world_size},
     }
     write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
@@ -261,9 +262,9 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     if scorer and scorer.history:
         metrics["exact_call_accuracy_sample"] = scorer.history[-1]["exact_call_accuracy"]
         metrics["accuracy_curve"] = scorer.history
+    trainer.save_model(str(output))  # every process: FSDP and DeepSpeed gather the weights; only rank 0 writes
     if not trainer.is_world_process_zero():
         return output
-    trainer.save_model(str(output))
     write_manifest(output, script, training, model_args, pack, train_records, validation_records, metrics)
     if use_wandb:
         log_artifacts(script, model_args, output)

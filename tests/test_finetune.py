@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -185,6 +186,62 @@ def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resuming from" in second.stdout and "checkpoint-" in second.stdout
     assert json.loads((output / "manifest.json").read_text())["metrics"]["steps"] == 40
+
+
+def test_two_processes_train_the_adapter_one_process_trains_with_the_same_global_batch(
+        tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    """The README's ``accelerate launch`` (torchrun, one process per GPU, DDP) on two CPU processes over gloo.
+
+    Per-process batch 2 on two processes and batch 4 on one: the same examples each step, the same
+    gradients (DDP averages; the loss is normalised by the global count of call tokens), so the same
+    adapter, up to float32 summation order. Only rank 0 writes, apart from transformers' per-process
+    RNG state in a checkpoint, which a resumed run needs from every process.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    common = ["--max_steps", "4", "--lora_dropout", "0", "--eval_samples", "1", "--eval_steps", "4",
+              "--save_steps", "4"]
+    single = tmp_path / "single"
+    train(*parse_args(flags(dataset, single, tiny_llama, *common, "--per_device_train_batch_size", "4")))
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    launch_config = tmp_path / "accelerate.yaml"  # what `accelerate config` writes for two GPUs on one machine
+    launch_config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 1\n"
+                             f"num_processes: 2\nmain_process_port: {port}\nmixed_precision: 'no'\n", encoding="utf-8")
+    double, logs = tmp_path / "double", tmp_path / "writes"
+    logs.mkdir()
+    watch = str(REPO_ROOT / "tests" / "rank_writes")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [watch, os.environ.get("PYTHONPATH")])),
+           "WATCH_WRITES": str(double), "WATCH_LOG": str(logs)}
+    launched = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(launch_config),
+         str(REPO_ROOT / "finetune" / "finetune.py"), *flags(dataset, double, tiny_llama, *common)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+
+    one, two = (load_file(folder / "adapter_model.safetensors") for folder in (single, double))
+    assert one.keys() == two.keys()
+    assert max(float(weight.abs().max()) for name, weight in two.items() if "lora_B" in name) > 1e-4  # zero at start
+    for name, weight in one.items():  # a step on other examples moves a weight by about the learning rate, 5e-4
+        torch.testing.assert_close(two[name], weight, rtol=0, atol=1e-5, msg=name)
+
+    def files(folder: Path) -> set[str]:
+        return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+
+    per_process = {"checkpoint-4/rng_state_0.pth", "checkpoint-4/rng_state_1.pth"}
+    assert per_process <= files(double)
+    assert files(double) - per_process == files(single) - {"checkpoint-4/rng_state.pth"}
+    writes = {rank: (logs / f"rank{rank}.txt").read_text().splitlines() for rank in (0, 1)}
+    assert writes[0].count("os.rename manifest.json") == 1 and "open adapter_config.json" in writes[0]  # seen
+    assert set(writes[1]) <= {"os.mkdir checkpoint-4"}  # the folder its RNG state goes into
+    said = launched.stdout.splitlines()
+    assert sum(line.startswith('{"train_loss"') for line in said) == 1
+    assert sum("exact-call accuracy" in line for line in said) == 1
+    assert [json.loads((folder / "manifest.json").read_text())["machine"]["processes"]
+            for folder in (single, double)] == [1, 2]
 
 
 def test_resume_skips_incomplete_checkpoints(tiny_llama: Path, dataset: Path, tmp_path: Path,
