@@ -80,7 +80,10 @@ def _skill_rules(skill: Skill, rule: str, spans: bool) -> list[str]:
 
 def _more_calls(count: int) -> str:
     """``("; " call ("; " call)?)?`` for up to ``count`` more calls."""
-    return f"({json.dumps(SEPARATOR)} call {_more_calls(count - 1)})?".replace(" )", ")") if count else ""
+    if not count:
+        return ""
+    inner = _more_calls(count - 1)
+    return f"({json.dumps(SEPARATOR)} call{' ' + inner if inner else ''})?"
 
 
 def has_spans(pack: SkillPack) -> bool:

@@ -21,6 +21,7 @@ from assistant.calls import (
     UnknownSkill,
     WrongType,
     clean,
+    finished_calls,
     parse_call,
 )
 from assistant.pack import SkillPack
@@ -207,3 +208,39 @@ def test_parser_does_not_touch_the_environment() -> None:
     with pytest.raises(CallError):
         PACK.parse("__import__('os').environ.clear()")
     assert dict(os.environ) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('weather(location="Oslo"); weather(location="Bergen")', 'weather(location="Oslo"); weather(location="Bergen")'),
+        ("volume(5); other(); ask('why; not')", 'volume(level=5); other(); ask(question="why; not")'),
+        ("other()", "other()"),
+    ],
+)
+def test_one_to_three_calls_separated_by_a_semicolon_and_space(text: str, expected: str) -> None:
+    assert str(PACK.parse_calls(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("other();other()", "separated by '; '"),
+        ("other() ; other()", "separated by '; '"),
+        ("other(); other(); other(); other()", "one to 3 calls"),
+        ("other()\nother()", "on one line"),
+        ("other(); x = 1", "expected a call"),
+    ],
+)
+def test_anything_but_one_to_three_separated_calls_is_refused(text: str, words: str) -> None:
+    with pytest.raises(CallSyntaxError, match=words):
+        PACK.parse_calls(text)
+    with pytest.raises(CallSyntaxError):
+        parse_call("other(); other()")  # one call where one is asked for
+
+
+def test_a_call_counts_as_finished_once_a_separator_outside_its_strings_closes_it() -> None:
+    assert finished_calls('ask(question="a; b"); weath') == ['ask(question="a; b")']
+    assert finished_calls('ask(question="say \\"hi; there\\""); other(); ') == [
+        'ask(question="say \\"hi; there\\"")', "other()"]
+    assert finished_calls("other()") == []

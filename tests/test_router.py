@@ -244,3 +244,16 @@ def test_routing_stops_at_its_deadline_with_the_fallback_and_says_why(engine: st
     assert routed.calls == (Call("other"),) or routed.calls[0].name in PACK.skills  # what was decoded, or the fallback
     assert routed.error == "routing took longer than 0.001 s ([router] timeout_s)"
     assert routed.latency_ms < 3000
+
+
+def test_the_grammar_allows_one_to_three_calls_and_no_more(tokenizer) -> None:
+    calls = CallMatcher(tokenizer, PACK)
+    for text in ("other()", 'weather(location="Oslo"); other(); volume(level=2)'):
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        matcher = calls.fresh()
+        assert matcher.validate_tokens(ids) == len(ids), text
+        matcher.consume_tokens(ids)
+        assert matcher.is_accepting(), text
+    for text in ("other(); other(); other(); other()", "other();other()"):
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        assert calls.fresh().validate_tokens(ids) < len(ids), text
