@@ -186,6 +186,7 @@ def test_demo_runs_the_bundled_recordings(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_say_without_text_is_a_conversation_that_remembers_the_last_turn(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[router]\nfollow_up_s = 30\n", encoding="utf-8")
     said = voxroute(tmp_path, "say", "--json", "-v", typed="what time is it in Tokyo\n\nand in Paris?\n")
     assert said.returncode == 0, said.stderr
     first, second = (json.loads(line) for line in said.stdout.splitlines())

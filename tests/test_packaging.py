@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.pack import load_pack
+
 REPO = Path(__file__).resolve().parent.parent
 FIND_FILES = """
 import assistant, json
@@ -57,5 +59,5 @@ def test_the_wheel_carries_the_bundled_files_and_an_install_finds_them(tmp_path:
 
     report = json.loads(found.stdout)
     assert report["package"].startswith(str(site))
-    assert report == {"package": report["package"], "template": "<|im_end|>", "router": "chatml", "examples": 10,
+    assert report == {"package": report["package"], "template": "<|im_end|>", "router": "chatml", "examples": len(load_pack().example_files()),
                       "samples": 24}

@@ -125,9 +125,11 @@ def router(pack: SkillPack):
     return load_local_router(pack)
 
 
-def assistant_for(pack: SkillPack, router, backend: str, tmp_path: Path, wake_word: str = "") -> Assistant:
+def assistant_for(pack: SkillPack, router, backend: str, tmp_path: Path, wake_word: str = "",
+                  follow_up_s: float = 0.0) -> Assistant:
     config = Config(notes=NotesConfig(path=str(tmp_path / "notes.sqlite3")),
-                    voice=VoiceConfig(stt=backend, wake_word=wake_word), router=RouterConfig(skill_timeout_s=30))
+                    voice=VoiceConfig(stt=backend, wake_word=wake_word),
+                    router=RouterConfig(skill_timeout_s=30, follow_up_s=follow_up_s))
     return Assistant(pack, config, lambda: router, lambda: load_transcriber(backend))
 
 
@@ -225,7 +227,7 @@ def test_several_commands_in_one_breath_each_run_and_answer_in_order(pack, route
 @pytest.mark.slow
 def test_a_follow_up_builds_on_the_last_turn_and_changes_a_timer_instead_of_starting_another(
         pack, router, tmp_path: Path, skill_context) -> None:
-    assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer")
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer", follow_up_s=30)
     context = skill_context(assistant.config)
     first = assistant.handle_text("computer set a timer for five minutes")
     assert first.calls == ['timer(duration="five minutes")'], first

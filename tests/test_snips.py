@@ -151,7 +151,7 @@ def test_example_files_read_back_and_hold_exactly_the_training_records(pack, con
     assert all(len(f.prompt_examples) >= 5 for f in files)
     examples, duplicates = deduplicate(e for f in files for e in f.all_examples)
     assert not duplicates
-    assert sorted((e.user, str(e.call)) for e in examples) == sorted((r["user"], r["call"]) for r in converted["train"])
+    assert sorted((e.user, str(e.calls)) for e in examples) == sorted((r["user"], r["call"]) for r in converted["train"])
 
 
 @needs_data

@@ -41,7 +41,7 @@ def add(folder: Path, name: str, text: str) -> Path:
 
 
 def build(capsys: pytest.CaptureFixture[str], folder: Path, *extra: str) -> tuple[int, list[dict], str]:
-    code = main(["--skills", PACK, "-t", "--examples", str(folder), *extra])
+    code = main(["--skills", PACK, "-t", "--compose", "0", "--examples", str(folder), *extra])
     out, err = capsys.readouterr()
     return code, json.loads(out) if out else [], err
 
