@@ -21,6 +21,7 @@ Literal_ = str | int | float | bool | None
 MAX_CALL_CHARS = 4000
 MAX_CALLS = 3  # calls in one utterance ("set a timer and tell me the weather")
 SEPARATOR = "; "
+UNFINISHED_MARK = "..."  # what the router writes while a request is still being spoken ("set a timer for")
 
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>", "<eos>")
 _PREFIX = re.compile(r"^(?:FUNCTION_CALL\s*:|#*\s*Assistant\s*:)\s*", re.IGNORECASE)
@@ -94,8 +95,32 @@ class Call:
 class Calls(tuple[Call, ...]):
     """The calls of one utterance in the order said, printed as the router writes them: ``a(); b()``."""
 
+    unfinished = False
+
     def __str__(self) -> str:
         return SEPARATOR.join(str(call) for call in self)
+
+
+class _Unfinished(Calls):
+    """No call yet: the request is not complete ("what's the weather in"). Not a skill, never dispatched;
+    the router may write it only when asked whether a partial transcript is finished."""
+
+    unfinished = True
+
+    def __str__(self) -> str:
+        return UNFINISHED_MARK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unfinished)
+
+    def __ne__(self, other: object) -> bool:
+        return not isinstance(other, _Unfinished)
+
+    def __hash__(self) -> int:
+        return hash(UNFINISHED_MARK)
+
+
+UNFINISHED = _Unfinished()
 
 
 def finished_calls(text: str) -> list[str]:

@@ -56,7 +56,8 @@ class CallMatcher:
         self.eos_id = tokenizer.eos_token_id
         self._ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
         self._per_request = has_spans(pack)
-        self._pristine = self._compile(call_grammar(pack, lead=lead))
+        self._pristine = {unfinished: self._compile(call_grammar(pack, lead=lead, unfinished=unfinished))
+                          for unfinished in (False, True)}
 
     def _compile(self, lark: str) -> llguidance.LLMatcher:
         matcher = llguidance.LLMatcher(self._ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(lark), log_level=0)
@@ -64,11 +65,12 @@ class CallMatcher:
             raise ValueError(f"call grammar does not compile: {matcher.get_error()}")
         return matcher
 
-    def fresh(self, said: str | None = None) -> llguidance.LLMatcher:
-        """A matcher at the start of a call; span values may only copy words of ``said``."""
+    def fresh(self, said: str | None = None, unfinished: bool = False) -> llguidance.LLMatcher:
+        """A matcher at the start of a call; span values may only copy words of ``said``; with
+        ``unfinished``, the unfinished mark may stand instead of calls."""
         if said is not None and self._per_request:
-            return self._compile(call_grammar(self.pack, said, self.lead))
-        return self._pristine.deep_copy()
+            return self._compile(call_grammar(self.pack, said, self.lead, unfinished))
+        return self._pristine[unfinished].deep_copy()
 
     @staticmethod
     def allowed(matcher: llguidance.LLMatcher, vocab_size: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from assistant.calls import MAX_CALLS, SEPARATOR
+from assistant.calls import MAX_CALLS, SEPARATOR, UNFINISHED_MARK
 from assistant.pack import SkillPack
 from assistant.skill import Parameter, Skill
 from assistant.spans import span_terminal
@@ -90,14 +90,17 @@ def has_spans(pack: SkillPack) -> bool:
     return any(param.span for skill in pack.skills.values() for param in skill.parameters)
 
 
-def call_grammar(pack: SkillPack, said: str | None = None, lead: str = "") -> str:
+def call_grammar(pack: SkillPack, said: str | None = None, lead: str = "", unfinished: bool = False) -> str:
     """The Lark grammar of one to three canonical calls of the pack's skills separated by ``"; "``,
     after the template's ``lead`` (spaces; see :mod:`assistant.prompting`); with ``said``, spans
-    copy from it."""
+    copy from it; with ``unfinished``, the unfinished mark is allowed instead of calls."""
     spans = said is not None and has_spans(pack)
     names = [f"s{index}" for index in range(len(pack.skills))]
+    calls = f"call {_more_calls(MAX_CALLS - 1)}".rstrip()
+    if unfinished:
+        calls = f"({calls}) | {json.dumps(UNFINISHED_MARK)}"
     lines = [
-        f"start: {json.dumps(lead) + ' ' if lead else ''}call {_more_calls(MAX_CALLS - 1)}".rstrip(),
+        f"start: {json.dumps(lead) + ' ' if lead else ''}{'(' + calls + ')' if lead and unfinished else calls}",
         f"call: {' | '.join(names)}",
     ]
     used: set[type] = set()

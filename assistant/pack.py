@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from assistant.bundled import bundled
-from assistant.calls import Call, Calls, RawCall, UnknownSkill, parse_call, parse_calls
+from assistant.calls import UNFINISHED, UNFINISHED_MARK, Call, Calls, RawCall, UnknownSkill, clean, parse_call, parse_calls
 from assistant.skill import SKILL_ATTRIBUTE, Skill
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,9 @@ class SkillPack:
         return self.bind(parse_call(text), said)
 
     def parse_calls(self, text: str, said: str | None = None) -> Calls:
-        """Parse one to three calls separated by ``"; "`` (see :meth:`parse`)."""
+        """Parse one to three calls separated by ``"; "`` (see :meth:`parse`), or the unfinished mark."""
+        if clean(text) == UNFINISHED_MARK:
+            return UNFINISHED
         return Calls(self.bind(raw, said) for raw in parse_calls(text))
 
     def bind(self, raw: RawCall, said: str | None = None) -> Call:

@@ -62,8 +62,10 @@ def fallback_calls(pack: SkillPack) -> Calls:
 
 
 class Router(Protocol):
-    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore) -> Routed:
-        """The calls of ``utterance`` (a follow-up of ``context``); ``on_call`` hears each as soon as it is known."""
+    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
+              allow_unfinished: bool = False) -> Routed:
+        """The calls of ``utterance`` (a follow-up of ``context``); ``on_call`` hears each as soon as it is known.
+        With ``allow_unfinished`` (a partial transcript), the calls may be ``assistant.calls.UNFINISHED`` instead."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,8 @@ class LocalRouter:
     def prompt(self, utterance: str, context: Exchange | None = None) -> str:
         return render_prompt(self.template, utterance, self.skill_lines, context)
 
-    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore) -> Routed:
+    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
+              allow_unfinished: bool = False) -> Routed:
         start = time.perf_counter()
         fallback = fallback_calls(self.pack)
         ids = self._ids(self.prompt(utterance, context))
@@ -151,7 +154,7 @@ class LocalRouter:
                 announced.append(call)
                 on_call(call)
 
-        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said), budget, start + self.deadline_s, progress)
+        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said, allow_unfinished), budget, start + self.deadline_s, progress)
         latency = elapsed_ms(start)
         if not decoded.finished:
             reason = (f"routing took longer than {self.deadline_s:g} s ([router] timeout_s)" if decoded.timed_out
@@ -251,7 +254,9 @@ class OpenAIRouter:
         self.client = openai_client(settings.base_url, settings.api_key_env, settings.timeout_s, settings.max_retries)
         self.deadline_s = settings.timeout_s * (settings.max_retries + 1)
 
-    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore) -> Routed:
+    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
+              allow_unfinished: bool = False) -> Routed:
+        """Tool calls of an OpenAI-compatible server; it always answers a complete request."""
         start = time.perf_counter()
         said = context.said(utterance) if context is not None else utterance
         text = ""

@@ -5,12 +5,18 @@ Any pack gets them, built from its written single-command examples (never from h
 * **compound**: two or three commands joined by a connective ("set a timer for ten minutes and
   what's the weather in Berlin"), their calls in the order said; a part the pack cannot do keeps
   its fallback call at its place;
+  Two of the same skill may share their words ("the weather in Oslo and in Rome");
 * **follow-up**: after one command, a short phrase that changes or adds one argument ("what about
-  Rome", "and tomorrow?"); the call is the previous one with that argument changed, or a call of
-  the skill that ``changes`` it (a timer is changed, not started twice);
+  Rome", "and in Rome", "and tomorrow?"), a said value or a choice of a Literal; the call is the
+  previous one with that argument changed, or a call of the skill that ``changes`` it (a timer is
+  changed, not started twice);
 * **repeat**: "again" after a command repeats its calls;
-* **unrelated**: a command after an unrelated one ignores it;
-* **no context**: a follow-up phrase with no previous turn is the fallback call.
+* **unrelated**: anything said after an unrelated command ignores it, speech not for the
+  assistant included (it stays the fallback call);
+* **no context**: a follow-up phrase with no previous turn is the fallback call;
+* **unfinished**: a command cut off before its last value ("set a timer for") is the unfinished
+  mark, so that the router can tell when a request being spoken is complete. A cut is made only
+  after a word that ends no complete example ("for", "in"), never after "what's the weather".
 
 Everything is seeded and capped, and deduplicated by what the router sees (previous turn and
 utterance), so that a data set built twice from the same files is identical.
@@ -23,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assistant.calls import Call, Calls
+from assistant.calls import UNFINISHED, Call, Calls
 from assistant.dialogue import Exchange, remembered, without_wake_word
 from assistant.examples import Example, utterance_key
 from assistant.pack import SkillPack
@@ -33,9 +39,14 @@ CONNECTIVES = ("{a} and {b}", "{a} then {b}", "{a} and also {b}", "{a}, after th
 CHANGES = ("what about {v}", "and {v}?", "how about {v}", "{v} instead", "same for {v}", "now {v}", "ok and {v}",
            "no, {v}", "I meant {v}", "actually {v}", "make it {v}", "and what about {v}", "try {v}", "{v} please")
 REPEATS = ("again", "say that again", "one more time", "repeat that", "do it again", "same again please",
-           "again please", "once more")
+           "again please", "once more", "run that again", "same thing again", "do that once more", "and again",
+           "tell me again", "once again", "repeat it", "same again", "can you do that again", "go again",
+           "could you repeat that", "one more time please", "do the same again", "redo that")
+PREPOSITIONS = ("in", "for", "at", "on", "about", "to", "from", "of", "with")  # kept in "and in Rome"
 MAX_VALUE_WORDS = 4  # a follow-up names a place or a day, not a whole question
-KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context")
+MAX_NAME_WORDS = 2  # a parameter whose values are usually this short names things ("Oslo", "ten minutes")
+SHARED_WORDS_SHARE = 0.2  # compounds of one skill whose second part is only its value ("... in Oslo and Rome")
+KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished")
 
 
 @dataclass(frozen=True)
@@ -57,11 +68,14 @@ class Sizes:
     compound: int = 600
     follow_up: int = 500
     repeat: int = 80
-    unrelated: int = 300
+    unrelated: int = 1000
     no_context: int = 80
+    unfinished: int = 300
 
-    def scaled(self, share: float) -> Sizes:
-        return Sizes(**{kind: round(count * share) for kind, count in vars(self).items()})
+    def scaled(self, share: float, unfinished: bool = True) -> Sizes:
+        """A share of each; without ``unfinished`` none of that kind (held-out splits score complete requests)."""
+        return Sizes(**{kind: round(count * share) if unfinished or kind != "unfinished" else 0
+                        for kind, count in vars(self).items()})
 
     @classmethod
     def total(cls, count: int) -> Sizes:
@@ -88,8 +102,9 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
     for generator, count in ((_compounds(singles, commands, pack, rng), sizes.compound),
                              (_follow_ups(commands, pack, rng), sizes.follow_up),
                              (_repeats(commands, rng), sizes.repeat),
-                             (_unrelated(commands, rng), sizes.unrelated),
-                             (_no_context(commands, pack, rng), sizes.no_context)):
+                             (_unrelated(singles, commands, rng), sizes.unrelated),
+                             (_no_context(commands, pack, rng), sizes.no_context),
+                             (_unfinished(singles, commands, pack, rng), sizes.unfinished)):
         for _ in range(count * 3):  # generators may repeat themselves; stop at the count or after enough tries
             item = next(generator, None)
             if item is None or counts[item.kind] >= count:
@@ -113,8 +128,23 @@ def _previous(example: Example) -> Exchange:
 
 def _compounds(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
     fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
+    names = _naming(commands, pack)
+    ending = [(e, name) for e in commands for name in names.get(e.calls[0].name, ())
+              if _said(e, True).casefold().endswith(str(e.calls[0].kwargs.get(name, "\0")).casefold())]
     while True:
+        if ending and rng.random() < SHARED_WORDS_SHARE:  # "the weather in Oslo and in Rome": one skill, two values
+            first, name = rng.choice(ending)
+            value = rng.choice(names[first.calls[0].name][name])
+            if value.casefold() not in _said(first, True).casefold():
+                text = _said(first, True)
+                before = text[: len(text) - len(str(first.calls[0].kwargs[name]))].split()
+                joint = f"and {before[-1]}" if before and rng.random() < 0.5 else rng.choice(("and", "and also", "and then"))
+                yield Composed(f"{text} {joint} {value}", Calls([first.calls[0], _changed(first.calls[0], name, value, pack)]),
+                               "compound")
+            continue
         parts = [rng.choice(commands) for _ in range(2 if rng.random() < 0.75 else 3)]
+        if len({e.calls[0] for e in parts}) < len(parts):  # the same request twice is not two requests
+            continue
         if fallbacks and rng.random() < 0.15:  # a part the pack cannot do keeps its place as the fallback call
             parts[rng.randrange(len(parts))] = rng.choice(fallbacks)
         text = _said(parts[0], True)
@@ -123,27 +153,57 @@ def _compounds(singles: list[Example], commands: list[Example], pack: SkillPack,
         yield Composed(text, Calls(e.calls[0] for e in parts), "compound")
 
 
-def _changeable(call: Call, pack: SkillPack) -> list[str]:
-    """The parameters of a call's skill whose values are words said (spans): a place, a day, a duration."""
-    return [p.name for p in pack.skills[call.name].parameters if p.span]
+def _values(commands: list[Example], pack: SkillPack) -> dict[str, dict[str, list[str]]]:
+    """Per skill and parameter, the values a follow-up may name: short said values, and a Literal's text choices."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for example in commands:
+        call = example.calls[0]
+        for param in pack.skills[call.name].parameters:
+            value = call.kwargs.get(param.name)
+            if param.span and isinstance(value, str) and len(value.split()) <= MAX_VALUE_WORDS:
+                found.setdefault(call.name, {}).setdefault(param.name, []).append(value)
+    for skill in pack.skills.values():
+        for param in skill.parameters:
+            if param.choices and skill.name in found and all(isinstance(choice, str) for choice in param.choices):
+                found[skill.name][param.name] = [str(choice) for choice in param.choices]
+    return found
+
+
+def _naming(commands: list[Example], pack: SkillPack) -> dict[str, dict[str, list[str]]]:
+    """The said parameters whose values are names (usually one or two words: a place, a program), per skill."""
+    naming: dict[str, dict[str, list[str]]] = {}
+    for skill, params in _values(commands, pack).items():
+        for name, values in params.items():
+            said = any(p.name == name and p.span for p in pack.skills[skill].parameters)
+            if said and sorted(len(v.split()) for v in values)[len(values) // 2] <= MAX_NAME_WORDS:
+                naming.setdefault(skill, {})[name] = values
+    return naming
+
+
+def _changed(call: Call, name: str, value: str, pack: SkillPack) -> Call:
+    """``call`` with one argument set, in the signature's order."""
+    args = {**call.kwargs, name: value}
+    return Call(call.name, tuple((p.name, args[p.name]) for p in pack.skills[call.name].parameters if p.name in args))
+
+
+def _word_before(text: str, value: object) -> str | None:
+    """The word said just before ``value`` ("in" of "the weather in Rome"), if ``value`` was said."""
+    at = text.casefold().find(str(value).casefold()) if isinstance(value, str) and value else -1
+    words = text[:at].split() if at > 0 else []
+    return words[-1].casefold() if words and words[-1].isalpha() else None
 
 
 def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
-    by_value: dict[tuple[str, str], list[str]] = {}
-    for example in commands:
-        call = example.calls[0]
-        for name, value in call.args:
-            if isinstance(value, str) and name in _changeable(call, pack) and len(value.split()) <= MAX_VALUE_WORDS:
-                by_value.setdefault((call.name, name), []).append(value)
+    values = _values(commands, pack)
     changers = {skill.changes: skill for skill in pack.skills.values() if skill.changes}
-    candidates = [e for e in commands if any(key[0] == e.calls[0].name for key in by_value)]
+    candidates = [e for e in commands if e.calls[0].name in values]
     if not candidates:
         return
     while True:
         before = rng.choice(candidates)
         call = before.calls[0]
-        name = rng.choice([n for (skill, n) in by_value if skill == call.name])
-        value = rng.choice(by_value[(call.name, name)])
+        name = rng.choice(sorted(values[call.name]))
+        value = rng.choice(values[call.name][name])
         if value == call.kwargs.get(name):
             continue
         changer = changers.get(call.name)
@@ -153,10 +213,12 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
                 continue
             after = Call(changer.name, ((name, value),))
         else:
-            args = {**call.kwargs, name: value}
-            after = Call(call.name, tuple((p.name, args[p.name]) for p in pack.skills[call.name].parameters
-                                          if p.name in args))
-        yield Composed(rng.choice(CHANGES).format(v=value), Calls([after]), "follow-up", _previous(before))
+            after = _changed(call, name, value, pack)
+        said = value
+        word = _word_before(before.user, call.kwargs.get(name))
+        if word in PREPOSITIONS and rng.random() < 0.4:  # "and in Rome", as the first request put it
+            said = f"{word} {value}"
+        yield Composed(rng.choice(CHANGES).format(v=said), Calls([after]), "follow-up", _previous(before))
 
 
 def _repeats(commands: list[Example], rng: random.Random) -> Iterator[Composed]:
@@ -165,9 +227,9 @@ def _repeats(commands: list[Example], rng: random.Random) -> Iterator[Composed]:
         yield Composed(rng.choice(REPEATS), before.calls, "repeat", _previous(before))
 
 
-def _unrelated(commands: list[Example], rng: random.Random) -> Iterator[Composed]:
+def _unrelated(singles: list[Example], commands: list[Example], rng: random.Random) -> Iterator[Composed]:
     while True:
-        before, now = rng.choice(commands), rng.choice(commands)
+        before, now = rng.choice(commands), rng.choice(singles)
         if before.calls[0].name != now.calls[0].name:
             yield Composed(now.user, now.calls, "unrelated", _previous(before))
 
@@ -175,8 +237,23 @@ def _unrelated(commands: list[Example], rng: random.Random) -> Iterator[Composed
 def _no_context(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
     if pack.fallback is None:
         return
-    values = [value for e in commands for name, value in e.calls[0].args
-              if isinstance(value, str) and name in _changeable(e.calls[0], pack) and len(value.split()) <= MAX_VALUE_WORDS]
+    values = [value for params in _values(commands, pack).values() for found in params.values() for value in found]
     while True:
         phrase = rng.choice(REPEATS) if rng.random() < 0.3 or not values else rng.choice(CHANGES).format(v=rng.choice(values))
         yield Composed(phrase, Calls([pack.fallback]), "no context")
+
+
+def _unfinished(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
+    """Commands cut just before their last said value, after a word that ends no complete example."""
+    final = {utterance_key(e.user).rsplit(" ", 1)[-1] for e in singles}
+    cuts = []
+    for example in commands:
+        text = _said(example, True)
+        values = [v for v in example.calls[0].kwargs.values() if isinstance(v, str) and v]
+        starts = [text.casefold().rfind(v.casefold()) for v in values]
+        at = max((s for s in starts if s > 0), default=-1)
+        head = text[:at].rstrip(" ,") if at > 0 else ""
+        if len(head.split()) >= 2 and utterance_key(head).rsplit(" ", 1)[-1] not in final:
+            cuts.append(head)
+    while cuts:
+        yield Composed(rng.choice(cuts), UNFINISHED, "unfinished")

@@ -82,9 +82,9 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
     duplicate keeps the earliest copy. Validation and test hold only written examples (never a
     prompt example or a template expansion, which are near-copies of each other). Compound and
     follow-up examples (:mod:`finetune.compose`) are made from training examples for training, and
-    a tenth as many from validation examples for validation; the test split stays as written.
-    Utterances (with their previous turn) whose key is in ``exclude`` (the evaluation sets) are
-    dropped. Raises ExamplesError when one utterance has two different calls.
+    a tenth as many from validation examples for validation (unfinished ones for training only: the
+    held-out splits score complete requests); the test split stays as written. Utterances whose
+    key, alone or with their previous turn, is in ``exclude`` (the evaluation sets) are dropped. Raises ExamplesError when one utterance has two different calls.
     """
     files = list(files)
     report = DatasetReport()
@@ -116,7 +116,8 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
         validation.extend(e for e in group if split.get(e) == "validation")
     taken = {utterance_key(e.user) for e in kept} | set(exclude)
     for split_name, examples, share in (("train", training, 1.0), ("validation", validation, VALIDATION_SHARE)):
-        composed = [c for c in compose(examples, pack, sizes.scaled(share), seed) if c.key not in taken]
+        made = compose(examples, pack, sizes.scaled(share, unfinished=split_name == "train"), seed)
+        composed = [c for c in made if c.key not in taken and utterance_key(c.user) not in exclude]
         taken |= {c.key for c in composed}
         for kind in KINDS:
             report.composed[kind] = report.composed.get(kind, 0) + sum(c.kind == kind for c in composed)
@@ -204,9 +205,10 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
 
 
 def evaluation_keys(paths: Iterable[Path], pack: SkillPack) -> set[str]:
-    """The keys of evaluation files' utterances, with their previous turn where they have one: never trained on."""
-    return {exchange_key(record.user, record.context.user if record.context else None)
-            for path in paths for record in read_records(path, pack)}
+    """The keys of evaluation files' utterances, alone and with their previous turn: never trained on."""
+    records = [record for path in paths for record in read_records(path, pack)]
+    return ({utterance_key(record.user) for record in records}
+            | {exchange_key(record.user, record.context.user) for record in records if record.context})
 
 
 def prompt_mode(args: argparse.Namespace, pack: SkillPack, example_file: ExampleFile) -> int:
@@ -277,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--template-cap", type=_positive(int), default=400,
                       help="most template sentences kept per file (default: 400)")
     data.add_argument("--compose", type=_nonnegative_int, default=sum(vars(Sizes()).values()),
-                      help="most compound, follow-up, repeat, unrelated-context and no-context examples made from the "
-                           "training examples, in all; 0: none (default: %(default)s)")
+                      help="most compound, follow-up, repeat, unrelated-context, no-context and unfinished examples made "
+                           "from the training examples, in all; 0: none (default: %(default)s)")
     data.add_argument("--exclude", type=Path, nargs="+",
                       help="evaluation files (JSON/JSONL of {user, call}) whose utterances are never trained on")
     data.add_argument("--out", type=Path, help="write the JSON to this file (atomically) instead of stdout")

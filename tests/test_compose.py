@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated
 
-from assistant.calls import Call, Calls
+from assistant.calls import UNFINISHED, Call, Calls
 from assistant.dialogue import Exchange
-from assistant.examples import Example, read_example_files
+from assistant.examples import Example, read_example_files, utterance_key
 from assistant.pack import SkillPack, load_pack
 from assistant.skill import Skill, Span
 from finetune.compose import KINDS, Sizes, compose
@@ -19,24 +19,32 @@ EXAMPLES = [example for example_file in FILES for example in example_file.all_ex
 
 
 def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> None:
-    sizes = Sizes(60, 50, 10, 30, 10)
+    sizes = Sizes(60, 50, 10, 30, 10, 20)
     made = compose(EXAMPLES, PACK, sizes, seed=3)
     counts = Counter(item.kind for item in made)
-    assert counts == {"compound": 60, "follow-up": 50, "repeat": 10, "unrelated": 30, "no context": 10}
+    assert counts == {"compound": 60, "follow-up": 50, "repeat": 10, "unrelated": 30, "no context": 10, "unfinished": 20}
     assert made == compose(EXAMPLES, PACK, sizes, seed=3)
     assert made != compose(EXAMPLES, PACK, sizes, seed=4)
     assert len({item.key for item in made}) == len(made)
 
 
 def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentence() -> None:
-    for item in compose(EXAMPLES, PACK, Sizes(200, 0, 0, 0, 0), seed=0):
+    shared = 0
+    for item in compose(EXAMPLES, PACK, Sizes(200, 0, 0, 0, 0, 0), seed=0):
         assert 2 <= len(item.calls) <= 3 and item.context is None
         assert PACK.parse_calls(str(item.calls), item.user) == item.calls  # spans are words of the whole sentence
         assert not all(call == PACK.fallback for call in item.calls)
+        assert len(set(item.calls)) == len(item.calls)  # the same request twice is not two requests
+        first, second = item.calls[0], item.calls[-1]
+        if first.name == second.name and any(str(v) in item.user.split(" and ")[-1] for k, v in second.args
+                                             if first.kwargs.get(k) != v):
+            shared += 1  # "the weather in Oslo and in Rome": the second part is only its new value
+    assert shared >= 10
 
 
 def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
-    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0), seed=0):
+    literal_changes = 0
+    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0), seed=0):
         assert item.context is not None and len(item.calls) == 1
         PACK.parse_calls(str(item.calls), item.context.said(item.user))  # values from either turn's words
         before, after = item.context.calls[0], item.calls[0]
@@ -46,14 +54,30 @@ def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
         changed = {k: v for k, v in after.args if before.kwargs.get(k) != v}
         assert after.name != before.name or len(changed) == 1
         assert all(value in item.user for value in changed.values())
+        literal_changes += any(p.choices and p.name in changed for p in PACK.skills[after.name].parameters)
+    assert literal_changes  # "and tomorrow?" after the weather changes its day, a Literal
 
 
 def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallback() -> None:
-    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 50, 50), seed=0):
+    after_unrelated = []
+    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 200, 50, 0), seed=0):
         if item.kind == "unrelated":
             assert item.context is not None and item.context.calls[0].name != item.calls[0].name
+            after_unrelated.append(item.calls)
         else:
             assert item.context is None and item.calls == Calls([PACK.fallback])
+    assert Calls([PACK.fallback]) in after_unrelated  # speech not for the assistant stays so after a command
+
+
+def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complete_example() -> None:
+    complete = {utterance_key(example.user) for example in EXAMPLES}
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 50), seed=0)
+    assert len(made) == 50
+    for item in made:
+        assert item.calls is UNFINISHED and str(item.calls) == "..." and item.context is None
+        assert utterance_key(item.user) not in complete
+        assert any(utterance_key(example.user).startswith(utterance_key(item.user) + " ") for example in EXAMPLES)
+    assert not any(utterance_key(item.user).endswith(" weather") for item in made)  # "what's the weather" is complete
 
 
 def skill(function) -> Skill:
@@ -70,7 +94,7 @@ def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> 
     pack = SkillPack.from_skills([skill(timer), Skill.from_function(timer_change, changes="timer")])
     examples = [Example(f"timer {n} minutes", Calls([Call("timer", (("duration", f"{n} minutes"),))]), "f", n)
                 for n in range(1, 8)]
-    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0), seed=0)
+    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0), seed=0)
     assert made and all(item.calls[0].name == "timer_change" for item in made)
     assert all(item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
                for item in made)
@@ -83,7 +107,7 @@ def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
     pack = SkillPack.from_skills([skill(weather)])
     examples = [Example(f"weather in {city}", Calls([Call("weather", (("location", city),))]), "f", n)
                 for n, city in enumerate(["Paris", "Rome", "Oslo", "Bern"])]
-    made = compose(examples, pack, Sizes(10, 10, 5, 0, 10), seed=0)
+    made = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0), seed=0)
     assert {item.kind for item in made} == {"compound", "follow-up", "repeat"}
 
 
@@ -97,13 +121,14 @@ def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(
         return compose(examples, *args)
 
     monkeypatch.setattr(training_data, "compose", spy)
-    records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20))
+    records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20, 30))
     written = {split: {r["user"] for r in records if r["split"] == split and "kind" not in r}
                for split in ("train", "validation", "test")}
     assert given and not written["test"] & {example.user for example in given}  # the test split is never composed
     composed = [r for r in records if "kind" in r]
     assert report.composed == {kind: sum(r["kind"] == kind for r in composed) for kind in KINDS}
     assert {r["split"] for r in composed} == {"train", "validation"}
+    assert {r["split"] for r in composed if r["kind"] == "unfinished"} == {"train"}  # held-out splits score complete requests
     for record in composed:  # a composed example is made from examples of its own split
         parts = [record["user"], *(turn["user"] for turn in record.get("context", []))]
         other = "validation" if record["split"] == "train" else "train"

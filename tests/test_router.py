@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from assistant.calls import Call, Calls, NotSaid
+from assistant.calls import UNFINISHED, Call, Calls, NotSaid
 from assistant.decoding import CallMatcher
 from assistant.dialogue import Exchange
 from assistant.models import embedded_llm_dir
@@ -111,6 +111,20 @@ def accepts(calls: CallMatcher, text: str) -> bool:
 def test_grammar_accepts_canonical_calls(calls: CallMatcher, text: str) -> None:
     assert accepts(calls, text)
     assert str(PACK.parse(text)) == text
+
+
+@pytest.mark.parametrize("said", [None, SAID])
+def test_the_unfinished_mark_is_allowed_only_when_asked_and_parses_to_no_call(calls: CallMatcher, span_calls: CallMatcher,
+                                                                               said: str | None) -> None:
+    for matcher in (calls, span_calls):
+        ids = matcher.tokenizer("...", add_special_tokens=False).input_ids + [matcher.eos_id]
+        assert matcher.fresh(said, unfinished=True).validate_tokens(ids) == len(ids)
+        assert matcher.fresh(said).validate_tokens(ids) < len(ids)
+        for text in ("other()", "...other()", "other(); ..."):
+            ids = matcher.tokenizer(text, add_special_tokens=False).input_ids + [matcher.eos_id]
+            assert (matcher.fresh(said, unfinished=True).validate_tokens(ids) == len(ids)) is (text == "other()")
+    assert PACK.parse_calls("...") is UNFINISHED and UNFINISHED.unfinished and not UNFINISHED
+    assert UNFINISHED != Calls() and str(UNFINISHED) == "..."
 
 
 @pytest.mark.parametrize(
