@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.audio import AudioError, Microphone, list_devices
+from assistant.voice.audio import AudioError, Microphone, list_devices
 from assistant.config import (
     CONFIG_ENV,
     Config,
@@ -138,7 +138,7 @@ def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
 
 def build_assistant(args: argparse.Namespace, config: Config, on_stage: Callable[[str], None] = lambda s: None) -> Assistant:
     from assistant.pipeline import Assistant
-    from assistant.stt import load_transcriber
+    from assistant.voice.stt import load_transcriber
 
     pack = load_skills(args.skills)
     voice = config.voice
@@ -161,7 +161,7 @@ def speaker(config: Config) -> Callable[[str], None]:
     def say(text: str) -> None:
         if not (state["on"] and text):
             return
-        from assistant.tts import TTSError, speak
+        from assistant.voice.tts import TTSError, speak
 
         try:
             speak(text, config.general.tts)

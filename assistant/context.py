@@ -19,7 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.prompt import Confirm
 
-from assistant.audio import import_sounddevice
+from assistant.voice.audio import import_sounddevice
 from assistant.config import Config, load_config
 from assistant.timers import TimerBoard
 

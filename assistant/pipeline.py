@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from assistant.audio import SAMPLE_RATE, AudioError, read_wav
+from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav
 from assistant.config import Config
 from assistant.calls import Call, Calls
 from assistant.dialogue import Memory
 from assistant.dispatch import Dispatcher, Outcome
 from assistant.pack import SkillPack
 from assistant.router import Router, fallback_calls
-from assistant.stt import Transcriber
+from assistant.voice.stt import Transcriber
 from assistant.timing import elapsed_ms
 
 

@@ -59,7 +59,7 @@ def load_samples(folder: Path = SAMPLES_DIR) -> list[dict[str, str]]:
 
 def generate(folder: Path = SAMPLES_DIR) -> Path:
     """Synthesize every sample into ``folder`` and write its ``samples.jsonl``."""
-    from assistant.tts import synthesize_wav
+    from assistant.voice.tts import synthesize_wav
 
     folder.mkdir(parents=True, exist_ok=True)
     lines = []

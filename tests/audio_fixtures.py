@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.audio import SAMPLE_RATE, read_wav, write_wav
-from assistant.tts import synthesize_wav
+from assistant.voice.audio import SAMPLE_RATE, read_wav, write_wav
+from assistant.voice.tts import synthesize_wav
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from audio_fixtures import SENTENCES, run_python, run_with_capture_file, silence, speak_to_array, white_noise
 
-from assistant.audio import (
+from assistant.voice.audio import (
     SAMPLE_RATE,
     AudioError,
     SpeechDetector,
@@ -22,7 +22,7 @@ from assistant.audio import (
     trim_silence,
     write_wav,
 )
-from assistant.stt import word_error_rate
+from assistant.voice.stt import word_error_rate
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_vad_cuts_endless_speech_at_max_length(speech, detector):
 
 _NO_DEVICE = """
 import json
-from assistant.audio import AudioError, Microphone, list_devices
+from assistant.voice.audio import AudioError, Microphone, list_devices
 try:
     next(Microphone().utterances())
     error = None
@@ -174,8 +174,8 @@ def test_list_devices_without_a_sound_card_says_what_to_do():
 
 _CAPTURE = """
 import json
-from assistant.audio import Microphone, list_devices
-from assistant.stt import load_transcriber
+from assistant.voice.audio import Microphone, list_devices
+from assistant.voice.stt import load_transcriber
 stt = load_transcriber()
 utterances = Microphone().utterances()
 texts = [stt.transcribe(next(utterances)) for _ in range(2)]
@@ -193,8 +193,8 @@ def test_microphone_capture_endpoints_and_transcribes(tmp_path, speech):
 
 _PUSH_TO_TALK = """
 import json, time
-from assistant.audio import Microphone
-from assistant.stt import load_transcriber
+from assistant.voice.audio import Microphone
+from assistant.voice.stt import load_transcriber
 asked = []
 def prompt(message):
     asked.append(message)

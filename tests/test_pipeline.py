@@ -18,7 +18,7 @@ from assistant.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, strip_wake_word
 from assistant.router import load_local_router
 from assistant.skill import Resolver, Skill
-from assistant.stt import load_transcriber
+from assistant.voice.stt import load_transcriber
 
 
 @pytest.mark.parametrize(

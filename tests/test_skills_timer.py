@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from assistant import context as context_module
-from assistant.audio import AudioError
+from assistant.voice.audio import AudioError
 from assistant.cli import wait_for_timers
 from assistant.context import ring_tone
 from assistant.pack import load_pack

@@ -10,10 +10,10 @@ import pytest
 import torch
 from audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
 
-from assistant.audio import read_wav
+from assistant.voice.audio import read_wav
 from assistant.samples import SAMPLES_DIR, load_samples
-from assistant.stt import load_transcriber, word_error_rate
-from assistant.whisper_convert import ConversionError, default_checkpoint, main, read_ct2_model
+from assistant.voice.stt import load_transcriber, word_error_rate
+from assistant.voice.whisper_convert import ConversionError, default_checkpoint, main, read_ct2_model
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import wave
 
 import pytest
 
-from assistant.tts import TTSError, speak, synthesize_wav
+from assistant.voice.tts import TTSError, speak, synthesize_wav
 
 
 def test_espeak_writes_a_16k_mono_16bit_wav(tmp_path):

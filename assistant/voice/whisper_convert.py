@@ -7,7 +7,7 @@ small header followed by named tensors (see ``ModelSpec._serialize`` in ctransla
 attention k|v, with a zero bias standing in for Whisper's bias-free key projection), so we split
 them back. The result loads with ``whisper.load_model(path)``.
 
-    python -m assistant.whisper_convert [--source DIR] [--out PATH]
+    python -m assistant.voice.whisper_convert [--source DIR] [--out PATH]
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def converted_checkpoint() -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m assistant.whisper_convert", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m assistant.voice.whisper_convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", type=Path, help="a CTranslate2 Whisper folder (default: the bundled tiny.en)")
     parser.add_argument("--out", type=Path, help=f"checkpoint to write (default: {default_checkpoint()})")
     args = parser.parse_args(argv)

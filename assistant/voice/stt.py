@@ -2,7 +2,7 @@
 
 faster-whisper (CTranslate2, int8) is the default: ~1 s to load, a few hundred ms per command
 on 2 cores. openai-whisper is the reference implementation, used to check the first; offline it
-runs a checkpoint converted from the same bundled tiny.en (see :mod:`assistant.whisper_convert`).
+runs a checkpoint converted from the same bundled tiny.en (see :mod:`assistant.voice.whisper_convert`).
 Both decode the same way: beam 5, temperature 0 without fallback, no timestamps, English, no
 conditioning on earlier text; silence is trimmed first because a long silent tail makes Whisper
 repeat the sentence. Silence in gives "", noise gives whatever Whisper hears (often "" or a
@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.audio import SAMPLE_RATE, trim_silence
+from assistant.voice.audio import SAMPLE_RATE, trim_silence
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 # The same decoding for both backends (see the module docstring).
@@ -60,7 +60,7 @@ class OpenAIWhisperTranscriber:
     def __init__(self, model: str | None = None) -> None:
         import whisper
 
-        from assistant.whisper_convert import converted_checkpoint
+        from assistant.voice.whisper_convert import converted_checkpoint
 
         self._whisper = whisper
         self.model = whisper.load_model(model or str(converted_checkpoint()), device="cpu")

@@ -65,7 +65,7 @@ def speak(text: str, engine: str = "espeak", voice: str = ESPEAK_VOICE, wpm: int
     if engine == "espeak":
         _espeak(text, None, voice, wpm)
         return
-    from assistant.audio import import_sounddevice
+    from assistant.voice.audio import import_sounddevice
 
     with tempfile.TemporaryDirectory() as folder:
         wav = Path(folder) / "speech.wav"

@@ -1,0 +1,1 @@
+"""The voice: capture and voice activity, recognition, turn-taking and speech."""
