@@ -29,7 +29,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.voice.audio import AudioError, Microphone, list_devices
+from assistant.voice.audio import SAMPLE_RATE, AudioError, Microphone, import_sounddevice, list_devices
+from assistant.voice.capture import MicrophoneStream
 from assistant.config import (
     CONFIG_ENV,
     Config,
@@ -49,6 +50,7 @@ from assistant.timing import elapsed_ms
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant, Turn
     from assistant.router import Router
+    from assistant.voice.listening import Heard
 
 console = Console()
 log = logging.getLogger(__name__)
@@ -142,8 +144,8 @@ def build_assistant(args: argparse.Namespace, config: Config, on_stage: Callable
 
     pack = load_skills(args.skills)
     voice = config.voice
-    return Assistant(pack, config, router_factory(pack, config), lambda: load_transcriber(voice.stt, voice.stt_model),
-                     on_stage)
+    return Assistant(pack, config, router_factory(pack, config),
+                     lambda: load_transcriber(voice.stt, voice.stt_model, voice.stt_context), on_stage)
 
 
 def load_models(assistant: Assistant, speech: bool) -> None:
@@ -273,10 +275,15 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
         return one_turn_each(args, config, args.audio, audio=True, acknowledge=False)
     if args.text:
         return one_turn_each(args, config, typed(args.text), audio=False, acknowledge=False)
+    from assistant.voice.listening import listen
+
     voice = config.voice
-    microphone = Microphone(voice.device, push_to_talk=voice.push_to_talk, silence_s=voice.silence_s,
-                            max_s=voice.max_utterance_s)
-    microphone.check()
+    if voice.push_to_talk:
+        microphone = Microphone(voice.device, push_to_talk=True, max_s=voice.max_utterance_s)
+        microphone.check()
+    else:
+        stream = MicrophoneStream(voice.device)
+        stream.check()
     status = console.status("listening")
     assistant = build_assistant(args, config, lambda stage: status.update(stage))
     load_models(assistant, speech=True)
@@ -285,8 +292,11 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
     console.print(f"voxroute is listening{wake}. Ctrl+C stops.")
     with status:
         try:
-            for audio in microphone.utterances():
-                turn = assistant.handle_audio(audio)
+            if voice.push_to_talk:
+                turns: Iterable[Turn] = (assistant.handle_audio(audio) for audio in microphone.utterances())
+            else:
+                turns = listen(stream.start(), assistant, voice, on_heard=end_of_turn_player(voice.end_sound))
+            for turn in turns:
                 status.stop()
                 show_turn(turn, as_json=False)
                 say(turn.answer)
@@ -295,7 +305,27 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
         except KeyboardInterrupt:
             status.stop()
             console.print("bye")
+        finally:
+            if not voice.push_to_talk:
+                stream.stop()
     return 0
+
+
+def end_of_turn_player(on: bool) -> Callable[[Heard], None]:
+    """Play the end-of-turn sound without waiting for it; a machine without sound output just stays quiet."""
+    from assistant.voice.listening import end_of_turn_sound
+
+    sound = end_of_turn_sound()
+
+    def play(heard: Heard) -> None:
+        if not on:
+            return
+        try:
+            import_sounddevice().play(sound, SAMPLE_RATE, blocking=False)
+        except Exception as error:  # no output device: the turn goes on without its sound
+            log.info("no end-of-turn sound: %s", error)
+
+    return play
 
 
 def cmd_skills(args: argparse.Namespace, config: Config) -> int:

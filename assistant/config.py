@@ -201,7 +201,21 @@ class VoiceConfig:
         None, doc='Input device: its number in `voxroute devices`, or words of its name ("USB"); unset: the default.',
         example=1,
     )
+    stt_context: Literal["audio", "30s"] = setting(
+        "audio", doc='What faster-whisper\'s encoder sees: "audio" (the command, at least 8 s: cost follows length) or "30s".'
+    )
     silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True)
+    early_s: float = setting(
+        0.25, doc="Seconds of pause that end a turn early, when turn_end judges the request complete.", positive=True
+    )
+    turn_end: Literal["router", "smart-turn", "both", "silence"] = setting(
+        "router", doc='Who judges a request complete at a short pause: "router", "smart-turn" (audio), "both", or '
+                      '"silence" (only the silence window ends a turn).'
+    )
+    listen_ahead: bool = setting(
+        True, doc="Recognise and route while the user speaks; off: recognise after the silence window, as before."
+    )
+    end_sound: bool = setting(True, doc="Play a short sound when a turn ends.")
     max_utterance_s: float = setting(15.0, doc="Longest utterance, in seconds.", positive=True)
 
     def __post_init__(self) -> None:

@@ -57,6 +57,15 @@ class Memory:
         with self._lock:
             self._last = None
 
+    def snapshot(self) -> tuple[Exchange, float] | None:
+        with self._lock:
+            return self._last
+
+    def restore(self, state: tuple[Exchange, float] | None) -> None:
+        """Put back a snapshot: a turn that turned out to be the start of a longer one is not remembered."""
+        with self._lock:
+            self._last = state
+
     def recent(self) -> Exchange | None:
         """The last exchange if it ended within the window, else None."""
         with self._lock:

@@ -2,7 +2,10 @@
 
 The router may find up to three calls in one utterance; each runs as soon as it is decoded, under
 its own limits, and the answer joins theirs. A turn soon after the last one is routed with that
-one in the prompt, so that "and tomorrow?" can build on it (:mod:`assistant.dialogue`).
+one in the prompt, so that "and tomorrow?" can build on it (:mod:`assistant.dialogue`). While the
+user speaks, the listening loop routes ahead (:meth:`Assistant.route_ahead`); a turn whose final
+transcript was routed so reuses those calls. A turn that ended early, at a short pause, runs the
+skills that only read at once and holds those that act until the speaker has not gone on.
 
 A turn never raises for bad input: unreadable audio, silence, a missing wake word, an unusable
 model output or a failing skill all end as a Turn whose ``error`` says what happened. ``failed``
@@ -20,19 +23,20 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav
 from assistant.config import Config
 from assistant.calls import Call, Calls
-from assistant.dialogue import Memory
+from assistant.dialogue import Exchange, Memory
 from assistant.dispatch import Dispatcher, Outcome
 from assistant.pack import SkillPack
-from assistant.router import Router, fallback_calls
+from assistant.router import Routed, Router, fallback_calls
 from assistant.voice.stt import Transcriber
 from assistant.timing import elapsed_ms
 
@@ -40,6 +44,22 @@ from assistant.timing import elapsed_ms
 log = logging.getLogger(__name__)
 
 ORDINALS = ("first", "second", "third")
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """Calls routed while the user was still speaking, for exactly this command and previous turn."""
+
+    command: str
+    context: Exchange | None
+    routed: Routed
+
+
+class Pending(Protocol):
+    """A turn that ended early: whether the speaker went on within the silence window."""
+
+    def went_on(self) -> bool:
+        """Wait until the silence window has passed or speech resumed; True if it resumed."""
 
 
 @dataclass
@@ -81,6 +101,8 @@ class Assistant:
         self.dispatcher = Dispatcher(pack, config.router.skill_timeout_s)
         self.memory = Memory(config.router.follow_up_s)
         self._running = ThreadPoolExecutor(max_workers=3, thread_name_prefix="call")
+        self._routing = threading.Lock()  # the listening loop routes ahead from its own thread
+        self._hearing = threading.Lock()  # and recognises from it
 
     @property
     def router(self) -> Router:
@@ -119,7 +141,7 @@ class Assistant:
             return Turn(error=f"the recording is {seconds:.1f} s long; the most is {limit:g} s ([voice] max_utterance_s)",
                         failed=True, timings={"total_ms": elapsed_ms(start)})
         self.on_stage("transcribing")
-        transcript = self.transcriber.transcribe(audio).strip()
+        transcript = self.recognise(audio)
         stt_ms = elapsed_ms(start)
         if not transcript:
             return Turn(error="heard nothing (silence or noise)", timings={"stt_ms": stt_ms, "total_ms": stt_ms})
@@ -127,13 +149,44 @@ class Assistant:
         turn.timings = {"stt_ms": stt_ms, **turn.timings, "total_ms": stt_ms + turn.timings["total_ms"]}
         return turn
 
-    def handle_text(self, text: str) -> Turn:
-        start = time.perf_counter()
-        turn = Turn(transcript=text)
+    def _command(self, text: str) -> tuple[str | None, Exchange | None]:
+        """What the router is given for ``text`` (None without the wake word) and the previous turn."""
         context = self.memory.recent()
         command = strip_wake_word(text, self.config.voice.wake_word)
         if command is None and context is not None:  # a follow-up needs no wake word
             command = text
+        return command, context
+
+    def route_ahead(self, text: str) -> Ahead | None:
+        """Route a partial transcript without running anything; its calls may be ``UNFINISHED``."""
+        command, context = self._command(text)
+        if command is None or not command.strip() or len(command) > self.config.router.max_utterance_chars:
+            return None
+        with self._routing:
+            routed = self.router.route(command, context, allow_unfinished=True)
+        return Ahead(command, context, routed)
+
+    def handle_heard(self, audio: np.ndarray, transcript: str | None = None, ahead: Ahead | None = None,
+                     pending: Pending | None = None) -> Turn:
+        """A turn from the listening loop: recognised and maybe routed already; ``pending`` if it ended early."""
+        if transcript is None:
+            return self.handle_audio(audio)
+        if not transcript:
+            return Turn(error="heard nothing (silence or noise)")
+        before = self.memory.snapshot()
+        turn = self.handle_text(transcript, ahead, pending)
+        if pending is not None and pending.went_on():
+            self.memory.restore(before)  # the speaker went on: the whole utterance is the next turn, after the same one
+        return turn
+
+    def recognise(self, audio: np.ndarray) -> str:
+        with self._hearing:
+            return self.transcriber.transcribe(audio).strip()
+
+    def handle_text(self, text: str, ahead: Ahead | None = None, pending: Pending | None = None) -> Turn:
+        start = time.perf_counter()
+        turn = Turn(transcript=text)
+        command, context = self._command(text)
         if command is None:
             turn.calls, turn.error = self._fallback(), f"no wake word {self.config.voice.wake_word!r}: ignored"
             turn.timings = {"total_ms": elapsed_ms(start)}
@@ -154,9 +207,16 @@ class Assistant:
             """Start the call while the router decodes the next one, under this turn's skill context."""
             with lock:
                 self.on_stage(f"running {call.name}")
-                started.append(self._running.submit(contextvars.copy_context().run, self.dispatcher.run, call))
+                started.append(self._running.submit(contextvars.copy_context().run, self._run, call, pending))
 
-        routed = self.router.route(command, context, run_now)
+        if ahead is not None and (ahead.command, ahead.context) == (command, context) and not ahead.routed.calls.unfinished:
+            log.info("routed while you spoke: %s", ahead.routed.calls)
+            routed = dataclasses.replace(ahead.routed, latency_ms=0.0)
+            for call in routed.calls:
+                run_now(call)
+        else:
+            with self._routing:
+                routed = self.router.route(command, context, run_now)
         turn.calls, turn.error, turn.failed = [str(call) for call in routed.calls], routed.error, routed.error is not None
         turn.timings["route_ms"] = routed.latency_ms
         if not started:  # a router that failed before its first call answers with the fallback: run it as any call
@@ -172,6 +232,13 @@ class Assistant:
             self.memory.remember(command, routed.calls)
         turn.timings["total_ms"] = elapsed_ms(start)
         return turn
+
+    def _run(self, call: Call, pending: Pending | None) -> Outcome:
+        """Run a call; one that acts, in a turn that ended early, only once the speaker has not gone on."""
+        skill = self.pack.skills.get(call.name)
+        if pending is not None and skill is not None and not skill.reads_only and pending.went_on():
+            return Outcome("", 0.0, f"not run: you went on after the pause, so {call.name} waits for the whole request")
+        return self.dispatcher.run(call)
 
     def _fallback(self) -> list[str]:
         return [str(call) for call in fallback_calls(self.pack)]

@@ -121,10 +121,11 @@ class Skill:
     function: Callable[..., Any]
     isolated: bool = False  # runs in a child process killed at the time limit (see assistant.isolation)
     changes: str | None = None  # the skill whose action this one changes ("make it ten" after a timer)
+    reads_only: bool = False  # only looks things up: may run before the speaker is sure to have finished
 
     @classmethod
     def from_function(cls, function: Callable[..., Any], name: str | None = None, isolated: bool = False,
-                      changes: str | None = None) -> Skill:
+                      changes: str | None = None, reads_only: bool = False) -> Skill:
         hints = typing.get_type_hints(function, include_extras=True)
         parameters = []
         for param in inspect.signature(function).parameters.values():
@@ -145,7 +146,7 @@ class Skill:
         if not doc:
             raise TypeError(f"skill {function.__name__}: a docstring is required (it is the skill's description)")
         description = " ".join(doc.split("\n\n")[0].split())
-        return cls(name or function.__name__, description, tuple(parameters), function, isolated, changes)
+        return cls(name or function.__name__, description, tuple(parameters), function, isolated, changes, reads_only)
 
     def prompt_line(self) -> str:
         """otto's style: ``weather(location="[location]", day="[day]") description``."""
@@ -209,7 +210,7 @@ class Skill:
 
 
 def skill(function: Callable[..., Any] | None = None, *, name: str | None = None, isolated: bool = False,
-          changes: str | None = None) -> Any:
+          changes: str | None = None, reads_only: bool = False) -> Any:
     """Mark a function as a skill: ``@skill`` or ``@skill(name="math", isolated=True)``.
 
     The function is returned unchanged (still callable and testable as plain Python); a skill
@@ -218,10 +219,12 @@ def skill(function: Callable[..., Any] | None = None, *, name: str | None = None
     (no prompts, no state shared with the assistant, an answer that can be pickled).
     ``changes="timer"`` says this skill changes what that one started, so a follow-up that changes
     an argument of a ``timer`` call ("make it ten") becomes a call of this skill, not a second timer.
+    ``reads_only`` says it changes nothing (the weather, the time): when a turn ends early, at a
+    short pause, it runs at once, while a skill that acts waits until the speaker has not gone on.
     """
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(fn, SKILL_ATTRIBUTE, Skill.from_function(fn, name, isolated, changes))
+        setattr(fn, SKILL_ATTRIBUTE, Skill.from_function(fn, name, isolated, changes, reads_only))
         return fn
 
     return mark(function) if function is not None else mark

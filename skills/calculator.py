@@ -92,7 +92,7 @@ def math_expression(question: str) -> str | None:
     return expression
 
 
-@skill(name="math", isolated=True)
+@skill(name="math", isolated=True, reads_only=True)
 def calculate(
     question: Annotated[str, Resolver(math_expression, "What should I work out? Say it like twelve times seven.")],
 ) -> str:

@@ -25,7 +25,7 @@ _local: tuple[Any, Any] | None = None
 _local_lock = threading.Lock()
 
 
-@skill
+@skill(reads_only=True)
 def story(description: Annotated[str, Span()] | None = None) -> str:
     """Tell a short story, optionally about something."""
     subject = " ".join((description or "").split())
@@ -33,7 +33,7 @@ def story(description: Annotated[str, Span()] | None = None) -> str:
     return chat(STORYTELLER, request)
 
 
-@skill
+@skill(reads_only=True)
 def ask(question: str) -> str:
     """Answer a general question that no other skill covers."""
     return chat(ANSWERER, question)

@@ -16,7 +16,7 @@ from assistant.skill import Span, skill
 UNREACHABLE = "I can't reach the news feeds right now."
 
 
-@skill
+@skill(reads_only=True)
 def news(topic: Annotated[str, Span()] | None = None) -> str:
     """Read the latest news headlines, optionally about a topic."""
     settings = current_context().config.news

@@ -5,7 +5,7 @@ from __future__ import annotations
 from assistant.skill import skill
 
 
-@skill
+@skill(reads_only=True)
 def other() -> str:
     """Speech not addressed to the assistant: conversation, background noise, media."""
     return ""

@@ -63,7 +63,7 @@ def place_name(location: str) -> str | None:
     return found[0] if found else None
 
 
-@skill
+@skill(reads_only=True)
 def timecheck(
     location: Annotated[str, Span(), Resolver(place_name, "Which place? I don't know where '{value}' is.")] | None = None,
 ) -> str:

@@ -142,7 +142,7 @@ def timer(duration: Duration, name: Name | None = None) -> str:
     return f"{_capitalised(what)} set for {describe_duration(seconds)}."
 
 
-@skill
+@skill(reads_only=True)
 def timer_left(name: Name | None = None) -> str:
     """Say how much time is left on a timer."""
     board = current_context().timers

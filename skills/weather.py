@@ -62,7 +62,7 @@ def place_or_words(location: str) -> str:
     return place_name(location) or normalise_text(location)
 
 
-@skill
+@skill(reads_only=True)
 def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = None,
             day: Day | None = None) -> str:
     """Ask for the weather now or on a day, anywhere."""
