@@ -40,7 +40,8 @@ def test_files_and_manifest(made: tuple[Path, list]) -> None:
     assert [r.path for r in read_manifest(folder)] == [r.path for r in records]
     lines = [json.loads(line) for line in (folder / MANIFEST).read_text().splitlines()]
     assert len(lines) == COUNT
-    assert set(lines[0]) == {"path", "text", "call", "voice", "wpm", "snr_db", "pause_s", "pause_kind", "speech_end_s"}
+    assert set(lines[0]) == {"path", "text", "call", "voice", "wpm", "snr_db", "pause_s", "pause_kind", "speech_end_s",
+                             "resume_s"}
     assert [r.pause_kind for r in records] == ["unfinished", "looks finished", None, None, "unfinished", "looks finished"]
     assert sum(r.snr_db is not None for r in records) == 2
     for record in records:
@@ -50,14 +51,20 @@ def test_files_and_manifest(made: tuple[Path, list]) -> None:
         assert 0.3 < record.speech_end_s < seconds
         assert 140 <= record.wpm <= 190
         assert record.snr_db is None or 10 <= record.snr_db <= 20
-        assert (record.pause_s is None) == (record.pause_kind is None)
+        assert (record.pause_s is None) == (record.pause_kind is None) == (record.resume_s is None)
+        if record.resume_s is not None:
+            assert 0.3 + record.pause_s < record.resume_s < record.speech_end_s
 
 
-def test_a_pause_is_a_quiet_stretch_of_400_to_600_ms(made: tuple[Path, list]) -> None:
+def test_a_pause_is_a_quiet_stretch_of_400_to_600_ms_until_resume_s(made: tuple[Path, list]) -> None:
     for record in made[1]:
         if record.pause_s is not None:
             assert 0.4 <= record.pause_s <= 0.6
-            assert 0.38 <= longest_inner_quiet_s(read_wav(record.path)) <= 0.64, record
+            audio = read_wav(record.path)
+            assert 0.38 <= longest_inner_quiet_s(audio) <= 0.64, record
+            resume = round(record.resume_s * 16000)
+            level = [np.sqrt(np.mean(np.square(audio[start:start + 1600]))) for start in (resume - 1600, resume)]
+            assert level[0] < 0.5 * level[1], record  # the pause ends where the manifest says
 
 
 def test_speech_ends_where_the_manifest_says(made: tuple[Path, list]) -> None:

@@ -13,7 +13,8 @@ from the independent commands of ``benchmarks/router/fresh_utterances.jsonl``. H
 The two parts are synthesized apart, cut to their voiced frames and joined with the pause. A
 third of the recordings are mixed with pink noise (numpy, seeded) at 10-20 dB SNR, measured
 against the power of the voiced frames; the pause then holds the noise floor. ``speech_end_s`` is
-the end of the last voiced 20 ms frame (within 40 dB of the loudest), taken before noise is added.
+the end of the last voiced 20 ms frame (within 40 dB of the loudest), taken before noise is added;
+``resume_s`` the start of the speech after the pause.
 
 Everything is seeded; files are named by what they contain, so a second run reuses them and
 writes only what is missing, then the manifest (one JSON record a line).
@@ -62,6 +63,8 @@ MAX_WORDS_AFTER_VALUE = 2  # "... Tokyo right now" still ends with the value's p
 
 @dataclass(frozen=True)
 class Recording:
+    """One manifest record; ``resume_s`` is where the speech after the pause starts (None without a pause)."""
+
     path: str
     text: str
     call: str
@@ -71,6 +74,7 @@ class Recording:
     pause_s: float | None
     pause_kind: str | None
     speech_end_s: float
+    resume_s: float | None
 
 
 @dataclass(frozen=True)
@@ -184,24 +188,26 @@ def pink_noise(samples: int, rng: np.random.Generator) -> np.ndarray:
     return noise / np.sqrt(np.mean(np.square(noise)))
 
 
-def render(item: Plan) -> tuple[np.ndarray, float]:
-    """The recording's audio and the end of its speech in seconds."""
+def render(item: Plan) -> tuple[np.ndarray, float, float | None]:
+    """The recording's audio, the end of its speech and the start of the speech after the pause, in seconds."""
     pieces = [np.zeros(round(LEAD_S * SAMPLE_RATE), dtype=np.float32)]
+    resume_s = None
     for number, part in enumerate(item.parts):
         if number:
             pieces.append(np.zeros(round((item.pause_s or 0.0) * SAMPLE_RATE), dtype=np.float32))
+            resume_s = sum(piece.size for piece in pieces) / SAMPLE_RATE
         pieces.append(_speak(part, item.voice, item.wpm))
     pieces.append(np.zeros(round(TAIL_S * SAMPLE_RATE), dtype=np.float32))
     clean = np.concatenate(pieces)
     loud = voiced(clean)
     speech_end_s = (np.flatnonzero(loud)[-1] + 1) * HOP / SAMPLE_RATE
     if item.snr_db is None:
-        return clean, speech_end_s
+        return clean, speech_end_s, resume_s
     speech_power = np.mean(np.square(clean[:loud.size * HOP].reshape(-1, HOP)[loud], dtype=np.float64))
     noise = pink_noise(clean.size, np.random.default_rng(item.seed)) * np.sqrt(speech_power / 10 ** (item.snr_db / 10))
     mixed = clean + noise
     peak = np.abs(mixed).max()
-    return (mixed * (0.95 / peak) if peak > 0.95 else mixed).astype(np.float32), speech_end_s
+    return (mixed * (0.95 / peak) if peak > 0.95 else mixed).astype(np.float32), speech_end_s, resume_s
 
 
 def read_manifest(folder: Path) -> list[Recording]:
@@ -224,12 +230,13 @@ def generate(folder: Path = FOLDER, count: int = COUNT, seed: int = 0) -> list[R
         path = folder / item.name()
         record = known.get(str(path))
         if record is None or not path.is_file():
-            audio, speech_end_s = render(item)
+            audio, speech_end_s, resume_s = render(item)
             with staged_file(path) as temp:
                 write_wav(temp, audio)
             record = Recording(path=str(path), text=" ".join(item.parts), call=item.call, voice=item.voice, wpm=item.wpm,
                                snr_db=item.snr_db, pause_s=item.pause_s, pause_kind=item.pause_kind,
-                               speech_end_s=round(float(speech_end_s), 3))
+                               speech_end_s=round(float(speech_end_s), 3),
+                               resume_s=None if resume_s is None else round(resume_s, 3))
         records.append(record)
     lines = [json.dumps({**asdict(r), "path": Path(r.path).name}, ensure_ascii=False) + "\n" for r in records]
     write_atomically(folder / MANIFEST, "".join(lines))
