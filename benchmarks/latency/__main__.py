@@ -7,6 +7,9 @@ whole prompt every time, no cache, no grammar) routes the same transcripts, so t
 ratio measured side by side; so does the same router with its span markers dropped (one grammar
 compiled once, values free), which prices the per-request span grammar. Prints a table and
 writes JSON.
+
+``--realtime`` plays recordings in real time into the listening loops instead and measures last
+word → first skill called (:mod:`benchmarks.latency.realtime`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from assistant.router import SHIPPED_ADAPTER, LocalRouter, RouterSpec, load_loca
 from assistant.samples import load_samples
 from assistant.voice.stt import load_transcriber, word_error_rate
 from assistant.timing import elapsed_ms, percentile
+from benchmarks.latency import realtime
 
 OUT = Path(__file__).resolve().parent / "results.json"
 
@@ -164,11 +168,30 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--adapter", type=Path, default=SHIPPED_ADAPTER)
     parser.add_argument("--repeats", type=int, default=3, help="passes over the recordings (default 3)")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, help=f"JSON results (default: {OUT.name}, {realtime.OUT.name} with --realtime)")
+    parser.add_argument("--realtime", action="store_true", help="play recordings in real time into the listening loops")
+    parser.add_argument("--loops", default="today,new", help="with --realtime: today, new, new:<turn_end> (router, "
+                                                             "smart-turn, both, silence), comma-separated (default: %(default)s)")
+    parser.add_argument("--limit", type=int, help="with --realtime: this many recordings, spread over all of them")
+    parser.add_argument("--time-limit", type=float, default=realtime.TIME_LIMIT_S,
+                        help="with --realtime: seconds a loop may stay busy after a recording ends (default: %(default)s)")
     args = parser.parse_args(argv)
-    result = run(args.adapter, args.repeats)
-    show(result)
-    write_atomically(args.out, json.dumps(result, indent=2) + "\n")
+    if not args.realtime:
+        result = run(args.adapter, args.repeats)
+        show(result)
+        write_atomically(args.out or OUT, json.dumps(result, indent=2) + "\n")
+        return
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be at least 1, not {args.limit}")
+    if args.time_limit <= 0:
+        parser.error(f"--time-limit must be positive, not {args.time_limit:g}")
+    try:
+        loops = realtime.parse_loops(args.loops)
+    except ValueError as error:
+        parser.error(str(error))
+    result = realtime.run(loops, args.limit, args.adapter, args.time_limit)
+    realtime.show(result)
+    write_atomically(args.out or realtime.OUT, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
