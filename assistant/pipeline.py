@@ -69,6 +69,7 @@ class Turn:
     answer: str = ""
     error: str | None = None
     failed: bool = False
+    superseded: bool = False  # ended at a pause, but the speaker went on: the next turn is the whole request
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -177,6 +178,7 @@ class Assistant:
         turn = self.handle_text(transcript, ahead, pending)
         if pending is not None and pending.went_on():
             self.memory.restore(before)  # the speaker went on: the whole utterance is the next turn, after the same one
+            turn.superseded = True
         return turn
 
     def recognise(self, audio: np.ndarray) -> str:
@@ -206,7 +208,6 @@ class Assistant:
         def run_now(call: Call) -> None:
             """Start the call while the router decodes the next one, under this turn's skill context."""
             with lock:
-                self.on_stage(f"running {call.name}")
                 started.append(self._running.submit(contextvars.copy_context().run, self._run, call, pending))
 
         if ahead is not None and (ahead.command, ahead.context) == (command, context) and not ahead.routed.calls.unfinished:
@@ -238,6 +239,7 @@ class Assistant:
         skill = self.pack.skills.get(call.name)
         if pending is not None and skill is not None and not skill.reads_only and pending.went_on():
             return Outcome("", 0.0, f"not run: you went on after the pause, so {call.name} waits for the whole request")
+        self.on_stage(f"running {call.name}")
         return self.dispatcher.run(call)
 
     def _fallback(self) -> list[str]:

@@ -50,7 +50,7 @@ from assistant.samples import load_samples
 from assistant.timing import percentile
 from assistant.voice.audio import SAMPLE_RATE, SpeechDetector, read_wav, segment
 from assistant.voice.capture import FRAME_S, Frames, play_into
-from assistant.voice.stt import word_error_rate
+from assistant.voice.stt import load_transcriber, word_error_rate
 from benchmarks.latency import recordings
 
 OUT = Path(__file__).resolve().parent / "results_realtime.json"
@@ -84,8 +84,10 @@ class Stages:
     def __call__(self, stage: str) -> None:
         self.seen.append((time.perf_counter(), stage))
 
-    def dispatched(self) -> list[float]:
-        return [at for at, stage in list(self.seen) if stage.startswith("running ")]
+    def dispatched(self, skills: set[str] | None = None) -> list[float]:
+        """When calls were dispatched (of ``skills`` only, if given)."""
+        return [at for at, stage in list(self.seen)
+                if stage.startswith("running ") and (skills is None or stage.removeprefix("running ") in skills)]
 
 
 class DryDispatcher(Dispatcher):
@@ -128,7 +130,14 @@ def make_loop(name: str, assistant: Assistant) -> Loop | str:
     """The loop called ``name``, or why it cannot run on this branch."""
     if name == "today":
         detector = SpeechDetector()
-        return lambda frames: (assistant.handle_audio(audio) for audio in segment(frames, detector, silence_s=SILENCE_S))
+        whole_window = load_transcriber(context="30s")  # today's recognition: Whisper's 30 s window, after the silence
+
+        def today(frames: Frames) -> Iterator[Turn]:
+            for audio in segment(frames, detector, silence_s=SILENCE_S):
+                transcript = whole_window.transcribe(audio).strip()
+                yield assistant.handle_text(transcript) if transcript else Turn(error="heard nothing")
+
+        return today
     try:
         from assistant.voice.listening import listen
     except ModuleNotFoundError as error:
@@ -145,11 +154,12 @@ def make_loop(name: str, assistant: Assistant) -> Loop | str:
 
 
 def heard(turns: list[Turn]) -> list[Turn]:
-    """The turns with words in them (a burst of noise that Whisper heard as nothing is no turn)."""
-    return [turn for turn in turns if turn.transcript.strip()]
+    """The turns with words in them (a burst of noise that Whisper heard as nothing is no turn), but not
+    those that ended at a pause after which the speaker went on (the next turn holds the whole request)."""
+    return [turn for turn in turns if turn.transcript.strip() and not turn.superseded]
 
 
-def listen_once(clip: Clip, loop: Loop, stages: Stages, limit_s: float) -> dict[str, Any]:
+def listen_once(clip: Clip, loop: Loop, stages: Stages, limit_s: float, acting: set[str]) -> dict[str, Any]:
     """Play ``clip`` into a loop and time it; a loop still busy ``limit_s`` after the playback is given up."""
     audio = read_wav(clip.path)
     frames, turns, failure = Frames(), [], []
@@ -169,15 +179,18 @@ def listen_once(clip: Clip, loop: Loop, stages: Stages, limit_s: float) -> dict[
     dispatched = stages.dispatched()
     after = [at for at in dispatched if at >= last_word]
     said = heard(turns)
-    premature = None
+    premature = answered_part = None
     if clip.resume_s is not None:
         resumed = start + (math.floor(clip.resume_s / FRAME_S) + 1) * FRAME_S
-        premature = len(said) > 1 or bool(dispatched and dispatched[0] < resumed)
+        acted = stages.dispatched(acting)
+        premature = len(said) > 1 or bool(acted and acted[0] < resumed)  # split, or acted on the first part
+        answered_part = any(turn.superseded for turn in turns)  # a skill that only reads answered the first part
     return {
         "recording": clip.name, "text": clip.text, "pause_kind": clip.pause_kind,
         "latency_ms": (after[0] - last_word) * 1000 if after else None,
         "first_dispatch_ms": (dispatched[0] - last_word) * 1000 if dispatched else None,  # < 0: before the last word
         "premature": premature,
+        "answered_part": answered_part,
         "transcript": " ".join(turn.transcript for turn in said),
         "calls": ["; ".join(turn.calls) for turn in said],
         "correct": len(said) == 1 and "; ".join(said[0].calls) == clip.call,
@@ -200,6 +213,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "premature": sum(row["premature"] for row in pauses),
         "premature_by_kind": {kind: sum(row["premature"] for row in pauses if row["pause_kind"] == kind)
                               for kind in ("unfinished", "looks finished")},
+        "answered_part": sum(bool(row["answered_part"]) for row in pauses),
         "wer": word_error_rate([row["text"] for row in rows], [row["transcript"] for row in rows]),
         "correct": sum(row["correct"] for row in rows),
         "correct_ignoring_case": sum(row["correct_ignoring_case"] for row in rows),
@@ -222,10 +236,11 @@ def run(loop_names: list[str], limit: int | None, adapter: Path, limit_s: float 
     assistant = build_assistant(Namespace(skills=DEFAULT_MODULE), config, stages)
     assistant.dispatcher = DryDispatcher(assistant.pack)
     assistant.load()
+    acting = {name for name, skill in assistant.pack.skills.items() if not skill.reads_only}
     loops, skipped = {}, {}
     for name in loop_names:
         made = make_loop(name, assistant)
-        if not isinstance(made, str) and listen_once(clips[0], made, stages, limit_s)["timed_out"]:
+        if not isinstance(made, str) and listen_once(clips[0], made, stages, limit_s, acting)["timed_out"]:
             made = f"still busy {limit_s:g} s after its warm-up recording ended"  # warm-up, not counted
         if isinstance(made, str):
             skipped[name] = made
@@ -240,7 +255,7 @@ def run(loop_names: list[str], limit: int | None, adapter: Path, limit_s: float 
             if name in stalled:
                 continue
             assistant.memory.forget()  # separate commands, not one conversation
-            row = listen_once(clip, loop, stages, limit_s)
+            row = listen_once(clip, loop, stages, limit_s, acting)
             rows[name].append(row)
             progress.append(f"{name} {ms(row['latency_ms'])} ms")
             if row["timed_out"]:
