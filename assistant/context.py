@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.prompt import Confirm
 
 from assistant.voice.audio import import_sounddevice
+from assistant.voice.tts import Speaker
 from assistant.config import Config, load_config
 from assistant.timers import TimerBoard
 
@@ -41,17 +42,25 @@ def print_to_console(text: str) -> None:
     Console().print(text, markup=False)
 
 
-def ring_tone() -> None:
+def ring_sound() -> np.ndarray:
+    """Two short 880 Hz beeps at :data:`RING_RATE`, with soft edges so they do not click."""
+    t = np.arange(int(0.15 * RING_RATE)) / RING_RATE
+    beep = 0.3 * np.sin(2 * np.pi * 880 * t) * np.minimum(1, np.minimum(t, t[::-1]) * 200)
+    return np.concatenate([beep, np.zeros(int(0.1 * RING_RATE)), beep]).astype(np.float32)
+
+
+def ring_tone(speaker: Speaker | None = None) -> None:
     """Sound a timer going off: two short beeps on the default output device, else the terminal bell.
 
-    Never raises: a machine without sound (a server, a container) still gets the spoken words.
+    With a ``speaker`` the beeps are queued on it and return at once, so that "stop" silences them
+    like speech (``SkillContext(ring=functools.partial(ring_tone, speaker))``). Never raises: a
+    machine without sound (a server, a container) still gets the spoken words.
     """
     try:
-        sd = import_sounddevice()
-        t = np.arange(int(0.15 * RING_RATE)) / RING_RATE
-        beep = 0.3 * np.sin(2 * np.pi * 880 * t) * np.minimum(1, np.minimum(t, t[::-1]) * 200)
-        tone = np.concatenate([beep, np.zeros(int(0.1 * RING_RATE)), beep]).astype(np.float32)
-        sd.play(tone, RING_RATE, blocking=True)
+        if speaker is not None:
+            speaker.play(ring_sound(), RING_RATE)
+        else:
+            import_sounddevice().play(ring_sound(), RING_RATE, blocking=True)
     except Exception:  # no PortAudio, no output device, a device that fails: fall back to the bell
         with suppress(Exception):
             if sys.stderr is not None and sys.stderr.isatty():
