@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib.metadata
 import json
 import logging
@@ -29,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.voice.audio import SAMPLE_RATE, AudioError, Microphone, import_sounddevice, list_devices
+from assistant.voice.audio import SAMPLE_RATE, AudioError, PushToTalk, import_sounddevice, list_devices
 from assistant.voice.capture import MicrophoneStream
 from assistant.config import (
     CONFIG_ENV,
@@ -42,7 +43,7 @@ from assistant.config import (
     default_config_toml,
     load_config,
 )
-from assistant.context import SkillContext, ask_in_terminal, current_context, use_context
+from assistant.context import SkillContext, ask_in_terminal, current_context, ring_tone, use_context
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.timers import TimerBoard
 from assistant.timing import elapsed_ms
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from assistant.pipeline import Assistant, Turn
     from assistant.router import Router
     from assistant.voice.listening import Heard
+    from assistant.voice.tts import Speaker
 
 console = Console()
 log = logging.getLogger(__name__)
@@ -156,8 +158,9 @@ def load_models(assistant: Assistant, speech: bool) -> None:
     log.info("models loaded in %.1f s", elapsed_ms(start) / 1000)
 
 
-def speaker(config: Config) -> Callable[[str], None]:
-    """Speak answers when configured; a broken speech engine is reported once, then left off."""
+def speaker(config: Config, out: Speaker | None = None) -> Callable[[str], None]:
+    """Speak answers when configured (in the background through ``out``, if given); a broken speech
+    engine is reported once, then left off."""
     state = {"on": config.general.speak}
 
     def say(text: str) -> None:
@@ -166,7 +169,10 @@ def speaker(config: Config) -> Callable[[str], None]:
         from assistant.voice.tts import TTSError, speak
 
         try:
-            speak(text, config.general.tts)
+            if out is not None:
+                out.say(text)
+            else:
+                speak(text, config.general.tts)
         except TTSError as error:
             console.print(f"[yellow]speech output off: {escape(str(error))}[/yellow]")
             state["on"] = False
@@ -275,28 +281,43 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
         return one_turn_each(args, config, args.audio, audio=True, acknowledge=False)
     if args.text:
         return one_turn_each(args, config, typed(args.text), audio=False, acknowledge=False)
-    from assistant.voice.listening import listen
-
     voice = config.voice
     if voice.push_to_talk:
-        microphone = Microphone(voice.device, push_to_talk=True, max_s=voice.max_utterance_s)
+        microphone = PushToTalk(voice.device, max_s=voice.max_utterance_s)
         microphone.check()
-    else:
-        stream = MicrophoneStream(voice.device)
-        stream.check()
+        return listening(args, config, lambda assistant, say: (
+            assistant.handle_audio(audio) for audio in microphone.utterances()), speaker(config))
+    stream = MicrophoneStream(voice.device)
+    stream.check()
+    voice_out = live_speaker(config)
+
+    def turns(assistant: Assistant, say: Callable[[str], None]) -> Iterator[Turn]:
+        from assistant.voice.listening import listen
+
+        return listen(stream.start(), assistant, voice, on_heard=end_of_turn_player(voice.end_sound), speaker=voice_out)
+
+    say = speaker(config, voice_out)
+    try:
+        if voice_out is None:
+            return listening(args, config, turns, say)
+        with use_context(dataclasses.replace(current_context(), ring=functools.partial(ring_tone, voice_out),
+                                             announce=printer_then(say))):
+            return listening(args, config, turns, say)
+    finally:
+        stream.stop()
+
+
+def listening(args: argparse.Namespace, config: Config,
+              turns: Callable[[Assistant, Callable[[str], None]], Iterable[Turn]], say: Callable[[str], None]) -> int:
+    """Load the models, say so, then show (and speak) each turn until Ctrl+C."""
     status = console.status("listening")
     assistant = build_assistant(args, config, lambda stage: status.update(stage))
     load_models(assistant, speech=True)
-    say = speaker(config)
-    wake = f' (say "{voice.wake_word} ..." first)' if voice.wake_word else ""
+    wake = f' (say "{config.voice.wake_word} ..." first)' if config.voice.wake_word else ""
     console.print(f"voxroute is listening{wake}. Ctrl+C stops.")
     with status:
         try:
-            if voice.push_to_talk:
-                turns: Iterable[Turn] = (assistant.handle_audio(audio) for audio in microphone.utterances())
-            else:
-                turns = listen(stream.start(), assistant, voice, on_heard=end_of_turn_player(voice.end_sound))
-            for turn in turns:
+            for turn in turns(assistant, say):
                 status.stop()
                 show_turn(turn, as_json=False)
                 say(turn.answer)
@@ -305,10 +326,14 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
         except KeyboardInterrupt:
             status.stop()
             console.print("bye")
-        finally:
-            if not voice.push_to_talk:
-                stream.stop()
     return 0
+
+
+def live_speaker(config: Config) -> Speaker | None:
+    """A speaker that talks in the background, so that "stop" can be heard, when answers are spoken."""
+    from assistant.voice.tts import Speaker
+
+    return Speaker(config.general.tts) if config.general.speak else None
 
 
 def end_of_turn_player(on: bool) -> Callable[[Heard], None]:
@@ -516,7 +541,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def speaker_and_printer(config: Config) -> Callable[[str], None]:
-    say = speaker(config)
+    return printer_then(speaker(config))
+
+
+def printer_then(say: Callable[[str], None]) -> Callable[[str], None]:
+    """An announcement (a timer going off) printed, then said."""
 
     def announce(text: str) -> None:
         console.print(f"[bold magenta]{escape(text)}[/bold magenta]")

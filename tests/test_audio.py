@@ -148,9 +148,9 @@ def test_vad_cuts_endless_speech_at_max_length(speech, detector):
 
 _NO_DEVICE = """
 import json
-from assistant.voice.audio import AudioError, Microphone, list_devices
+from assistant.voice.audio import AudioError, PushToTalk, list_devices
 try:
-    next(Microphone().utterances())
+    next(PushToTalk().utterances())
     error = None
 except AudioError as exc:
     error = str(exc)
@@ -174,17 +174,21 @@ def test_list_devices_without_a_sound_card_says_what_to_do():
 
 _CAPTURE = """
 import json
-from assistant.voice.audio import Microphone, list_devices
+from assistant.voice.audio import list_devices, segment
+from assistant.voice.capture import MicrophoneStream
 from assistant.voice.stt import load_transcriber
 stt = load_transcriber()
-utterances = Microphone().utterances()
+microphone = MicrophoneStream()
+microphone.check()
+utterances = segment(microphone.start())
 texts = [stt.transcribe(next(utterances)) for _ in range(2)]
+microphone.stop()
 print(json.dumps({"texts": texts, "devices": list_devices()}))
 """
 
 
 def test_microphone_capture_endpoints_and_transcribes(tmp_path, speech):
-    """The real PortAudio/ALSA path: a capture device plays two commands; VAD yields each one."""
+    """The real PortAudio/ALSA path: a capture device plays two commands into the frame queue; VAD yields each one."""
     audio = np.concatenate([silence(0.5), speech[0], silence(1.0), speech[1], silence(2.0)])
     result = run_with_capture_file(audio, tmp_path, _CAPTURE)
     assert "default" in result["devices"]
@@ -193,7 +197,7 @@ def test_microphone_capture_endpoints_and_transcribes(tmp_path, speech):
 
 _PUSH_TO_TALK = """
 import json, time
-from assistant.voice.audio import Microphone
+from assistant.voice.audio import PushToTalk
 from assistant.voice.stt import load_transcriber
 asked = []
 def prompt(message):
@@ -202,7 +206,7 @@ def prompt(message):
         time.sleep(0.5)  # "Enter" to stop, after a while
     elif len(asked) > 1:
         raise EOFError  # Ctrl-D at the second "Press Enter to talk"
-recordings = list(Microphone(push_to_talk=True, max_s=8.0, prompt=prompt).utterances())
+recordings = list(PushToTalk(max_s=8.0, prompt=prompt).utterances())
 print(json.dumps({"texts": [load_transcriber().transcribe(audio) for audio in recordings], "asked": asked}))
 """
 

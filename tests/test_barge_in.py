@@ -18,8 +18,7 @@ import pytest
 
 from assistant.context import RING_RATE, ring_sound, ring_tone
 from assistant.voice.audio import FRAME, SAMPLE_RATE, read_wav, resample
-from assistant.voice.barge_in import BargeIn, listen_while_speaking
-from assistant.voice.capture import Frames, play_into
+from assistant.voice.barge_in import BargeIn
 from assistant.voice.stt import Transcriber, load_transcriber
 from assistant.voice.tts import Speaker, TTSError, synthesize_wav
 from audio_fixtures import run_python, silence
@@ -247,23 +246,3 @@ def test_stop_after_an_answer_is_heard_and_the_answer_is_not(transcriber, tmp_pa
     word_start = int(0.8 * SAMPLE_RATE) + answer.size
     heard_at = frames_until_stop(BargeIn(transcriber), audio)
     assert len(heard_at) == 1 and word_start < heard_at[0] <= word_start + end_of_speech(word) + 0.5 * SAMPLE_RATE
-
-
-def test_the_listening_helper_stops_the_speaker_when_the_user_says_stop(transcriber, speaker, outputs, tmp_path):
-    frames = Frames()
-    speaker.say(LONG_ANSWER)
-    play_into(frames, np.concatenate([silence(0.5), speech("stop", tmp_path, **USER_VOICE)]), tail_s=1.5)
-    assert listen_while_speaking(frames, speaker, BargeIn(transcriber)) is True
-    assert not speaker.speaking and speaker.wait(timeout=1.0)
-    assert outputs[0].ended == "aborted"
-
-
-def test_the_listening_helper_lets_the_assistant_finish_over_its_own_voice(transcriber, speaker, outputs, tmp_path):
-    """The microphone hears the answer being spoken (an echo): it plays to the end."""
-    answer = speech(ANSWERS[2], tmp_path)
-    frames = Frames()
-    speaker.say(ANSWERS[2])
-    play_into(frames, np.concatenate([silence(0.1), answer]), tail_s=3.0)
-    heard = Heard(transcriber)
-    assert listen_while_speaking(frames, speaker, BargeIn(heard)) is False
-    assert outputs[0].ended == "played out" and any(heard.texts)

@@ -1,6 +1,6 @@
 """Audio in: WAV files and the microphone, as float32 mono 16 kHz arrays (what Whisper wants).
 
-The microphone yields one array per spoken command. Endpointing uses the Silero VAD model that
+Endpointing (:func:`segment`, and the listening loop) uses the Silero VAD model that
 ships inside faster-whisper (ONNX, run frame by frame with its recurrent state carried over):
 offline, ~0.06 ms per 32 ms frame, and it stays below threshold on white noise, where an energy
 or WebRTC detector keeps triggering.
@@ -210,38 +210,32 @@ def list_devices() -> str:
     return "\n".join(rows)
 
 
-class Microphone:
-    """Records spoken commands at 16 kHz mono: ``for audio in Microphone().utterances(): ...``.
+def check_microphone(device: int | str | None) -> None:
+    """Raise AudioError (with the --audio/--text hint) when ``device`` cannot record 16 kHz mono:
+    cheap, so a caller can find out before it loads models for nothing."""
+    sd = import_sounddevice()
+    try:
+        sd.check_input_settings(device, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+    except (sd.PortAudioError, ValueError) as error:
+        raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
 
-    With voice activity detection (default) each yielded array is one command, ended by
-    ``silence_s`` of quiet. With ``push_to_talk`` the user presses Enter to start and Enter to
-    stop. The stream is paused while the caller handles an utterance, so the assistant's own
-    reply and stale audio are never recorded.
+
+class PushToTalk:
+    """Records spoken commands at 16 kHz mono between two presses of Enter: ``for audio in PushToTalk().utterances()``.
+
+    (Hands-free listening takes frames from :class:`assistant.voice.capture.MicrophoneStream`.)
+    The stream runs only while the user records.
     """
 
-    def __init__(
-        self,
-        device: int | str | None = None,
-        *,
-        push_to_talk: bool = False,
-        silence_s: float = 0.7,
-        max_s: float = 15.0,
-        prompt: Callable[[str], object] = input,
-    ) -> None:
-        self.device, self.push_to_talk = device, push_to_talk
-        self.silence_s, self.max_s, self.prompt = silence_s, max_s, prompt
+    def __init__(self, device: int | str | None = None, *, max_s: float = 15.0,
+                 prompt: Callable[[str], object] = input) -> None:
+        self.device, self.max_s, self.prompt = device, max_s, prompt
 
     def check(self) -> None:
-        """Raise AudioError (with the --audio/--text hint) when the device cannot record 16 kHz mono:
-        cheap, so a caller can find out before it loads models for nothing."""
-        sd = import_sounddevice()
-        try:
-            sd.check_input_settings(self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
-        except (sd.PortAudioError, ValueError) as error:
-            raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
+        check_microphone(self.device)
 
     def utterances(self) -> Iterator[np.ndarray]:
-        """Yield each command as float32 16 kHz; AudioError (with the --audio/--text hint) at the first
+        """Yield each recording as float32 16 kHz; AudioError (with the --audio/--text hint) at the first
         step when there is no usable microphone."""
         self.check()
         sd = import_sounddevice()
@@ -251,15 +245,7 @@ class Microphone:
             raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
         with stream:
             stream.stop()
-            if self.push_to_talk:
-                yield from self._push_to_talk(stream)
-            else:
-                detector = SpeechDetector()
-                while True:
-                    stream.start()
-                    audio = next(segment(self._blocks(stream), detector, silence_s=self.silence_s, max_s=self.max_s))
-                    stream.stop()
-                    yield audio
+            yield from self._push_to_talk(stream)
 
     @staticmethod
     def _blocks(stream: InputStream) -> Iterator[np.ndarray]:

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
 
 import numpy as np
 
 from assistant.voice.audio import FRAME, SAMPLE_RATE, SpeechDetector
 from assistant.voice.stt import Transcriber
-from assistant.voice.tts import Speaker
 
 STOP_PHRASES = ("stop", "cancel", "quiet", "enough", "shut up")
 MAX_WORDS = 3  # longer transcripts are conversation or the assistant overheard, not a stop
@@ -111,21 +109,3 @@ class BargeIn:
             return True
         return len(said) <= MAX_WORDS and any(
             said[i:i + len(phrase)] == phrase for phrase in phrases for i in range(len(said)))
-
-
-def listen_while_speaking(frames: Iterable[np.ndarray], speaker: Speaker, barge_in: BargeIn) -> bool:
-    """Take microphone frames while ``speaker`` speaks or rings, and stop it when the user says so.
-
-    Returns True when the user stopped it, False when it finished by itself (or the frames ended).
-    The frames taken are dropped either way: they hold the assistant's own voice.
-    """
-    barge_in.reset()
-    taken = iter(frames)
-    while speaker.speaking:
-        frame = next(taken, None)
-        if frame is None:
-            return False
-        if barge_in.hears_stop(frame, speaker.saying):
-            speaker.stop()
-            return True
-    return False

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from assistant.voice.audio import FRAME, SAMPLE_RATE, AudioError, NO_MICROPHONE_HINT, import_sounddevice
+from assistant.voice.audio import FRAME, NO_MICROPHONE_HINT, SAMPLE_RATE, AudioError, check_microphone, import_sounddevice
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,7 @@ class MicrophoneStream:
         self._stream = None
 
     def check(self) -> None:
-        """Raise AudioError (with the --audio/--text hint) when the device cannot record 16 kHz mono."""
-        sd = import_sounddevice()
-        try:
-            sd.check_input_settings(self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
-        except (sd.PortAudioError, ValueError) as error:
-            raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
+        check_microphone(self.device)
 
     def start(self) -> Frames:
         sd = import_sounddevice()

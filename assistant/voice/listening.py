@@ -33,7 +33,9 @@ import numpy as np
 from assistant.config import VoiceConfig
 from assistant.pipeline import Ahead, Assistant, Turn
 from assistant.voice.audio import SAMPLE_RATE, SpeechDetector
+from assistant.voice.barge_in import BargeIn
 from assistant.voice.capture import FRAME_S
+from assistant.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +84,11 @@ class Listener:
     :func:`listen`): a turn that ended early is settled by the frames that come after it."""
 
     def __init__(self, assistant: Assistant, voice: VoiceConfig, detector: SpeechDetector | None = None,
-                 smart_turn: Callable[[np.ndarray], float] | None = None):
+                 smart_turn: Callable[[np.ndarray], float] | None = None, speaker: Speaker | None = None):
         self.assistant, self.voice = assistant, voice
         self.detector = detector or SpeechDetector()
+        self.speaker = speaker
+        self.barge_in = BargeIn(_Recogniser(assistant), voice.wake_word)
         self.smart_turn = smart_turn
         if voice.turn_end in ("smart-turn", "both") and smart_turn is None:
             from assistant.voice.smart_turn import SmartTurn
@@ -102,7 +106,20 @@ class Listener:
         passed: _Pass | None = None
         settling: Heard | None = None  # a turn that ended early, while the silence window runs on
         index = -1
+        interrupted = False
         for index, frame in enumerate(frames):
+            if self.speaker is not None and self.speaker.speaking:  # its own voice is never a turn; "stop" is heard
+                if not interrupted:
+                    self.barge_in.reset()
+                    utterance, voiced, passed, interrupted = [], 0, None, True
+                if self.barge_in.hears_stop(frame, self.speaker.saying):
+                    log.info("heard you say stop")
+                    self.speaker.stop()
+                continue
+            if interrupted:
+                self.detector.reset()
+                pre_roll.clear()
+                interrupted = False
             probability = self.detector(frame)
             speech = probability >= THRESHOLD
             if not utterance:
@@ -177,10 +194,11 @@ class Listener:
 
 def listen(frames: Iterable[np.ndarray], assistant: Assistant, voice: VoiceConfig,
            on_heard: Callable[[Heard], None] = lambda heard: None,
-           smart_turn: Callable[[np.ndarray], float] | None = None) -> Iterator[Turn]:
+           smart_turn: Callable[[np.ndarray], float] | None = None, speaker: Speaker | None = None) -> Iterator[Turn]:
     """Turns from live frames: the listener runs in its own thread so capture and recognition go on
-    while a turn is handled; ``on_heard`` hears each turn's end (the end-of-turn sound)."""
-    listener = Listener(assistant, voice, smart_turn=smart_turn)
+    while a turn is handled; ``on_heard`` hears each turn's end (the end-of-turn sound). While
+    ``speaker`` speaks or rings, only "stop" (or the wake word) is listened for."""
+    listener = Listener(assistant, voice, smart_turn=smart_turn, speaker=speaker)
     turns: queue.Queue[Heard | BaseException | None] = queue.Queue()
 
     def run() -> None:
@@ -197,6 +215,13 @@ def listen(frames: Iterable[np.ndarray], assistant: Assistant, voice: VoiceConfi
         if isinstance(item, BaseException):
             raise item
         yield assistant.handle_heard(item.audio, item.transcript, item.ahead, item if item.early else None)
+
+
+class _Recogniser:
+    """The assistant's recogniser as a transcriber (it serialises recognition across threads)."""
+
+    def __init__(self, assistant: Assistant):
+        self.transcribe = assistant.recognise
 
 
 def end_of_turn_sound() -> np.ndarray:
