@@ -14,7 +14,7 @@ Any pack gets them, built from its written single-command examples (never from h
 * **unrelated**: anything said after an unrelated command ignores it, speech not for the
   assistant included (it stays the fallback call);
 * **no context**: a follow-up phrase with no previous turn is the fallback call;
-* **unfinished**: a command cut off before its last value ("set a timer for") is the unfinished
+* **unfinished**: a command cut off before its last spoken value ("set a timer for") is the unfinished
   mark, so that the router can tell when a request being spoken is complete. A cut is made only
   after a word that ends no complete example ("for", "in"), never after "what's the weather".
 
@@ -244,12 +244,14 @@ def _no_context(commands: list[Example], pack: SkillPack, rng: random.Random) ->
 
 
 def _unfinished(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
-    """Commands cut just before their last said value, after a word that ends no complete example."""
+    """Commands cut just before their last spoken (span) value, after a word that ends no complete example."""
     final = {utterance_key(e.user).rsplit(" ", 1)[-1] for e in singles}
     cuts = []
     for example in commands:
         text = _said(example, True)
-        values = [v for v in example.calls[0].kwargs.values() if isinstance(v, str) and v]
+        call = example.calls[0]
+        said = {p.name for p in pack.skills[call.name].parameters if p.span}  # a Literal's value may go unsaid
+        values = [v for name, v in call.args if name in said and isinstance(v, str) and v]
         starts = [text.casefold().rfind(v.casefold()) for v in values]
         at = max((s for s in starts if s > 0), default=-1)
         head = text[:at].rstrip(" ,") if at > 0 else ""

@@ -5,7 +5,9 @@ examples): single commands alone and with an unrelated previous turn in the prom
 utterances, follow-up exchanges and timer commands; with ``--baseline``, a second router (the
 one before this change) on the single-command sets in the same run. Accuracy comes with 95 %
 Wilson intervals (the sets are small); single-command routing latency with and without a
-previous turn is compared within one run. Prints a table and writes JSON.
+previous turn is compared within one run. It also asks the router, as the listening loop does at
+a pause, whether each single command is finished, whole and cut before its last spoken value
+("what's the weather in"). Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from rich.table import Table
 
 from assistant.dialogue import Exchange, remembered
 from assistant.files import write_atomically
-from assistant.pack import load_pack
+from assistant.pack import SkillPack, load_pack
 from assistant.router import SHIPPED_ADAPTER, load_local_router
 from finetune.eval import evaluate
+from finetune.metrics import wilson
 from finetune.records import Record, read_records
 
 SETS = Path(__file__).resolve().parent.parent / "router"
@@ -43,6 +46,30 @@ def with_unrelated_turn(records: list[Record], seed: int = 0) -> list[Record]:
         before = rng.choice([r for r in commands if r.calls[0].name != record.calls[0].name])
         paired.append(Record(record.user, record.calls, record.split, Exchange(remembered(before.user), before.calls)))
     return paired
+
+
+def cut_before_last_value(record: Record, pack: SkillPack) -> str | None:
+    """The command as said up to its last spoken (span) value, if at least two words come before it."""
+    text = record.user.strip()
+    spoken = {(skill.name, p.name) for skill in pack.skills.values() for p in skill.parameters if p.span}
+    starts = [text.casefold().rfind(value.casefold()) for call in record.calls for name, value in call.args
+              if (call.name, name) in spoken and isinstance(value, str) and value]
+    at = max(starts, default=-1)
+    head = text[:at].rstrip(" ,") if at > 0 else ""
+    return head if len(head.split()) >= 2 else None
+
+
+def finished_judgements(router: Any, records: list[Record], pack: SkillPack) -> dict[str, Any]:
+    """How often the router calls a whole command finished, and one cut before its last value unfinished."""
+    commands = [r for r in records if len(r.calls) == 1 and r.calls[0] != pack.fallback]
+    whole = [not router.route(r.user, allow_unfinished=True).calls.unfinished for r in commands]
+    cuts = [cut for r in commands if (cut := cut_before_last_value(r, pack)) is not None]
+    unfinished = [router.route(cut, allow_unfinished=True).calls.unfinished for cut in cuts]
+    return {"whole_called_finished": sum(whole) / len(whole), "whole_n": len(whole),
+            "whole_ci95": wilson(sum(whole), len(whole)),
+            "cut_called_unfinished": sum(unfinished) / len(unfinished) if unfinished else None, "cut_n": len(cuts),
+            "cut_ci95": wilson(sum(unfinished), len(unfinished)),
+            "cut_called_finished": [cut for cut, said in zip(cuts, unfinished) if not said]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,11 +94,14 @@ def main(argv: list[str] | None = None) -> int:
             metrics = evaluate(router, sets[name], pack, f"{label}: {name}")
             results[f"{label} | {name}"] = {key: metrics[key] for key in KEYS}
             results[f"{label} | {name}"]["predictions"] = [p for p in metrics["predictions"] if not p["correct"]]
+        if label == "this router":
+            judged = finished_judgements(router, sets["single"], pack)
     single, after = (results[f"this router | {name}"]["latency_ms_p50"] for name in order[:2])
     report = {
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
         "model": str(args.model), "baseline": str(args.baseline) if args.baseline else None,
         "latency_ratio_with_previous_turn": after / single if single else None,
+        "finished": judged,
         "results": results,
     }
     table = Table(title=f"{args.model} on the independent sets (95 % intervals)")
@@ -85,10 +115,17 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['latency_ms_p50']:.0f} ms")
     console = Console()
     console.print(table)
+    console.print(f"finished? whole commands called finished: {_share(judged, 'whole_called_finished', 'whole')}; "
+                  f"cut before their last value called unfinished: {_share(judged, 'cut_called_unfinished', 'cut')}")
     console.print(f"single-command routing with a previous turn in the prompt: {report['latency_ratio_with_previous_turn']:.2f}× "
                   f"the time without one (p50, same run); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     write_atomically(args.json_out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return 0
+
+
+def _share(judged: dict[str, Any], key: str, kind: str) -> str:
+    low, high = judged[f"{kind}_ci95"]
+    return f"{100 * judged[key]:.1f}% ({100 * low:.1f}–{100 * high:.1f}) of {judged[f'{kind}_n']}"
 
 
 def _with_interval(row: dict[str, Any], key: str) -> str:
