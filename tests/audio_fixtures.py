@@ -1,4 +1,4 @@
-"""Helpers shared by the audio, speech-to-text and TTS tests: real speech, WER, an ALSA capture device."""
+"""Helpers shared by the audio, speech-to-text and TTS tests: real speech, WER, ALSA capture, an output device."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +67,28 @@ def run_python(script: str, env: dict[str, str], timeout: float = 120) -> dict:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class PacedOutput:
+    """An output device inside the test: keeps every block, and takes as long to accept it as it lasts."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.blocks: list[np.ndarray] = []
+        self.ended = ""
+
+    def write(self, block: np.ndarray) -> None:
+        time.sleep(block.size / self.rate)
+        self.blocks.append(block.copy())
+
+    def stop(self) -> None:
+        self.ended = "played out"
+
+    def abort(self) -> None:
+        self.ended = "aborted"
+
+    def close(self) -> None:
+        pass
+
+    def seconds(self) -> float:
+        return sum(block.size for block in self.blocks) / self.rate

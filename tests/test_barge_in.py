@@ -21,7 +21,7 @@ from assistant.voice.audio import FRAME, SAMPLE_RATE, read_wav, resample
 from assistant.voice.barge_in import BargeIn
 from assistant.voice.stt import Transcriber, load_transcriber
 from assistant.voice.tts import Speaker, TTSError, synthesize_wav
-from audio_fixtures import run_python, silence
+from audio_fixtures import PacedOutput, run_python, silence
 from skills.timer import timer
 
 ANSWERS = (
@@ -52,31 +52,6 @@ class Heard:
         text = self.transcriber.transcribe(audio)
         self.texts.append(text)
         return text
-
-
-class PacedOutput:
-    """An output device inside the test: keeps every block, and takes as long to accept it as it lasts."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = rate
-        self.blocks: list[np.ndarray] = []
-        self.ended = ""
-
-    def write(self, block: np.ndarray) -> None:
-        time.sleep(block.size / self.rate)
-        self.blocks.append(block.copy())
-
-    def stop(self) -> None:
-        self.ended = "played out"
-
-    def abort(self) -> None:
-        self.ended = "aborted"
-
-    def close(self) -> None:
-        pass
-
-    def seconds(self) -> float:
-        return sum(block.size for block in self.blocks) / self.rate
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_fixtures import silence
+from audio_fixtures import PacedOutput, silence
 from assistant.config import Config, VoiceConfig
 from assistant.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, Turn
@@ -87,31 +87,10 @@ def test_listening_ahead_turns_itself_off_when_passes_take_longer_than_the_silen
     assert [turn.calls for turn in turns] == [['timecheck(location="Tokyo")']] * 3
 
 
-class Sink:
-    """An output device inside the test that takes as long to accept a block as it lasts."""
-
-    def __init__(self, rate: int):
-        self.rate, self.ended = rate, ""
-
-    def write(self, block: np.ndarray) -> None:
-        import time
-
-        time.sleep(block.size / self.rate)
-
-    def stop(self) -> None:
-        self.ended = "played out"
-
-    def abort(self) -> None:
-        self.ended = "aborted"
-
-    def close(self) -> None:
-        pass
-
-
 def test_stop_silences_the_assistant_and_its_own_voice_is_never_a_turn(assistant, tmp_path, skill_context) -> None:
     skill_context()
-    sinks: list[Sink] = []
-    speaker = Speaker(output=lambda rate: sinks.append(Sink(rate)) or sinks[-1])
+    sinks: list[PacedOutput] = []
+    speaker = Speaker(output=lambda rate: sinks.append(PacedOutput(rate)) or sinks[-1])
     answer = "It is sunny in Berlin today, with a high of twenty one degrees and a light wind from the west."
     echo = read_wav(synthesize_wav(answer, tmp_path / "echo.wav"))  # its own voice, as the microphone hears it
     speaker.say(answer)
@@ -134,8 +113,8 @@ def test_a_command_during_the_assistants_answer_is_not_lost_when_speech_ends_fir
                                                                                   skill_context) -> None:
     """Capture never pauses: a command said right after the answer ends is a turn of its own."""
     skill_context()
-    sinks: list[Sink] = []
-    speaker = Speaker(output=lambda rate: sinks.append(Sink(rate)) or sinks[-1])
+    sinks: list[PacedOutput] = []
+    speaker = Speaker(output=lambda rate: sinks.append(PacedOutput(rate)) or sinks[-1])
     speaker.say("Done.")
     turns, _ = played(assistant, np.concatenate([silence(1.2), said("What time is it in Tokyo?", tmp_path)]),
                       speaker=speaker)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 SAMPLE_RATE = 16000
 FRAME = 512  # Silero's window at 16 kHz: 32 ms
+FRAME_S = FRAME / SAMPLE_RATE
 NO_MICROPHONE_HINT = 'use --audio FILE.wav to transcribe a recording, or --text "..." to type the command'
 
 
@@ -126,6 +127,69 @@ class SpeechDetector:
         return float(probability.ravel()[0])
 
 
+class Utterance:
+    """One utterance as Silero hears it, frame by frame: its frames from ``pad_s`` before the first
+    voiced one, how many were voiced, and how many have been quiet since the last voiced one
+    (quiet is below ``threshold - 0.15``: Silero's hysteresis)."""
+
+    def __init__(self, detector: SpeechDetector, threshold: float = 0.5, pad_s: float = 0.3):
+        self.detector, self.threshold = detector, threshold
+        self.pad = max(1, round(pad_s / FRAME_S))
+        self._pre_roll: deque[np.ndarray] = deque(maxlen=self.pad)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything heard, the detector's state included."""
+        self.detector.reset()
+        self._pre_roll.clear()
+        self.clear()
+
+    def clear(self) -> None:
+        """End the utterance; the next voiced frame starts another."""
+        self.frames: list[np.ndarray] = []
+        self.voiced = self.quiet = self.last_voiced = 0  # last_voiced: frames up to the last voiced one
+
+    def hear(self, frame: np.ndarray) -> bool | None:
+        """Take one frame: whether it is speech, or None while no utterance has started."""
+        probability = self.detector(frame)
+        speech = probability >= self.threshold
+        if not self.frames:
+            if not speech:
+                self._pre_roll.append(frame)
+                return None
+            self.frames = [*self._pre_roll, frame]
+            self._pre_roll.clear()
+        else:
+            self.frames.append(frame)
+        if speech:
+            self.voiced, self.quiet, self.last_voiced = self.voiced + 1, 0, len(self.frames)
+        elif probability < self.threshold - 0.15:
+            self.quiet += 1
+        return speech
+
+    @property
+    def voiced_s(self) -> float:
+        return self.voiced * FRAME_S
+
+    @property
+    def quiet_s(self) -> float:
+        return self.quiet * FRAME_S
+
+    @property
+    def seconds(self) -> float:
+        return len(self.frames) * FRAME_S
+
+
+def frames_of(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """16 kHz float blocks of any sizes as frames of :data:`FRAME` samples."""
+    pending = np.zeros(0, dtype=np.float32)
+    for block in blocks:
+        pending = np.concatenate([pending, np.asarray(block, dtype=np.float32).ravel()])
+        usable = pending.size // FRAME * FRAME
+        yield from pending[:usable].reshape(-1, FRAME)
+        pending = pending[usable:]
+
+
 def segment(
     blocks: Iterable[np.ndarray],
     detector: SpeechDetector | None = None,
@@ -141,41 +205,20 @@ def segment(
     audio before it) and ends after ``silence_s`` below ``threshold - 0.15`` (Silero's hysteresis),
     or at ``max_s``. Blips with less than ``min_speech_s`` of speech are dropped.
     """
-    detector = detector or SpeechDetector()
-    detector.reset()
-    frame_s = FRAME / SAMPLE_RATE
-    pre_roll: deque[np.ndarray] = deque(maxlen=max(1, round(pad_s / frame_s)))
-    frames: list[np.ndarray] = []
-    speech = quiet = 0
-    pending = np.zeros(0, dtype=np.float32)
+    heard = Utterance(detector or SpeechDetector(), threshold, pad_s)
 
     def utterance() -> np.ndarray | None:
-        kept = len(frames) - max(0, quiet - round(pad_s / frame_s))
-        return np.concatenate(frames[:kept]) if speech * frame_s >= min_speech_s else None
+        kept = len(heard.frames) - max(0, heard.quiet - heard.pad)
+        return np.concatenate(heard.frames[:kept]) if heard.voiced_s >= min_speech_s else None
 
-    for block in blocks:
-        pending = np.concatenate([pending, np.asarray(block, dtype=np.float32).ravel()])
-        usable = pending.size // FRAME * FRAME
-        for frame in pending[:usable].reshape(-1, FRAME):
-            probability = detector(frame)
-            if not frames:
-                if probability < threshold:
-                    pre_roll.append(frame)
-                    continue
-                frames, speech, quiet = [*pre_roll, frame], 0, 0
-                pre_roll.clear()
-            else:
-                frames.append(frame)
-            if probability >= threshold:
-                speech, quiet = speech + 1, 0
-            elif probability < threshold - 0.15:
-                quiet += 1
-            if quiet * frame_s >= silence_s or len(frames) * frame_s >= max_s:
-                if (done := utterance()) is not None:
-                    yield done
-                frames = []
-        pending = pending[usable:]
-    if frames and (done := utterance()) is not None:
+    for frame in frames_of(blocks):
+        if heard.hear(frame) is None:
+            continue
+        if heard.quiet_s >= silence_s or heard.seconds >= max_s:
+            if (done := utterance()) is not None:
+                yield done
+            heard.clear()
+    if heard.frames and (done := utterance()) is not None:
         yield done
 
 

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from assistant.voice.audio import FRAME, NO_MICROPHONE_HINT, SAMPLE_RATE, AudioError, check_microphone, import_sounddevice
+from assistant.voice.audio import (FRAME, FRAME_S, NO_MICROPHONE_HINT, SAMPLE_RATE, AudioError, check_microphone,
+                                   import_sounddevice)
 
 log = logging.getLogger(__name__)
 
-FRAME_S = FRAME / SAMPLE_RATE
 MAX_BACKLOG_S = 30.0  # audio kept while nobody listens; older frames are dropped (and said so)
 
 

@@ -24,7 +24,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -32,9 +31,8 @@ import numpy as np
 
 from assistant.config import VoiceConfig
 from assistant.pipeline import Ahead, Assistant, Turn
-from assistant.voice.audio import SAMPLE_RATE, SpeechDetector
+from assistant.voice.audio import SAMPLE_RATE, SpeechDetector, Utterance
 from assistant.voice.barge_in import BargeIn
-from assistant.voice.capture import FRAME_S
 from assistant.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
@@ -98,75 +96,61 @@ class Listener:
         self._slow = 0
 
     def heard(self, frames: Iterable[np.ndarray]) -> Iterator[Heard]:
-        self.detector.reset()
-        pre_roll: deque[np.ndarray] = deque(maxlen=round(PRE_ROLL_S / FRAME_S))
-        utterance: list[np.ndarray] = []
-        voiced = quiet = 0  # voiced frames in the utterance; quiet frames since its last voiced one
-        last_voiced = 0  # the utterance's length up to its last voiced frame
+        said = Utterance(self.detector, THRESHOLD, PRE_ROLL_S)
         passed: _Pass | None = None
         settling: Heard | None = None  # a turn that ended early, while the silence window runs on
-        index = -1
-        interrupted = False
+        index, interrupted = -1, False
         for index, frame in enumerate(frames):
             if self.speaker is not None and self.speaker.speaking:  # its own voice is never a turn; "stop" is heard
                 if not interrupted:
                     self.barge_in.reset()
-                    utterance, voiced, passed, interrupted = [], 0, None, True
+                    if settling is not None:  # a ring during the window: what was heard stands
+                        settling.settle(resumed=False)
+                    passed, settling, interrupted = None, None, True
                 if self.barge_in.hears_stop(frame, self.speaker.saying):
                     log.info("heard you say stop")
                     self.speaker.stop()
                 continue
             if interrupted:
-                self.detector.reset()
-                pre_roll.clear()
+                said.reset()
                 interrupted = False
-            probability = self.detector(frame)
-            speech = probability >= THRESHOLD
-            if not utterance:
-                if not speech:
-                    pre_roll.append(frame)
-                    continue
-                utterance, voiced, quiet = [*pre_roll, frame], 0, 0
-                pre_roll.clear()
-            else:
-                utterance.append(frame)
-            if speech:
-                voiced, quiet, last_voiced = voiced + 1, 0, len(utterance)
-                if settling is not None:  # the speaker went on: hear it all again as one turn
-                    log.info("you went on after the pause: hearing the whole request again")
-                    settling.settle(resumed=True)
-                    settling, passed = None, None
-            elif probability < THRESHOLD - 0.15:
-                quiet += 1
-            if voiced * FRAME_S < MIN_SPEECH_S and not speech and quiet * FRAME_S >= self.voice.silence_s:
-                utterance, voiced = [], 0  # a blip
+            speech = said.hear(frame)
+            if speech is None:
                 continue
-            stream_last = index - (len(utterance) - last_voiced)
+            if speech and settling is not None:  # the speaker went on: hear it all again as one turn
+                log.info("you went on after the pause: hearing the whole request again")
+                settling.settle(resumed=True)
+                settling, passed = None, None
+            last = index - (len(said.frames) - said.last_voiced)  # the last voiced frame in the stream
             if settling is not None:
-                if quiet * FRAME_S >= self.voice.silence_s:
+                if said.quiet_s >= self.voice.silence_s:
                     settling.settle(resumed=False)
-                    settling, utterance, voiced, passed = None, [], 0, None
+                    settling, passed = None, None
+                    said.clear()
                 continue
-            if self.ahead and quiet and quiet * FRAME_S >= PASS_AFTER_S and (passed is None or passed.voiced_upto != last_voiced):
-                passed = self._pass(utterance[:last_voiced], last_voiced)
-            if (passed is not None and passed.complete and passed.voiced_upto == last_voiced
-                    and quiet * FRAME_S >= self.voice.early_s and self.voice.turn_end != "silence"):
-                settling = Heard(np.concatenate(utterance), passed.transcript, passed.ahead, True, stream_last)
+            if (self.ahead and said.quiet and said.quiet_s >= PASS_AFTER_S and said.voiced_s >= MIN_SPEECH_S
+                    and (passed is None or passed.voiced_upto != said.last_voiced)):
+                passed = self._pass(said.frames[:said.last_voiced], said.last_voiced)
+            if (passed is not None and passed.complete and passed.voiced_upto == said.last_voiced
+                    and said.quiet_s >= self.voice.early_s and self.voice.turn_end != "silence"):
+                settling = Heard(np.concatenate(said.frames), passed.transcript, passed.ahead, True, last)
                 yield settling
                 continue
-            if quiet * FRAME_S >= self.voice.silence_s or len(utterance) * FRAME_S >= self.voice.max_utterance_s:
-                if voiced * FRAME_S >= MIN_SPEECH_S:
-                    yield self._final(utterance, last_voiced, passed, stream_last)
-                utterance, voiced, passed = [], 0, None
+            if said.quiet_s >= self.voice.silence_s or said.seconds >= self.voice.max_utterance_s:
+                if said.voiced_s >= MIN_SPEECH_S:  # shorter: a blip
+                    yield self._final(said, passed, last)
+                said.clear()
+                passed = None
         if settling is not None:
             settling.settle(resumed=False)
-        elif utterance and voiced * FRAME_S >= MIN_SPEECH_S:
-            yield self._final(utterance, last_voiced, passed, index - (len(utterance) - last_voiced))
+        elif said.frames and said.voiced_s >= MIN_SPEECH_S:
+            yield self._final(said, passed, index - (len(said.frames) - said.last_voiced))
 
-    def _final(self, utterance: list[np.ndarray], last_voiced: int, passed: _Pass | None, stream_last: int) -> Heard:
+    @staticmethod
+    def _final(utterance: Utterance, passed: _Pass | None, last: int) -> Heard:
         """A turn ended by the silence window; the pause's pass is its transcript if nothing was said after it."""
-        heard = Heard(np.concatenate(utterance), last_voiced=stream_last)
-        if passed is not None and passed.voiced_upto == last_voiced:
+        heard = Heard(np.concatenate(utterance.frames), last_voiced=last)
+        if passed is not None and passed.voiced_upto == utterance.last_voiced:
             heard.transcript, heard.ahead = passed.transcript, passed.ahead
         heard.settle(resumed=False)
         return heard

@@ -75,14 +75,19 @@ def _no_output(error: Exception) -> TTSError:
     return TTSError(f"cannot play audio ({error}): no sound output device")
 
 
+def _engine_wav(text: str, wav: Path, engine: str, voice: str, wpm: int) -> None:
+    """Write ``text`` as speech to ``wav`` at the engine's own rate."""
+    if engine == "espeak":
+        _espeak(text, wav, voice, wpm)
+    else:
+        _piper_wav(text, wav)
+
+
 def _synthesize(text: str, engine: str, voice: str, wpm: int) -> tuple[np.ndarray, int]:
     """Speech of ``text`` as float32 mono samples and their rate (the engine's own)."""
     with tempfile.TemporaryDirectory() as folder:
         wav = Path(folder) / "speech.wav"
-        if engine == "espeak":
-            _espeak(text, wav, voice, wpm)
-        else:
-            _piper_wav(text, wav)
+        _engine_wav(text, wav, engine, voice, wpm)
         with wave.open(str(wav), "rb") as file:
             rate, pcm = file.getframerate(), np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")
     return pcm.astype(np.float32) / 32768, rate
@@ -262,9 +267,6 @@ def synthesize_wav(
     sox = _binary("sox", "sox")
     with tempfile.TemporaryDirectory() as folder:
         raw = Path(folder) / "speech.wav"
-        if engine == "espeak":
-            _espeak(text, raw, voice, wpm)
-        else:
-            _piper_wav(text, raw)
+        _engine_wav(text, raw, engine, voice, wpm)
         _run([sox, "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(path)])  # -R: the same dither every run
     return path
