@@ -15,7 +15,8 @@ pauses, and a turn is handled in another thread while frames keep queueing.
 
 Recognising takes CPU that decoding also needs. When passes take longer than the silence window,
 so that they cannot end a turn sooner, listening ahead turns itself off and the loop works as
-before (recognise after the silence window), saying so in the log (``-v``).
+before (recognise after the silence window), saying so in the log (``-v``); it tries again ten
+turns later, in case the machine was only busy for a while.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ PASS_AFTER_S = 0.096  # the pause (3 frames) after which what was said so far is
 PRE_ROLL_S = 0.3  # audio kept before the first voiced frame
 MIN_SPEECH_S = 0.25  # shorter voiced stretches are blips
 SLOW_PASSES = 2  # passes in a row slower than the silence window before listening ahead turns off
+RETRY_AFTER_TURNS = 10  # turns after which it tries again (the machine may have been busy for a while)
 SMART_TURN_COMPLETE = 0.5
 
 
@@ -94,6 +96,7 @@ class Listener:
             self.smart_turn = SmartTurn().complete
         self.ahead = voice.listen_ahead
         self._slow = 0
+        self._off_for = 0  # turns left before listening ahead, turned off as too slow, tries again
 
     def heard(self, frames: Iterable[np.ndarray]) -> Iterator[Heard]:
         said = Utterance(self.detector, THRESHOLD, PRE_ROLL_S)
@@ -146,9 +149,13 @@ class Listener:
         elif said.frames and said.voiced_s >= MIN_SPEECH_S:
             yield self._final(said, passed, index - (len(said.frames) - said.last_voiced))
 
-    @staticmethod
-    def _final(utterance: Utterance, passed: _Pass | None, last: int) -> Heard:
+    def _final(self, utterance: Utterance, passed: _Pass | None, last: int) -> Heard:
         """A turn ended by the silence window; the pause's pass is its transcript if nothing was said after it."""
+        if self._off_for:
+            self._off_for -= 1
+            if not self._off_for:
+                self.ahead, self._slow = True, SLOW_PASSES - 1  # one more slow pass turns it off again
+                log.info("listening ahead: trying again")
         heard = Heard(np.concatenate(utterance.frames), last_voiced=last)
         if passed is not None and passed.voiced_upto == utterance.last_voiced:
             heard.transcript, heard.ahead = passed.transcript, passed.ahead
@@ -170,9 +177,10 @@ class Listener:
                  ahead.routed.calls if ahead else "nothing", "" if complete else " (not finished)")
         self._slow = self._slow + 1 if took > self.voice.silence_s else 0
         if self._slow >= SLOW_PASSES:
-            self.ahead = False
-            log.info("listening ahead is off: recognising and routing took %.0f ms, longer than the %g s silence "
-                     "window, so the loop recognises after the window instead", took * 1000, self.voice.silence_s)
+            self.ahead, self._off_for = False, RETRY_AFTER_TURNS
+            log.info("listening ahead is off for %d turns: recognising and routing took %.0f ms, longer than the %g s "
+                     "silence window, so the loop recognises after the window instead", RETRY_AFTER_TURNS, took * 1000,
+                     self.voice.silence_s)
         return _Pass(voiced_upto, transcript, ahead, complete)
 
 
