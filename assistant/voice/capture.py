@@ -1,9 +1,9 @@
 """Audio in without gaps: 32 ms frames queued as the microphone delivers them, also while a turn is handled.
 
-The microphone's callback only puts frames on a bounded queue; whoever listens takes them off at
-its own pace and catches up after work (a recognition pass, a turn) without losing a sample. A
-recording can be played into the same queue at the rate a microphone delivers it, so that the
-benchmark and the tests run the listening loop as it runs live.
+A reader thread puts the microphone's frames on a bounded queue as the device delivers them;
+whoever listens takes them off at its own pace and catches up after work (a recognition pass, a
+turn) without losing a sample. A recording can be played into the same queue at the rate a
+microphone delivers it, so that the benchmark and the tests run the listening loop as it runs live.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.voice.audio import (FRAME, FRAME_S, NO_MICROPHONE_HINT, SAMPLE_RATE, AudioError, check_microphone,
                                    import_sounddevice)
+
+if TYPE_CHECKING:
+    from sounddevice import InputStream
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +35,21 @@ class Frames:
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=max(1, round(max_backlog_s / FRAME_S)))
         self._pending = np.zeros(0, dtype=np.float32)
         self.dropped = 0
+        self.closed = False
 
-    def put(self, block: np.ndarray) -> None:
-        """Queue audio of any length (the callback's side); never blocks: when full, the oldest frame goes."""
+    def put(self, block: np.ndarray, wait: bool = False) -> None:
+        """Queue audio of any length. When full, the oldest frame goes, or with ``wait`` (a reader that
+        the device paces) the caller waits for room until the queue is closed."""
         self._pending = np.concatenate([self._pending, np.asarray(block, dtype=np.float32).ravel()])
         usable = self._pending.size // FRAME * FRAME
         for frame in self._pending[:usable].reshape(-1, FRAME):
-            while True:
+            while not self.closed:
                 try:
-                    self._queue.put_nowait(frame.copy())
+                    self._queue.put(frame.copy(), timeout=0.2) if wait else self._queue.put_nowait(frame.copy())
                     break
                 except queue.Full:
-                    self._drop_oldest()
+                    if not wait:
+                        self._drop_oldest()
         self._pending = self._pending[usable:]
 
     def _drop_oldest(self) -> None:
@@ -56,6 +63,7 @@ class Frames:
 
     def close(self) -> None:
         """No more audio: iteration ends once the queued frames are taken."""
+        self.closed = True
         while True:
             try:
                 self._queue.put_nowait(None)
@@ -108,23 +116,30 @@ class MicrophoneStream:
 
     def start(self) -> Frames:
         sd = import_sounddevice()
-
-        def callback(data: np.ndarray, _count: int, _time: object, status: object) -> None:
-            if status:
-                log.info("microphone: %s", status)
-            self.frames.put(data[:, 0].astype(np.float32) / 32768)
-
         try:
             self._stream = sd.InputStream(device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE,
-                                          blocksize=FRAME, callback=callback)
+                                          blocksize=FRAME)
             self._stream.start()
         except (sd.PortAudioError, ValueError) as error:
             raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
+        threading.Thread(target=self._read, args=(self._stream, sd.PortAudioError), name="microphone", daemon=True).start()
         return self.frames
 
+    def _read(self, stream: InputStream, closed: type[Exception]) -> None:
+        """Blocking reads at the device's pace, into the queue; a listener 30 s behind holds the reader
+        back, and the device says it overflowed."""
+        while not self.frames.closed:
+            try:
+                data, overflowed = stream.read(FRAME)
+            except closed:  # stopped
+                return
+            if overflowed:
+                log.info("microphone: input overflow")
+            self.frames.put(data[:, 0].astype(np.float32) / 32768, wait=True)
+
     def stop(self) -> None:
+        self.frames.close()
         if self._stream is not None:
             self._stream.stop()
             self._stream.close()
             self._stream = None
-        self.frames.close()

@@ -94,7 +94,7 @@ class FasterWhisperTranscriber:
         average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
             return ""  # faster-whisper's rule: probably not speech, and not confidently read
-        return self._tokenizer.decode(tokens).strip()
+        return without_repeats(self._tokenizer.decode(tokens).strip())
 
 
 class OpenAIWhisperTranscriber:
@@ -114,6 +114,17 @@ class OpenAIWhisperTranscriber:
             return ""
         result = self._whisper.transcribe(self.model, audio, **DECODING, fp16=False, verbose=None)
         return str(result["text"]).strip()
+
+
+def without_repeats(text: str) -> str:
+    """The text once, when it is nothing but itself said again ("Shut up! Shut up!"): the loop Whisper
+    falls into when the audio ends well before its window does. Words compare without case or punctuation."""
+    words = text.split()
+    plain = [word.strip(".,!?;:").casefold() for word in words]
+    for period in range(1, len(words) // 2 + 1):
+        if all(plain[index] == plain[index % period] for index in range(len(words))):
+            return " ".join(words[:period])
+    return text
 
 
 def load_transcriber(backend: str = "faster-whisper", model: str | None = None, context: str = "audio") -> Transcriber:
