@@ -30,8 +30,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.voice.audio import SAMPLE_RATE, AudioError, PushToTalk, import_sounddevice, list_devices
-from assistant.voice.capture import MicrophoneStream
 from assistant.config import (
     CONFIG_ENV,
     Config,
@@ -43,10 +41,24 @@ from assistant.config import (
     default_config_toml,
     load_config,
 )
-from assistant.context import SkillContext, ask_in_terminal, current_context, ring_tone, use_context
+from assistant.context import (
+    SkillContext,
+    ask_in_terminal,
+    current_context,
+    ring_tone,
+    use_context,
+)
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.timers import TimerBoard
 from assistant.timing import elapsed_ms
+from assistant.voice.audio import (
+    SAMPLE_RATE,
+    AudioError,
+    PushToTalk,
+    import_sounddevice,
+    list_devices,
+)
+from assistant.voice.capture import MicrophoneStream
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant, Turn
@@ -120,7 +132,12 @@ def load_skills(module: str) -> SkillPack:
 def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
     """How to build the router; its adapter folder is checked now, before minutes go into loading."""
     from assistant.endpoint import NoAPIKey
-    from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, is_trained_folder, load_local_router
+    from assistant.router import (
+        SHIPPED_ADAPTER,
+        OpenAIRouter,
+        is_trained_folder,
+        load_local_router,
+    )
 
     settings = config.router
     if settings.backend == "openai":

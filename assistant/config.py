@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import textwrap
+import tomllib
 import types
 import typing
 from collections.abc import Callable
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-import tomllib
 
 CONFIG_ENV = "VOXROUTE_CONFIG"
 

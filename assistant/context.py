@@ -19,10 +19,10 @@ import numpy as np
 from rich.console import Console
 from rich.prompt import Confirm
 
-from assistant.voice.audio import import_sounddevice
-from assistant.voice.tts import Speaker
 from assistant.config import Config, load_config
 from assistant.timers import TimerBoard
+from assistant.voice.audio import import_sounddevice
+from assistant.voice.tts import Speaker
 
 RING_RATE = 22050
 

@@ -32,7 +32,13 @@ from pathlib import Path
 from assistant.calls import CallError, Calls
 from assistant.files import write_atomically
 from assistant.pack import SkillPack
-from assistant.templates import SlotValue, Template, TemplateError, parse_list_line, sentence_forms
+from assistant.templates import (
+    SlotValue,
+    Template,
+    TemplateError,
+    parse_list_line,
+    sentence_forms,
+)
 
 PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES = "#### Prompt:", "#### Prompt Examples:", "#### Examples:", "#### Templates:"
 USER, ASSISTANT = "### User:", "### Assistant:"

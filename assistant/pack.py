@@ -14,7 +14,17 @@ from pathlib import Path
 from types import ModuleType
 
 from assistant.bundled import bundled
-from assistant.calls import UNFINISHED, UNFINISHED_MARK, Call, Calls, RawCall, UnknownSkill, clean, parse_call, parse_calls
+from assistant.calls import (
+    UNFINISHED,
+    UNFINISHED_MARK,
+    Call,
+    Calls,
+    RawCall,
+    UnknownSkill,
+    clean,
+    parse_call,
+    parse_calls,
+)
 from assistant.skill import SKILL_ATTRIBUTE, Skill
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -17,29 +17,28 @@ refused, no usable call, a skill that raised or ran out of time) is a failure.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav
-from assistant.config import Config
 from assistant.calls import Call, Calls
+from assistant.config import Config
 from assistant.dialogue import Exchange, Memory
 from assistant.dispatch import Dispatcher, Outcome
 from assistant.pack import SkillPack
 from assistant.router import Routed, Router, fallback_calls
-from assistant.voice.stt import Transcriber
 from assistant.timing import elapsed_ms
-
+from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav
+from assistant.voice.stt import Transcriber
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import openai
@@ -23,13 +23,26 @@ import openai
 from assistant.bundled import bundled
 from assistant.calls import MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
 from assistant.config import RouterConfig
+from assistant.decoding import (
+    CallMatcher,
+    CTranslate2Engine,
+    Engine,
+    TorchEngine,
+    convert_to_ctranslate2,
+)
 from assistant.dialogue import Exchange
-from assistant.decoding import CallMatcher, CTranslate2Engine, Engine, TorchEngine, convert_to_ctranslate2
 from assistant.endpoint import openai_client
 from assistant.files import staged_folder
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
 from assistant.pack import SkillPack
-from assistant.prompting import DEFAULT_TEMPLATE, PromptTemplate, load_template, render_prompt, render_user, system_text
+from assistant.prompting import (
+    DEFAULT_TEMPLATE,
+    PromptTemplate,
+    load_template,
+    render_prompt,
+    render_user,
+    system_text,
+)
 from assistant.timing import elapsed_ms
 
 log = logging.getLogger(__name__)

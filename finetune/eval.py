@@ -37,7 +37,13 @@ from assistant.context import SkillContext, use_context
 from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
 from assistant.resolution import resolved_key
-from assistant.router import SHIPPED_ADAPTER, OpenAIRouter, Router, is_trained_folder, load_local_router
+from assistant.router import (
+    SHIPPED_ADAPTER,
+    OpenAIRouter,
+    Router,
+    is_trained_folder,
+    load_local_router,
+)
 from finetune.metrics import Prediction, score
 from finetune.records import Record, read_records
 

@@ -28,14 +28,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trl import ModelConfig, SFTConfig
+
 from assistant.decoding import CallMatcher, TorchEngine
 from assistant.files import write_atomically
 from assistant.models import resolve_base_model
 from assistant.pack import SkillPack, load_pack
-from assistant.prompting import PromptTemplate, load_template, render_completion, render_prompt
+from assistant.prompting import (
+    PromptTemplate,
+    load_template,
+    render_completion,
+    render_prompt,
+)
 from assistant.router import MANIFEST, LocalRouter
-from trl import ModelConfig, SFTConfig
-
 from finetune.config import RouterArguments, parse_args
 from finetune.records import Record, file_sha256, read_records
 
@@ -152,8 +157,14 @@ def resume_checkpoint(output: Path) -> tuple[Path | None, list[Path]]:
     """
     from transformers.trainer import TRAINER_STATE_NAME
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-    from transformers.utils import (ADAPTER_SAFE_WEIGHTS_NAME, ADAPTER_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME,
-                                    SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME)
+    from transformers.utils import (
+        ADAPTER_SAFE_WEIGHTS_NAME,
+        ADAPTER_WEIGHTS_NAME,
+        SAFE_WEIGHTS_INDEX_NAME,
+        SAFE_WEIGHTS_NAME,
+        WEIGHTS_INDEX_NAME,
+        WEIGHTS_NAME,
+    )
 
     weights = (ADAPTER_SAFE_WEIGHTS_NAME, ADAPTER_WEIGHTS_NAME, SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME,
                WEIGHTS_NAME, WEIGHTS_INDEX_NAME)

@@ -18,7 +18,14 @@ from typing import Any
 import openai
 
 from assistant.calls import Call, CallError, format_literal
-from assistant.examples import ASSISTANT, EXAMPLES, USER, ExampleFile, read_example_file, utterance_key
+from assistant.examples import (
+    ASSISTANT,
+    EXAMPLES,
+    USER,
+    ExampleFile,
+    read_example_file,
+    utterance_key,
+)
 from assistant.files import write_atomically
 from assistant.pack import SkillPack
 from assistant.skill import Skill

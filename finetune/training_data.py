@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from assistant.calls import Calls
-from assistant.files import write_atomically
+from assistant.endpoint import NoAPIKey, openai_client
 from assistant.examples import (
     Example,
     ExampleFile,
@@ -40,7 +40,7 @@ from assistant.examples import (
     sync_prompt_line,
     utterance_key,
 )
-from assistant.endpoint import NoAPIKey, openai_client
+from assistant.files import write_atomically
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.templates import TemplateError, expand
 from finetune.compose import KINDS, Sizes, compose, exchange_key

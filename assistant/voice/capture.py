@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.voice.audio import (FRAME, FRAME_S, NO_MICROPHONE_HINT, SAMPLE_RATE, AudioError, check_microphone,
-                                   import_sounddevice)
+from assistant.voice.audio import (
+    FRAME,
+    FRAME_S,
+    NO_MICROPHONE_HINT,
+    SAMPLE_RATE,
+    AudioError,
+    check_microphone,
+    import_sounddevice,
+)
 
 if TYPE_CHECKING:
     from sounddevice import InputStream

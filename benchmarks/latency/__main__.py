@@ -28,14 +28,20 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from assistant.voice.audio import read_wav
 from assistant.decoding import CallMatcher
 from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
-from assistant.router import SHIPPED_ADAPTER, LocalRouter, RouterSpec, load_local_router, merged_model_dir
+from assistant.router import (
+    SHIPPED_ADAPTER,
+    LocalRouter,
+    RouterSpec,
+    load_local_router,
+    merged_model_dir,
+)
 from assistant.samples import load_samples
-from assistant.voice.stt import load_transcriber, word_error_rate
 from assistant.timing import elapsed_ms, percentile
+from assistant.voice.audio import read_wav
+from assistant.voice.stt import load_transcriber, word_error_rate
 from benchmarks.latency import realtime
 
 OUT = Path(__file__).resolve().parent / "results.json"

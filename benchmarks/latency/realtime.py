@@ -48,7 +48,13 @@ from assistant.pack import DEFAULT_MODULE
 from assistant.pipeline import Assistant, Turn
 from assistant.samples import load_samples
 from assistant.timing import percentile
-from assistant.voice.audio import FRAME_S, SAMPLE_RATE, SpeechDetector, read_wav, segment
+from assistant.voice.audio import (
+    FRAME_S,
+    SAMPLE_RATE,
+    SpeechDetector,
+    read_wav,
+    segment,
+)
 from assistant.voice.capture import Frames, play_into
 from assistant.voice.stt import load_transcriber, word_error_rate
 from benchmarks.latency import recordings

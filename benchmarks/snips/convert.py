@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.calls import Call, RawCall
-from assistant.examples import ASSISTANT, EXAMPLES, PROMPT, PROMPT_EXAMPLES, USER, utterance_key
+from assistant.examples import (
+    ASSISTANT,
+    EXAMPLES,
+    PROMPT,
+    PROMPT_EXAMPLES,
+    USER,
+    utterance_key,
+)
 from assistant.files import write_atomically
 from assistant.pack import REPO_ROOT, SkillPack, load_pack
 

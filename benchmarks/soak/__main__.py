@@ -36,7 +36,15 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.calls import Call
-from assistant.config import AppsConfig, Config, LLMConfig, NewsConfig, NotesConfig, RouterConfig, WeatherConfig
+from assistant.config import (
+    AppsConfig,
+    Config,
+    LLMConfig,
+    NewsConfig,
+    NotesConfig,
+    RouterConfig,
+    WeatherConfig,
+)
 from assistant.context import SkillContext, use_context
 from assistant.dispatch import Dispatcher
 from assistant.files import write_atomically
