@@ -243,19 +243,23 @@ def _no_context(commands: list[Example], pack: SkillPack, rng: random.Random) ->
         yield Composed(phrase, Calls([pack.fallback]), "no context")
 
 
+def cut_before_last_spoken(text: str, call: Call, pack: SkillPack) -> str | None:
+    """``text`` up to the last spoken (span) value of ``call``, if at least two words come before it;
+    a Literal's value may go unsaid, so it never marks a cut."""
+    said = {p.name for p in pack.skills[call.name].parameters if p.span}
+    starts = [text.casefold().rfind(v.casefold()) for name, v in call.args if name in said and isinstance(v, str) and v]
+    at = max(starts, default=-1)
+    head = text[:at].rstrip(" ,") if at > 0 else ""
+    return head if len(head.split()) >= 2 else None
+
+
 def _unfinished(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
     """Commands cut just before their last spoken (span) value, after a word that ends no complete example."""
     final = {utterance_key(e.user).rsplit(" ", 1)[-1] for e in singles}
     cuts = []
     for example in commands:
-        text = _said(example, True)
-        call = example.calls[0]
-        said = {p.name for p in pack.skills[call.name].parameters if p.span}  # a Literal's value may go unsaid
-        values = [v for name, v in call.args if name in said and isinstance(v, str) and v]
-        starts = [text.casefold().rfind(v.casefold()) for v in values]
-        at = max((s for s in starts if s > 0), default=-1)
-        head = text[:at].rstrip(" ,") if at > 0 else ""
-        if len(head.split()) >= 2 and utterance_key(head).rsplit(" ", 1)[-1] not in final:
+        head = cut_before_last_spoken(_said(example, True), example.calls[0], pack)
+        if head is not None and utterance_key(head).rsplit(" ", 1)[-1] not in final:
             cuts.append(head)
     while cuts:
         yield Composed(rng.choice(cuts), UNFINISHED, "unfinished")

@@ -27,6 +27,7 @@ from assistant.dialogue import Exchange, remembered
 from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
 from assistant.router import SHIPPED_ADAPTER, load_local_router
+from finetune.compose import cut_before_last_spoken
 from finetune.eval import evaluate
 from finetune.metrics import wilson
 from finetune.records import Record, read_records
@@ -48,22 +49,11 @@ def with_unrelated_turn(records: list[Record], seed: int = 0) -> list[Record]:
     return paired
 
 
-def cut_before_last_value(record: Record, pack: SkillPack) -> str | None:
-    """The command as said up to its last spoken (span) value, if at least two words come before it."""
-    text = record.user.strip()
-    spoken = {(skill.name, p.name) for skill in pack.skills.values() for p in skill.parameters if p.span}
-    starts = [text.casefold().rfind(value.casefold()) for call in record.calls for name, value in call.args
-              if (call.name, name) in spoken and isinstance(value, str) and value]
-    at = max(starts, default=-1)
-    head = text[:at].rstrip(" ,") if at > 0 else ""
-    return head if len(head.split()) >= 2 else None
-
-
 def finished_judgements(router: Any, records: list[Record], pack: SkillPack) -> dict[str, Any]:
     """How often the router calls a whole command finished, and one cut before its last value unfinished."""
     commands = [r for r in records if len(r.calls) == 1 and r.calls[0] != pack.fallback]
     whole = [not router.route(r.user, allow_unfinished=True).calls.unfinished for r in commands]
-    cuts = [cut for r in commands if (cut := cut_before_last_value(r, pack)) is not None]
+    cuts = [cut for r in commands if (cut := cut_before_last_spoken(r.user.strip(), r.calls[0], pack)) is not None]
     unfinished = [router.route(cut, allow_unfinished=True).calls.unfinished for cut in cuts]
     return {"whole_called_finished": sum(whole) / len(whole), "whole_n": len(whole),
             "whole_ci95": wilson(sum(whole), len(whole)),
