@@ -45,6 +45,7 @@ REPEATS = ("again", "say that again", "one more time", "repeat that", "do it aga
 PREPOSITIONS = ("in", "for", "at", "on", "about", "to", "from", "of", "with")  # kept in "and in Rome"
 MAX_VALUE_WORDS = 4  # a follow-up names a place or a day, not a whole question
 MAX_NAME_WORDS = 2  # a parameter whose values are usually this short names things ("Oslo", "ten minutes")
+THREE_COMMANDS_SHARE = 0.5  # compounds of three commands rather than two (three were dropped most)
 SHARED_WORDS_SHARE = 0.2  # compounds of one skill whose second part is only its value ("... in Oslo and Rome")
 KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished")
 
@@ -65,12 +66,12 @@ class Composed:
 class Sizes:
     """How many of each kind to make at most."""
 
-    compound: int = 600
+    compound: int = 1500
     follow_up: int = 500
     repeat: int = 80
     unrelated: int = 1000
     no_context: int = 80
-    unfinished: int = 300
+    unfinished: int = 900
 
     def scaled(self, share: float, unfinished: bool = True) -> Sizes:
         """A share of each; without ``unfinished`` none of that kind (held-out splits score complete requests)."""
@@ -142,7 +143,7 @@ def _compounds(singles: list[Example], commands: list[Example], pack: SkillPack,
                 yield Composed(f"{text} {joint} {value}", Calls([first.calls[0], _changed(first.calls[0], name, value, pack)]),
                                "compound")
             continue
-        parts = [rng.choice(commands) for _ in range(2 if rng.random() < 0.75 else 3)]
+        parts = [rng.choice(commands) for _ in range(3 if rng.random() < THREE_COMMANDS_SHARE else 2)]
         if len({e.calls[0] for e in parts}) < len(parts):  # the same request twice is not two requests
             continue
         if fallbacks and rng.random() < 0.15:  # a part the pack cannot do keeps its place as the fallback call
