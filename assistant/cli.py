@@ -154,7 +154,8 @@ def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
         problem = ("neither an adapter (adapter_config.json) nor a model folder (config.json)" if adapter.is_dir()
                    else "no such folder")
         raise SetupError(f"router adapter {adapter}: {problem} ([router] adapter or --adapter)")
-    return lambda: load_local_router(pack, adapter, engine=settings.engine, deadline_s=settings.timeout_s)
+    return lambda: load_local_router(pack, adapter, engine=settings.engine, threads=settings.threads,
+                                     deadline_s=settings.timeout_s)
 
 
 def build_assistant(args: argparse.Namespace, config: Config, on_stage: Callable[[str], None] = lambda s: None) -> Assistant:

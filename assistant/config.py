@@ -236,6 +236,7 @@ class RouterConfig:
     engine: Literal["ctranslate2", "transformers"] = setting(
         "ctranslate2", doc='Local inference: "ctranslate2" (int8, fast on a CPU) or "transformers".'
     )
+    threads: int = setting(2, doc='CPU threads the local model decodes with (engine = "ctranslate2").', positive=True)
     base_url: str | None = setting(None, doc='Endpoint for backend = "openai" (unset: api.openai.com).',
                                    example="http://localhost:8000/v1")
     model: str = setting("gpt-4o-mini", doc='Model name at that endpoint, for backend = "openai".')

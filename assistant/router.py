@@ -214,7 +214,7 @@ def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
 
 def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAPTER, *, base_model: str | None = None,
                       template: str | None = None, list_skills: bool | None = None, engine: str = "ctranslate2",
-                      max_new_tokens: int = 128, deadline_s: float = DEFAULT_DEADLINE_S) -> LocalRouter:
+                      threads: int = 2, max_new_tokens: int = 128, deadline_s: float = DEFAULT_DEADLINE_S) -> LocalRouter:
     """A router from a trained folder (an adapter or a merged model, with its run's manifest), or
     from a bare base model when adapter is None.
 
@@ -233,7 +233,7 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
     prompt_template = load_template(template or spec.template, tokenizer)
     calls = CallMatcher(tokenizer, pack, prompt_template.lead)
     if engine == "ctranslate2":
-        backend: Engine = CTranslate2Engine(convert_to_ctranslate2(model_dir, cache_dir()), calls)
+        backend: Engine = CTranslate2Engine(convert_to_ctranslate2(model_dir, cache_dir()), calls, threads)
     elif engine == "transformers":
         import torch
 
