@@ -5,7 +5,9 @@ a run of whitespace, or one other character (llguidance's ``substring_words`` sp
 same way), that neither starts nor ends with whitespace. So "St. Louis" and "Paris" are spans of
 "weather in St. Louis, Paris?", "Pari" and " Paris" are not. Case is kept as said: the speech
 recogniser's capitals are the words' own, and resolvers compare values case-insensitively.
-Double quotes and backslashes never enter a span: the value sits inside a JSON-style string.
+Double quotes and backslashes never enter a span: the value sits inside a JSON-style string. A
+span holds at least one letter or digit: punctuation alone is no value (Whisper ends a command
+cut off at a pause with a full stop, "Set a timer for.", which is not a duration).
 
 A follow-up may copy from the previous turn's words too: ``said`` then holds both utterances on
 separate lines, and a span lies within one line.
@@ -18,6 +20,7 @@ import re
 
 _CHUNK = re.compile(r"\w+|\s+|[^\w\s]")
 _UNQUOTABLE = re.compile(r'["\\\x00-\x1f\x7f]')
+_WORDY = re.compile(r"\w")
 
 
 def quotable(text: str) -> str:
@@ -27,7 +30,7 @@ def quotable(text: str) -> str:
 
 def is_span(value: str, said: str) -> bool:
     """Whether ``value`` is a span of the utterance ``said`` (see the module docstring)."""
-    if not value or value != value.strip():
+    if value != value.strip() or not _WORDY.search(value):
         return False
     return any(_in_line(value, quotable(line)) for line in said.split("\n"))
 
@@ -49,5 +52,5 @@ def span_terminal(name: str, said: str) -> str:
     terminals = [f"{name}: {' | '.join(parts)}"]
     for part, line in zip(parts, lines):
         chunks = json.dumps({"substring_words": quotable(line)}, ensure_ascii=False)
-        terminals.append(f"{part}: %regex {chunks} & /[^\\s](.*[^\\s])?/")
+        terminals.append(f"{part}: %regex {chunks} & /[^\\s](.*[^\\s])?/ & /.*\\w.*/")
     return "\n".join(terminals)

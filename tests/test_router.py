@@ -69,6 +69,7 @@ SAID = "hey, find the Café de Flore near St. Louis, please!"
     ('find(place="Cafe de Flore")', False), ('find(place="Caf")', False), ('find(place=" the")', False),
     ('find(place="Flore near")', True), ('find(place="Paris")', False), ('find(place="de  Flore")', False),
     ('weather(location="anything at all")', True),  # a plain str stays free
+    ('find(place="!")', False), ('find(place=",")', False),  # punctuation alone is no value
 ])
 def test_span_values_may_only_copy_words_of_the_utterance(span_calls: CallMatcher, text: str, accepted: bool) -> None:
     matcher = span_calls.fresh(SAID)
