@@ -4,12 +4,14 @@ For each bundled spoken command (assets/samples): speech recognition, routing, a
 → call ready for dispatch (recognition + routing; the recording has ended when it is handed
 over). In the same run, the plain transformers ``generate`` baseline (same merged model, fp32,
 whole prompt every time, no cache, no grammar) routes the same transcripts, so the speed-up is a
-ratio measured side by side; so does the same router with its span markers dropped (one grammar
-compiled once, values free), which prices the per-request span grammar. Prints a table and
+ratio measured side by side; so do the same router with its span markers dropped (one grammar
+compiled once, values free), which prices the per-request span grammar, and the same router
+decoding with one thread instead of two. Prints a table and
 writes JSON.
 
 ``--realtime`` plays recordings in real time into the listening loops instead and measures last
-word → first skill called (:mod:`benchmarks.latency.realtime`).
+word → first skill called (:mod:`benchmarks.latency.realtime`); ``--turn-end`` scores the judges
+that may end a turn early (:mod:`benchmarks.latency.turn_end`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from assistant.samples import load_samples
 from assistant.timing import elapsed_ms, percentile
 from assistant.voice.audio import read_wav
 from assistant.voice.stt import load_transcriber, word_error_rate
-from benchmarks.latency import realtime
+from benchmarks.latency import realtime, turn_end
 
 OUT = Path(__file__).resolve().parent / "results.json"
 
@@ -95,9 +97,11 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
     router.route(transcripts[0])
     free = without_spans(router)
     free.route(transcripts[0])
+    one_thread = load_local_router(pack, adapter, threads=1)
+    one_thread.route(transcripts[0])
 
     stt_ms, route_ms, e2e_ms, tokens_per_s, transcripts, calls = [], [], [], [], [], []
-    free_ms, compile_ms = [], []
+    free_ms, one_thread_ms, compile_ms = [], [], []
     for _ in range(repeats):
         transcripts, calls = [], []
         for clip in audio:
@@ -113,6 +117,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
             transcripts.append(text)
             calls.append(str(routed.calls))
             free_ms.append(free.route(text).latency_ms)
+            one_thread_ms.append(one_thread.route(text).latency_ms)
             start = time.perf_counter()
             router.calls.fresh(" ".join(text.split()))
             compile_ms.append(elapsed_ms(start))
@@ -135,6 +140,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
         "stt_ms": percentiles(stt_ms),
         "route_ms": percentiles(route_ms),
         "route_ms_without_spans": percentiles(free_ms),
+        "route_ms_one_thread": percentiles(one_thread_ms),
         "span_grammar_compile_ms": percentiles(compile_ms),
         "end_of_speech_to_dispatch_ms": percentiles(e2e_ms),
         "router_tokens_per_s": percentiles(tokens_per_s),
@@ -155,6 +161,7 @@ def show(result: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column == "stage" else "right")
     for key, label in (("stt_ms", "speech recognition (ms)"), ("route_ms", "router (ms)"),
                        ("route_ms_without_spans", "router without span grammar (ms)"),
+                       ("route_ms_one_thread", "router with one thread (ms)"),
                        ("span_grammar_compile_ms", "per-request span grammar compile (ms)"),
                        ("end_of_speech_to_dispatch_ms", "end of speech → dispatch (ms)"),
                        ("router_tokens_per_s", "router tokens/s"),
@@ -178,17 +185,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--realtime", action="store_true", help="play recordings in real time into the listening loops")
     parser.add_argument("--loops", default="today,new", help="with --realtime: today, new, new:<turn_end> (router, "
                                                              "smart-turn, both, silence), comma-separated (default: %(default)s)")
-    parser.add_argument("--limit", type=int, help="with --realtime: this many recordings, spread over all of them")
+    parser.add_argument("--turn-end", action="store_true", help="score the end-of-turn judges (router, Smart Turn, "
+                                                                 "both) on the recordings, offline")
+    parser.add_argument("--limit", type=int, help="with --realtime or --turn-end: this many recordings, spread over all")
     parser.add_argument("--time-limit", type=float, default=realtime.TIME_LIMIT_S,
                         help="with --realtime: seconds a loop may stay busy after a recording ends (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be at least 1, not {args.limit}")
+    if args.turn_end:
+        result = turn_end.run(args.adapter, args.limit)
+        turn_end.show(result)
+        write_atomically(args.out or turn_end.OUT, json.dumps(result, indent=2) + "\n")
+        return
     if not args.realtime:
         result = run(args.adapter, args.repeats)
         show(result)
         write_atomically(args.out or OUT, json.dumps(result, indent=2) + "\n")
         return
-    if args.limit is not None and args.limit < 1:
-        parser.error(f"--limit must be at least 1, not {args.limit}")
     if args.time_limit <= 0:
         parser.error(f"--time-limit must be positive, not {args.time_limit:g}")
     try:
