@@ -6,8 +6,7 @@ over). In the same run, the plain transformers ``generate`` baseline (same merge
 whole prompt every time, no cache, no grammar) routes the same transcripts, so the speed-up is a
 ratio measured side by side; so do the same router with its span markers dropped (one grammar
 compiled once, values free), which prices the per-request span grammar, and the same router
-decoding with one thread instead of two. Prints a table and
-writes JSON.
+decoding with one thread instead of two. Prints a table and writes JSON.
 
 ``--realtime`` plays recordings in real time into the listening loops instead and measures last
 word → first skill called (:mod:`benchmarks.latency.realtime`); ``--turn-end`` scores the judges
