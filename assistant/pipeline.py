@@ -38,7 +38,7 @@ from assistant.pack import SkillPack
 from assistant.router import Routed, Router, fallback_calls
 from assistant.timing import elapsed_ms
 from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav
-from assistant.voice.stt import Transcriber
+from assistant.voice.stt import Transcriber, without_closing_punctuation
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class Assistant:
 
     def recognise(self, audio: np.ndarray) -> str:
         with self._hearing:
-            return self.transcriber.transcribe(audio).strip()
+            return without_closing_punctuation(self.transcriber.transcribe(audio).strip())
 
     def handle_text(self, text: str, ahead: Ahead | None = None, pending: Pending | None = None) -> Turn:
         start = time.perf_counter()

@@ -12,7 +12,13 @@ from audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
 
 from assistant.voice.audio import read_wav
 from assistant.samples import SAMPLES_DIR, load_samples
-from assistant.voice.stt import FasterWhisperTranscriber, load_transcriber, without_repeats, word_error_rate
+from assistant.voice.stt import (
+    FasterWhisperTranscriber,
+    load_transcriber,
+    without_closing_punctuation,
+    without_repeats,
+    word_error_rate,
+)
 from assistant.voice.whisper_convert import ConversionError, default_checkpoint, main, read_ct2_model
 
 pytestmark = pytest.mark.slow
@@ -136,6 +142,15 @@ def test_converter_rejects_a_file_that_is_not_a_ctranslate2_model(tmp_path):
 ])
 def test_a_transcript_that_only_says_itself_again_is_kept_once(heard: str, kept: str) -> None:
     assert without_repeats(heard) == kept
+
+
+@pytest.mark.parametrize(("heard", "routed"), [
+    ("Set a timer for.", "Set a timer for"), ("What time is it in Tokyo?", "What time is it in Tokyo"),
+    ("Open the...", "Open the"), ("Shut up!", "Shut up"), ("Weather in St. Louis", "Weather in St. Louis"),
+    ("Dr. Who, 3.5 minutes.", "Dr. Who, 3.5 minutes"), (".", ""),
+])
+def test_the_router_is_given_a_transcript_without_its_closing_punctuation(heard: str, routed: str) -> None:
+    assert without_closing_punctuation(heard) == routed
 
 
 def test_the_short_encoder_context_reads_the_bundled_commands_as_the_whole_window_does() -> None:
