@@ -167,10 +167,10 @@ class Listener:
         samples = np.concatenate(audio)
         transcript = self.assistant.recognise(samples)
         ahead = self.assistant.route_ahead(transcript) if transcript else None
-        routed_complete = ahead is not None and not ahead.routed.calls.unfinished and ahead.routed.error is None
+        routed_complete = routed_finished(ahead)
         complete = routed_complete
         if self.voice.turn_end in ("smart-turn", "both") and self.smart_turn is not None:
-            audible = self.smart_turn(samples) >= SMART_TURN_COMPLETE
+            audible = sounds_finished(self.smart_turn, samples)
             complete = audible and (routed_complete or self.voice.turn_end == "smart-turn") and bool(transcript)
         took = time.perf_counter() - start
         log.info("heard so far (%.0f ms): %r -> %s%s", took * 1000, transcript,
@@ -182,6 +182,16 @@ class Listener:
                      "silence window, so the loop recognises after the window instead", RETRY_AFTER_TURNS, took * 1000,
                      self.voice.silence_s)
         return _Pass(voiced_upto, transcript, ahead, complete)
+
+
+def routed_finished(ahead: Ahead | None) -> bool:
+    """The router's judgement of what was said so far: a request it routed whole, not the unfinished mark."""
+    return ahead is not None and not ahead.routed.calls.unfinished and ahead.routed.error is None
+
+
+def sounds_finished(smart_turn: Callable[[np.ndarray], float], audio: np.ndarray) -> bool:
+    """Smart Turn's judgement of the audio so far."""
+    return smart_turn(audio) >= SMART_TURN_COMPLETE
 
 
 def listen(frames: Iterable[np.ndarray], assistant: Assistant, voice: VoiceConfig,

@@ -70,7 +70,7 @@ Loop = Callable[[Frames], Iterator[Turn]]
 
 @dataclass(frozen=True)
 class Clip:
-    """A recording and what is known of it; ``resume_s`` is None without a pause inside."""
+    """A recording and what is known of it; ``resume_s`` and ``pause_s`` are None without a pause inside."""
 
     name: str
     path: str
@@ -79,6 +79,7 @@ class Clip:
     speech_end_s: float
     resume_s: float | None = None
     pause_kind: str | None = None
+    pause_s: float | None = None
 
 
 @dataclass
@@ -113,7 +114,7 @@ def load_clips(limit: int | None) -> list[Clip]:
                           (loud[-1] + 1) * recordings.HOP / SAMPLE_RATE))
     for record in recordings.generate():
         clips.append(Clip(Path(record.path).stem, record.path, record.text, record.call, record.speech_end_s,
-                          record.resume_s, record.pause_kind))
+                          record.resume_s, record.pause_kind, record.pause_s))
     if limit is not None and limit < len(clips):
         clips = [clips[index * len(clips) // limit] for index in range(limit)]
     return clips

@@ -34,9 +34,8 @@ from assistant.cli import build_assistant
 from assistant.config import Config, RouterConfig
 from assistant.pack import DEFAULT_MODULE
 from assistant.voice.audio import SAMPLE_RATE, read_wav
-from assistant.voice.listening import SMART_TURN_COMPLETE
+from assistant.voice.listening import routed_finished, sounds_finished
 from assistant.voice.smart_turn import SmartTurn
-from benchmarks.latency import recordings
 from benchmarks.latency.realtime import load_clips
 from finetune.metrics import wilson
 
@@ -51,23 +50,22 @@ def run(adapter: Path, limit: int | None = None) -> dict[str, Any]:
     assistant = build_assistant(Namespace(skills=DEFAULT_MODULE), Config(router=RouterConfig(adapter=str(adapter))))
     assistant.load()
     smart_turn = SmartTurn()
-    pauses = {Path(r.path).stem: r.pause_s for r in recordings.generate() if r.pause_s is not None}
     pieces = []
     for clip in load_clips(limit):
         audio = read_wav(clip.path)
         pieces.append(("whole", clip.name, audio[: round(clip.speech_end_s * SAMPLE_RATE)]))
-        if clip.resume_s is not None:
-            cut_s = clip.resume_s - pauses[clip.name]
+        if clip.resume_s is not None and clip.pause_s is not None:
+            cut_s = clip.resume_s - clip.pause_s
             pieces.append((f"cut, {clip.pause_kind}", clip.name, audio[: round(cut_s * SAMPLE_RATE)]))
     rows, router_ms, smart_ms = [], [], []
     for case, name, audio in pieces:
         start = time.perf_counter()
         transcript = assistant.recognise(audio)
         ahead = assistant.route_ahead(transcript) if transcript else None
-        routed = ahead is not None and ahead.routed.error is None and not ahead.routed.calls.unfinished
+        routed = routed_finished(ahead)
         router_ms.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        audible = smart_turn.complete(audio) >= SMART_TURN_COMPLETE and bool(transcript)
+        audible = sounds_finished(smart_turn.complete, audio) and bool(transcript)
         smart_ms.append((time.perf_counter() - start) * 1000)
         rows.append({"case": case, "recording": name, "transcript": transcript,
                      "calls": str(ahead.routed.calls) if ahead else None,
