@@ -57,7 +57,8 @@ def played(assistant: Assistant, audio: np.ndarray, voice: VoiceConfig = VoiceCo
 def test_a_complete_request_ends_at_the_short_pause_recognised_and_routed_while_listening(assistant, tmp_path,
                                                                                           skill_context) -> None:
     skill_context()
-    turns, ends = played(assistant, said("What time is it in Tokyo?", tmp_path))
+    voice = VoiceConfig(silence_s=1.2)  # a window no pass takes as long as, even on a busy machine
+    turns, ends = played(assistant, said("What time is it in Tokyo?", tmp_path), voice)
     assert [turn.calls for turn in turns] == [['timecheck(location="Tokyo")']]
     assert turns[0].answer and not turns[0].failed
     assert len(ends) == 1 and ends[0].early and ends[0].transcript and ends[0].ahead is not None
@@ -74,6 +75,17 @@ def test_speech_after_a_pause_is_heard_with_what_came_before_and_nothing_acts_on
     assert len(whole) == 1 and len(whole[0].calls) == 1 and 'name="pizza"' in whole[0].calls[0]
     assert [timer.name for timer in context.timers.timers()] == ["pizza"]  # the first part alone never started
     assert all(turn.error and "went on" in turn.error for turn in turns if turn.superseded)
+
+
+def test_a_pass_the_speaker_talks_over_is_not_routed(assistant, tmp_path, skill_context, caplog) -> None:
+    """Passes run beside listening: speech that resumes before a pass has recognised cancels its routing."""
+    skill_context()
+    first = trim_silence(said("What time is it", tmp_path, "first"), pad_s=0.0)
+    rest = trim_silence(said("in Tokyo", tmp_path, "rest"), pad_s=0.0)
+    with caplog.at_level(logging.INFO, logger="assistant.voice.listening"):
+        turns, _ends = played(assistant, np.concatenate([first, silence(0.15), rest]))  # shorter than recognising
+    assert "then you went on: not routed" in caplog.text
+    assert [turn.calls for turn in turns if not turn.superseded] == [['timecheck(location="Tokyo")']]
 
 
 def test_listening_ahead_turns_itself_off_when_passes_take_longer_than_the_silence_window(
