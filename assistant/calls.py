@@ -124,16 +124,22 @@ UNFINISHED = _Unfinished()
 
 
 def finished_calls(text: str) -> list[str]:
-    """The calls of a partly decoded output that a separator has already closed (strings respected)."""
-    pieces, start, quoted, escaped = [], 0, False, False
+    """The calls of a partly decoded output that are closed (strings respected): by a separator, or
+    the last one by its closing parenthesis, after which the call grammar allows only a separator
+    or the end. So a call can run before the router has decoded whether another follows."""
+    pieces, start, quoted, escaped, depth = [], 0, False, False, 0
     for index, char in enumerate(text):
         if quoted:
             quoted, escaped = (escaped or char != '"'), (not escaped and char == "\\")
         elif char == '"':
             quoted = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
         elif text.startswith(SEPARATOR, index):
             pieces.append(text[start:index])
             start = index + len(SEPARATOR)
+    if not quoted and depth == 0 and text.endswith(")"):
+        pieces.append(text[start:])
     return pieces
 
 

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,13 +45,54 @@ log = logging.getLogger(__name__)
 ORDINALS = ("first", "second", "third")
 
 
-@dataclass(frozen=True)
 class Ahead:
-    """Calls routed while the user was still speaking, for exactly this command and previous turn."""
+    """Calls routed while the user was still speaking, for exactly this command and previous turn.
 
-    command: str
-    context: Exchange | None
-    routed: Routed
+    It may be handed on while the router is still decoding: :meth:`calls` gives each call as soon
+    as it is decoded, so the first can run before the router knows whether another follows.
+    """
+
+    def __init__(self, command: str, context: Exchange | None):
+        self.command, self.context = command, context
+        self._decoded: list[Call] = []
+        self._routed: Routed | None = None
+        self._changed = threading.Condition()
+
+    def decoded(self, call: Call) -> None:
+        with self._changed:
+            self._decoded.append(call)
+            self._changed.notify_all()
+
+    def end(self, routed: Routed) -> None:
+        with self._changed:
+            self._routed = routed
+            self._changed.notify_all()
+
+    @property
+    def routed(self) -> Routed:
+        """The whole result, once routing has ended."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._routed is not None)
+            assert self._routed is not None
+            return self._routed
+
+    def whole(self) -> bool:
+        """Whether it routed a request, not the unfinished mark: known at its first call (or its end)."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._decoded) or self._routed is not None)
+            return bool(self._decoded) or self._routed is not None and not self._routed.calls.unfinished
+
+    def calls(self) -> Iterator[Call]:
+        """Each call as soon as it is decoded, until routing has ended."""
+        index = 0
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: len(self._decoded) > index or self._routed is not None)
+                if len(self._decoded) <= index:
+                    return
+                call = self._decoded[index]
+            index += 1
+            yield call
 
 
 class Pending(Protocol):
@@ -157,14 +198,28 @@ class Assistant:
             command = text
         return command, context
 
-    def route_ahead(self, text: str) -> Ahead | None:
-        """Route a partial transcript without running anything; its calls may be ``UNFINISHED``."""
+    def route_ahead(self, text: str, on_first: Callable[[Ahead], None] = lambda ahead: None) -> Ahead | None:
+        """Route a partial transcript without running anything; its calls may be ``UNFINISHED``.
+        ``on_first`` is handed the Ahead when its first call is decoded, while routing goes on."""
         command, context = self._command(text)
         if command is None or not command.strip() or len(command) > self.config.router.max_utterance_chars:
             return None
+        ahead, told = Ahead(command, context), False
+
+        def decoded(call: Call) -> None:
+            nonlocal told
+            ahead.decoded(call)
+            if not told:
+                told = True
+                on_first(ahead)
+
         with self._routing:
-            routed = self.router.route(command, context, allow_unfinished=True)
-        return Ahead(command, context, routed)
+            try:
+                ahead.end(self.router.route(command, context, decoded, allow_unfinished=True))
+            except Exception as error:  # whoever waits on its calls is told, not left waiting
+                ahead.end(Routed(fallback_calls(self.pack), "", 0.0, error=f"routing failed: {error}"))
+                raise
+        return ahead
 
     def handle_heard(self, audio: np.ndarray, transcript: str | None = None, ahead: Ahead | None = None,
                      pending: Pending | None = None) -> Turn:
@@ -209,11 +264,11 @@ class Assistant:
             with lock:
                 started.append(self._running.submit(contextvars.copy_context().run, self._run, call, pending))
 
-        if ahead is not None and (ahead.command, ahead.context) == (command, context) and not ahead.routed.calls.unfinished:
-            log.info("routed while you spoke: %s", ahead.routed.calls)
-            routed = dataclasses.replace(ahead.routed, latency_ms=0.0)
-            for call in routed.calls:
+        if ahead is not None and (ahead.command, ahead.context) == (command, context) and ahead.whole():
+            for call in ahead.calls():
                 run_now(call)
+            routed = dataclasses.replace(ahead.routed, latency_ms=0.0)
+            log.info("routed while you spoke: %s", routed.calls)
         else:
             with self._routing:
                 routed = self.router.route(command, context, run_now)

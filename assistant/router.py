@@ -157,7 +157,7 @@ class LocalRouter:
         announced: list[Call] = []
 
         def progress(generated: list[int]) -> None:
-            """Hand on each call that a separator has closed, so it can run while the next is decoded."""
+            """Hand on each call once it is closed, so it can run while the rest is decoded."""
             text = self.tokenizer.decode([t for t in generated if t != self.calls.eos_id])
             for piece in finished_calls(text.removeprefix(self.template.lead))[len(announced):]:
                 try:

@@ -239,8 +239,11 @@ def test_anything_but_one_to_three_separated_calls_is_refused(text: str, words: 
         parse_call("other(); other()")  # one call where one is asked for
 
 
-def test_a_call_counts_as_finished_once_a_separator_outside_its_strings_closes_it() -> None:
+def test_a_call_counts_as_finished_once_a_separator_or_its_parenthesis_outside_its_strings_closes_it() -> None:
     assert finished_calls('ask(question="a; b"); weath') == ['ask(question="a; b")']
     assert finished_calls('ask(question="say \\"hi; there\\""); other(); ') == [
         'ask(question="say \\"hi; there\\"")', "other()"]
-    assert finished_calls("other()") == []
+    assert finished_calls("other()") == ["other()"]
+    assert finished_calls('timer(duration="5 minutes"); notes(text="call (mom)') == ['timer(duration="5 minutes")']
+    assert finished_calls('notes(text="call (mom))') == []  # the parenthesis is in the string
+    assert finished_calls('timer(duration="5 minutes"') == []

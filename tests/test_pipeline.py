@@ -3,6 +3,7 @@ and every fault path of a turn: silence, noise, corrupt audio, no wake word, a s
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from pathlib import Path
@@ -222,6 +223,31 @@ def test_several_commands_in_one_breath_each_run_and_answer_in_order(pack, route
     assert turn.calls == ['timer(duration="ten minutes")', 'notes(action="add", note="buy milk")'], turn
     assert turn.answer.startswith("Timer set for 10 minutes.") and "buy milk" in turn.answer and not turn.failed
     assert len(context.timers.timers()) == 1
+
+
+@pytest.mark.slow
+def test_calls_routed_while_listening_run_as_soon_as_each_is_decoded(pack, router, tmp_path: Path,
+                                                                     skill_context) -> None:
+    """The listening loop hands a turn on at its first decoded call; that call runs while the next is decoded."""
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path)
+    skill_context(assistant.config)
+    stages: list[tuple[float, str]] = []
+    assistant.on_stage = lambda stage: stages.append((time.perf_counter(), stage))
+    said = "what time is it in Tokyo and what's the weather in Berlin"
+    first: queue.Queue = queue.Queue()
+    routed_at: list[float] = []
+
+    def route_ahead() -> None:
+        assistant.route_ahead(said, first.put)
+        routed_at.append(time.perf_counter())
+
+    routing = threading.Thread(target=route_ahead)
+    routing.start()
+    turn = assistant.handle_text(said, first.get(timeout=60))
+    routing.join()
+    assert turn.calls == ['timecheck(location="Tokyo")', 'weather(location="Berlin")'], turn
+    assert turn.answer and not turn.failed and turn.timings["route_ms"] == 0  # routed once, while "listening"
+    assert next(at for at, stage in stages if stage == "running timecheck") < routed_at[0]
 
 
 @pytest.mark.slow

@@ -194,6 +194,34 @@ def test_default_pack_grammar_compiles_and_routes_with_the_shipped_router() -> N
     assert router.route("honey did you feed the cat").calls == (Call("other"),)
 
 
+class CountingEngine:
+    """The router's own engine, noting how many tokens were decoded each time progress is told."""
+
+    def __init__(self, engine):
+        self.engine, self.steps = engine, [0]
+
+    def decode(self, prompt_ids, fixed_len, matcher, max_new_tokens, deadline, progress):
+        def counted(generated: list[int]) -> None:
+            self.steps.append(len(generated))
+            progress(generated)
+
+        return self.engine.decode(prompt_ids, fixed_len, matcher, max_new_tokens, deadline, counted)
+
+
+@pytest.mark.slow
+def test_each_call_is_handed_on_once_closed_before_the_router_decodes_what_follows() -> None:
+    pack = load_pack()
+    router = load_local_router(pack)
+    router.engine = counting = CountingEngine(router.engine)
+    handed: list[tuple[str, int]] = []
+    routed = router.route("set a timer for ten minutes and tell me the weather in Berlin",
+                          on_call=lambda call: handed.append((str(call), counting.steps[-1])))
+    assert [call for call, _ in handed] == [str(call) for call in routed.calls] == [
+        'timer(duration="ten minutes")', 'weather(location="Berlin")']
+    assert handed[0][1] < handed[1][1] < routed.tokens  # the last one before its end token was decoded
+    assert routed.tokens - handed[1][1] == 1
+
+
 WORDS = ["find", "the", "bakery", "near", "Berlin", "please", "um", "café", "St.", "Louis", "42", "weather", "in",
          "Tokyo", "what's", "a", "place", "to", "eat", ",", "?"]
 

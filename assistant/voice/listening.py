@@ -6,11 +6,11 @@ does not call speech, the audio so far is recognised and routed ahead, in a thre
 with the unfinished mark allowed: the router says whether "set a timer for" is a whole request.
 A pass the speaker talks over is cancelled. (Played in real time, 66 benchmark recordings
 interleaved in one process: a pass in its own thread after one quiet frame answered a median 45 ms
-sooner than one in the listening thread after three.) Once a pass is done and ``early_s`` of pause
-has passed, a turn whose request is complete (by the router, Smart Turn or both: ``turn_end``)
-ends at once, its transcript and calls ready; otherwise the ``silence_s`` window ends it, as
-before. The pause's pass is reused when no speech came after it, so the turn is rarely recognised
-twice.
+sooner than one in the listening thread after three.) Once ``early_s`` of pause has passed, a turn
+whose request is complete (by the router, Smart Turn or both: ``turn_end``) ends as soon as the
+router has decoded its first call: that call runs while the router decodes whether another
+follows. Otherwise the ``silence_s`` window ends it, as before. The pause's pass is reused when no
+speech came after it, so the turn is rarely recognised twice.
 
 After an early end the loop keeps listening through the rest of the silence window: if the
 speaker goes on, the turn is told so (skills that act have waited for this) and the whole
@@ -102,12 +102,21 @@ class _Job:
         return self.utterance, self.voiced_upto
 
 
+@dataclass
+class _FirstCall:
+    """A pass whose router has decoded its first call: the request is whole, though routing goes on."""
+
+    job: _Job
+    result: _Pass
+
+
 class _Passes:
     """Passes run one at a time in a thread of their own, so frames are heard while one runs and the
-    turn can end the moment it is done; each finished job is posted among the frames. A pass the
-    speaker talked over is cancelled: recognition cannot be stopped, but it is not routed."""
+    turn can end the moment its first call is decoded; a pass posts that (:class:`_FirstCall`), and
+    then itself once done, among the frames. A pass the speaker talked over is cancelled:
+    recognition cannot be stopped, but it is not routed."""
 
-    def __init__(self, run: Callable[[_Job], _Pass | None], events: queue.Queue[object]):
+    def __init__(self, run: Callable[[_Job, Callable[[object], None]], _Pass | None], events: queue.Queue[object]):
         self._run, self._events = run, events
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self.latest: _Job | None = None
@@ -139,7 +148,7 @@ class _Passes:
         while (job := self._jobs.get()) is not None:
             if not job.cancelled.is_set():
                 try:
-                    job.result = self._run(job)
+                    job.result = self._run(job, self._events.put)
                 except Exception as error:  # handed to the listener, which raises it in its own thread
                     job.error = error
             job.done.set()
@@ -198,7 +207,11 @@ class Listener:
         while (event := events.get()) is not _FRAMES_END:
             if isinstance(event, Exception):
                 raise event
-            if isinstance(event, _Job):
+            if isinstance(event, _FirstCall):
+                if settling is not None or event.job.key != (utterance, said.last_voiced):
+                    continue  # the speaker went on after it
+                passed = event.result
+            elif isinstance(event, _Job):
                 result = self._outcome(event)
                 if settling is not None or result is None or event.key != (utterance, said.last_voiced):
                     continue  # cancelled, or the speaker went on after it
@@ -295,16 +308,24 @@ class Listener:
         heard.settle(resumed=False)
         return heard
 
-    def _pass(self, job: _Job) -> _Pass | None:
+    def _pass(self, job: _Job, post: Callable[[object], None]) -> _Pass | None:
         start = time.perf_counter()
         transcript = self.assistant.recognise(job.audio)
         if job.cancelled.is_set():  # the speaker went on while it was recognised: routing it would only take CPU
             log.info("heard so far (%.0f ms): %r, then you went on: not routed", elapsed_ms(start), transcript)
             return None
-        ahead = self.assistant.route_ahead(transcript) if transcript else None
-        complete = routed_finished(ahead)
+        audible = None
         if self.voice.turn_end in ("smart-turn", "both") and self.smart_turn is not None:
             audible = sounds_finished(self.smart_turn, job.audio)
+
+        def first_call(ahead: Ahead) -> None:
+            """A whole request by the router; the turn may end before the router knows whether more calls follow."""
+            if audible is not False:
+                post(_FirstCall(job, _Pass(job.voiced_upto, transcript, ahead, True, time.perf_counter() - start)))
+
+        ahead = self.assistant.route_ahead(transcript, first_call) if transcript else None
+        complete = routed_finished(ahead)
+        if audible is not None:
             complete = audible and (complete or self.voice.turn_end == "smart-turn") and bool(transcript)
         took = time.perf_counter() - start
         log.info("heard so far (%.0f ms): %r -> %s%s", took * 1000, transcript,
