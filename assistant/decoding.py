@@ -150,7 +150,7 @@ class CTranslate2Engine:
     benchmark transcripts in 0.75x the time of one, in the same run (``[router] threads``).
     """
 
-    def __init__(self, model_dir: Path, calls: CallMatcher, threads: int = 2):
+    def __init__(self, model_dir: Path, calls: CallMatcher, threads: int):
         import ctranslate2
 
         self.generator = ctranslate2.Generator(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)

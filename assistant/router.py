@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 SHIPPED_ADAPTER = bundled("router")
 MANIFEST = "manifest.json"
 MAX_UTTERANCE_TOKENS = 384  # bounds prefill and copying; 500 characters of English are about 120 tokens
-DEFAULT_DEADLINE_S = 10.0  # the most one routing may take ([router] timeout_s)
 
 OnCall = Callable[[Call], None]  # told each call as soon as it is decoded, before the next one is
 
@@ -122,7 +121,7 @@ class LocalRouter:
     """A local model decoding under the pack's call grammar, with the prompt prefix cached."""
 
     def __init__(self, pack: SkillPack, tokenizer: Any, engine: Engine, calls: CallMatcher, template: PromptTemplate,
-                 list_skills: bool, max_new_tokens: int = 128, deadline_s: float = DEFAULT_DEADLINE_S):
+                 list_skills: bool, max_new_tokens: int = 128, deadline_s: float = RouterConfig.timeout_s):
         self.pack = pack
         self.tokenizer = tokenizer
         self.engine = engine
@@ -214,7 +213,8 @@ def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
 
 def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAPTER, *, base_model: str | None = None,
                       template: str | None = None, list_skills: bool | None = None, engine: str = "ctranslate2",
-                      threads: int = 2, max_new_tokens: int = 128, deadline_s: float = DEFAULT_DEADLINE_S) -> LocalRouter:
+                      threads: int = RouterConfig.threads, max_new_tokens: int = 128,
+                      deadline_s: float = RouterConfig.timeout_s) -> LocalRouter:
     """A router from a trained folder (an adapter or a merged model, with its run's manifest), or
     from a bare base model when adapter is None.
 
