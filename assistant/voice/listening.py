@@ -320,13 +320,11 @@ class Listener:
 
         def first_call(ahead: Ahead) -> None:
             """A whole request by the router; the turn may end before the router knows whether more calls follow."""
-            if audible is not False:
+            if judged_complete(self.voice.turn_end, True, audible, transcript):
                 post(_FirstCall(job, _Pass(job.voiced_upto, transcript, ahead, True, time.perf_counter() - start)))
 
         ahead = self.assistant.route_ahead(transcript, first_call) if transcript else None
-        complete = routed_finished(ahead)
-        if audible is not None:
-            complete = audible and (complete or self.voice.turn_end == "smart-turn") and bool(transcript)
+        complete = judged_complete(self.voice.turn_end, routed_finished(ahead), audible, transcript)
         took = time.perf_counter() - start
         log.info("heard so far (%.0f ms): %r -> %s%s", took * 1000, transcript,
                  ahead.routed.calls if ahead else "nothing", "" if complete else " (not finished)")
@@ -336,6 +334,15 @@ class Listener:
 def routed_finished(ahead: Ahead | None) -> bool:
     """The router's judgement of what was said so far: a request it routed whole, not the unfinished mark."""
     return ahead is not None and not ahead.routed.calls.unfinished and ahead.routed.error is None
+
+
+def judged_complete(turn_end: str, routed: bool, audible: bool | None, transcript: str) -> bool:
+    """``turn_end``'s judgement from the router's (``routed``) and Smart Turn's (``audible``; None when
+    it was not asked): "smart-turn" needs the audio to sound finished and words heard, "both" needs
+    that and the router; otherwise the router judges alone."""
+    if audible is None or turn_end not in ("smart-turn", "both"):
+        return routed
+    return audible and bool(transcript) and (routed or turn_end == "smart-turn")
 
 
 def sounds_finished(smart_turn: Callable[[np.ndarray], float], audio: np.ndarray) -> bool:

@@ -34,7 +34,7 @@ from assistant.cli import build_assistant
 from assistant.config import Config, RouterConfig
 from assistant.pack import DEFAULT_MODULE
 from assistant.voice.audio import SAMPLE_RATE, read_wav
-from assistant.voice.listening import routed_finished, sounds_finished
+from assistant.voice.listening import judged_complete, routed_finished, sounds_finished
 from assistant.voice.smart_turn import SmartTurn
 from benchmarks.latency.realtime import load_clips
 from finetune.metrics import wilson
@@ -65,11 +65,11 @@ def run(adapter: Path, limit: int | None = None) -> dict[str, Any]:
         routed = routed_finished(ahead)
         router_ms.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        audible = sounds_finished(smart_turn.complete, audio) and bool(transcript)
+        audible = sounds_finished(smart_turn.complete, audio)
         smart_ms.append((time.perf_counter() - start) * 1000)
         rows.append({"case": case, "recording": name, "transcript": transcript,
                      "calls": str(ahead.routed.calls) if ahead else None,
-                     "router": routed, "smart-turn": audible, "both": routed and audible})
+                     **{judge: judged_complete(judge, routed, audible, transcript) for judge in JUDGES}})
     summary = {case: {judge: _share([r[judge] for r in rows if r["case"] == case]) for judge in JUDGES}
                for case in CASES}
     return {
