@@ -47,6 +47,8 @@ MAX_VALUE_WORDS = 4  # a follow-up names a place or a day, not a whole question
 MAX_NAME_WORDS = 2  # a parameter whose values are usually this short names things ("Oslo", "ten minutes")
 THREE_COMMANDS_SHARE = 0.5  # compounds of three commands rather than two (three were dropped most)
 SHARED_WORDS_SHARE = 0.2  # compounds of one skill whose second part is only its value ("... in Oslo and Rome")
+LISTED_VALUES_SHARE = 0.4  # of those, three values listed ("in Oslo, Stockholm and Helsinki")
+UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
 KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished")
 
 
@@ -66,10 +68,10 @@ class Composed:
 class Sizes:
     """How many of each kind to make at most."""
 
-    compound: int = 1500
-    follow_up: int = 500
+    compound: int = 2000
+    follow_up: int = 1000
     repeat: int = 80
-    unrelated: int = 1000
+    unrelated: int = 2500
     no_context: int = 80
     unfinished: int = 900
 
@@ -103,7 +105,7 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
     for generator, count in ((_compounds(singles, commands, pack, rng), sizes.compound),
                              (_follow_ups(commands, pack, rng), sizes.follow_up),
                              (_repeats(commands, rng), sizes.repeat),
-                             (_unrelated(singles, commands, rng), sizes.unrelated),
+                             (_unrelated(singles, commands, pack, rng), sizes.unrelated),
                              (_no_context(commands, pack, rng), sizes.no_context),
                              (_unfinished(singles, commands, pack, rng), sizes.unfinished)):
         for _ in range(count * 3):  # generators may repeat themselves; stop at the count or after enough tries
@@ -134,13 +136,16 @@ def _compounds(singles: list[Example], commands: list[Example], pack: SkillPack,
               if _said(e, True).casefold().endswith(str(e.calls[0].kwargs.get(name, "\0")).casefold())]
     while True:
         if ending and rng.random() < SHARED_WORDS_SHARE:  # "the weather in Oslo and in Rome": one skill, two values
-            first, name = rng.choice(ending)
-            value = rng.choice(names[first.calls[0].name][name])
-            if value.casefold() not in _said(first, True).casefold():
-                text = _said(first, True)
+            first, name = rng.choice(ending)                # or three, listed: "in Oslo, Stockholm and Helsinki"
+            values = list(dict.fromkeys(rng.choice(names[first.calls[0].name][name])
+                                        for _ in range(2 if rng.random() < LISTED_VALUES_SHARE else 1)))
+            text = _said(first, True)
+            if all(value.casefold() not in text.casefold() for value in values) and not _one_value(
+                    pack, first.calls[0], name, values):
                 before = text[: len(text) - len(str(first.calls[0].kwargs[name]))].split()
                 joint = f"and {before[-1]}" if before and rng.random() < 0.5 else rng.choice(("and", "and also", "and then"))
-                yield Composed(f"{text} {joint} {value}", Calls([first.calls[0], _changed(first.calls[0], name, value, pack)]),
+                listed = f"{text}, {values[0]} and {values[1]}" if len(values) == 2 else f"{text} {joint} {values[0]}"
+                yield Composed(listed, Calls([first.calls[0], *(_changed(first.calls[0], name, v, pack) for v in values)]),
                                "compound")
             continue
         parts = [rng.choice(commands) for _ in range(3 if rng.random() < THREE_COMMANDS_SHARE else 2)]
@@ -152,6 +157,13 @@ def _compounds(singles: list[Example], commands: list[Example], pack: SkillPack,
         for part in parts[1:]:
             text = rng.choice(CONNECTIVES).format(a=text, b=_said(part, False))
         yield Composed(text, Calls(e.calls[0] for e in parts), "compound")
+
+
+def _one_value(pack: SkillPack, call: Call, name: str, more: list[str]) -> bool:
+    """Whether the values said together are one value of the parameter ("5 minutes and 30 seconds" is one duration)."""
+    resolver = next(p.resolver for p in pack.skills[call.name].parameters if p.name == name)
+    joined = " and ".join([str(call.kwargs[name]), *more])
+    return resolver is not None and resolver.ask is not None and resolver.resolve(joined) is not None
 
 
 def _values(commands: list[Example], pack: SkillPack) -> dict[str, dict[str, list[str]]]:
@@ -228,9 +240,14 @@ def _repeats(commands: list[Example], rng: random.Random) -> Iterator[Composed]:
         yield Composed(rng.choice(REPEATS), before.calls, "repeat", _previous(before))
 
 
-def _unrelated(singles: list[Example], commands: list[Example], rng: random.Random) -> Iterator[Composed]:
+def _unrelated(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random
+               ) -> Iterator[Composed]:
+    """Half of what follows is speech not for the assistant: within the follow-up window people go on
+    talking to each other, and a router that reads every turn as a follow-up acts on their words."""
+    fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
     while True:
-        before, now = rng.choice(commands), rng.choice(singles)
+        before = rng.choice(commands)
+        now = rng.choice(fallbacks) if fallbacks and rng.random() < UNRELATED_FALLBACK_SHARE else rng.choice(commands)
         if before.calls[0].name != now.calls[0].name:
             yield Composed(now.user, now.calls, "unrelated", _previous(before))
 

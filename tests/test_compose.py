@@ -42,6 +42,18 @@ def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentenc
     assert shared >= 10
 
 
+def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value() -> None:
+    listed = []
+    for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0), seed=0):
+        names = {call.name for call in item.calls}
+        if len(item.calls) == 3 and len(names) == 1:
+            listed.append(item)
+        if names == {"timer"} and len(item.calls) > 1:  # "5 minutes and 30 seconds" is one duration, one timer
+            durations = [call.kwargs["duration"] for call in item.calls]
+            assert f"{durations[0]} and {durations[1]}" not in item.user, item
+    assert any(", " in item.user and item.calls[0].name in ("weather", "timecheck", "run_app") for item in listed)
+
+
 def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
     literal_changes = 0
     for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0), seed=0):
@@ -66,7 +78,8 @@ def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallbac
             after_unrelated.append(item.calls)
         else:
             assert item.context is None and item.calls == Calls([PACK.fallback])
-    assert Calls([PACK.fallback]) in after_unrelated  # speech not for the assistant stays so after a command
+    # speech not for the assistant stays so after a command, and is about half of what follows one
+    assert 0.35 < after_unrelated.count(Calls([PACK.fallback])) / len(after_unrelated) < 0.65
 
 
 def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complete_example() -> None:
