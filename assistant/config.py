@@ -250,10 +250,9 @@ class RouterConfig:
                                      positive=True)
     max_utterance_chars: int = setting(500, doc="Longest request routed, in characters; a longer one is refused.",
                                        positive=True)
-    follow_up_s: float = setting(0.0, doc="Seconds after an answer in which the next turn may follow up on it "
-                                 '("and tomorrow?") and needs no wake word, e.g. 30; 0 (the default until the router '
-                                 "handles talk after a turn as well as alone): every turn stands alone.",
-                                 nonnegative=True, example=30.0)
+    follow_up_s: float = setting(30.0, doc="Seconds after an answer in which the next turn may follow up on it "
+                                 '("and tomorrow?") and needs no wake word; 0: every turn stands alone.',
+                                 nonnegative=True)
 
 
 @dataclass(frozen=True)
