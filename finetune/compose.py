@@ -5,14 +5,15 @@ Any pack gets them, built from its written single-command examples (never from h
 * **compound**: two or three commands joined by a connective ("set a timer for ten minutes and
   what's the weather in Berlin"), their calls in the order said; a part the pack cannot do keeps
   its fallback call at its place;
-  Two of the same skill may share their words ("the weather in Oslo and in Rome");
+  two or three of the same skill may share their words ("the weather in Oslo and in Rome", "in
+  Oslo, Stockholm and Helsinki"), unless the values said together are one ("5 minutes and 30 seconds");
 * **follow-up**: after one command, a short phrase that changes or adds one argument ("what about
   Rome", "and in Rome", "and tomorrow?"), a said value or a choice of a Literal; the call is the
   previous one with that argument changed, or a call of the skill that ``changes`` it (a timer is
   changed, not started twice);
 * **repeat**: "again" after a command repeats its calls;
-* **unrelated**: anything said after an unrelated command ignores it, speech not for the
-  assistant included (it stays the fallback call);
+* **unrelated**: anything said after an unrelated command ignores it; half of it is speech not for
+  the assistant (it stays the fallback call), as people go on talking within the follow-up window;
 * **no context**: a follow-up phrase with no previous turn is the fallback call;
 * **unfinished**: a command cut off before its last spoken value ("set a timer for") is the unfinished
   mark, so that the router can tell when a request being spoken is complete. A cut is made only
