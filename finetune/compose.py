@@ -98,15 +98,16 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
     """The composed examples of every kind, deduplicated, in a fixed order for a given input and seed."""
     singles = [e for e in examples if len(e.calls) == 1]
     commands = [e for e in singles if e.calls[0] != pack.fallback]
+    fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
     if not commands:
         return []
     rng = random.Random(f"compose:{seed}")
     made: dict[str, Composed] = {}
     counts: Counter[str] = Counter()
-    for generator, count in ((_compounds(singles, commands, pack, rng), sizes.compound),
+    for generator, count in ((_compounds(commands, fallbacks, pack, rng), sizes.compound),
                              (_follow_ups(commands, pack, rng), sizes.follow_up),
                              (_repeats(commands, rng), sizes.repeat),
-                             (_unrelated(singles, commands, pack, rng), sizes.unrelated),
+                             (_unrelated(commands, fallbacks, rng), sizes.unrelated),
                              (_no_context(commands, pack, rng), sizes.no_context),
                              (_unfinished(singles, commands, pack, rng), sizes.unfinished)):
         for _ in range(count * 3):  # generators may repeat themselves; stop at the count or after enough tries
@@ -130,14 +131,15 @@ def _previous(example: Example) -> Exchange:
     return Exchange(remembered(without_wake_word(example.user)), example.calls)
 
 
-def _compounds(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
-    fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
+def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
+               ) -> Iterator[Composed]:
     names = _naming(commands, pack)
     ending = [(e, name) for e in commands for name in names.get(e.calls[0].name, ())
               if _said(e, True).casefold().endswith(str(e.calls[0].kwargs.get(name, "\0")).casefold())]
     while True:
-        if ending and rng.random() < SHARED_WORDS_SHARE:  # "the weather in Oslo and in Rome": one skill, two values
-            first, name = rng.choice(ending)                # or three, listed: "in Oslo, Stockholm and Helsinki"
+        # one skill, two values ("the weather in Oslo and in Rome") or three listed ("in Oslo, Stockholm and Helsinki")
+        if ending and rng.random() < SHARED_WORDS_SHARE:
+            first, name = rng.choice(ending)
             values = list(dict.fromkeys(rng.choice(names[first.calls[0].name][name])
                                         for _ in range(2 if rng.random() < LISTED_VALUES_SHARE else 1)))
             text = _said(first, True)
@@ -145,8 +147,8 @@ def _compounds(singles: list[Example], commands: list[Example], pack: SkillPack,
                     pack, first.calls[0], name, values):
                 before = text[: len(text) - len(str(first.calls[0].kwargs[name]))].split()
                 joint = f"and {before[-1]}" if before and rng.random() < 0.5 else rng.choice(("and", "and also", "and then"))
-                listed = f"{text}, {values[0]} and {values[1]}" if len(values) == 2 else f"{text} {joint} {values[0]}"
-                yield Composed(listed, Calls([first.calls[0], *(_changed(first.calls[0], name, v, pack) for v in values)]),
+                sentence = f"{text}, {values[0]} and {values[1]}" if len(values) == 2 else f"{text} {joint} {values[0]}"
+                yield Composed(sentence, Calls([first.calls[0], *(_changed(first.calls[0], name, v, pack) for v in values)]),
                                "compound")
             continue
         parts = [rng.choice(commands) for _ in range(3 if rng.random() < THREE_COMMANDS_SHARE else 2)]
@@ -241,11 +243,9 @@ def _repeats(commands: list[Example], rng: random.Random) -> Iterator[Composed]:
         yield Composed(rng.choice(REPEATS), before.calls, "repeat", _previous(before))
 
 
-def _unrelated(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random
-               ) -> Iterator[Composed]:
+def _unrelated(commands: list[Example], fallbacks: list[Example], rng: random.Random) -> Iterator[Composed]:
     """Half of what follows is speech not for the assistant: within the follow-up window people go on
     talking to each other, and a router that reads every turn as a follow-up acts on their words."""
-    fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
     while True:
         before = rng.choice(commands)
         now = rng.choice(fallbacks) if fallbacks and rng.random() < UNRELATED_FALLBACK_SHARE else rng.choice(commands)
