@@ -7,11 +7,16 @@ Any pack gets them, built from its written single-command examples (never from h
   its fallback call at its place;
   two or three of the same skill may share their words ("the weather in Oslo and in Rome", "in
   Oslo, Stockholm and Helsinki"), unless the values said together are one ("5 minutes and 30 seconds");
+  a second one of a skill that another skill ``changes`` is "another" ("a timer for 3 minutes and
+  another for 5");
 * **follow-up**: after one command, a short phrase that changes or adds one argument ("what about
-  Rome", "and in Rome", "and tomorrow?"), a said value or a choice of a Literal; the call is the
-  previous one with that argument changed, or a call of the skill that ``changes`` it (a timer is
-  changed, not started twice);
-* **repeat**: "again" after a command repeats its calls;
+  Rome", "and in Rome", "and tomorrow?") or corrects it ("no I said Vienna", "not Lima, Bogotá"), a
+  said value or a choice of a Literal; the call is the previous one with that argument changed, or
+  a call of the skill that ``changes`` it (a timer is changed, not started twice);
+* **repeat**: "again", "pardon?" after a command repeats its calls;
+* **answer**: the value alone ("twenty minutes") after a call the assistant asked about, one whose
+  value does not resolve ("set a timer for a while") or whose only said value is missing ("add a
+  note"), completes that call;
 * **unrelated**: anything said after an unrelated command ignores it; half of it is speech not for
   the assistant (it stays the fallback call), as people go on talking within the follow-up window;
 * **no context**: a follow-up phrase with no previous turn is the fallback call;
@@ -39,18 +44,34 @@ CONNECTIVES = ("{a} and {b}", "{a} then {b}", "{a} and also {b}", "{a}, after th
                "{a}, also {b}", "{a} plus {b}", "{a}, and {b}")
 CHANGES = ("what about {v}", "and {v}?", "how about {v}", "{v} instead", "same for {v}", "now {v}", "ok and {v}",
            "no, {v}", "I meant {v}", "actually {v}", "make it {v}", "and what about {v}", "try {v}", "{v} please")
+CORRECTIONS = ("no I said {v}", "no, I said {v}", "sorry I meant {v}", "sorry, {v}", "not {old}, {v}",
+               "no not {old}, {v}", "I said {v}, not {old}", "no no, {v}", "wrong, {v}", "{v}, not {old}",
+               "I meant {v} not {old}", "no, {v} I said", "oops, {v}", "correction, {v}")
 REPEATS = ("again", "say that again", "one more time", "repeat that", "do it again", "same again please",
            "again please", "once more", "run that again", "same thing again", "do that once more", "and again",
            "tell me again", "once again", "repeat it", "same again", "can you do that again", "go again",
-           "could you repeat that", "one more time please", "do the same again", "redo that")
+           "could you repeat that", "one more time please", "do the same again", "redo that", "pardon",
+           "pardon me?", "sorry?", "come again?", "what was that?", "I didn't catch that", "say it again",
+           "repeat please", "can you repeat that", "what did you say?", "sorry, what was that", "again, please",
+           "could you say that again", "I missed that", "say again?", "once more please", "can you say it again",
+           "sorry I didn't hear you", "huh, say that again", "please repeat", "what? again please",
+           "didn't hear that, again", "run it again", "do it one more time", "repeat the last one", "same as before")
+ANSWERS = ("{v}", "{v}", "{v}", "{v}", "{v} please", "uh {v}", "um, {v}", "it's {v}", "{v}, thanks", "oh {v}",
+           "just {v}", "{v} I guess")
+VAGUE = ("a while", "a bit", "something", "the thing", "that thing", "whatever", "it")
+ANOTHER = ("and another", "then another", "and another one", "and a second one", "and then another one",
+           "plus another", "and one more")
 PREPOSITIONS = ("in", "for", "at", "on", "about", "to", "from", "of", "with")  # kept in "and in Rome"
+LEAD_WORDS = (*PREPOSITIONS, "that", "saying", "called", "named")  # go with a value left unsaid ("add a note that")
 MAX_VALUE_WORDS = 4  # a follow-up names a place or a day, not a whole question
 MAX_NAME_WORDS = 2  # a parameter whose values are usually this short names things ("Oslo", "ten minutes")
 THREE_COMMANDS_SHARE = 0.5  # compounds of three commands rather than two (three were dropped most)
 SHARED_WORDS_SHARE = 0.2  # compounds of one skill whose second part is only its value ("... in Oslo and Rome")
 LISTED_VALUES_SHARE = 0.4  # of those, three values listed ("in Oslo, Stockholm and Helsinki")
+ANOTHER_SHARE = 0.5  # of those of a skill others change (a timer), said as "and another for 5 minutes"
+CORRECTION_SHARE = 0.3  # follow-ups that correct the previous value ("no I said Vienna") rather than change it
 UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
-KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished")
+KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished", "answer")
 
 
 @dataclass(frozen=True)
@@ -69,12 +90,13 @@ class Composed:
 class Sizes:
     """How many of each kind to make at most."""
 
-    compound: int = 2000
+    compound: int = 2400
     follow_up: int = 1000
-    repeat: int = 80
+    repeat: int = 400
     unrelated: int = 2500
     no_context: int = 80
     unfinished: int = 900
+    answer: int = 600
 
     def scaled(self, share: float, unfinished: bool = True) -> Sizes:
         """A share of each; without ``unfinished`` none of that kind (held-out splits score complete requests)."""
@@ -109,7 +131,8 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
                              (_repeats(commands, rng), sizes.repeat),
                              (_unrelated(commands, fallbacks, rng), sizes.unrelated),
                              (_no_context(commands, pack, rng), sizes.no_context),
-                             (_unfinished(singles, commands, pack, rng), sizes.unfinished)):
+                             (_unfinished(singles, commands, pack, rng), sizes.unfinished),
+                             (_answers(commands, pack, rng), sizes.answer)):
         for _ in range(count * 3):  # generators may repeat themselves; stop at the count or after enough tries
             item = next(generator, None)
             if item is None or counts[item.kind] >= count:
@@ -134,6 +157,7 @@ def _previous(example: Example) -> Exchange:
 def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
                ) -> Iterator[Composed]:
     names = _naming(commands, pack)
+    started = {skill.changes for skill in pack.skills.values() if skill.changes}  # "another" of these is a second one
     ending = [(e, name) for e in commands for name in names.get(e.calls[0].name, ())
               if _said(e, True).casefold().endswith(str(e.calls[0].kwargs.get(name, "\0")).casefold())]
     while True:
@@ -147,6 +171,8 @@ def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPac
                     pack, first.calls[0], name, values):
                 before = text[: len(text) - len(str(first.calls[0].kwargs[name]))].split()
                 joint = f"and {before[-1]}" if before and rng.random() < 0.5 else rng.choice(("and", "and also", "and then"))
+                if first.calls[0].name in started and rng.random() < ANOTHER_SHARE:  # "... and another for 5 minutes"
+                    joint = rng.choice(ANOTHER) + (f" {before[-1]}" if before and before[-1].casefold() in PREPOSITIONS else "")
                 sentence = f"{text}, {values[0]} and {values[1]}" if len(values) == 2 else f"{text} {joint} {values[0]}"
                 yield Composed(sentence, Calls([first.calls[0], *(_changed(first.calls[0], name, v, pack) for v in values)]),
                                "compound")
@@ -234,13 +260,58 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
         word = _word_before(before.user, call.kwargs.get(name))
         if word in PREPOSITIONS and rng.random() < 0.4:  # "and in Rome", as the first request put it
             said = f"{word} {value}"
-        yield Composed(rng.choice(CHANGES).format(v=said), Calls([after]), "follow-up", _previous(before))
+        old = call.kwargs.get(name)
+        phrase = rng.choice(CHANGES).format(v=said)
+        if isinstance(old, str) and old.casefold() in before.user.casefold() and rng.random() < CORRECTION_SHARE:
+            phrase = rng.choice(CORRECTIONS).format(v=said, old=old)  # "no I said Vienna", "not Lima, Bogotá"
+        yield Composed(phrase, Calls([after]), "follow-up", _previous(before))
 
 
 def _repeats(commands: list[Example], rng: random.Random) -> Iterator[Composed]:
     while True:
         before = rng.choice(commands)
         yield Composed(rng.choice(REPEATS), before.calls, "repeat", _previous(before))
+
+
+def _answers(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
+    """The value alone, answering the assistant's question about the previous call, completes that call.
+
+    The assistant asks (the parameter's resolver has a question) when a value does not resolve ("set
+    a timer for a while": for how long?) or when the only value said is missing ("add a note": what
+    should it say?); the answer
+    ("twenty minutes", "pick up the kids at four") is that value and nothing else.
+    """
+    asked = []
+    for example in commands:
+        call, text = example.calls[0], _said(example, True)
+        spoken = [p for p in pack.skills[call.name].parameters if p.span and isinstance(call.kwargs.get(p.name), str)
+                  and str(call.kwargs[p.name]).casefold() in text.casefold()]
+        for param in spoken:
+            resolver = param.resolver
+            if resolver is None or resolver.ask is None:  # the assistant never asks for it
+                continue
+            vague = [word for word in VAGUE if resolver.resolve(word) is None]
+            if vague or (not param.required and len(spoken) == 1):
+                asked.append((example, param.name, vague))
+    while asked:
+        example, name, vague = rng.choice(asked)
+        call, text = example.calls[0], _said(example, True)
+        value = str(call.kwargs[name])
+        at = text.casefold().find(value.casefold())
+        words, rest = text[:at].split(), text[at + len(value):]
+        word = words[-1].casefold() if words else ""
+        if vague:  # said, but not as anything the skill can act on
+            blurred = rng.choice(vague)
+            question = Calls([_changed(call, name, blurred, pack)])
+            said_before = " ".join([*words, blurred]) + rest
+        else:  # not said at all
+            question = Calls([Call(call.name, tuple((k, v) for k, v in call.args if k != name))])
+            said_before = " ".join(words[:-1] if word in LEAD_WORDS else words) + rest
+        if len(said_before.split()) < 2:
+            continue
+        answer = f"{word} {value}" if word in PREPOSITIONS and rng.random() < 0.3 else value
+        yield Composed(rng.choice(ANSWERS).format(v=answer), example.calls, "answer",
+                       Exchange(remembered(without_wake_word(said_before)), question))
 
 
 def _unrelated(commands: list[Example], fallbacks: list[Example], rng: random.Random) -> Iterator[Composed]:
@@ -258,7 +329,8 @@ def _no_context(commands: list[Example], pack: SkillPack, rng: random.Random) ->
         return
     values = [value for params in _values(commands, pack).values() for found in params.values() for value in found]
     while True:
-        phrase = rng.choice(REPEATS) if rng.random() < 0.3 or not values else rng.choice(CHANGES).format(v=rng.choice(values))
+        phrase = rng.choice(REPEATS) if rng.random() < 0.3 or not values else rng.choice(CHANGES).format(
+            v=rng.choice(values))
         yield Composed(phrase, Calls([pack.fallback]), "no context")
 
 

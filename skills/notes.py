@@ -6,16 +6,19 @@ import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
 
 from assistant.context import current_context
-from assistant.skill import skill
+from assistant.examples import utterance_key
+from assistant.skill import Resolver, Span, skill
+
+NoteText = Annotated[str, Span(), Resolver(lambda text: utterance_key(text) or None, "What should the note say?")]
 
 
 @skill
-def notes(action: Literal["add", "list"], note: str | None = None) -> str:
+def notes(action: Literal["add", "list"], note: NoteText | None = None) -> str:
     """Add a note, or read the notes back."""
     text = " ".join((note or "").split()).rstrip(".")
     if action == "add" and not text:

@@ -9,6 +9,7 @@ from assistant.calls import UNFINISHED, Call, Calls
 from assistant.dialogue import Exchange
 from assistant.examples import Example, read_example_files, utterance_key
 from assistant.pack import SkillPack, load_pack
+from assistant.resolution import unresolved
 from assistant.skill import Skill, Span
 from finetune.compose import KINDS, Sizes, compose
 from finetune.training_data import build_dataset
@@ -19,10 +20,11 @@ EXAMPLES = [example for example_file in FILES for example in example_file.all_ex
 
 
 def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> None:
-    sizes = Sizes(60, 50, 10, 30, 10, 20)
+    sizes = Sizes(60, 50, 10, 30, 10, 20, 15)
     made = compose(EXAMPLES, PACK, sizes, seed=3)
     counts = Counter(item.kind for item in made)
-    assert counts == {"compound": 60, "follow-up": 50, "repeat": 10, "unrelated": 30, "no context": 10, "unfinished": 20}
+    assert counts == {"compound": 60, "follow-up": 50, "repeat": 10, "unrelated": 30, "no context": 10, "unfinished": 20,
+                      "answer": 15}
     assert made == compose(EXAMPLES, PACK, sizes, seed=3)
     assert made != compose(EXAMPLES, PACK, sizes, seed=4)
     assert len({item.key for item in made}) == len(made)
@@ -30,7 +32,7 @@ def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> N
 
 def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentence() -> None:
     shared = 0
-    for item in compose(EXAMPLES, PACK, Sizes(200, 0, 0, 0, 0, 0), seed=0):
+    for item in compose(EXAMPLES, PACK, Sizes(200, 0, 0, 0, 0, 0, 0), seed=0):
         assert 2 <= len(item.calls) <= 3 and item.context is None
         assert PACK.parse_calls(str(item.calls), item.user) == item.calls  # spans are words of the whole sentence
         assert not all(call == PACK.fallback for call in item.calls)
@@ -44,7 +46,7 @@ def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentenc
 
 def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value() -> None:
     listed = []
-    for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0), seed=0):
+    for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0):
         names = {call.name for call in item.calls}
         if len(item.calls) == 3 and len(names) == 1:
             listed.append(item)
@@ -52,11 +54,14 @@ def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value
             durations = [call.kwargs["duration"] for call in item.calls]
             assert f"{durations[0]} and {durations[1]}" not in item.user, item
     assert any(", " in item.user and item.calls[0].name in ("weather", "timecheck", "run_app") for item in listed)
+    # a second timer is "another", not a change of the first
+    assert any("another" in item.user and [call.name for call in item.calls] == ["timer", "timer"]
+               for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0))
 
 
 def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
-    literal_changes = 0
-    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0), seed=0):
+    literal_changes = corrections = 0
+    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0, 0), seed=0):
         assert item.context is not None and len(item.calls) == 1
         PACK.parse_calls(str(item.calls), item.context.said(item.user))  # values from either turn's words
         before, after = item.context.calls[0], item.calls[0]
@@ -67,12 +72,35 @@ def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
         assert after.name != before.name or len(changed) == 1
         assert all(value in item.user for value in changed.values())
         literal_changes += any(p.choices and p.name in changed for p in PACK.skills[after.name].parameters)
+        corrections += any(isinstance(v, str) and v not in item.context.user and str(before.kwargs.get(k)) in item.user
+                           for k, v in changed.items())
     assert literal_changes  # "and tomorrow?" after the weather changes its day, a Literal
+    assert corrections  # "not Lima, Bogotá": the old value said, the new one taken
+
+
+def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> None:
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 0, 100), seed=0)
+    assert len(made) == 100
+    missing = 0
+    for item in made:
+        assert item.kind == "answer" and item.context is not None and len(item.calls) == 1
+        PACK.parse_calls(str(item.calls), item.context.said(item.user))
+        before, after = item.context.calls[0], item.calls[0]
+        assert before.name == after.name
+        changed = [k for k, v in after.args if before.kwargs.get(k) != v]
+        assert len(changed) == 1 and str(after.kwargs[changed[0]]) in item.user  # the answer is the value
+        asked = next(p for p in PACK.skills[after.name].parameters if p.name == changed[0])
+        assert asked.resolver is not None and asked.resolver.ask  # the assistant asks for this value
+        if changed[0] in before.kwargs:  # said, but not as anything the skill can act on ("a timer for a while")
+            assert unresolved(PACK, before) is not None
+        else:  # not said ("add a note")
+            missing += 1
+    assert 0 < missing < len(made)
 
 
 def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallback() -> None:
     after_unrelated = []
-    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 200, 50, 0), seed=0):
+    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 200, 50, 0, 0), seed=0):
         if item.kind == "unrelated":
             assert item.context is not None and item.context.calls[0].name != item.calls[0].name
             after_unrelated.append(item.calls)
@@ -84,7 +112,7 @@ def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallbac
 
 def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complete_example() -> None:
     complete = {utterance_key(example.user) for example in EXAMPLES}
-    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 50), seed=0)
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 50, 0), seed=0)
     assert len(made) == 50
     for item in made:
         assert item.calls is UNFINISHED and str(item.calls) == "..." and item.context is None
@@ -107,7 +135,7 @@ def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> 
     pack = SkillPack.from_skills([skill(timer), Skill.from_function(timer_change, changes="timer")])
     examples = [Example(f"timer {n} minutes", Calls([Call("timer", (("duration", f"{n} minutes"),))]), "f", n)
                 for n in range(1, 8)]
-    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0), seed=0)
+    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0, 0), seed=0)
     assert made and all(item.calls[0].name == "timer_change" for item in made)
     assert all(item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
                for item in made)
@@ -120,7 +148,7 @@ def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
     pack = SkillPack.from_skills([skill(weather)])
     examples = [Example(f"weather in {city}", Calls([Call("weather", (("location", city),))]), "f", n)
                 for n, city in enumerate(["Paris", "Rome", "Oslo", "Bern"])]
-    made = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0), seed=0)
+    made = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0, 0), seed=0)
     assert {item.kind for item in made} == {"compound", "follow-up", "repeat"}
 
 
@@ -134,7 +162,7 @@ def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(
         return compose(examples, *args)
 
     monkeypatch.setattr(training_data, "compose", spy)
-    records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20, 30))
+    records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20, 30, 20))
     written = {split: {r["user"] for r in records if r["split"] == split and "kind" not in r}
                for split in ("train", "validation", "test")}
     assert given and not written["test"] & {example.user for example in given}  # the test split is never composed

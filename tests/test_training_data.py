@@ -199,9 +199,9 @@ def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, float, int]
 @given(skill_groups())
 def test_every_skill_is_split_as_promised(case: tuple[list[ExampleFile], float, float, int]) -> None:
     example_files, validation_fraction, test_fraction, seed = case
-    records, _ = build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed, sizes=Sizes(0, 0, 0, 0, 0, 0))
+    records, _ = build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed, sizes=Sizes(0, 0, 0, 0, 0, 0, 0))
     assert records == build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed,
-                                    sizes=Sizes(0, 0, 0, 0, 0, 0))[0]
+                                    sizes=Sizes(0, 0, 0, 0, 0, 0, 0))[0]
     for example_file in example_files:
         mine = [record for record in records if record["skill"] == example_file.skill]
         pinned = {example.user for example in example_file.prompt_examples}
