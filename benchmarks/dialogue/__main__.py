@@ -5,9 +5,9 @@ examples): single commands alone and with an unrelated previous turn in the prom
 utterances, follow-up exchanges and timer commands; with ``--baseline``, a second router (the
 one before this change) on the single-command sets in the same run. Accuracy comes with 95 %
 Wilson intervals (the sets are small); single-command routing latency with and without a
-previous turn is compared in interleaved pairs of one utterance. It also asks the router, as the listening loop does at
-a pause, whether each single command is finished, whole and cut before its last spoken value
-("what's the weather in"). Prints a table and writes JSON.
+previous turn is compared in interleaved pairs of one utterance. It also asks the router, as the
+listening loop does at a pause, whether each single command is finished, whole and cut before its
+last spoken value ("what's the weather in"). Prints a table and writes JSON.
 """
 
 from __future__ import annotations
