@@ -281,21 +281,23 @@ def _answers(commands: list[Example], pack: SkillPack, rng: random.Random) -> It
     should it say?); the answer
     ("twenty minutes", "pick up the kids at four") is that value and nothing else.
     """
+    unresolvable = {(name, p.name): [word for word in VAGUE if p.resolver.resolve(word) is None]
+                    for name, skill in pack.skills.items() for p in skill.parameters
+                    if p.resolver is not None and p.resolver.ask is not None}  # the parameters the assistant asks for
     asked = []
     for example in commands:
         call, text = example.calls[0], _said(example, True)
         spoken = [p for p in pack.skills[call.name].parameters if p.span and isinstance(call.kwargs.get(p.name), str)
                   and str(call.kwargs[p.name]).casefold() in text.casefold()]
         for param in spoken:
-            resolver = param.resolver
-            if resolver is None or resolver.ask is None:  # the assistant never asks for it
+            if (call.name, param.name) not in unresolvable:
                 continue
-            vague = [word for word in VAGUE if resolver.resolve(word) is None]
+            vague = unresolvable[call.name, param.name]
             if vague or (not param.required and len(spoken) == 1):
-                asked.append((example, param.name, vague))
+                asked.append((example, text, param.name, vague))
     while asked:
-        example, name, vague = rng.choice(asked)
-        call, text = example.calls[0], _said(example, True)
+        example, text, name, vague = rng.choice(asked)
+        call = example.calls[0]
         value = str(call.kwargs[name])
         at = text.casefold().find(value.casefold())
         words, rest = text[:at].split(), text[at + len(value):]
