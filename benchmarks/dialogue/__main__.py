@@ -88,10 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     pack = load_pack()
-    sets = {name: read_records(SETS / f"{file}.jsonl", pack)[: args.limit]
+    sets = {name: read_records(SETS / f"{file}.jsonl", pack)
             for name, file in (("single", "fresh_utterances"), ("compound", "compound"),
                                ("follow-up", "followups"), ("timers", "timers"))}
-    sets["single, after an unrelated turn"] = with_unrelated_turn(sets["single"])
+    sets["single, after an unrelated turn"] = with_unrelated_turn(sets["single"])  # turns drawn from the whole set
+    sets = {name: records[: args.limit] for name, records in sets.items()}
     order = ["single", "single, after an unrelated turn", "compound", "follow-up", "timers"]
     routers = {"this router": args.model, **({"before": args.baseline} if args.baseline else {})}
     results: dict[str, dict[str, Any]] = {}
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
         "model": str(args.model), "baseline": str(args.baseline) if args.baseline else None,
-        "latency_ratio_with_previous_turn": cost["ratio_p50"], "latency_pairs": cost,
+        "latency_with_previous_turn": cost,
         "finished": judged,
         "results": results,
     }
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     console.print(f"finished? whole commands called finished: {_share(judged, 'whole_called_finished', 'whole')}; "
                   f"cut before their last value called unfinished: {_share(judged, 'cut_called_unfinished', 'cut')}")
-    console.print(f"single-command routing with a previous turn in the prompt: {cost['ratio_p50']:.2f}× the time "
+    ratio = "?" if cost["ratio_p50"] is None else f"{cost['ratio_p50']:.2f}×"  # "?": no pair decoded alike
+    console.print(f"single-command routing with a previous turn in the prompt: {ratio} the time "
                   f"without one (median of {cost['pairs']} interleaved pairs that decode alike, of {cost['of']}); "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     write_atomically(args.json_out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
