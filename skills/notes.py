@@ -14,7 +14,8 @@ from assistant.context import current_context
 from assistant.examples import utterance_key
 from assistant.skill import Resolver, Span, skill
 
-NoteText = Annotated[str, Span(), Resolver(lambda text: utterance_key(text) or None, "What should the note say?")]
+ASK_NOTE = "What should the note say?"
+NoteText = Annotated[str, Span(), Resolver(lambda text: utterance_key(text) or None, ASK_NOTE)]
 
 
 @skill
@@ -22,7 +23,7 @@ def notes(action: Literal["add", "list"], note: NoteText | None = None) -> str:
     """Add a note, or read the notes back."""
     text = " ".join((note or "").split()).rstrip(".")
     if action == "add" and not text:
-        return "What should the note say? I didn't get any text to add."
+        return f"{ASK_NOTE} I didn't get any text to add."
     path = notes_path()
     try:
         with closing(_open(path)) as database:
