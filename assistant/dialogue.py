@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from assistant.calls import Calls
 
 MAX_REMEMBERED_CHARS = 200  # a follow-up needs the gist of the last request, not a whole dictated note
+MAX_QUESTION_CHARS = 60  # "Which program?", not the explanation that follows it
+_QUESTION = re.compile(r"[^.?!]*\?")
 _LEADING_WAKE = re.compile(r"^\W*(?:(?:hey|ok|okay)\s+)?(?:voxroute|computer)\b\W*", re.IGNORECASE)
 
 
@@ -23,6 +25,15 @@ def remembered(user: str) -> str:
     return user if len(user) <= MAX_REMEMBERED_CHARS else user[:MAX_REMEMBERED_CHARS].rsplit(" ", 1)[0]
 
 
+def first_question(said: str) -> str:
+    """The assistant's first question in what it said ("Which program?"), capped; "" when it asked none.
+
+    An answer may be read as a reply to a question only after one, so the remembered turn keeps it.
+    """
+    found = _QUESTION.search(said)
+    return remembered(found.group())[:MAX_QUESTION_CHARS] if found else ""
+
+
 def without_wake_word(user: str) -> str:
     """An example's words as a command heard after the wake word ("hey voxroute ...", "computer, ...")."""
     return _LEADING_WAKE.sub("", user) or user
@@ -30,10 +41,12 @@ def without_wake_word(user: str) -> str:
 
 @dataclass(frozen=True)
 class Exchange:
-    """One earlier turn as the router sees it: what was said and the calls it became."""
+    """One earlier turn as the router sees it: what was said, the calls it became, and the question the
+    assistant asked in reply ("For how long?"), if it asked one."""
 
     user: str
     calls: Calls
+    asked: str = ""
 
     def said(self, utterance: str) -> str:
         """What spans may copy from in a follow-up: both utterances, one per line (see :mod:`assistant.spans`)."""
@@ -49,9 +62,10 @@ class Memory:
         self._last: tuple[Exchange, float] | None = None
         self._lock = threading.Lock()
 
-    def remember(self, user: str, calls: Calls) -> None:
+    def remember(self, user: str, calls: Calls, answer: str = "") -> None:
+        """Keep a turn: the utterance, its calls and the question in the assistant's ``answer``, if any."""
         with self._lock:
-            self._last = (Exchange(remembered(user), calls), self._clock())
+            self._last = (Exchange(remembered(user), calls, first_question(answer)), self._clock())
 
     def forget(self) -> None:
         with self._lock:

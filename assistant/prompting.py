@@ -93,11 +93,13 @@ def system_text(skill_lines: list[str] | None = None) -> str:
 
 
 def render_user(user: str, context: Exchange | None = None) -> str:
-    """The user's part of the prompt; a follow-up's also shows the previous turn and its calls."""
+    """The user's part of the prompt; a follow-up's also shows the previous turn, its calls and the
+    question the assistant asked, so that "twenty minutes" is read as an answer only after one."""
     user = " ".join(user.split())
     if context is None:
         return user
-    return f"Before: {context.user} -> {context.calls}\nNow: {user}"
+    asked = f"\nAsked: {context.asked}" if context.asked else ""
+    return f"Before: {context.user} -> {context.calls}{asked}\nNow: {user}"
 
 
 def render_prompt(template: PromptTemplate, user: str, skill_lines: list[str] | None = None,

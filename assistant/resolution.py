@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.calls import Call, Literal_
+from assistant.calls import Call, Calls, Literal_
+from assistant.dialogue import first_question
 from assistant.examples import utterance_key as normalise_text
 from assistant.pack import SkillPack
 from assistant.skill import Parameter, Resolved
@@ -48,6 +49,12 @@ def unresolved(pack: SkillPack, call: Call) -> Unresolved | None:
         if resolver is not None and resolver.ask is not None and isinstance(value, str) and resolver.resolve(value) is None:
             return Unresolved(name, value, resolver.ask.format(value=value))
     return None
+
+
+def question(pack: SkillPack, calls: Calls) -> str:
+    """The question the assistant asks about ``calls`` instead of acting, as a follow-up remembers it;
+    "" when every argument resolves."""
+    return next((first_question(missing.question) for call in calls if (missing := unresolved(pack, call))), "")
 
 
 def resolved_key(pack: SkillPack, call: Call) -> tuple:

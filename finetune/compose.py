@@ -14,9 +14,10 @@ Any pack gets them, built from its written single-command examples (never from h
   said value or a choice of a Literal; the call is the previous one with that argument changed, or
   a call of the skill that ``changes`` it (a timer is changed, not started twice);
 * **repeat**: "again", "pardon?" after a command repeats its calls;
-* **answer**: the value alone ("twenty minutes") after a call the assistant asked about, one whose
-  value does not resolve ("set a timer for a while") or whose only said value is missing ("add a
-  note"), completes that call;
+* **answer**: the value alone ("twenty minutes") after a call the assistant asked about ("For how
+  long?"), one whose value does not resolve ("set a timer for a while") or whose only said value is
+  missing ("add a note"), completes that call; some replies leave the question (talk, another
+  command) and are routed as if it had not been asked;
 * **unrelated**: anything said after an unrelated command ignores it; half of it is speech not for
   the assistant (it stays the fallback call), as people go on talking within the follow-up window;
 * **no context**: a follow-up phrase with no previous turn is the fallback call;
@@ -36,9 +37,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from assistant.calls import UNFINISHED, Call, Calls
-from assistant.dialogue import Exchange, remembered, without_wake_word
+from assistant.dialogue import Exchange, first_question, remembered, without_wake_word
 from assistant.examples import Example, utterance_key
 from assistant.pack import SkillPack
+from assistant.resolution import question
+from assistant.spans import is_span
 
 CONNECTIVES = ("{a} and {b}", "{a} then {b}", "{a} and also {b}", "{a}, after that {b}", "{a} and then {b}",
                "{a}, also {b}", "{a} plus {b}", "{a}, and {b}")
@@ -71,6 +74,7 @@ LISTED_VALUES_SHARE = 0.4  # of those, three values listed ("in Oslo, Stockholm 
 ANOTHER_SHARE = 0.5  # of those of a skill others change (a timer), said as "and another for 5 minutes"
 CORRECTION_SHARE = 0.3  # follow-ups that correct the previous value ("no I said Vienna") rather than change it
 UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
+LEAVING_SHARE = 0.2  # replies to the assistant's question that do not answer it ("hmm", another command)
 KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished", "answer")
 
 
@@ -128,11 +132,11 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
     counts: Counter[str] = Counter()
     for generator, count in ((_compounds(commands, fallbacks, pack, rng), sizes.compound),
                              (_follow_ups(commands, pack, rng), sizes.follow_up),
-                             (_repeats(commands, rng), sizes.repeat),
-                             (_unrelated(commands, fallbacks, rng), sizes.unrelated),
+                             (_repeats(commands, pack, rng), sizes.repeat),
+                             (_unrelated(commands, fallbacks, pack, rng), sizes.unrelated),
                              (_no_context(commands, pack, rng), sizes.no_context),
                              (_unfinished(singles, commands, pack, rng), sizes.unfinished),
-                             (_answers(commands, pack, rng), sizes.answer)):
+                             (_answers(commands, fallbacks, pack, rng), sizes.answer)):
         for _ in range(count * 3):  # generators may repeat themselves; stop at the count or after enough tries
             item = next(generator, None)
             if item is None or counts[item.kind] >= count:
@@ -149,9 +153,10 @@ def _said(example: Example, first: bool) -> str:
     return text if first else without_wake_word(text)
 
 
-def _previous(example: Example) -> Exchange:
-    """An example as the turn before a follow-up, as the assistant remembers it (after the wake word)."""
-    return Exchange(remembered(without_wake_word(example.user)), example.calls)
+def _previous(example: Example, pack: SkillPack) -> Exchange:
+    """An example as the turn before a follow-up, as the assistant remembers it (after the wake word,
+    with its question where an argument does not resolve)."""
+    return Exchange(remembered(without_wake_word(example.user)), example.calls, question(pack, example.calls))
 
 
 def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
@@ -264,39 +269,42 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
         phrase = rng.choice(CHANGES).format(v=said)
         if isinstance(old, str) and old.casefold() in before.user.casefold() and rng.random() < CORRECTION_SHARE:
             phrase = rng.choice(CORRECTIONS).format(v=said, old=old)  # "no I said Vienna", "not Lima, Bogotá"
-        yield Composed(phrase, Calls([after]), "follow-up", _previous(before))
+        yield Composed(phrase, Calls([after]), "follow-up", _previous(before, pack))
 
 
-def _repeats(commands: list[Example], rng: random.Random) -> Iterator[Composed]:
+def _repeats(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
     while True:
         before = rng.choice(commands)
-        yield Composed(rng.choice(REPEATS), before.calls, "repeat", _previous(before))
+        yield Composed(rng.choice(REPEATS), before.calls, "repeat", _previous(before, pack))
 
 
-def _answers(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
+def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
+             ) -> Iterator[Composed]:
     """The value alone, answering the assistant's question about the previous call, completes that call.
 
     The assistant asks (the parameter's resolver has a question) when a value does not resolve ("set
     a timer for a while": for how long?) or when the only value said is missing ("add a note": what
-    should it say?); the answer
-    ("twenty minutes", "pick up the kids at four") is that value and nothing else.
+    should it say?); the answer ("twenty minutes", "pick up the kids at four") is that value and
+    nothing else. A share of replies leave the question: talk not for the assistant, or a command of
+    another skill, routed as it would be alone.
     """
     unresolvable = {(name, p.name): [word for word in VAGUE if p.resolver.resolve(word) is None]
                     for name, skill in pack.skills.items() for p in skill.parameters
                     if p.resolver is not None and p.resolver.ask is not None}  # the parameters the assistant asks for
-    asked = []
+    candidates = []
     for example in commands:
         call, text = example.calls[0], _said(example, True)
-        spoken = [p for p in pack.skills[call.name].parameters if p.span and isinstance(call.kwargs.get(p.name), str)
-                  and str(call.kwargs[p.name]).casefold() in text.casefold()]
+        spoken = [p for p in pack.skills[call.name].parameters if p.span and isinstance(value := call.kwargs.get(p.name), str)
+                  and value.casefold() in text.casefold() and is_span(value, value)]  # a value the grammar can copy
         for param in spoken:
             if (call.name, param.name) not in unresolvable:
                 continue
             vague = unresolvable[call.name, param.name]
             if vague or (not param.required and len(spoken) == 1):
-                asked.append((example, text, param.name, vague))
-    while asked:
-        example, text, name, vague = rng.choice(asked)
+                candidates.append((example, text, param, vague))
+    while candidates:
+        example, text, param, vague = rng.choice(candidates)
+        name = param.name
         call = example.calls[0]
         value = str(call.kwargs[name])
         at = text.casefold().find(value.casefold())
@@ -304,26 +312,39 @@ def _answers(commands: list[Example], pack: SkillPack, rng: random.Random) -> It
         word = words[-1].casefold() if words else ""
         if vague:  # said, but not as anything the skill can act on
             blurred = rng.choice(vague)
-            question = Calls([_changed(call, name, blurred, pack)])
+            asked_about = Calls([_changed(call, name, blurred, pack)])
             said_before = " ".join([*words, blurred]) + rest
-        else:  # not said at all
-            question = Calls([Call(call.name, tuple((k, v) for k, v in call.args if k != name))])
+            asked = question(pack, asked_about)
+        else:  # not said at all: the skill asks for it
+            asked_about = Calls([Call(call.name, tuple((k, v) for k, v in call.args if k != name))])
             said_before = " ".join(words[:-1] if word in LEAD_WORDS else words) + rest
+            asked = first_question(param.resolver.ask)
         if len(said_before.split()) < 2:
             continue
+        context = Exchange(remembered(without_wake_word(said_before)), asked_about, asked)
+        if rng.random() < LEAVING_SHARE:
+            now = _unrelated_to(commands, fallbacks, rng)
+            if now.calls[0].name != call.name:
+                yield Composed(now.user, now.calls, "answer", context)
+            continue
         answer = f"{word} {value}" if word in PREPOSITIONS and rng.random() < 0.3 else value
-        yield Composed(rng.choice(ANSWERS).format(v=answer), example.calls, "answer",
-                       Exchange(remembered(without_wake_word(said_before)), question))
+        yield Composed(rng.choice(ANSWERS).format(v=answer), example.calls, "answer", context)
 
 
-def _unrelated(commands: list[Example], fallbacks: list[Example], rng: random.Random) -> Iterator[Composed]:
+def _unrelated_to(commands: list[Example], fallbacks: list[Example], rng: random.Random) -> Example:
+    """What is said next that does not build on the turn before: talk not for the assistant, or a command."""
+    return rng.choice(fallbacks) if fallbacks and rng.random() < UNRELATED_FALLBACK_SHARE else rng.choice(commands)
+
+
+def _unrelated(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
+               ) -> Iterator[Composed]:
     """Half of what follows is speech not for the assistant: within the follow-up window people go on
     talking to each other, and a router that reads every turn as a follow-up acts on their words."""
     while True:
         before = rng.choice(commands)
-        now = rng.choice(fallbacks) if fallbacks and rng.random() < UNRELATED_FALLBACK_SHARE else rng.choice(commands)
+        now = _unrelated_to(commands, fallbacks, rng)
         if before.calls[0].name != now.calls[0].name:
-            yield Composed(now.user, now.calls, "unrelated", _previous(before))
+            yield Composed(now.user, now.calls, "unrelated", _previous(before, pack))
 
 
 def _no_context(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:

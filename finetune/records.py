@@ -1,7 +1,8 @@
 """Reading dataset records: the ``-t`` JSON array, or any JSON/JSONL of {user, call} objects.
 
 ``call`` holds one to three calls separated by ``"; "``. A follow-up record also carries the turn
-before it: ``"context": [{"user": ..., "call": ...}]`` (the last item is the one the router sees).
+before it: ``"context": [{"user": ..., "call": ...}]`` (the last item is the one the router sees),
+with ``"asked"`` where the assistant asked a question in reply.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.calls import CallError, Calls
-from assistant.dialogue import Exchange
+from assistant.dialogue import Exchange, first_question
 from assistant.pack import SkillPack
+from assistant.resolution import question
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,24 @@ def read_records(path: str | Path, pack: SkillPack, split: str | None = None) ->
 
 
 def _context(value: object, pack: SkillPack) -> Exchange | None:
-    """The previous turn of a follow-up record: the last of a list of {user, call} objects."""
+    """The previous turn of a follow-up record: the last of a list of {user, call} objects.
+
+    The assistant's question in reply is ``asked`` where the record names it (a skill that asks
+    for itself, "What should the note say?"), else the one its calls' arguments raise, if any.
+    """
     if value is None or value == []:
         return None
     last = value[-1] if isinstance(value, list) else None
-    if not isinstance(last, dict) or not isinstance(last.get("user"), str) or not isinstance(last.get("call"), str):
-        raise ValueError("'context' must be a list of objects with string fields 'user' and 'call'")
-    return Exchange(last["user"], pack.parse_calls(last["call"]))
+    if not isinstance(last, dict) or not isinstance(last.get("user"), str) or not isinstance(last.get("call"), str) \
+            or not isinstance(last.get("asked", ""), str):
+        raise ValueError("'context' must be a list of objects with string fields 'user' and 'call' (and 'asked')")
+    calls = pack.parse_calls(last["call"])
+    return Exchange(last["user"], calls, first_question(last["asked"]) if "asked" in last else question(pack, calls))
+
+
+def context_record(exchange: Exchange) -> list[dict[str, str]]:
+    """The previous turn as a record's ``context``; its question is written only where it asked one."""
+    return [{"user": exchange.user, "call": str(exchange.calls), **({"asked": exchange.asked} if exchange.asked else {})}]
 
 
 def file_sha256(path: str | Path) -> str:

@@ -53,7 +53,7 @@ from finetune.generate import (
     known_utterances,
 )
 from finetune.metrics import label
-from finetune.records import read_records
+from finetune.records import context_record, read_records
 
 OK, BAD_INPUT, PARTIAL = 0, 1, 3  # argparse exits with 2 on usage errors
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -123,7 +123,7 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
             report.composed[kind] = report.composed.get(kind, 0) + sum(c.kind == kind for c in composed)
         records.extend(
             {"skill": label(c.calls), "user": c.user, "call": str(c.calls), "split": split_name, "kind": c.kind,
-             **({"context": [{"user": c.context.user, "call": str(c.context.calls)}]} if c.context else {})}
+             **({"context": context_record(c.context)} if c.context else {})}
             for c in composed
         )
     return records, report

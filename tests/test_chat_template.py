@@ -71,10 +71,12 @@ def test_train_and_serve_see_the_same_tokens(name: str, tokenizer_name: str) -> 
     tokenizer = TOKENIZERS[tokenizer_name]()
     template = load_template(name, tokenizer)
     paris = Exchange("what's the weather in Paris", Calls([Call("weather", (("location", "Paris"),))]))
+    asked = Exchange("set a timer for a while", Calls([Call("timer", (("duration", "a while"),))]), "For how long?")
     for user, call, context in [("what's the weather in Paris", 'weather(location="Paris")', None),
                                 ("hello there", "other()", None),
                                 ("a timer for 5 minutes and the weather", 'timer(duration="5 minutes"); weather()', None),
-                                ("and tomorrow?", 'weather(location="Paris", day="tomorrow")', paris)]:
+                                ("and tomorrow?", 'weather(location="Paris", day="tomorrow")', paris),
+                                ("twenty minutes", 'timer(duration="twenty minutes")', asked)]:
         prompt = render_prompt(template, user, context=context)
         prompt_ids = tokenizer(prompt, add_special_tokens=True).input_ids
         full_ids = tokenizer(prompt + render_completion(template, call), add_special_tokens=True).input_ids

@@ -1,0 +1,39 @@
+"""The remembered turn: what it keeps of the assistant's question, and how the prompt shows it."""
+
+from __future__ import annotations
+
+from assistant.calls import Call, Calls
+from assistant.dialogue import MAX_QUESTION_CHARS, Memory, first_question
+from assistant.pack import load_pack
+from assistant.prompting import render_user
+from assistant.resolution import question
+
+PACK = load_pack()
+TIMER = Calls([Call("timer", (("duration", "a while"),))])
+
+
+def test_the_first_question_is_kept_without_what_explains_it() -> None:
+    assert first_question("For how long? Say something like five minutes.") == "For how long?"
+    assert first_question("Which program? I may not open 'blender'. Are you sure?") == "Which program?"
+    assert first_question("The weather in Paris: sunny, 21 degrees.") == ""
+    assert first_question("") == ""
+    assert len(first_question("Which " + "very " * 40 + "long one?")) == MAX_QUESTION_CHARS
+
+
+def test_the_question_of_calls_is_the_one_the_dispatcher_asks() -> None:
+    assert question(PACK, TIMER) == "For how long?"
+    assert question(PACK, Calls([Call("timer", (("duration", "five minutes"),))])) == ""
+
+
+def test_memory_keeps_the_question_of_the_answer_and_the_prompt_shows_it() -> None:
+    now = [0.0]
+    memory = Memory(30, clock=lambda: now[0])
+    memory.remember("set a timer for a while", TIMER, "For how long? Say something like five minutes.")
+    remembered = memory.recent()
+    assert remembered is not None and remembered.asked == "For how long?"
+    assert render_user("twenty minutes", remembered) == (
+        'Before: set a timer for a while -> timer(duration="a while")\nAsked: For how long?\nNow: twenty minutes')
+    memory.remember("set a timer for five minutes", Calls([Call("timer", (("duration", "five minutes"),))]), "Done.")
+    assert "Asked" not in render_user("make it ten", memory.recent())  # no question, no line: the format before it
+    now[0] = 31.0
+    assert memory.recent() is None
