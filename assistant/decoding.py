@@ -5,6 +5,10 @@ The CTranslate2 engine lets the int8 model decode freely and checks each token a
 grammar as it arrives; a token the grammar forbids stops it, and one masked step (a full
 forward pass) picks the best allowed token before free decoding resumes. A fine-tuned model
 rarely needs that step; an untuned one still always ends in a valid call.
+
+Both keep the model's state after a prompt's fixed head (the system text, and in a follow-up the
+previous turn too), computed once (:meth:`Engine.prepare`, while the user still speaks), so that
+routing pays only for the new words.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +41,7 @@ class Decoded:
 
 
 Progress = Callable[[list[int]], None]  # told the ids generated so far, after each step
+MAX_KEPT_PREFIXES = 8  # prompt heads whose model state is kept: the system's, and the last few remembered turns
 
 
 def _ignore(generated: list[int]) -> None:
@@ -82,10 +88,14 @@ class CallMatcher:
 
 
 class Engine(Protocol):
+    def prepare(self, prefix_ids: list[int]) -> None:
+        """Compute and keep the model's state after ``prefix_ids``, the head of a prompt to come."""
+
     def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
                deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
-        """Greedy-decode calls after ``prompt_ids``, whose first ``fixed_len`` ids are the same for every
-        request, until the grammar ends, ``max_new_tokens`` or the ``time.perf_counter()`` deadline."""
+        """Greedy-decode calls after ``prompt_ids``, whose first ``fixed_len`` ids are a head shared with
+        other requests (its state is kept), until the grammar ends, ``max_new_tokens`` or the
+        ``time.perf_counter()`` deadline."""
 
 
 def _finish(calls: CallMatcher, generated: list[int], masked: int, finished: bool, timed_out: bool = False) -> Decoded:
@@ -106,19 +116,26 @@ class TorchEngine:
         self.model = model
         self.calls = calls
         self.vocab_size = model.get_output_embeddings().weight.shape[0]
-        self._prefix: tuple[tuple[int, ...], Any] | None = None
+        self._kept: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # least recently used first
 
-    def _prefix_cache(self, fixed: list[int]) -> Any:
-        if self._prefix is None or self._prefix[0] != tuple(fixed):
+    def prepare(self, prefix_ids: list[int]) -> None:
+        self._state(prefix_ids)
+
+    def _state(self, fixed: list[int]) -> Any:
+        key = tuple(fixed)
+        if key not in self._kept:
             with self.torch.inference_mode():
                 out = self.model(input_ids=self.torch.tensor([fixed], device=self.model.device), use_cache=True)
-            self._prefix = (tuple(fixed), out.past_key_values)
-        return copy.deepcopy(self._prefix[1])
+            self._kept[key] = out.past_key_values
+            while len(self._kept) > MAX_KEPT_PREFIXES:
+                self._kept.popitem(last=False)
+        self._kept.move_to_end(key)
+        return self._kept[key]
 
     def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
                deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
         torch = self.torch
-        past = self._prefix_cache(prompt_ids[:fixed_len]) if fixed_len else None
+        past = copy.deepcopy(self._state(prompt_ids[:fixed_len])) if fixed_len else None
         feed = prompt_ids[fixed_len:]
         generated: list[int] = []
         while len(generated) < max_new_tokens:
@@ -148,6 +165,10 @@ class CTranslate2Engine:
 
     Recognition and routing take turns, so routing may use both cores: two threads routed the 132
     benchmark transcripts in 0.75x the time of one, in the same run (``[router] threads``).
+
+    CTranslate2 keeps every cached static prompt's state (about 8 MB each here) until the model is
+    reloaded, so at most :data:`MAX_KEPT_PREFIXES` are cached: :meth:`prepare`, which runs between
+    turns, reloads the model (0.3 s) to make room; a decode with no room computes its head uncached.
     """
 
     def __init__(self, model_dir: Path, calls: CallMatcher, threads: int):
@@ -157,6 +178,28 @@ class CTranslate2Engine:
         self.calls = calls
         self.tokenizer = calls.tokenizer
         self.vocab_size = len(self.tokenizer)
+        self._kept: set[tuple[int, ...]] = set()
+
+    def prepare(self, prefix_ids: list[int]) -> None:
+        key = tuple(prefix_ids)
+        if not key or key in self._kept:
+            return
+        if len(self._kept) >= MAX_KEPT_PREFIXES:
+            self.generator.unload_model()  # the only way to empty CTranslate2's static prompt cache
+            self.generator.load_model()
+            self._kept.clear()
+        self._kept.add(key)
+        tokens = self._tokens(prefix_ids)
+        steps = self.generator.generate_tokens(tokens[-1:], static_prompt=tokens, cache_static_prompt=True, max_length=1)
+        for _ in steps:  # one step after the head: what is kept is the state after it
+            pass
+
+    def _may_keep(self, fixed: list[int]) -> bool:
+        key = tuple(fixed)
+        if key in self._kept or len(self._kept) < MAX_KEPT_PREFIXES:
+            self._kept.add(key)
+            return True
+        return False
 
     def _tokens(self, ids: list[int]) -> list[str]:
         return self.tokenizer.convert_ids_to_tokens(ids)
@@ -164,6 +207,7 @@ class CTranslate2Engine:
     def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
                deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
         static, rest = self._tokens(prompt_ids[:fixed_len]), self._tokens(prompt_ids[fixed_len:])
+        keep = bool(static) and self._may_keep(prompt_ids[:fixed_len])
         generated: list[int] = []
         masked = 0
         while len(generated) < max_new_tokens:
@@ -171,7 +215,7 @@ class CTranslate2Engine:
             steps = self.generator.generate_tokens(
                 rest + self._tokens(generated),
                 static_prompt=static or None,
-                cache_static_prompt=bool(static),
+                cache_static_prompt=keep,
                 max_length=max_new_tokens - len(generated),
                 sampling_topk=1,  # the model's end token ends decoding there: no step is computed after the call
             )

@@ -143,6 +143,7 @@ class Assistant:
         self.memory = Memory(config.router.follow_up_s)
         self._running = ThreadPoolExecutor(max_workers=3, thread_name_prefix="call")
         self._routing = threading.Lock()  # the listening loop routes ahead from its own thread
+        self._preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
         self._hearing = threading.Lock()  # and recognises from it
 
     @property
@@ -254,7 +255,8 @@ class Assistant:
             turn.timings = {"total_ms": elapsed_ms(start)}
             return turn
         if context is not None:
-            log.info("follow-up of: %s -> %s", context.user, context.calls)
+            log.info("follow-up of: %s -> %s%s", context.user, context.calls,
+                     f" (asked: {context.asked})" if context.asked else "")
         self.on_stage("thinking")
         started: list[Future[Outcome]] = []
         lock = threading.Lock()
@@ -284,9 +286,20 @@ class Assistant:
             turn.failed = turn.failed or any(o.failed for o in outcomes)
             turn.timings["skill_ms"] = max(o.ms for o in outcomes)
         if routed.calls and routed.calls != fallback_calls(self.pack) and routed.error is None:
-            self.memory.remember(command, routed.calls)
+            self.memory.remember(command, routed.calls, turn.answer)
+            remembered = self.memory.recent()
+            if remembered is not None:  # None when follow-ups are off (follow_up_s = 0)
+                self._preparing.submit(self._prepare, remembered)
         turn.timings["total_ms"] = elapsed_ms(start)
         return turn
+
+    def _prepare(self, context: Exchange) -> None:
+        """Encode the remembered turn while the user hears the answer, so that a follow-up pays only for its words."""
+        with self._routing:
+            try:
+                self.router.prepare(context)
+            except Exception:  # the follow-up is then routed without it, as it would have been anyway
+                log.info("could not prepare for a follow-up of: %s", context.user, exc_info=True)
 
     def _run(self, call: Call, pending: Pending | None) -> Outcome:
         """Run a call; one that acts, in a turn that ended early, only once the speaker has not gone on."""

@@ -79,6 +79,9 @@ class Router(Protocol):
         """The calls of ``utterance`` (a follow-up of ``context``); ``on_call`` hears each as soon as it is known.
         With ``allow_unfinished`` (a partial transcript), the calls may be ``assistant.calls.UNFINISHED`` instead."""
 
+    def prepare(self, context: Exchange) -> None:
+        """Get ready to route a follow-up of ``context`` (before the user has said it)."""
+
 
 @dataclass(frozen=True)
 class RouterSpec:
@@ -130,11 +133,17 @@ class LocalRouter:
         self.skill_lines = pack.prompt_lines() if list_skills else None
         self.max_new_tokens = max_new_tokens
         self.deadline_s = deadline_s
-        self._fixed_ids = self._ids(self.template_fixed_text())
+        self._fixed_ids = self._head_ids()
 
-    def template_fixed_text(self) -> str:
+    def _head_ids(self, context: Exchange | None = None) -> list[int]:
+        """The prompt's ids up to the utterance, the same for every utterance after ``context``; a space
+        before the utterance is left to it (tokenizers fold it into the next word)."""
         marker = "\u0000"
-        return render_prompt(self.template, marker, self.skill_lines).split(marker)[0]
+        return self._ids(render_prompt(self.template, marker, self.skill_lines, context).split(marker)[0].rstrip(" "))
+
+    def prepare(self, context: Exchange) -> None:
+        """Encode the prompt up to a follow-up of ``context`` now, so that routing it encodes only its words."""
+        self.engine.prepare(self._head_ids(context))
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=True).input_ids
@@ -147,12 +156,14 @@ class LocalRouter:
         start = time.perf_counter()
         fallback = fallback_calls(self.pack)
         ids = self._ids(self.prompt(utterance, context))
-        fixed = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
+        system = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
+        head = self._head_ids(context) if context is not None else self._fixed_ids
+        fixed = len(head) if ids[: len(head)] == head else system
         said = context.said(utterance) if context is not None else " ".join(utterance.split())
-        if len(ids) - fixed > MAX_UTTERANCE_TOKENS:  # rare scripts and symbols take several tokens a character
+        if len(ids) - system > MAX_UTTERANCE_TOKENS:  # rare scripts and symbols take several tokens a character
             return Routed(fallback, "", elapsed_ms(start),
-                          error=f"too long to route: {len(ids) - fixed} tokens, the most is {MAX_UTTERANCE_TOKENS}")
-        budget = self.max_new_tokens + len(ids) - fixed  # room to copy the whole utterance (a dictated note)
+                          error=f"too long to route: {len(ids) - system} tokens, the most is {MAX_UTTERANCE_TOKENS}")
+        budget = self.max_new_tokens + len(ids) - system  # room to copy all that was said (a dictated note)
         announced: list[Call] = []
 
         def progress(generated: list[int]) -> None:
@@ -266,6 +277,9 @@ class OpenAIRouter:
         self.model = settings.model
         self.client = openai_client(settings.base_url, settings.api_key_env, settings.timeout_s, settings.max_retries)
         self.deadline_s = settings.timeout_s * (settings.max_retries + 1)
+
+    def prepare(self, context: Exchange) -> None:
+        """Nothing to do here: a server that caches prompt heads (vLLM, llama.cpp) does it by itself."""
 
     def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
               allow_unfinished: bool = False) -> Routed:

@@ -12,7 +12,7 @@ PACK = load_pack()
 
 def test_the_previous_turn_cost_compares_each_utterance_with_itself_alone() -> None:
     single = read_records(SETS / "fresh_utterances.jsonl", PACK)[::90][:6]  # several skills
-    paired = with_unrelated_turn(single)
+    paired = with_unrelated_turn(single, PACK)
     assert all(p.user == s.user and p.context is not None and p.context.calls[0].name != s.calls[0].name
                for p, s in zip(paired, single))
     cost = previous_turn_cost(load_local_router(PACK), paired)

@@ -264,3 +264,16 @@ def test_a_follow_up_builds_on_the_last_turn_and_changes_a_timer_instead_of_star
     assistant.memory.forget()
     alone = assistant.handle_text("make it ten")  # no recent turn, no wake word: not for the assistant
     assert alone.calls == ["other()"] and alone.error.startswith("no wake word")
+
+
+@pytest.mark.slow
+def test_the_assistants_question_is_remembered_and_the_answer_completes_the_call(
+        pack, router, tmp_path: Path, skill_context) -> None:
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer", follow_up_s=30)
+    context = skill_context(assistant.config)
+    asked = assistant.handle_text("computer set a timer for a while")
+    assert asked.calls == ['timer(duration="a while")'] and asked.answer.startswith("For how long?"), asked
+    assert assistant.memory.recent().asked == "For how long?" and not context.timers.timers()
+    answered = assistant.handle_text("twenty minutes")
+    assert answered.calls == ['timer(duration="twenty minutes")'], answered
+    assert assistant.memory.recent().asked == "" and len(context.timers.timers()) == 1

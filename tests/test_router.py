@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from assistant.calls import UNFINISHED, Call, Calls, NotSaid
-from assistant.decoding import CallMatcher
+from assistant.decoding import MAX_KEPT_PREFIXES, CallMatcher
 from assistant.dialogue import Exchange
 from assistant.models import embedded_llm_dir
 from assistant.pack import SkillPack, load_pack
@@ -195,12 +195,13 @@ def test_default_pack_grammar_compiles_and_routes_with_the_shipped_router() -> N
 
 
 class CountingEngine:
-    """The router's own engine, noting how many tokens were decoded each time progress is told."""
+    """The router's own engine, noting each prompt and how many tokens were decoded each time progress is told."""
 
     def __init__(self, engine):
-        self.engine, self.steps = engine, [0]
+        self.engine, self.steps, self.prompts = engine, [0], []
 
     def decode(self, prompt_ids, fixed_len, matcher, max_new_tokens, deadline, progress):
+        self.prompts.append((prompt_ids, fixed_len))
         def counted(generated: list[int]) -> None:
             self.steps.append(len(generated))
             progress(generated)
@@ -278,6 +279,24 @@ def test_training_and_the_router_render_a_follow_up_the_same_way() -> None:
     (example,) = to_examples([record], PACK, RouterArguments(), router.template)
     assert example["prompt"] == router.prompt("and tomorrow?", before)
     assert "what's the weather in Paris" in example["prompt"] and 'weather(location="Paris")' in example["prompt"]
+
+
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+def test_a_prepared_follow_up_encodes_only_its_own_words_and_decodes_the_same(engine: str) -> None:
+    router = load_local_router(PACK, None, engine=engine, max_new_tokens=24)
+    paris = Exchange("what's the weather in Paris", Calls([Call("weather", (("location", "Paris"),))]))
+    cold = router.route("and tomorrow?", paris)
+    router.prepare(paris)
+    router.engine = counting = CountingEngine(router.engine)
+    warm = router.route("and tomorrow?", paris)
+    (prompt_ids, fixed_len), = counting.prompts
+    assert router.tokenizer.decode(prompt_ids[fixed_len:]).startswith(" and tomorrow?")  # the turn was encoded before
+    assert (warm.text, warm.calls) == (cold.text, cold.calls)
+    router.engine = counting.engine
+    for n in range(MAX_KEPT_PREFIXES + 2):  # each turn's head is kept, a bounded number of them
+        router.prepare(Exchange(f"the weather in Rome {n}", Calls([Call("weather", (("location", "Rome"),))])))
+    assert len(router.engine._kept) <= MAX_KEPT_PREFIXES
+    assert router.route("and tomorrow?", paris).text == cold.text
 
 
 @pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])

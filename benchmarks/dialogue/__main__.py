@@ -27,6 +27,7 @@ from rich.table import Table
 from assistant.dialogue import Exchange, remembered
 from assistant.files import write_atomically
 from assistant.pack import SkillPack, load_pack
+from assistant.resolution import question
 from assistant.router import SHIPPED_ADAPTER, load_local_router
 from finetune.compose import cut_before_last_spoken
 from finetune.eval import evaluate
@@ -39,32 +40,46 @@ KEYS = ("n", "exact_call_accuracy", "exact_call_accuracy_ci95", "resolved_call_a
         "per_call_accuracy", "latency_ms_p50", "latency_ms_p95")
 
 
-def with_unrelated_turn(records: list[Record], seed: int = 0) -> list[Record]:
-    """Each single command after another command of the set with a different skill, answered right."""
+def with_unrelated_turn(records: list[Record], pack: SkillPack, seed: int = 0) -> list[Record]:
+    """Each single command after another command of the set with a different skill, routed right (and
+    asked about, where its arguments do not resolve)."""
     rng = random.Random(seed)
     commands = [r for r in records if r.calls[0].name != "other"]
     paired = []
     for record in records:
         before = rng.choice([r for r in commands if r.calls[0].name != record.calls[0].name])
-        paired.append(Record(record.user, record.calls, record.split, Exchange(remembered(before.user), before.calls)))
+        context = Exchange(remembered(before.user), before.calls, question(pack, before.calls))
+        paired.append(Record(record.user, record.calls, record.split, context))
     return paired
 
 
 def previous_turn_cost(router: Any, records: list[Record]) -> dict[str, Any]:
     """Routing time with the previous turn over without it, as the median of per-utterance ratios.
 
-    Each utterance is routed both ways back to back, in alternating order, so the shared machine's
-    load drifts alike for both; pairs that decode differently are left out (their output length, not
-    the prompt, would set the ratio).
+    Each utterance is routed alone and after its turn back to back, in alternating order, so the
+    shared machine's load drifts alike for both; those that decode differently are left out (their
+    output length, not the prompt, would set the ratio). After the turn it is routed twice: first
+    unprepared, then prepared as the assistant does while the user speaks (the turn's prompt head
+    encoded beforehand, :meth:`~assistant.router.LocalRouter.prepare`, not timed).
     """
-    ratios = []
+    prepared, unprepared = [], []
     for n, record in enumerate(records):
-        contexts = {"with": record.context, "alone": None}
-        ways = ("alone", "with") if n % 2 else ("with", "alone")
-        routed = {way: router.route(record.user, contexts[way]) for way in ways}
-        if routed["with"].text == routed["alone"].text:
-            ratios.append(routed["with"].latency_ms / routed["alone"].latency_ms)
-    return {"ratio_p50": statistics.median(ratios) if ratios else None, "pairs": len(ratios), "of": len(records)}
+
+        def after_turn() -> tuple[Any, Any]:
+            cold = router.route(record.user, record.context)
+            router.prepare(record.context)
+            return cold, router.route(record.user, record.context)
+
+        if n % 2:
+            alone, (cold, warm) = router.route(record.user), after_turn()
+        else:
+            (cold, warm), alone = after_turn(), router.route(record.user)
+        if cold.text == warm.text == alone.text:
+            unprepared.append(cold.latency_ms / alone.latency_ms)
+            prepared.append(warm.latency_ms / alone.latency_ms)
+    return {"ratio_p50": statistics.median(prepared) if prepared else None,
+            "ratio_p50_unprepared": statistics.median(unprepared) if unprepared else None,
+            "pairs": len(prepared), "of": len(records)}
 
 
 def finished_judgements(router: Any, records: list[Record], pack: SkillPack) -> dict[str, Any]:
@@ -91,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {name: read_records(SETS / f"{file}.jsonl", pack)
             for name, file in (("single", "fresh_utterances"), ("compound", "compound"),
                                ("follow-up", "followups"), ("timers", "timers"))}
-    sets["single, after an unrelated turn"] = with_unrelated_turn(sets["single"])  # turns drawn from the whole set
+    sets["single, after an unrelated turn"] = with_unrelated_turn(sets["single"], pack)  # turns from the whole set
     sets = {name: records[: args.limit] for name, records in sets.items()}
     order = ["single", "single, after an unrelated turn", "compound", "follow-up", "timers"]
     routers = {"this router": args.model, **({"before": args.baseline} if args.baseline else {})}
@@ -126,12 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     console.print(f"finished? whole commands called finished: {_share(judged, 'whole_called_finished', 'whole')}; "
                   f"cut before their last value called unfinished: {_share(judged, 'cut_called_unfinished', 'cut')}")
-    ratio = "?" if cost["ratio_p50"] is None else f"{cost['ratio_p50']:.2f}×"  # "?": no pair decoded alike
-    console.print(f"single-command routing with a previous turn in the prompt: {ratio} the time "
-                  f"without one (median of {cost['pairs']} interleaved pairs that decode alike, of {cost['of']}); "
+    console.print(f"single-command routing with a previous turn in the prompt: {_ratio(cost, 'ratio_p50')} the time "
+                  f"without one, prepared as the assistant does ({_ratio(cost, 'ratio_p50_unprepared')} unprepared); "
+                  f"median of {cost['pairs']} interleaved pairs that decode alike, of {cost['of']}; "
                   f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     write_atomically(args.json_out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return 0
+
+
+def _ratio(cost: dict[str, Any], key: str) -> str:
+    return "?" if cost[key] is None else f"{cost[key]:.2f}×"  # "?": no pair decoded alike
 
 
 def _share(judged: dict[str, Any], key: str, kind: str) -> str:
