@@ -318,7 +318,7 @@ def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack,
         else:  # not said at all: the skill asks for it
             asked_about = Calls([Call(call.name, tuple((k, v) for k, v in call.args if k != name))])
             said_before = " ".join(words[:-1] if word in LEAD_WORDS else words) + rest
-            asked = first_question(param.resolver.ask)
+            asked = first_question(param.resolver.ask.format(value=""))  # as the dispatcher words it, nothing said
         if len(said_before.split()) < 2:
             continue
         context = Exchange(remembered(without_wake_word(said_before)), asked_about, asked)
