@@ -155,7 +155,7 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
                 pending = None
                 continue
             try:
-                calls = pack.parse_calls(line[len(ASSISTANT):])
+                calls = pack.parse_calls(line[len(ASSISTANT):], pending[0])  # a said value must be words said
             except CallError as error:
                 problem(number, str(error))
             else:

@@ -4,7 +4,8 @@ Any pack gets them, built from its written single-command examples (never from h
 
 * **compound**: two or three commands joined by a connective ("set a timer for ten minutes and
   what's the weather in Berlin"), their calls in the order said; a part the pack cannot do keeps
-  its fallback call at its place;
+  its fallback call at its place, first as often as later ("call mom and then what time is it");
+  two parts of speech not for the assistant stay one fallback call;
   two or three of the same skill may share their words ("the weather in Oslo and in Rome", "in
   Oslo, Stockholm and Helsinki"), unless the values said together are one ("5 minutes and 30 seconds");
   a second one of a skill that another skill ``changes`` is "another" ("a timer for 3 minutes and
@@ -64,6 +65,8 @@ ANSWERS = ("{v}", "{v}", "{v}", "{v}", "{v} please", "uh {v}", "um, {v}", "it's 
 VAGUE = ("a while", "a bit", "something", "the thing", "that thing", "whatever", "it")
 ANOTHER = ("and another", "then another", "and another one", "and a second one", "and then another one",
            "plus another", "and one more")
+ANOTHER_AFTER = ("another one", "and another", "now another one", "start another one", "one more", "a second one",
+                 "and one more", "I need another one", "and then another")  # a second one, in a turn of its own
 PREPOSITIONS = ("in", "for", "at", "on", "about", "to", "from", "of", "with")  # kept in "and in Rome"
 LEAD_WORDS = (*PREPOSITIONS, "that", "saying", "called", "named")  # go with a value left unsaid ("add a note that")
 MAX_VALUE_WORDS = 4  # a follow-up names a place or a day, not a whole question
@@ -72,6 +75,9 @@ THREE_COMMANDS_SHARE = 0.5  # compounds of three commands rather than two (three
 SHARED_WORDS_SHARE = 0.2  # compounds of one skill whose second part is only its value ("... in Oslo and Rome")
 LISTED_VALUES_SHARE = 0.4  # of those, three values listed ("in Oslo, Stockholm and Helsinki")
 ANOTHER_SHARE = 0.5  # of those of a skill others change (a timer), said as "and another for 5 minutes"
+FALLBACK_PART_SHARE = 0.3  # compounds with a part the pack cannot do (0.15 left most first parts swallowing the rest)
+TALK_ONLY_SHARE = 0.05  # compounds of two parts not for the assistant, which stay one fallback call
+ANOTHER_AFTER_SHARE = 0.5  # follow-ups after a skill others change that start another one rather than change it
 CORRECTION_SHARE = 0.3  # follow-ups that correct the previous value ("no I said Vienna") rather than change it
 UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
 LEAVING_SHARE = 0.2  # replies to the assistant's question that do not answer it ("hmm", another command)
@@ -185,12 +191,23 @@ def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPac
         parts = [rng.choice(commands) for _ in range(3 if rng.random() < THREE_COMMANDS_SHARE else 2)]
         if len({e.calls[0] for e in parts}) < len(parts):  # the same request twice is not two requests
             continue
-        if fallbacks and rng.random() < 0.15:  # a part the pack cannot do keeps its place as the fallback call
-            parts[rng.randrange(len(parts))] = rng.choice(fallbacks)
+        if fallbacks and rng.random() < TALK_ONLY_SHARE:  # talk joined with talk is still not for the assistant
+            parts, calls = rng.sample(fallbacks, 2) if len(fallbacks) > 1 else fallbacks, Calls([pack.fallback])
+        else:
+            if fallbacks and rng.random() < FALLBACK_PART_SHARE:  # a part the pack cannot do keeps its place
+                parts[rng.randrange(len(parts))] = rng.choice(fallbacks)
+            calls = Calls(e.calls[0] for e in parts)
         text = _said(parts[0], True)
         for part in parts[1:]:
             text = rng.choice(CONNECTIVES).format(a=text, b=_said(part, False))
-        yield Composed(text, Calls(e.calls[0] for e in parts), "compound")
+        if all(_copyable(call, text, pack) for call in calls):  # not when a value ended in the "!" left out
+            yield Composed(text, calls, "compound")
+
+
+def _copyable(call: Call, text: str, pack: SkillPack) -> bool:
+    """Whether every said value of ``call`` is words of ``text``, as the grammar can copy them."""
+    return all(is_span(value, text) for param in pack.skills[call.name].parameters
+               if param.span and isinstance(value := call.kwargs.get(param.name), str))
 
 
 def _one_value(pack: SkillPack, call: Call, name: str, more: list[str]) -> bool:
@@ -263,6 +280,12 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
             after = _changed(call, name, value, pack)
         said = value
         word = _word_before(before.user, call.kwargs.get(name))
+        if changer is not None and word in PREPOSITIONS and rng.random() < ANOTHER_AFTER_SHARE:
+            required = {p.name for p in pack.skills[call.name].parameters if p.required} | {name}
+            another = Call(call.name, tuple((k, value if k == name else v) for k, v in call.args if k in required))
+            yield Composed(f"{rng.choice(ANOTHER_AFTER)} {word} {value}", Calls([another]), "follow-up",
+                           _previous(before, pack))  # "another one for 5 minutes" starts a second timer
+            continue
         if word in PREPOSITIONS and rng.random() < 0.4:  # "and in Rome", as the first request put it
             said = f"{word} {value}"
         old = call.kwargs.get(name)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
 from assistant.examples import ExamplesError, deduplicate, read_example_file, read_example_files
 from assistant.pack import SkillPack
-from assistant.skill import Skill
+from assistant.skill import Skill, Span
 
 
-def weather(location: str | None = None) -> str:
+def weather(location: Annotated[str, Span()] | None = None) -> str:
     """Ask for the weather."""
     return ""
 
@@ -68,6 +69,7 @@ def test_reads_sections_and_validates_calls(tmp_path: Path) -> None:
         ("### User: is it raining\n", "", 11, "without a '### User:' line"),
         ("### User: is it raining", "### User:   ", 11, "empty utterance"),
         ("#### Examples:", "#### Example:", 9, "cannot place this line"),
+        ('location="Berlin"', 'location="Paris"', 7, "is not words of what was said"),  # the grammar could not say it
     ],
 )
 def test_each_malformed_case_names_file_and_line(tmp_path: Path, replace: str, by: str, line: int, message: str) -> None:
