@@ -65,8 +65,6 @@ ANSWERS = ("{v}", "{v}", "{v}", "{v}", "{v} please", "uh {v}", "um, {v}", "it's 
 VAGUE = ("a while", "a bit", "something", "the thing", "that thing", "whatever", "it")
 ANOTHER = ("and another", "then another", "and another one", "and a second one", "and then another one",
            "plus another", "and one more")
-ANOTHER_AFTER = ("another one", "and another", "now another one", "start another one", "one more", "a second one",
-                 "and one more", "I need another one", "and then another")  # a second one, in a turn of its own
 PREPOSITIONS = ("in", "for", "at", "on", "about", "to", "from", "of", "with")  # kept in "and in Rome"
 LEAD_WORDS = (*PREPOSITIONS, "that", "saying", "called", "named")  # go with a value left unsaid ("add a note that")
 MAX_VALUE_WORDS = 4  # a follow-up names a place or a day, not a whole question
@@ -77,7 +75,6 @@ LISTED_VALUES_SHARE = 0.4  # of those, three values listed ("in Oslo, Stockholm 
 ANOTHER_SHARE = 0.5  # of those of a skill others change (a timer), said as "and another for 5 minutes"
 FALLBACK_PART_SHARE = 0.3  # compounds with a part the pack cannot do (0.15 left most first parts swallowing the rest)
 TALK_ONLY_SHARE = 0.05  # compounds of two parts not for the assistant, which stay one fallback call
-ANOTHER_AFTER_SHARE = 0.5  # follow-ups after a skill others change that start another one rather than change it
 CORRECTION_SHARE = 0.3  # follow-ups that correct the previous value ("no I said Vienna") rather than change it
 UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
 LEAVING_SHARE = 0.2  # replies to the assistant's question that do not answer it ("hmm", another command)
@@ -280,12 +277,6 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
             after = _changed(call, name, value, pack)
         said = value
         word = _word_before(before.user, call.kwargs.get(name))
-        if changer is not None and word in PREPOSITIONS and rng.random() < ANOTHER_AFTER_SHARE:
-            required = {p.name for p in pack.skills[call.name].parameters if p.required} | {name}
-            another = Call(call.name, tuple((k, value if k == name else v) for k, v in call.args if k in required))
-            yield Composed(f"{rng.choice(ANOTHER_AFTER)} {word} {value}", Calls([another]), "follow-up",
-                           _previous(before, pack))  # "another one for 5 minutes" starts a second timer
-            continue
         if word in PREPOSITIONS and rng.random() < 0.4:  # "and in Rome", as the first request put it
             said = f"{word} {value}"
         old = call.kwargs.get(name)

@@ -69,7 +69,7 @@ def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value
 
 
 def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
-    literal_changes = corrections = others = 0
+    literal_changes = corrections = 0
     for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0, 0), seed=0):
         assert item.context is not None and len(item.calls) == 1
         PACK.parse_calls(str(item.calls), item.context.said(item.user))  # values from either turn's words
@@ -79,16 +79,12 @@ def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
             continue
         changed = {k: v for k, v in after.args if before.kwargs.get(k) != v}
         assert after.name != before.name or len(changed) == 1
-        if "another" in item.user or "one more" in item.user or "second one" in item.user:
-            others += 1  # "another one for 5 minutes" after a timer starts a second one, it does not change the first
-            assert after.name == before.name == "timer", item
         assert all(value in item.user for value in changed.values())
         literal_changes += any(p.choices and p.name in changed for p in PACK.skills[after.name].parameters)
         corrections += any(isinstance(v, str) and v not in item.context.user and str(before.kwargs.get(k)) in item.user
                            for k, v in changed.items())
     assert literal_changes  # "and tomorrow?" after the weather changes its day, a Literal
     assert corrections  # "not Lima, Bogotá": the old value said, the new one taken
-    assert others
 
 
 def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> None:
