@@ -30,6 +30,7 @@ from assistant.examples import (
 )
 from assistant.files import write_atomically
 from assistant.pack import REPO_ROOT, SkillPack, load_pack
+from assistant.spans import is_span
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "snips" / "goo2018"
 SKILLS_MODULE = "benchmarks.snips.skills"
@@ -61,6 +62,7 @@ class TrainingSet:
     held_out: int  # equal to a dev or test utterance
     repeats: int  # equal to an earlier train utterance
     conflicts: int  # of those repeats, how many were labelled differently
+    uncopyable: int = 0  # a slot value the grammar cannot copy from the words (it holds a double quote)
 
 
 def read_split(folder: Path) -> list[Utterance]:
@@ -94,20 +96,23 @@ def _utterance(words: list[str], tags: list[str], intent: str, where: str) -> Ut
 
 
 def training_set(train: list[Utterance], held_out: list[Utterance]) -> TrainingSet:
-    """Drop train utterances that appear in a held-out split, and repeats within train."""
+    """Drop train utterances that appear in a held-out split, repeats within train, and those the
+    router could never answer (a slot value it cannot copy; held-out ones are kept and scored)."""
     held = {utterance_key(u.user) for u in held_out}
     first: dict[str, Utterance] = {}
-    dropped_held = repeats = conflicts = 0
+    dropped_held = repeats = conflicts = uncopyable = 0
     for utterance in train:
         key = utterance_key(utterance.user)
         if key in held:
             dropped_held += 1
+        elif not all(is_span(value, utterance.user) for _, value in utterance.slots):
+            uncopyable += 1
         elif key in first:
             repeats += 1
             conflicts += (first[key].intent, first[key].slots) != (utterance.intent, utterance.slots)
         else:
             first[key] = utterance
-    return TrainingSet(list(first.values()), dropped_held, repeats, conflicts)
+    return TrainingSet(list(first.values()), dropped_held, repeats, conflicts, uncopyable)
 
 
 def sample_per_intent(utterances: list[Utterance], limit: int, seed: int) -> list[Utterance]:
@@ -167,7 +172,8 @@ def convert(data: Path, out: Path, examples: Path | None = None, limit: int | No
     return {
         "read": {name: len(rows) for name, rows in splits.items()},
         "repeated_slot_utterances": {name: sum(u.repeated > 0 for u in rows) for name, rows in splits.items()},
-        "train_dropped": {"held_out": kept.held_out, "repeats": kept.repeats, "of_which_conflicts": kept.conflicts},
+        "train_dropped": {"held_out": kept.held_out, "repeats": kept.repeats, "of_which_conflicts": kept.conflicts,
+                          "uncopyable": kept.uncopyable},
         "written": {name: len(rows) for name, rows in written.items()},
         "train_per_intent": dict(sorted(Counter(u.intent for u in train).items())),
     }
