@@ -188,8 +188,8 @@ def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPac
         parts = [rng.choice(commands) for _ in range(3 if rng.random() < THREE_COMMANDS_SHARE else 2)]
         if len({e.calls[0] for e in parts}) < len(parts):  # the same request twice is not two requests
             continue
-        if fallbacks and rng.random() < TALK_ONLY_SHARE:  # talk joined with talk is still not for the assistant
-            parts, calls = rng.sample(fallbacks, 2) if len(fallbacks) > 1 else fallbacks, Calls([pack.fallback])
+        if len(fallbacks) > 1 and rng.random() < TALK_ONLY_SHARE:  # talk joined with talk is not for the assistant
+            parts, calls = rng.sample(fallbacks, 2), Calls([pack.fallback])
         else:
             if fallbacks and rng.random() < FALLBACK_PART_SHARE:  # a part the pack cannot do keeps its place
                 parts[rng.randrange(len(parts))] = rng.choice(fallbacks)
