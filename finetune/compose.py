@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assistant.calls import UNFINISHED, Call, Calls
+from assistant.calls import UNFINISHED, Call, Calls, NotSaid
 from assistant.dialogue import Exchange, first_question, remembered, without_wake_word
 from assistant.examples import Example, utterance_key
 from assistant.pack import SkillPack
@@ -197,14 +197,18 @@ def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPac
         text = _said(parts[0], True)
         for part in parts[1:]:
             text = rng.choice(CONNECTIVES).format(a=text, b=_said(part, False))
-        if all(_copyable(call, text, pack) for call in calls):  # not when a value ended in the "!" left out
+        if _copyable(calls, text, pack):  # not when a value ended in the "!" left out
             yield Composed(text, calls, "compound")
 
 
-def _copyable(call: Call, text: str, pack: SkillPack) -> bool:
-    """Whether every said value of ``call`` is words of ``text``, as the grammar can copy them."""
-    return all(is_span(value, text) for param in pack.skills[call.name].parameters
-               if param.span and isinstance(value := call.kwargs.get(param.name), str))
+def _copyable(calls: Calls, text: str, pack: SkillPack) -> bool:
+    """Whether every said value of ``calls`` is words of ``text``, as the grammar can copy them."""
+    try:
+        for call in calls:
+            pack.skills[call.name].check_spans(call, text)
+    except NotSaid:
+        return False
+    return True
 
 
 def _one_value(pack: SkillPack, call: Call, name: str, more: list[str]) -> bool:
