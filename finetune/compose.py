@@ -21,7 +21,9 @@ Any pack gets them, built from its written single-command examples (never from h
   command) and are routed as if it had not been asked;
 * **unrelated**: anything said after an unrelated command ignores it; half of it is speech not for
   the assistant (it stays the fallback call), as people go on talking within the follow-up window;
-* **no context**: a follow-up phrase with no previous turn is the fallback call;
+* **no context**: a follow-up phrase with no previous turn is the fallback call, and so is a
+  written example that changes what another skill started without naming it ("make it ten"
+  changes a timer: :func:`follows_on`), which is trained only after a turn of that skill;
 * **unfinished**: a command cut off before its last spoken value ("set a timer for") is the unfinished
   mark, so that the router can tell when a request being spoken is complete. A cut is made only
   after a word that ends no complete example ("for", "in"), never after "what's the weather".
@@ -33,6 +35,7 @@ utterance), so that a data set built twice from the same files is identical.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,7 +62,12 @@ REPEATS = ("again", "say that again", "one more time", "repeat that", "do it aga
            "repeat please", "can you repeat that", "what did you say?", "sorry, what was that", "again, please",
            "could you say that again", "I missed that", "say again?", "once more please", "can you say it again",
            "sorry I didn't hear you", "huh, say that again", "please repeat", "what? again please",
-           "didn't hear that, again", "run it again", "do it one more time", "repeat the last one", "same as before")
+           "didn't hear that, again", "run it again", "do it one more time", "repeat the last one", "same as before",
+           "huh?", "what?", "eh?", "come again", "sorry, come again?", "what was that again?", "say what?",
+           "I didn't get that", "sorry I missed that", "what did you just say", "can you say that once more",
+           "sorry, could you repeat that", "huh, what was that?", "sorry, say it again", "repeat that please",
+           "wait, what?", "sorry, once more", "I didn't quite catch that", "hm? again please")
+REPEAT_OPENERS = ("", "", "", "sorry ", "sorry, ", "huh? ", "what? ", "oh ", "wait ", "um ", "excuse me, ")
 ANSWERS = ("{v}", "{v}", "{v}", "{v}", "{v} please", "uh {v}", "um, {v}", "it's {v}", "{v}, thanks", "oh {v}",
            "just {v}", "{v} I guess")
 VAGUE = ("a while", "a bit", "something", "the thing", "that thing", "whatever", "it")
@@ -99,9 +107,9 @@ class Sizes:
 
     compound: int = 2400
     follow_up: int = 1000
-    repeat: int = 400
+    repeat: int = 700
     unrelated: int = 2500
-    no_context: int = 80
+    no_context: int = 240
     unfinished: int = 900
     answer: int = 600
 
@@ -126,7 +134,8 @@ def exchange_key(user: str, previous: str | None = None) -> str:
 def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -> list[Composed]:
     """The composed examples of every kind, deduplicated, in a fixed order for a given input and seed."""
     singles = [e for e in examples if len(e.calls) == 1]
-    commands = [e for e in singles if e.calls[0] != pack.fallback]
+    following = [e for e in singles if follows_on(e, pack)]  # trained after a previous turn (training_data)
+    commands = [e for e in singles if e.calls[0] != pack.fallback and e not in following]
     fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
     if not commands:
         return []
@@ -137,7 +146,7 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
                              (_follow_ups(commands, pack, rng), sizes.follow_up),
                              (_repeats(commands, pack, rng), sizes.repeat),
                              (_unrelated(commands, fallbacks, pack, rng), sizes.unrelated),
-                             (_no_context(commands, pack, rng), sizes.no_context),
+                             (_no_context(commands, following, pack, rng), sizes.no_context),
                              (_unfinished(singles, commands, pack, rng), sizes.unfinished),
                              (_answers(commands, fallbacks, pack, rng), sizes.answer)):
         for _ in range(count * 3):  # generators may repeat themselves; stop at the count or after enough tries
@@ -148,6 +157,26 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
                 made[item.key] = item
                 counts[item.kind] += 1
     return list(made.values())
+
+
+def follows_on(example: Example, pack: SkillPack) -> str | None:
+    """The skill whose call this example changes without naming it, if it does: "make it ten" changes a
+    timer (``timer_change`` declares ``changes="timer"``) and means something only right after one."""
+    calls = example.calls
+    skill = pack.skills.get(calls[0].name) if len(calls) == 1 else None
+    target = skill.changes if skill is not None else None
+    return target if target and target.casefold() not in re.findall(r"[\w']+", example.user.casefold()) else None
+
+
+def previous_turns(examples: list[Example], pack: SkillPack, seed: int) -> dict[Example, Exchange]:
+    """A turn before each example that :func:`follows_on` another skill: one of that skill's examples, seeded."""
+    rng = random.Random(f"follows on:{seed}")
+    started: dict[str, list[Example]] = {}
+    for example in examples:
+        if len(example.calls) == 1:
+            started.setdefault(example.calls[0].name, []).append(example)
+    return {example: _previous(rng.choice(started[target]), pack) for example in examples
+            if (target := follows_on(example, pack)) and started.get(target)}
 
 
 def _said(example: Example, first: bool) -> str:
@@ -293,7 +322,8 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
 def _repeats(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
     while True:
         before = rng.choice(commands)
-        yield Composed(rng.choice(REPEATS), before.calls, "repeat", _previous(before, pack))
+        said = rng.choice(REPEAT_OPENERS) + rng.choice(REPEATS)  # "sorry, what was that": a repeat, not talk
+        yield Composed(said, before.calls, "repeat", _previous(before, pack))
 
 
 def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
@@ -365,13 +395,19 @@ def _unrelated(commands: list[Example], fallbacks: list[Example], pack: SkillPac
             yield Composed(now.user, now.calls, "unrelated", _previous(before, pack))
 
 
-def _no_context(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
+def _no_context(commands: list[Example], following: list[Example], pack: SkillPack, rng: random.Random
+                ) -> Iterator[Composed]:
     if pack.fallback is None:
         return
     values = [value for params in _values(commands, pack).values() for found in params.values() for value in found]
     while True:
-        phrase = rng.choice(REPEATS) if rng.random() < 0.3 or not values else rng.choice(CHANGES).format(
-            v=rng.choice(values))
+        draw = rng.random()
+        if draw < 0.4 and following:  # "make it ten" with no timer just set
+            phrase = rng.choice(following).user
+        elif draw < 0.65 or not values:
+            phrase = rng.choice(REPEATS)
+        else:
+            phrase = rng.choice(CHANGES).format(v=rng.choice(values))
         yield Composed(phrase, Calls([pack.fallback]), "no context")
 
 

@@ -43,7 +43,7 @@ from assistant.examples import (
 from assistant.files import write_atomically
 from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.templates import TemplateError, expand
-from finetune.compose import KINDS, Sizes, compose, exchange_key
+from finetune.compose import KINDS, Sizes, compose, exchange_key, previous_turns
 from finetune.generate import (
     DEFAULT_MODEL,
     append_examples,
@@ -83,7 +83,9 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
     prompt example or a template expansion, which are near-copies of each other). Compound and
     follow-up examples (:mod:`finetune.compose`) are made from training examples for training, and
     a tenth as many from validation examples for validation (unfinished ones for training only: the
-    held-out splits score complete requests); the test split stays as written. Utterances whose
+    held-out splits score complete requests); the test split stays as written. An example that
+    :func:`~finetune.compose.follows_on` another skill keeps a turn of that skill before it, in
+    every split. Utterances whose
     key, alone or with their previous turn, is in ``exclude`` (the evaluation sets) are dropped. Raises ExamplesError when one utterance has two different calls.
     """
     files = list(files)
@@ -100,6 +102,7 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
     kept = [example for example in kept if utterance_key(example.user) not in exclude]
     report.excluded = before - len(kept)
     candidates = set(written)
+    previous = previous_turns(kept, pack, seed)  # "make it ten" is kept after a timer, in every split
     by_skill: dict[str, list[Example]] = {}
     for example in kept:
         by_skill.setdefault(label(example.calls), []).append(example)
@@ -110,11 +113,12 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
         group = by_skill[skill]
         split = choose_splits(group, candidates, validation_fraction, test_fraction, random.Random(f"{seed}:{skill}"))
         records.extend(
-            {"skill": skill, "user": e.user, "call": str(e.calls), "split": split.get(e, "train")} for e in group
+            {"skill": skill, "user": e.user, "call": str(e.calls), "split": split.get(e, "train"),
+             **({"context": context_record(previous[e])} if e in previous else {})} for e in group
         )
         training.extend(e for e in group if e not in split)
         validation.extend(e for e in group if split.get(e) == "validation")
-    taken = {utterance_key(e.user) for e in kept} | set(exclude)
+    taken = {exchange_key(e.user, previous[e].user if e in previous else None) for e in kept} | set(exclude)
     for split_name, examples, share in (("train", training, 1.0), ("validation", validation, VALIDATION_SHARE)):
         made = compose(examples, pack, sizes.scaled(share, unfinished=split_name == "train"), seed)
         composed = [c for c in made if c.key not in taken and utterance_key(c.user) not in exclude]

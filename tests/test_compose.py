@@ -11,7 +11,7 @@ from assistant.examples import Example, read_example_files, utterance_key
 from assistant.pack import SkillPack, load_pack
 from assistant.resolution import question, unresolved
 from assistant.skill import Skill, Span
-from finetune.compose import CONNECTIVES, KINDS, Sizes, compose
+from finetune.compose import CONNECTIVES, KINDS, Sizes, compose, follows_on, previous_turns
 from finetune.training_data import build_dataset
 
 PACK = load_pack()
@@ -133,6 +133,25 @@ def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complet
         assert utterance_key(item.user) not in complete
         assert any(utterance_key(example.user).startswith(utterance_key(item.user) + " ") for example in EXAMPLES)
     assert not any(utterance_key(item.user).endswith(" weather") for item in made)  # "what's the weather" is complete
+
+
+def test_a_change_that_does_not_name_what_it_changes_comes_after_a_turn_of_it_and_alone_is_the_fallback() -> None:
+    follow_on = [example for example in EXAMPLES if follows_on(example, PACK)]  # "make it ten instead", "no, fifteen"
+    assert len(follow_on) >= 10
+    assert all(example.calls[0].name == "timer_change" and "timer" not in example.user.casefold() for example in follow_on)
+    assert any(example.calls[0].name == "timer_change" and not follows_on(example, PACK) for example in EXAMPLES)
+    turns = previous_turns(EXAMPLES, PACK, seed=0)
+    assert set(turns) == set(follow_on) and {turn.calls[0].name for turn in turns.values()} == {"timer"}
+    said = {utterance_key(example.user) for example in follow_on}
+    made = compose(EXAMPLES, PACK, Sizes(300, 0, 0, 300, 100, 0, 0), seed=0)
+    alone = [item for item in made if utterance_key(item.user) in said]
+    assert len(alone) >= 10  # taught as the fallback when no timer was just set, and never a part of a compound
+    assert all(item.kind == "no context" and item.calls == Calls([PACK.fallback]) for item in alone)
+    records, _ = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(0, 0, 0, 0, 100, 0, 0))
+    written = [r for r in records if "kind" not in r and utterance_key(r["user"]) in said]
+    assert {r["split"] for r in written} >= {"train", "test"}
+    assert all(r["context"][0]["call"].startswith("timer(") for r in written)
+    assert any(r.get("kind") == "no context" for r in records if utterance_key(r["user"]) in said)
 
 
 def skill(function) -> Skill:
