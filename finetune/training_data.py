@@ -85,8 +85,8 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
     a tenth as many from validation examples for validation (unfinished ones for training only: the
     held-out splits score complete requests); the test split stays as written. An example that
     :func:`~finetune.compose.follows_on` another skill keeps a turn of that skill before it, in
-    every split. Utterances whose
-    key, alone or with their previous turn, is in ``exclude`` (the evaluation sets) are dropped. Raises ExamplesError when one utterance has two different calls.
+    every split. Utterances whose key, alone or with their previous turn, is in ``exclude`` (the
+    evaluation sets) are dropped. Raises ExamplesError when one utterance has two different calls.
     """
     files = list(files)
     report = DatasetReport()
