@@ -21,8 +21,8 @@ Any pack gets them, built from its written single-command examples (never from h
   command) and are routed as if it had not been asked;
 * **unrelated**: anything said after an unrelated command ignores it; half of it is speech not for
   the assistant (it stays the fallback call), as people go on talking within the follow-up window;
-* **no context**: a follow-up phrase with no previous turn is the fallback call, and so is a
-  written example that changes what another skill started without naming it ("make it ten"
+* **no context**: a follow-up phrase with no previous turn is the fallback call, and so is an
+  example that changes what another skill started without naming it ("make it ten"
   changes a timer: :func:`follows_on`), which is trained only after a turn of that skill;
 * **unfinished**: a command cut off before its last spoken value ("set a timer for") is the unfinished
   mark, so that the router can tell when a request being spoken is complete. A cut is made only
@@ -35,7 +35,6 @@ utterance), so that a data set built twice from the same files is identical.
 from __future__ import annotations
 
 import random
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -135,7 +134,8 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
     """The composed examples of every kind, deduplicated, in a fixed order for a given input and seed."""
     singles = [e for e in examples if len(e.calls) == 1]
     following = [e for e in singles if follows_on(e, pack)]  # trained after a previous turn (training_data)
-    commands = [e for e in singles if e.calls[0] != pack.fallback and e not in following]
+    alone = set(singles) - set(following)
+    commands = [e for e in singles if e.calls[0] != pack.fallback and e in alone]
     fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
     if not commands:
         return []
@@ -165,7 +165,7 @@ def follows_on(example: Example, pack: SkillPack) -> str | None:
     calls = example.calls
     skill = pack.skills.get(calls[0].name) if len(calls) == 1 else None
     target = skill.changes if skill is not None else None
-    return target if target and target.casefold() not in re.findall(r"[\w']+", example.user.casefold()) else None
+    return target if target and target.casefold() not in utterance_key(example.user).split() else None
 
 
 def previous_turns(examples: list[Example], pack: SkillPack, seed: int) -> dict[Example, Exchange]:
