@@ -29,7 +29,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-# Reproduce the shipped default router (models/router) on this machine: about 60 minutes of training on 2 cores,
+# Reproduce the shipped default router (models/router) on this machine: 42 to 60 minutes of training on 2 cores,
 # then the evaluations (validation curve, validation, test, the independent sets: single, compound, follow-up, timers).
 # The evaluation sets in benchmarks/router are never trained on (--exclude).
 dataset: setup
