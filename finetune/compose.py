@@ -134,8 +134,8 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
     """The composed examples of every kind, deduplicated, in a fixed order for a given input and seed."""
     singles = [e for e in examples if len(e.calls) == 1]
     following = [e for e in singles if follows_on(e, pack)]  # trained after a previous turn (training_data)
-    alone = set(singles) - set(following)
-    commands = [e for e in singles if e.calls[0] != pack.fallback and e in alone]
+    followers = set(following)
+    commands = [e for e in singles if e.calls[0] != pack.fallback and e not in followers]
     fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
     if not commands:
         return []
