@@ -15,7 +15,7 @@ from assistant.calls import Calls
 
 MAX_REMEMBERED_CHARS = 200  # a follow-up needs the gist of the last request, not a whole dictated note
 MAX_QUESTION_CHARS = 60  # "Which program?", not the explanation that follows it
-_QUESTION = re.compile(r"[^.?!]*\?")
+MAX_QUESTION_SCAN_CHARS = 1000  # a question to follow up on opens an answer: a long one (20,000 notes) is not read
 _LEADING_WAKE = re.compile(r"^\W*(?:(?:hey|ok|okay)\s+)?(?:voxroute|computer)\b\W*", re.IGNORECASE)
 
 
@@ -28,10 +28,15 @@ def remembered(user: str) -> str:
 def first_question(said: str) -> str:
     """The assistant's first question in what it said ("Which program?"), capped; "" when it asked none.
 
-    An answer may be read as a reply to a question only after one, so the remembered turn keeps it.
+    An answer may be read as a reply to a question only after one, so the remembered turn keeps it. Only the
+    first :data:`MAX_QUESTION_SCAN_CHARS` characters are looked at, each once, however long the answer.
     """
-    found = _QUESTION.search(said)
-    return remembered(found.group())[:MAX_QUESTION_CHARS] if found else ""
+    head = said[:MAX_QUESTION_SCAN_CHARS]
+    end = head.find("?")
+    if end < 0:
+        return ""
+    start = max(head.rfind(".", 0, end), head.rfind("!", 0, end)) + 1  # the sentence that ends with the "?"
+    return remembered(head[start : end + 1])[:MAX_QUESTION_CHARS]
 
 
 def without_wake_word(user: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from assistant.calls import Call, Calls
-from assistant.dialogue import MAX_QUESTION_CHARS, Memory, first_question
+from assistant.dialogue import MAX_QUESTION_CHARS, MAX_QUESTION_SCAN_CHARS, Memory, first_question
 from assistant.pack import load_pack
 from assistant.prompting import render_user
 from assistant.resolution import question
@@ -37,3 +39,13 @@ def test_memory_keeps_the_question_of_the_answer_and_the_prompt_shows_it() -> No
     assert "Asked" not in render_user("make it ten", memory.recent())  # no question, no line: the format before it
     now[0] = 31.0
     assert memory.recent() is None
+
+
+def test_the_question_is_looked_for_in_a_bounded_prefix_of_a_long_answer() -> None:
+    notes = "You have 20000 notes: " + "; ".join(f"note {n}" for n in range(20_000))
+    start = time.monotonic()
+    assert first_question(notes) == ""  # the question regex took minutes over an answer of 20,000 notes
+    assert time.monotonic() - start < 10
+    assert first_question("Which note? " + notes) == "Which note?"
+    assert first_question("x" * MAX_QUESTION_SCAN_CHARS + " Which one?") == ""
+    assert first_question("Done. Sure! And then: which one?\nNo.") == "And then: which one?"
