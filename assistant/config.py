@@ -1,7 +1,8 @@
 """voxroute's one typed configuration: a TOML file read into one frozen dataclass per section.
 
-Every setting is declared once, here, with its type, default and a one-line doc. Loading checks
-each value against its type and rejects unknown keys, naming the file and the key; the documented
+Every setting is declared once, here, with its type, default, a one-line doc and, for a number, its
+range. Loading reads only a regular file of at most MAX_CONFIG_BYTES, checks each value against its
+type and range and rejects unknown keys, naming the file and the key; the documented
 default file (:func:`default_config_toml`) is generated from the same declarations, so the two
 cannot drift apart. A new section is one dataclass plus one field of :class:`Config`.
 """
@@ -13,6 +14,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 import textwrap
 import tomllib
@@ -26,6 +28,10 @@ from typing import Any, Literal
 import platformdirs
 
 CONFIG_ENV = "VOXROUTE_CONFIG"
+MAX_CONFIG_BYTES = 1 << 20  # a config file (or an adapter's JSON) larger than 1 MiB is refused before it is read
+MAX_WAIT_S = 600.0  # the longest a network request may be waited for
+MAX_RETRIES = 10
+DAY_S = 86_400.0  # the longest a skill may be waited for
 
 
 class ConfigError(ValueError):
@@ -39,10 +45,12 @@ def setting(
     factory: Callable[[], Any] | None = None,
     example: Any = None,
     positive: bool = False,
-    nonnegative: bool = False,
+    low: float | None = None,
+    high: float | None = None,
 ) -> Any:
-    """Declare one setting: its default, its doc line, an example (for optional settings), a range check."""
-    metadata = {"doc": doc, "example": example, "positive": positive, "nonnegative": nonnegative}
+    """Declare one setting: its default, its doc line, an example (for optional settings), and for a number
+    its range: ``positive`` (more than 0) or ``low``, and ``high`` (both inclusive), so no value is absurd."""
+    metadata = {"doc": doc, "example": example, "positive": positive, "low": low, "high": high}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -123,7 +131,7 @@ class WeatherConfig:
     units: Literal["metric", "imperial"] = setting("metric", doc='"metric" (°C) or "imperial" (°F).')
     geocoding_url: str = setting("https://geocoding-api.open-meteo.com/v1/search", doc="Open-Meteo geocoding API.")
     forecast_url: str = setting("https://api.open-meteo.com/v1/forecast", doc="Open-Meteo forecast API.")
-    timeout_s: float = setting(5.0, doc="Seconds to wait for the weather service.", positive=True)
+    timeout_s: float = setting(5.0, doc="Seconds to wait for the weather service.", positive=True, high=MAX_WAIT_S)
 
 
 @dataclass(frozen=True)
@@ -134,8 +142,8 @@ class NewsConfig:
         doc="RSS or Atom feed URLs, read in this order.",
         factory=lambda: ["https://feeds.bbci.co.uk/news/rss.xml", "https://feeds.npr.org/1001/rss.xml"],
     )
-    max_headlines: int = setting(3, doc="How many headlines to read out.", positive=True)
-    timeout_s: float = setting(5.0, doc="Seconds to wait for each feed.", positive=True)
+    max_headlines: int = setting(3, doc="How many headlines to read out.", low=1, high=50)
+    timeout_s: float = setting(5.0, doc="Seconds to wait for each feed.", positive=True, high=MAX_WAIT_S)
 
 
 @dataclass(frozen=True)
@@ -179,9 +187,9 @@ class LLMConfig:
     )
     model: str = setting("", doc="Model name at that endpoint (needed with base_url).")
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
-    max_new_tokens: int = setting(96, doc="Longest answer, in tokens.", positive=True)
-    timeout_s: float = setting(30.0, doc="Seconds to wait for the endpoint.", positive=True)
-    max_retries: int = setting(2, doc="Retries of a failed endpoint request.", nonnegative=True)
+    max_new_tokens: int = setting(96, doc="Longest answer, in tokens.", low=1, high=4096)
+    timeout_s: float = setting(30.0, doc="Seconds to wait for the endpoint.", positive=True, high=MAX_WAIT_S)
+    max_retries: int = setting(2, doc="Retries of a failed endpoint request.", low=0, high=MAX_RETRIES)
 
 
 @dataclass(frozen=True)
@@ -199,14 +207,15 @@ class VoiceConfig:
     push_to_talk: bool = setting(False, doc="Press Enter to start and stop recording instead of detecting speech.")
     device: int | str | None = setting(
         None, doc='Input device: its number in `voxroute devices`, or words of its name ("USB"); unset: the default.',
-        example=1,
+        example=1, low=0, high=1023,
     )
     stt_context: Literal["audio", "30s"] = setting(
         "audio", doc='What faster-whisper\'s encoder sees: "audio" (the command, at least 8 s: cost follows length) or "30s".'
     )
-    silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True)
+    silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True, high=10.0)
     early_s: float = setting(
-        0.25, doc="Seconds of pause that end a turn early, when turn_end judges the request complete.", positive=True
+        0.25, doc="Seconds of pause that end a turn early, when turn_end judges the request complete.", positive=True,
+        high=10.0,
     )
     turn_end: Literal["router", "smart-turn", "both", "silence"] = setting(
         "router", doc='Who judges a request complete at a short pause: "router", "smart-turn" (audio), "both", or '
@@ -216,7 +225,7 @@ class VoiceConfig:
         True, doc="Recognise and route while the user speaks; off: recognise after the silence window, as before."
     )
     end_sound: bool = setting(True, doc="Play a short sound when a turn ends.")
-    max_utterance_s: float = setting(15.0, doc="Longest utterance, in seconds.", positive=True)
+    max_utterance_s: float = setting(15.0, doc="Longest utterance, in seconds.", positive=True, high=300.0)
 
     def __post_init__(self) -> None:
         """A device written as digits ("1", or --device 1) is a number: sounddevice reads any string as a name."""
@@ -236,23 +245,24 @@ class RouterConfig:
     engine: Literal["ctranslate2", "transformers"] = setting(
         "ctranslate2", doc='Local inference: "ctranslate2" (int8, fast on a CPU) or "transformers".'
     )
-    threads: int = setting(2, doc='CPU threads the local model decodes with (engine = "ctranslate2").', positive=True)
+    threads: int = setting(2, doc='CPU threads the local model decodes with (engine = "ctranslate2").', low=1,
+                          high=64)
     base_url: str | None = setting(None, doc='Endpoint for backend = "openai" (unset: api.openai.com).',
                                    example="http://localhost:8000/v1")
     model: str = setting("gpt-4o-mini", doc='Model name at that endpoint, for backend = "openai".')
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
     timeout_s: float = setting(10.0, doc="Seconds one routing may take: the local model's decoding, or each endpoint "
                                "request (a turn waits at most timeout_s × (max_retries + 1) for the endpoint).",
-                               positive=True)
+                               positive=True, high=MAX_WAIT_S)
     max_retries: int = setting(1, doc="Retries of a failed endpoint request (a timeout, no connection, 429, 5xx), "
-                               "waiting as long as its Retry-After header says.", nonnegative=True)
+                               "waiting as long as its Retry-After header says.", low=0, high=MAX_RETRIES)
     skill_timeout_s: float = setting(20.0, doc="Seconds a skill may take before the assistant stops waiting.",
-                                     positive=True)
+                                     positive=True, high=DAY_S)
     max_utterance_chars: int = setting(500, doc="Longest request routed, in characters; a longer one is refused.",
-                                       positive=True)
+                                       low=1, high=10_000)
     follow_up_s: float = setting(30.0, doc="Seconds after an answer in which the next turn may follow up on it "
                                  '("and tomorrow?") and needs no wake word; 0: every turn stands alone.',
-                                 nonnegative=True)
+                                 low=0, high=3600.0)
 
 
 @dataclass(frozen=True)
@@ -279,14 +289,42 @@ def load_config(path: Path | None = None) -> Config:
     """Read the config file (a missing file means all defaults); raise ConfigError when it does not fit."""
     path = path if path is not None else config_path()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = read_small_text(path)
     except FileNotFoundError:
         return Config()
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot be read: {error}") from None
+    except RecursionError:  # tomllib recurses once per nested array or table
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return _build(Config, data, path, "")
+
+
+def read_small_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes; ConfigError naming the file otherwise.
+
+    The file is checked before a byte is read, and opened without blocking, so that a device (/dev/zero)
+    or a FIFO is refused at once; only a missing file raises FileNotFoundError, for callers that allow one.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since it was checked
+                raise ConfigError(f"{path}: not a regular file")
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise ConfigError(f"{path}: larger than {limit:,} bytes, the most such a file may be")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
 
 
 def default_config_toml() -> str:
@@ -306,7 +344,8 @@ def default_config_toml() -> str:
             if isinstance(value, dict):
                 tables.append((item, value))
                 continue
-            lines += _comment(item.metadata["doc"])
+            allowed = _allowed(item.metadata)
+            lines += _comment(item.metadata["doc"] + (f" Allowed: {allowed}." if allowed else ""))
             if value is None:
                 lines.append(f"# {_toml_key(item.name)} = {_toml_value(item.metadata['example'])}")
             else:
@@ -336,10 +375,9 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
             values[key] = _build(hint, value, path, f"{where}.")
             continue
         value = _check(value, hint, where, path)
-        if declared[key].metadata.get("positive") and value <= 0:
-            raise ConfigError(f"{path}: {where} must be greater than 0, got {value!r}")
-        if declared[key].metadata.get("nonnegative") and value < 0:
-            raise ConfigError(f"{path}: {where} must be 0 or more, got {value!r}")
+        allowed = _allowed(declared[key].metadata)
+        if allowed is not None and _is_number(value) and not _within(value, declared[key].metadata):
+            raise ConfigError(f"{path}: {where} must be {allowed}, got {value!r}")
         if isinstance(value, dict):
             value = {**declared[key].default_factory(), **value}
         values[key] = value
@@ -367,7 +405,7 @@ def _check(value: Any, hint: Any, where: str, path: Path) -> Any:
     elif hint is int:
         fits = isinstance(value, int) and not isinstance(value, bool)
     elif hint is float:
-        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        fits = _is_number(value) and abs(value) <= sys.float_info.max and math.isfinite(value)
         value = float(value) if fits else value
     elif hint is str:
         fits = isinstance(value, str)
@@ -384,6 +422,27 @@ def _check(value: Any, hint: Any, where: str, path: Path) -> Any:
     if not fits:
         raise ConfigError(f"{path}: {where} must be {_describe(hint)}, got {value!r}")
     return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _within(value: float, metadata: Any) -> bool:
+    """Whether a number lies in the range its setting declares."""
+    low, high = metadata.get("low"), metadata.get("high")
+    return ((not metadata.get("positive") or value > 0) and (low is None or value >= low)
+            and (high is None or value <= high))
+
+
+def _allowed(metadata: Any) -> str | None:
+    """A setting's range in words ("from 1 to 64"), or None when it declares none."""
+    low, high = metadata.get("low"), metadata.get("high")
+    if metadata.get("positive"):
+        return "greater than 0" + (f" and at most {high:g}" if high is not None else "")
+    if low is not None:
+        return f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
+    return f"at most {high:g}" if high is not None else None
 
 
 def _describe(hint: Any) -> str:
