@@ -11,14 +11,19 @@ trailing end-of-turn tokens such as ``<|im_end|>``, ``</s>`` or ``<|eot_id|>``.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
+import tokenize
 import warnings
 from dataclasses import dataclass
 
 Literal_ = str | int | float | bool | None
 
 MAX_CALL_CHARS = 4000
+# Tokens outside strings of the calls of one utterance: three calls of 14 literal arguments need about 220. Every
+# nesting level or operator of an expression is a token, so this bounds what ast.parse recurses through.
+MAX_CALL_TOKENS = 400
 MAX_CALLS = 3  # calls in one utterance ("set a timer and tell me the weather")
 SEPARATOR = "; "
 UNFINISHED_MARK = "..."  # what the router writes while a request is still being spoken ("set a timer for")
@@ -181,6 +186,7 @@ def parse_calls(text: str) -> tuple[RawCall, ...]:
         raise CallSyntaxError(f"output is {len(text)} characters long, more than a call may be ({MAX_CALL_CHARS})")
     if "\n" in text or "\r" in text:
         raise CallSyntaxError(f"calls are written on one line, separated by {SEPARATOR!r}: {text[:80]!r}")
+    _check_tokens(text)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -196,6 +202,23 @@ def parse_calls(text: str) -> tuple[RawCall, ...]:
     if SEPARATOR.join(piece or "" for piece in pieces) != text:
         raise CallSyntaxError(f"calls are separated by {SEPARATOR!r} and nothing else: {text[:80]!r}")
     return tuple(_raw_call(node, piece or "") for node, piece in zip(nodes, pieces))
+
+
+def _check_tokens(text: str) -> None:
+    """Refuse text that nests or chains deeper than calls of literals ever do, and f-strings (code inside
+    a string), before ast.parse recurses through it (a RecursionError or MemoryError): one linear pass."""
+    count = 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            prefix = re.match(r"[A-Za-z]*(?=['\"])", token.string)
+            if prefix is not None and "f" in prefix.group().lower():
+                raise CallSyntaxError(f"arguments must be literals, not f-strings: {text[:80]!r}")
+            count += token.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)
+            if count > MAX_CALL_TOKENS:
+                raise CallSyntaxError(f"more than {MAX_CALL_TOKENS} tokens, more than calls of literals ever have "
+                                      f"(nested or chained expressions): {text[:80]!r}")
+    except (tokenize.TokenError, SyntaxError):  # what it read was counted; ast.parse says what is wrong
+        return
 
 
 def _raw_call(node: ast.AST, text: str) -> RawCall:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import openai
 
 from assistant.bundled import bundled
-from assistant.calls import MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
+from assistant.calls import MAX_CALL_CHARS, MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
 from assistant.config import RouterConfig
 from assistant.decoding import (
     CallMatcher,
@@ -31,7 +31,7 @@ from assistant.decoding import (
     convert_to_ctranslate2,
 )
 from assistant.dialogue import Exchange
-from assistant.endpoint import openai_client
+from assistant.endpoint import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
 from assistant.files import staged_folder
 from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
 from assistant.pack import SkillPack
@@ -288,9 +288,9 @@ class OpenAIRouter:
         said = context.said(utterance) if context is not None else utterance
         text = ""
         try:
-            answered = tool_calls(self._answer(utterance, context))
-            text = "; ".join(f"{name}({arguments})" for name, arguments in answered)
-            calls = Calls(self._bind(name, arguments, said) for name, arguments in answered[:MAX_CALLS])
+            answered = tool_calls(self._answer(utterance, context))[:MAX_CALLS]
+            text = "; ".join(f"{name}({arguments})" for name, arguments in answered)[:MAX_CALL_CHARS]
+            calls = Calls(self._bind(name, arguments, said) for name, arguments in answered)
         except (EndpointFailed, CallError) as error:
             return Routed(fallback_calls(self.pack), text, elapsed_ms(start), error=str(error))
         for call in calls:
@@ -298,7 +298,7 @@ class OpenAIRouter:
         return Routed(calls, str(calls), elapsed_ms(start))
 
     def _answer(self, utterance: str, context: Exchange | None) -> str:
-        """The body of the endpoint's 200 answer, waited for until the deadline."""
+        """The body of the endpoint's 200 answer (at most MAX_REPLY_BYTES), waited for until the deadline."""
         answers: queue.Queue[str | Exception] = queue.Queue(maxsize=1)
         messages = [{"role": "system", "content": system_text()}, {"role": "user", "content": render_user(utterance, context)}]
         threading.Thread(target=self._ask, args=(messages, answers), daemon=True, name="endpoint").start()
@@ -311,16 +311,20 @@ class OpenAIRouter:
         raise EndpointFailed(self._describe(answer))
 
     def _ask(self, messages: list[dict[str, str]], answers: queue.Queue[str | Exception]) -> None:
-        """One request with the client's retries; its body, or what it raised, goes to ``answers``."""
+        """One request with the client's retries; its body, or what it raised, goes to ``answers``.
+
+        The body is streamed, so that it is read outside the client's retries and no further than its bound."""
         try:
-            response = self.client.chat.completions.with_raw_response.create(
+            with self.client.chat.completions.with_streaming_response.create(
                 model=self.model, messages=messages, tools=self.pack.tools(), tool_choice="required", temperature=0
-            )
-            answers.put(response.text)
+            ) as response:
+                answers.put(bounded_body(response).decode("utf-8", errors="replace"))
         except Exception as error:  # raised here, it would be lost and the turn would wait out the deadline
             answers.put(error)
 
     def _describe(self, error: Exception) -> str:
+        if isinstance(error, ReplyTooLarge):
+            return str(error)
         if isinstance(error, openai.APITimeoutError):  # it comes after the deadline: each try waited timeout_s
             return f"the endpoint gave no answer within {self.deadline_s:g} s"
         if isinstance(error, openai.APIConnectionError):
@@ -332,7 +336,13 @@ class OpenAIRouter:
         return one_line(f"the endpoint request failed: {type(error).__name__}: {error}")
 
     def _bind(self, name: str, arguments: str, said: str) -> Call:
-        """The tool call as a call of the pack, its span arguments checked against what was said."""
+        """The tool call as a call of the pack, its span arguments checked against what was said; its text is
+        bounded as a local router's is, and its nesting before it is parsed."""
+        if len(name) + len(arguments) > MAX_CALL_CHARS:
+            raise CallError(f"the tool call is {len(name) + len(arguments):,} characters long, more than a call may "
+                            f"be ({MAX_CALL_CHARS}): {(name + '(' + arguments)[:80]!r}")
+        if nested_deeper_than(arguments):
+            raise CallError(f"tool arguments nest more than {MAX_JSON_DEPTH} deep: {arguments[:80]!r}")
         try:
             values = json.loads(arguments or "{}")
         except json.JSONDecodeError:
@@ -344,6 +354,8 @@ class OpenAIRouter:
 
 def tool_calls(body: str) -> list[tuple[str, str]]:
     """The name and JSON arguments of every tool call in a chat completion's body, in order."""
+    if nested_deeper_than(body):
+        raise EndpointFailed(f"the endpoint's answer nests more than {MAX_JSON_DEPTH} deep: {body[:80]!r}")
     try:
         data = json.loads(body)
     except json.JSONDecodeError:

@@ -23,6 +23,7 @@ from assistant.calls import (
     clean,
     finished_calls,
     parse_call,
+    parse_calls,
 )
 from assistant.pack import SkillPack
 from assistant.skill import Skill
@@ -201,6 +202,29 @@ def test_null_bytes_and_overlong_output_are_rejected() -> None:
         parse_call("other(\x00)")
     with pytest.raises(CallSyntaxError, match="characters long"):
         parse_call('ask(question="' + "a" * 5000 + '")')
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("math(question=" + "-" * 3000 + "1)", "more than 400 tokens"),  # ast.parse: RecursionError
+    ("math(question=" + "1+" * 1500 + "1)", "more than 400 tokens"),
+    ("math(question=" + "a." * 1500 + "a)", "more than 400 tokens"),
+    ("math(question=" + "not " * 900 + "1)", "more than 400 tokens"),
+    ('math(question=f"{' + "-" * 3000 + '1}")', "arguments must be literals, not f-strings"),
+    ('math(question=Rf"{x}")', "arguments must be literals, not f-strings"),
+    ("math(question=" + "-" * 100_000 + "1)", "characters long"),  # ast.parse: MemoryError
+])
+def test_deeply_nested_or_chained_text_is_refused_in_one_line_before_it_is_parsed(text: str, message: str) -> None:
+    with pytest.raises(CallSyntaxError) as caught:
+        PACK.parse(text)
+    assert message in str(caught.value) and "\n" not in str(caught.value) and len(str(caught.value)) < 250
+
+
+def test_the_token_bound_leaves_room_for_three_calls_of_many_arguments() -> None:
+    many = "; ".join(f"f{n}(" + ", ".join(f"a{i}=-{i}" for i in range(14)) + ")" for n in range(3))
+    calls = parse_calls(many)
+    assert [call.name for call in calls] == ["f0", "f1", "f2"] and calls[2].keywords[13] == ("a13", -13)
+    text_in_strings = 'math(question="' + "(" * 3000 + '")'  # brackets inside a string are text, not nesting
+    assert PACK.parse(text_in_strings).kwargs["question"] == "(" * 3000
 
 
 def test_parser_does_not_touch_the_environment() -> None:

@@ -4,7 +4,10 @@ with a call of the pack and, when it is the fallback, a one-line error, in the t
 from __future__ import annotations
 
 import json
+import threading
 import time
+import tracemalloc
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,6 +16,7 @@ import pytest
 from assistant import cli
 from assistant.calls import Call
 from assistant.config import RouterConfig
+from assistant.endpoint import MAX_REPLY_BYTES
 from assistant.pack import SkillPack
 from assistant.router import OpenAIRouter, Routed
 from assistant.skill import Skill, Span
@@ -26,12 +30,17 @@ def weather(location: Annotated[str, Span()] | None = None, day: Literal["today"
     return ""
 
 
+def math(question: str) -> str:
+    """Work out an arithmetic question."""
+    return ""
+
+
 def other() -> str:
     """Not for the assistant."""
     return ""
 
 
-PACK = SkillPack.from_skills(Skill.from_function(f) for f in (weather, other))
+PACK = SkillPack.from_skills(Skill.from_function(f) for f in (weather, math, other))
 
 
 def completion(message: dict[str, Any]) -> tuple[int, str, bytes]:
@@ -95,7 +104,7 @@ def test_a_tool_call_becomes_the_call(http_server) -> None:
     assert request.headers["authorization"] == "Bearer not-needed"
     sent = json.loads(request.body)
     assert (sent["model"], sent["tool_choice"], sent["temperature"]) == ("test-model", "required", 0)
-    assert sorted(tool["function"]["name"] for tool in sent["tools"]) == ["other", "weather"]
+    assert sorted(tool["function"]["name"] for tool in sent["tools"]) == ["math", "other", "weather"]
     assert sent["messages"][-1] == {"role": "user", "content": "weather in Berlin tomorrow"}
 
 
@@ -200,3 +209,97 @@ def test_the_public_api_without_a_key_stops_with_one_line(tmp_path: Path, capsys
     assert cli.main(["say", "--config", str(config), "hello"]) == 2
     out = capsys.readouterr().out
     assert "the router's endpoint: set VOXROUTE_TEST_KEY to the API key" in out and "Traceback" not in out
+
+
+@pytest.fixture
+def huge_server() -> Any:
+    """A real server whose answer is a chat completion padded to 200 MB, sent in chunks as the client
+    reads (with or without Content-Length); it counts what it could send before the client hung up."""
+    started: list[ThreadingHTTPServer] = []
+    sent = [0]
+
+    def serve(declared: bool) -> str:
+        head = b'{"choices": [{"index": 0, "message": {"role": "assistant", "content": "'
+        chunk = b" " * (1 << 16)
+        size = 200 << 20
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if declared:
+                    self.send_header("Content-Length", str(size))
+                self.end_headers()  # without Content-Length, the body ends when the connection closes
+                try:
+                    self.wfile.write(head)
+                    sent[0] += len(head)
+                    while sent[0] < size:
+                        self.wfile.write(chunk)
+                        sent[0] += len(chunk)
+                except ConnectionError:
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep test output clean."""
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve, sent
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_200_mb_answer_is_refused_at_the_size_cap_in_one_line(huge_server: Any, declared: bool) -> None:
+    serve, sent = huge_server
+    route = router(serve(declared), timeout_s=30.0)
+    tracemalloc.start()
+    try:
+        routed, elapsed = timed(route)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert routed.calls == (Call("other"),)
+    expected = (f"the endpoint's answer is {200 << 20:,} bytes, more than {MAX_REPLY_BYTES:,}" if declared
+                else f"the endpoint's answer is larger than {MAX_REPLY_BYTES:,} bytes")
+    assert routed.error == expected
+    assert peak < 4 * MAX_REPLY_BYTES  # never the whole answer
+    assert sent[0] < 100 << 20 and elapsed < 10  # the client stopped reading long before the end
+
+
+def test_an_answer_just_under_the_cap_is_read(http_server) -> None:
+    status, kind, body = calls("weather", '{"location": "Berlin"}')
+    padded = body[:-1] + b', "padding": "' + b" " * (MAX_REPLY_BYTES - len(body) - 20) + b'"}'
+    assert len(padded) <= MAX_REPLY_BYTES
+    routed = router(http_server({PATH: (status, kind, padded)}).url).route("weather in Berlin")
+    assert routed.error is None and routed.calls == (Call("weather", (("location", "Berlin"),)),)
+
+
+@pytest.mark.parametrize(("reply", "error"), [
+    (calls("math", json.dumps({"question": "(" * 100_000 + "1" + ")" * 100_000})),
+     "the tool call is 200,021 characters long, more than a call may be (4000): 'math({\"question\": \"((((("),
+    (calls("math", json.dumps({"question": "-" * 100_000 + "1"})),
+     "the tool call is 100,021 characters long, more than a call may be (4000)"),
+    (calls("math", "[" * 1900 + "]" * 1900), "tool arguments nest more than 32 deep: '[[[["),
+    (calls("math", '{"question": ' + "[" * 1500 + "]" * 1500 + "}"), "tool arguments nest more than 32 deep"),
+    ((200, "application/json", b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+     "the endpoint's answer nests more than 32 deep: '{\"choices\": [[[["),
+])
+def test_a_deeply_nested_or_huge_call_is_refused_in_one_line_before_it_is_parsed(http_server, reply: tuple,
+                                                                                 error: str) -> None:
+    routed, elapsed = timed(router(http_server({PATH: reply}).url))
+    assert routed.calls == (Call("other"),)
+    assert routed.error is not None and routed.error.startswith(error)
+    assert "\n" not in routed.error and len(routed.error) < 250 and elapsed < 10
+
+
+def test_brackets_inside_strings_are_text_not_nesting(http_server) -> None:
+    question = "[{" * 1000 + " 2 + 2"
+    server = http_server({PATH: calls("math", json.dumps({"question": question}))})
+    routed = router(server.url).route("what is 2 + 2")
+    assert routed.error is None and routed.calls == (Call("math", (("question", question),)),)
