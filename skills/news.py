@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import calendar
 import re
+import time
 from typing import Annotated, Any
 
 import feedparser
-import httpx
 
 from assistant.config import NewsConfig, config_path
 from assistant.context import current_context
 from assistant.skill import Span, skill
+from skills.net import OverLimit, Unreachable, budget_s, request
 
 UNREACHABLE = "I can't reach the news feeds right now."
+MAX_FEED_BYTES = 4_000_000  # a feed of hundreds of items is a few hundred kB; the parsed entries take several times it
 
 
 @skill(reads_only=True)
@@ -23,8 +25,8 @@ def news(topic: Annotated[str, Span()] | None = None) -> str:
     if not settings.feeds:
         return f"No news feeds are set: add some to feeds under [news] in {config_path()}."
     entries = _fetch_all(settings)
-    if entries is None:
-        return UNREACHABLE
+    if isinstance(entries, str):
+        return entries
     subject = " ".join((topic or "").split())
     if subject:
         pattern = re.compile(rf"(?<!\w){re.escape(subject)}(?!\w)", re.IGNORECASE)
@@ -37,21 +39,31 @@ def news(topic: Annotated[str, Span()] | None = None) -> str:
     return f"{lead}: {'; '.join(headlines)}."
 
 
-def _fetch_all(settings: NewsConfig) -> list[Any] | None:
-    """Entries of every feed that answered, newest first; None if none answered."""
+def _fetch_all(settings: NewsConfig) -> list[Any] | str:
+    """Entries of every feed that answered, newest first; when none did, a sentence that says why.
+
+    Each feed has ``timeout_s`` in all; together they stop in time for the skill to answer.
+    """
+    until = time.monotonic() + budget_s(settings.timeout_s * len(settings.feeds))
     entries: list[Any] = []
     answered = False
+    why = UNREACHABLE
     for url in settings.feeds:
+        if time.monotonic() >= until:
+            break
         try:
-            response = httpx.get(url, timeout=settings.timeout_s, follow_redirects=True)
-            response.raise_for_status()
-        except httpx.HTTPError:
+            reply = request("GET", url, until=min(until, time.monotonic() + settings.timeout_s),
+                            max_bytes=MAX_FEED_BYTES, follow_redirects=True)
+        except Unreachable:
             continue
-        answered = True
-        entries.extend(feedparser.parse(response.content).entries)
-    if not answered:
-        return None
-    return sorted(entries, key=_published, reverse=True)
+        except OverLimit as error:
+            if why == UNREACHABLE:  # the first feed's reason is the one told
+                why = f"The news feed at {url} {error}."
+            continue
+        if reply.ok:
+            answered = True
+            entries.extend(feedparser.parse(reply.body).entries)
+    return sorted(entries, key=_published, reverse=True) if answered else why
 
 
 def _published(entry: Any) -> float:

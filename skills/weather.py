@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import date
 from typing import Annotated, Any, Literal
-
-import httpx
 
 from assistant.config import WeatherConfig, config_path
 from assistant.context import current_context
 from assistant.resolution import normalise_text
 from assistant.skill import Resolver, Span, skill
+from skills.net import OverLimit, Unreachable, budget_s, request
 from skills.timecheck import place_name
 
 UNREACHABLE = "I can't reach the weather service right now."
 GARBLED = "The weather service sent an answer I don't understand."
+MAX_WEATHER_BYTES = 1_000_000  # a 7-day forecast or ten places is a few kB
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # The days a forecast can answer: a fixed vocabulary, so the grammar allows nothing else ("on saturday" is "saturday").
@@ -53,10 +55,6 @@ WMO_CODES = {
 }
 
 
-class _Unreachable(Exception):
-    """The service could not be asked, or answered with an HTTP error."""
-
-
 def place_or_words(location: str) -> str:
     """The gazetteer's name for a place it knows, else the words: the weather service knows more places."""
     return place_name(location) or normalise_text(location)
@@ -72,32 +70,33 @@ def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = 
     place = (location or context.config.general.home_location).strip()
     if not place:
         return f"Which place? Name one, or set home_location under [general] in {config_path()}."
+    until = time.monotonic() + budget_s(settings.timeout_s)  # both requests together
     try:
-        found = _geocode(place, settings)
+        found = _geocode(place, settings, until)
         if found is None:
             return f"I don't know where {place} is."
-        forecast = _forecast(found, settings)
+        forecast = _forecast(found, settings, until)
         return f"In {found['name']} {_describe(forecast, when)}."
-    except _Unreachable:
+    except Unreachable:
         return UNREACHABLE
-    except (KeyError, IndexError, TypeError, ValueError):
+    except OverLimit as error:
+        return f"The weather service {error}."
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError):  # not the JSON asked for
         return GARBLED
 
 
-def _get(url: str, params: dict[str, Any], settings: WeatherConfig) -> Any:
-    try:
-        response = httpx.get(url, params=params, timeout=settings.timeout_s)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        raise _Unreachable from error
-    return response.json()
+def _get(url: str, params: dict[str, Any], until: float) -> Any:
+    reply = request("GET", url, until=until, max_bytes=MAX_WEATHER_BYTES, params=params)
+    if not reply.ok:
+        raise Unreachable(f"{url}: HTTP {reply.status}")
+    return json.loads(reply.body)
 
 
-def _geocode(place: str, settings: WeatherConfig) -> dict[str, Any] | None:
+def _geocode(place: str, settings: WeatherConfig, until: float) -> dict[str, Any] | None:
     """The best Open-Meteo match for 'City' or 'City, Country/Region', or None."""
     name, _, qualifier = (part.strip() for part in place.partition(","))
     params = {"name": name, "count": 10 if qualifier else 1, "language": "en", "format": "json"}
-    results = _get(settings.geocoding_url, params, settings).get("results") or []
+    results = _get(settings.geocoding_url, params, until).get("results") or []
     if qualifier:
         wanted = qualifier.casefold()
         results = [
@@ -108,7 +107,7 @@ def _geocode(place: str, settings: WeatherConfig) -> dict[str, Any] | None:
     return results[0] if results else None
 
 
-def _forecast(place: dict[str, Any], settings: WeatherConfig) -> dict[str, Any]:
+def _forecast(place: dict[str, Any], settings: WeatherConfig, until: float) -> dict[str, Any]:
     params: dict[str, Any] = {
         "latitude": place["latitude"],
         "longitude": place["longitude"],
@@ -119,7 +118,7 @@ def _forecast(place: dict[str, Any], settings: WeatherConfig) -> dict[str, Any]:
     }
     if settings.units == "imperial":
         params["temperature_unit"] = "fahrenheit"
-    return _get(settings.forecast_url, params, settings)
+    return _get(settings.forecast_url, params, until)
 
 
 def _describe(forecast: dict[str, Any], when: str) -> str:
