@@ -11,9 +11,11 @@ import argparse
 import dataclasses
 import functools
 import importlib.metadata
+import io
 import json
 import logging
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -66,10 +68,13 @@ if TYPE_CHECKING:
     from assistant.voice.listening import Heard
     from assistant.voice.tts import Speaker
 
-console = Console()
 log = logging.getLogger(__name__)
 
-FAILED, USAGE = 1, 2  # exit statuses: some input failed; the command could not start
+FAILED, USAGE = 1, 2  # exit statuses: some input failed (or the output could not be written); could not start
+PIPE_CLOSED = 128 + signal.SIGPIPE  # the status of a process that SIGPIPE ended: its reader went away (| head)
+CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}  # C0, DEL and C1, written out
+LINES = {code: text for code, text in CONTROLS.items() if code != ord("\n")}
+JSON_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 QUIET = {  # set before the libraries load, unless -v
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also turns off transformers' "Loading weights" bars
     "TRANSFORMERS_VERBOSITY": "error",
@@ -81,6 +86,68 @@ SECTIONS = {cls: name for name, cls in typing.get_type_hints(Config).items()}
 
 class SetupError(Exception):
     """Something named on the command line or in the config is missing or unusable: one line, exit status 2."""
+
+
+class OutputError(Exception):
+    """Standard output cannot be written (a full disk, a closed pipe): told apart from the OSErrors of the work."""
+
+
+class Stdout(io.TextIOBase):
+    """``sys.stdout`` as it is at each write, whose failures are OutputError; the console and print() write here."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as error:
+            raise OutputError(error.strerror) from error
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as error:
+            raise OutputError(error.strerror) from error
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def fileno(self) -> int:
+        return sys.stdout.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return sys.stdout.encoding
+
+
+STDOUT = Stdout()
+console = Console(file=STDOUT)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cut:
+    """The start of a typed line longer than ``[router] max_utterance_chars``: refused unrouted, never held whole."""
+
+    start: str
+
+
+def printable(text: str, lines: bool = False) -> str:
+    """Text of the user, a skill or the network, safe to print: control characters written out (``\\x1b``), so
+    that none sets the terminal's title or clears its screen; ``lines`` keeps newlines."""
+    return text.translate(LINES if lines else CONTROLS)
+
+
+def shown(text: str, lines: bool = False) -> str:
+    """:func:`printable` text for the console, its rich markup escaped."""
+    return escape(printable(text, lines))
+
+
+def utf8_text(text: str, where: str) -> str:
+    """``text`` as Python read it (undecodable bytes as lone surrogates), or a SetupError naming ``where``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+        raise SetupError(f"{where} is not UTF-8 text: {raw!r}") from None
+    return text
 
 
 def quiet_libraries(verbose: bool) -> None:
@@ -192,7 +259,7 @@ def speaker(config: Config, out: Speaker | None = None) -> Callable[[str], None]
             else:
                 speak(text, config.general.tts)
         except TTSError as error:
-            console.print(f"[yellow]speech output off: {escape(str(error))}[/yellow]")
+            console.print(f"[yellow]speech output off: {shown(str(error))}[/yellow]")
             state["on"] = False
 
     return say
@@ -201,20 +268,20 @@ def speaker(config: Config, out: Speaker | None = None) -> Callable[[str], None]
 def show_turn(turn: Turn, as_json: bool, not_for_me: bool = False) -> None:
     """Print one turn; ``not_for_me`` (speech not meant for the assistant) gets a dim line, so the
     speaker knows they were heard."""
-    if as_json:
-        print(json.dumps(turn.as_dict(), ensure_ascii=False))
+    if as_json:  # json.dumps writes C0 controls as \u001b, but leaves DEL and C1 as they are: escaped here
+        print(json.dumps(turn.as_dict(), ensure_ascii=False).translate(JSON_C1), file=STDOUT)
         return
     timings = "  ".join(f"{key[:-3]} {value:.0f} ms" for key, value in turn.timings.items())
     if turn.transcript:
-        console.print(f"[bold]heard[/bold]  {escape(turn.transcript)}", highlight=False)
+        console.print(f"[bold]heard[/bold]  {shown(turn.transcript)}", highlight=False)
     if turn.calls:
-        console.print(f"[bold]call[/bold]   [cyan]{escape('; '.join(turn.calls))}[/cyan]", highlight=False)
+        console.print(f"[bold]call[/bold]   [cyan]{shown('; '.join(turn.calls))}[/cyan]", highlight=False)
     if turn.answer:
-        console.print(f"[bold]answer[/bold] {escape(turn.answer)}", highlight=False)
+        console.print(f"[bold]answer[/bold] {shown(turn.answer, lines=True)}", highlight=False)
     elif not_for_me:
         console.print("[dim](not for me)[/dim]")
     if turn.error:
-        console.print(f"[yellow]note[/yellow]   {escape(turn.error)}", highlight=False)
+        console.print(f"[yellow]note[/yellow]   {shown(turn.error)}", highlight=False)
     console.print(f"[dim]{timings}[/dim]")
 
 
@@ -222,29 +289,34 @@ def typed(words: list[str]) -> list[str]:
     """What was typed, as the speaker meant it: words with no space in any of them (unquoted) are one
     utterance; quoted arguments are one utterance each. Text that is not UTF-8 stops here, before loading."""
     for number, text in enumerate(words, 1):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # undecodable bytes of argv arrive as lone surrogates
-            raw = text.encode("utf-8", "surrogateescape")
-            raise SetupError(f"argument {number} is not UTF-8 text: {raw!r}") from None
+        utf8_text(text, f"argument {number}")
     return words if any(char.isspace() for text in words for char in text) else [" ".join(words)]
 
 
-def typed_lines() -> Iterator[str]:
-    """A typed conversation: one utterance per line of standard input, until end of input."""
-    sys.stdin.reconfigure(errors="replace")
+def typed_lines(limit: int) -> Iterator[str | Cut]:
+    """A typed conversation: one utterance per line of standard input, until end of input. At most ``limit`` + 1
+    characters of a line are read: a longer line is refused at once, and the rest of it skipped unheld.
+    A line that is not UTF-8 stops the command (exit status 2), as such an argument does."""
+    sys.stdin.reconfigure(errors="surrogateescape")  # a line that is not UTF-8 is told by its number
     interactive = sys.stdin.isatty()
+    number = 0
     while True:
         if interactive:
             console.print("[dim]>[/dim] ", end="")
-        line = sys.stdin.readline()
+        line = sys.stdin.readline(limit + 1)
         if not line:
             return
-        if line.strip():
-            yield line.strip()
+        number += 1
+        text = utf8_text(line.strip(), f"line {number} of standard input")
+        if len(line) > limit and not line.endswith("\n"):
+            yield Cut(text)
+            while line and not line.endswith("\n"):
+                line = sys.stdin.readline(limit + 1)
+        elif text:
+            yield text
 
 
-def one_turn_each(args: argparse.Namespace, config: Config, inputs: Iterable[str] | Iterable[Path], audio: bool,
+def one_turn_each(args: argparse.Namespace, config: Config, inputs: Iterable[str | Cut] | Iterable[Path], audio: bool,
                   acknowledge: bool) -> int:
     """Handle each typed text or WAV file as one turn, in order (a turn may follow up on the one
     before): show it and, if asked, speak the answer.
@@ -255,11 +327,13 @@ def one_turn_each(args: argparse.Namespace, config: Config, inputs: Iterable[str
     """
     assistant = build_assistant(args, config)
     load_models(assistant, speech=audio)
-    handle = assistant.handle_file if audio else assistant.handle_text
     say = speaker(config)
     failed = False
     for item in inputs:
-        turn = handle(item)
+        if isinstance(item, Cut):
+            turn = assistant.refuse(item.start)
+        else:
+            turn = assistant.handle_file(item) if audio else assistant.handle_text(item)
         show_turn(turn, args.json, acknowledge and assistant.not_for_me(turn))
         say(turn.answer)
         failed = failed or turn.failed
@@ -285,7 +359,8 @@ def wait_for_timers(board: TimerBoard) -> None:
 
 
 def cmd_say(args: argparse.Namespace, config: Config) -> int:
-    return one_turn_each(args, config, typed(args.text) if args.text else typed_lines(), audio=False, acknowledge=True)
+    typed_text = typed(args.text) if args.text else typed_lines(config.router.max_utterance_chars)
+    return one_turn_each(args, config, typed_text, audio=False, acknowledge=True)
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -375,20 +450,20 @@ def cmd_skills(args: argparse.Namespace, config: Config) -> int:
     """Each call with its arguments' types, choices and defaults on a line of its own (whole at any
     width, and greppable), the description indented below it."""
     pack = load_skills(args.skills)
-    console.print(f"[bold]skills of {escape(args.skills)}[/bold] (an argument with a default may be left out)",
+    console.print(f"[bold]skills of {shown(args.skills)}[/bold] (an argument with a default may be left out)",
                   highlight=False)
     for skill in pack.skills.values():
-        console.print(f"[cyan]{escape(skill.signature())}[/cyan]", highlight=False, soft_wrap=True)
+        console.print(f"[cyan]{shown(skill.signature())}[/cyan]", highlight=False, soft_wrap=True)
         described = textwrap.fill(skill.description, console.width, initial_indent="    ", subsequent_indent="    ")
-        console.print(escape(described), highlight=False, soft_wrap=True)
+        console.print(shown(described, lines=True), highlight=False, soft_wrap=True)
     return 0
 
 
 def cmd_devices(args: argparse.Namespace, config: Config) -> int:
     try:
-        console.print(list_devices(), highlight=False)
+        console.print(shown(list_devices(), lines=True), highlight=False)
     except AudioError as error:
-        console.print(f"[red]{escape(str(error))}[/red]")
+        console.print(f"[red]{shown(str(error))}[/red]")
         return USAGE
     return 0
 
@@ -419,8 +494,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
             matches += ok
             route_ms.append(turn.timings.get("route_ms", 0.0))
             answer = turn.answer if len(turn.answer) <= 70 else turn.answer[:67] + "..."
-            table.add_row(Path(sample["file"]).stem, escape(turn.transcript), escape("; ".join(turn.calls)), "✓" if ok else "✗",
-                          escape(answer),
+            table.add_row(Path(sample["file"]).stem, shown(turn.transcript), shown("; ".join(turn.calls)),
+                          "✓" if ok else "✗", shown(answer),
                           *(f"{turn.timings.get(key, 0):.0f}" for key in ("stt_ms", "route_ms", "skill_ms")))
     console.print(table)
     console.print(f"{matches}/{len(samples)} calls as expected; router median {statistics.median(route_ms):.0f} ms "
@@ -432,10 +507,11 @@ def cmd_config(args: argparse.Namespace, config: Config) -> int:
     """Print the documented defaults, saying plainly which file overrides them, if any."""
     path = args.config or config_path()
     if path.exists():
-        print(f"# the config file in use: {path} (its keys override the defaults below)")
+        print(f"# the config file in use: {printable(str(path))} (its keys override the defaults below)", file=STDOUT)
     else:
-        print(f"# no config file at {path}: the defaults below are in use (save this output there to change them)")
-    print(default_config_toml(), end="")
+        print(f"# no config file at {printable(str(path))}: the defaults below are in use (save this output there to "
+              "change them)", file=STDOUT)
+    print(default_config_toml(), end="", file=STDOUT)
     return 0
 
 
@@ -543,6 +619,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. Output that cannot be written ends it with one line on stderr (exit status 1), or quietly
+    when its reader has gone (``| head``), as SIGPIPE would end it."""
+    try:
+        try:
+            return run_command(argv)
+        finally:
+            STDOUT.flush()  # what print() still holds fails here, not at exit
+    except OutputError as error:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes there: nothing fails again at exit
+        os.close(devnull)
+        if isinstance(error.__cause__, BrokenPipeError):
+            return PIPE_CLOSED
+        print(f"voxroute: cannot write the output: {error}", file=sys.stderr)
+        return FAILED
+
+
+def run_command(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     quiet_libraries(args.verbose)
     if args.command in ("say", "run") and vars(args)["general.speak"] is None:
@@ -554,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SetupError, AudioError) as error:
         if args.verbose:
             traceback.print_exc()
-        console.print(f"[red]{escape(str(error))}[/red]", highlight=False, soft_wrap=True)
+        console.print(f"[red]{shown(str(error))}[/red]", highlight=False, soft_wrap=True)
         return USAGE
 
 
@@ -566,7 +660,7 @@ def printer_then(say: Callable[[str], None]) -> Callable[[str], None]:
     """An announcement (a timer going off) printed, then said."""
 
     def announce(text: str) -> None:
-        console.print(f"[bold magenta]{escape(text)}[/bold magenta]")
+        console.print(f"[bold magenta]{shown(text)}[/bold magenta]")
         say(text)
 
     return announce

@@ -37,7 +37,7 @@ from assistant.dispatch import Dispatcher, Outcome
 from assistant.pack import SkillPack
 from assistant.router import Routed, Router, fallback_calls
 from assistant.timing import elapsed_ms
-from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav
+from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav, recording_too_long
 from assistant.voice.stt import Transcriber, without_closing_punctuation
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class Assistant:
     def handle_file(self, path: str | Path) -> Turn:
         start = time.perf_counter()
         try:
-            audio = read_wav(path)
+            audio = read_wav(path, self.config.voice.max_utterance_s)
         except AudioError as error:
             return Turn(error=str(error), failed=True, timings={"read_ms": elapsed_ms(start)})
         return self.handle_audio(audio)
@@ -180,8 +180,7 @@ class Assistant:
         start = time.perf_counter()
         seconds, limit = len(audio) / SAMPLE_RATE, self.config.voice.max_utterance_s
         if seconds > limit:
-            return Turn(error=f"the recording is {seconds:.1f} s long; the most is {limit:g} s ([voice] max_utterance_s)",
-                        failed=True, timings={"total_ms": elapsed_ms(start)})
+            return Turn(error=recording_too_long(seconds, limit), failed=True, timings={"total_ms": elapsed_ms(start)})
         self.on_stage("transcribing")
         transcript = self.recognise(audio)
         stt_ms = elapsed_ms(start)
@@ -248,11 +247,9 @@ class Assistant:
             turn.calls, turn.error = self._fallback(), f"no wake word {self.config.voice.wake_word!r}: ignored"
             turn.timings = {"total_ms": elapsed_ms(start)}
             return turn
-        limit = self.config.router.max_utterance_chars
-        if len(command) > limit:
-            turn.calls, turn.failed = self._fallback(), True
-            turn.error = f"too long to route: {len(command)} characters, the most is {limit} ([router] max_utterance_chars)"
-            turn.timings = {"total_ms": elapsed_ms(start)}
+        if len(command) > self.config.router.max_utterance_chars:
+            turn = self.refuse(text, len(command))
+            turn.timings["total_ms"] = elapsed_ms(start)
             return turn
         if context is not None:
             log.info("follow-up of: %s -> %s%s", context.user, context.calls,
@@ -292,6 +289,15 @@ class Assistant:
                 self._preparing.submit(self._prepare, remembered)
         turn.timings["total_ms"] = elapsed_ms(start)
         return turn
+
+    def refuse(self, text: str, characters: int | None = None) -> Turn:
+        """A turn refused unrouted, its text over ``[router] max_utterance_chars``; ``characters`` None: ``text`` is
+        only the start of a line too long to be read whole."""
+        start, limit = time.perf_counter(), self.config.router.max_utterance_chars
+        counted = f"more than {limit}" if characters is None else characters
+        error = f"too long to route: {counted} characters, the most is {limit} ([router] max_utterance_chars)"
+        return Turn(transcript=text, calls=self._fallback(), error=error, failed=True,
+                    timings={"total_ms": elapsed_ms(start)})
 
     def _prepare(self, context: Exchange) -> None:
         """Encode the remembered turn while the user hears the answer, so that a follow-up pays only for its words."""

@@ -3,7 +3,10 @@ sounddevice capture path fed by a WAV through an ALSA capture device."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
+import time
+import tracemalloc
 import wave
 from pathlib import Path
 
@@ -13,6 +16,9 @@ from audio_fixtures import SENTENCES, run_python, run_with_capture_file, silence
 
 from assistant.voice.audio import (
     SAMPLE_RATE,
+    WAV_MAX_CHANNELS,
+    WAV_MAX_RATE,
+    WAV_MIN_RATE,
     AudioError,
     SpeechDetector,
     list_devices,
@@ -109,6 +115,85 @@ def test_empty_wav_is_a_clear_error(tmp_path):
     write_wav(tmp_path / "empty.wav", np.zeros(0))
     with pytest.raises(AudioError, match=r"empty\.wav contains no audio"):
         read_wav(tmp_path / "empty.wav")
+
+
+HEADER = {"nchannels": (22, "<H"), "framerate": (24, "<I"), "bits": (34, "<H"), "data_bytes": (40, "<I")}
+
+
+def forged_wav(path: Path, seconds: float = 1.0, rate: int = SAMPLE_RATE, channels: int = 1, **fields: int) -> Path:
+    """A real 16-bit WAV of ``seconds`` of a tone, then header fields overwritten in place, as a broken or hostile
+    file has them (``HEADER``: the offsets in the 44-byte header the wave module writes)."""
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)
+    _write_pcm(path, np.repeat(tone[:, None], channels, axis=1), rate, 2)
+    with path.open("r+b") as file:
+        for name, value in fields.items():
+            offset, layout = HEADER[name]
+            file.seek(offset)
+            file.write(struct.pack(layout, value))
+    return path
+
+
+def _peak_bytes(read) -> tuple[np.ndarray | AudioError, int]:
+    """What ``read()`` returned or raised, and the most memory Python and numpy held meanwhile."""
+    tracemalloc.start()
+    try:
+        result = read()
+    except AudioError as error:
+        result = error
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return result, peak
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"framerate": 0}, "a sample rate of 0 Hz, outside 8000-192000 Hz; convert it with: sox"),
+    ({"framerate": 1}, "a sample rate of 1 Hz, outside 8000-192000 Hz"),
+    ({"framerate": 4_000_000_000}, "a sample rate of 4000000000 Hz, outside 8000-192000 Hz"),
+    ({"nchannels": 1000}, f"1000 channels, the most is {WAV_MAX_CHANNELS}; convert it with: sox"),
+    ({"bits": 64}, "64-bit samples; 8, 16, 24 or 32-bit PCM is read; convert it with: sox"),
+], ids=["0-hz", "1-hz", "4-ghz", "1000-channels", "64-bit"])
+def test_a_header_out_of_range_is_one_line_before_any_sample_is_read(tmp_path, fields, message):
+    path = forged_wav(tmp_path / "forged.wav", **fields)
+    refused, peak = _peak_bytes(lambda: read_wav(path))
+    assert isinstance(refused, AudioError) and str(refused).startswith(f"{path}: {message}")
+    assert "\n" not in str(refused) and peak < 1_000_000  # it was 3.2 GB at 1 Hz, resampled 16,000-fold
+
+
+def test_the_rates_at_either_end_are_read(tmp_path):
+    for rate in (WAV_MIN_RATE, WAV_MAX_RATE):
+        audio = read_wav(forged_wav(tmp_path / f"{rate}.wav", seconds=0.5, rate=rate))
+        assert audio.size == SAMPLE_RATE // 2 and np.abs(audio).max() == pytest.approx(0.3, abs=0.03)
+
+
+def test_an_hour_long_recording_is_refused_from_its_header_in_little_memory(tmp_path):
+    """A real hour of 48 kHz stereo (a sparse file of 691 MB): refused before a sample is read; it took 5.4 GB."""
+    path = forged_wav(tmp_path / "hour.wav", seconds=0.0, rate=48000, channels=2, data_bytes=3600 * 48000 * 4)
+    with path.open("r+b") as file:
+        file.truncate(44 + 3600 * 48000 * 4)
+    start = time.monotonic()
+    refused, peak = _peak_bytes(lambda: read_wav(path, max_s=15))
+    assert str(refused) == f"{path}: the recording is 3600.0 s long; the most is 15 s ([voice] max_utterance_s)"
+    assert peak < 1_000_000 and time.monotonic() - start < 10
+    assert isinstance(read_wav(forged_wav(tmp_path / "short.wav", seconds=2.0), max_s=2.0), np.ndarray)  # the limit
+
+
+def test_a_header_that_claims_more_than_the_file_holds_reads_what_it_holds(tmp_path):
+    """A truncated file, and a streamed one (data size 0xFFFFFFFF, 6 hours at 48 kHz stereo): memory follows
+    the samples there are, not the claim."""
+    for name, claim in (("truncated.wav", 10 * SAMPLE_RATE * 2), ("streamed.wav", 0xFFFFFFFF)):
+        path = forged_wav(tmp_path / name, seconds=1.0, data_bytes=claim)
+        audio, peak = _peak_bytes(lambda: read_wav(path, max_s=15))
+        assert audio.size == SAMPLE_RATE and np.abs(audio).max() == pytest.approx(0.3, abs=0.01)
+        assert peak < 2_000_000
+
+
+def test_a_long_recording_is_read_a_little_at_a_time(tmp_path):
+    """14 s of 48 kHz 8-channel 16-bit PCM: 10.8 MB of samples in the file, never all held at once (the mono
+    float32 samples at 48 kHz are 2.7 MB)."""
+    path = forged_wav(tmp_path / "eight.wav", seconds=14.0, rate=48000, channels=8)
+    audio, peak = _peak_bytes(lambda: read_wav(path, max_s=15))
+    assert audio.size == 14 * SAMPLE_RATE and np.abs(audio).max() == pytest.approx(0.3, abs=0.01)
+    assert peak < path.stat().st_size / 2
 
 
 def test_trim_silence_keeps_speech_and_a_little_padding(speech):

@@ -19,6 +19,7 @@ from assistant.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, strip_wake_word
 from assistant.router import load_local_router
 from assistant.skill import Resolver, Skill
+from assistant.voice.audio import write_wav
 from assistant.voice.stt import load_transcriber
 
 
@@ -114,6 +115,22 @@ def test_dispatch_runs_the_skill_in_the_callers_context(skill_context) -> None:
     pack = SkillPack.from_skills([Skill.from_function(where)])
     assert Dispatcher(pack).run(Call("where")).answer == "ok"
     assert seen["config"] is context.config and seen["thread"].startswith("skill")
+
+
+def test_a_recording_file_over_max_utterance_s_is_refused_before_any_model_loads(tmp_path: Path) -> None:
+    config = Config(voice=VoiceConfig(max_utterance_s=2.0), router=RouterConfig(max_utterance_chars=20))
+    assistant = Assistant(TOY, config, lambda: load_local_router(TOY), lambda: load_transcriber())
+    write_wav(tmp_path / "three.wav", silence(3.0))  # under the default 15 s: the turn's own limit applies
+    turn = assistant.handle_file(tmp_path / "three.wav")
+    assert turn.failed and turn.calls == []
+    said = "the recording is 3.0 s long; the most is 2 s ([voice] max_utterance_s)"
+    assert turn.error == f"{tmp_path / 'three.wav'}: {said}"
+    typed = assistant.handle_text("greet the whole wide world")
+    assert typed.error == "too long to route: 26 characters, the most is 20 ([router] max_utterance_chars)"
+    cut = assistant.refuse("greet the whole wide w")  # the start of a line too long to read whole
+    assert cut.error == "too long to route: more than 20 characters, the most is 20 ([router] max_utterance_chars)"
+    assert cut.failed and cut.transcript == "greet the whole wide w" and typed.calls == cut.calls == []
+    assert assistant._transcriber is None and assistant._router is None
 
 
 @pytest.fixture(scope="module")

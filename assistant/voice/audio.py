@@ -19,12 +19,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.config import VoiceConfig
+
 if TYPE_CHECKING:
     from sounddevice import InputStream
 
 SAMPLE_RATE = 16000
 FRAME = 512  # Silero's window at 16 kHz: 32 ms
 FRAME_S = FRAME / SAMPLE_RATE
+WAV_MIN_RATE, WAV_MAX_RATE = 8000, 192000  # Hz: a 1 Hz header would be resampled 16,000-fold
+WAV_MAX_CHANNELS = 8
+WAV_WIDTHS = (1, 2, 3, 4)  # bytes per sample: 8-bit unsigned, 16/24/32-bit signed PCM
 NO_MICROPHONE_HINT = 'use --audio FILE.wav to transcribe a recording, or --text "..." to type the command'
 
 
@@ -41,32 +46,64 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
     return soxr.resample(audio.astype(np.float32, copy=False), rate, target).astype(np.float32, copy=False)
 
 
-def read_wav(path: str | Path) -> np.ndarray:
-    """Read a PCM WAV file as float32 mono 16 kHz in [-1, 1]; other rates and channels are converted."""
+def recording_too_long(seconds: float, limit: float) -> str:
+    """The one line that refuses a recording over ``[voice] max_utterance_s``, read from a file or heard."""
+    return f"the recording is {seconds:.1f} s long; the most is {limit:g} s ([voice] max_utterance_s)"
+
+
+def read_wav(path: str | Path, max_s: float = VoiceConfig().max_utterance_s) -> np.ndarray:
+    """Read a PCM WAV file as float32 mono 16 kHz in [-1, 1]; other rates and channels are converted.
+
+    The header is checked before any sample is read, and a recording over ``max_s`` is refused: memory
+    follows ``max_s``, never what the header claims. A tenth of a second at a time is read and made mono.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such audio file")
+    convert = f"convert it with: sox {path} -r 16000 -c 1 -b 16 out.wav"
     try:
-        with wave.open(str(path), "rb") as wav:
+        with path.open("rb") as file, wave.open(file, "rb") as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-            data = wav.readframes(wav.getnframes())
+            if not WAV_MIN_RATE <= rate <= WAV_MAX_RATE:
+                raise AudioError(f"{path}: a sample rate of {rate} Hz, outside {WAV_MIN_RATE}-{WAV_MAX_RATE} Hz; "
+                                 f"{convert}")
+            if not 1 <= channels <= WAV_MAX_CHANNELS:
+                raise AudioError(f"{path}: {channels} channels, the most is {WAV_MAX_CHANNELS}; {convert}")
+            if width not in WAV_WIDTHS:
+                raise AudioError(f"{path}: {8 * width}-bit samples; 8, 16, 24 or 32-bit PCM is read; {convert}")
+            held = (path.stat().st_size - file.tell()) // (width * channels)  # the data chunk starts here
+            frames = min(wav.getnframes(), held)  # a header may claim more than a truncated file holds
+            if frames / rate > max_s:
+                raise AudioError(f"{path}: {recording_too_long(frames / rate, max_s)}")
+            audio, done = np.empty(frames, dtype=np.float32), 0
+            while done < frames and (data := wav.readframes(min(frames - done, rate // 10))):
+                block = _mono(data, width, channels)
+                audio[done : done + block.size] = block
+                done += block.size
     except (wave.Error, EOFError) as error:
-        raise AudioError(
-            f"{path} is not a readable PCM WAV file ({error}); convert it with: sox {path} -r 16000 -c 1 -b 16 out.wav"
-        ) from None
-    frames = len(data) // (width * channels)
-    if frames == 0:
+        raise AudioError(f"{path} is not a readable PCM WAV file ({error}); {convert}") from None
+    except OSError as error:
+        raise AudioError(f"{path} cannot be read: {error.strerror}") from None
+    if done == 0:
         raise AudioError(f"{path} contains no audio")
-    raw = np.frombuffer(data[: frames * width * channels], dtype=np.uint8).reshape(-1, width)
+    return resample(audio[:done], rate)
+
+
+def _mono(data: bytes, width: int, channels: int) -> np.ndarray:
+    """Interleaved little-endian PCM frames as float32 mono in [-1, 1]."""
+    frames = len(data) // (width * channels)
+    raw = np.frombuffer(data, dtype=np.uint8, count=frames * width * channels).reshape(-1, width)
     if width == 1:
-        samples = (raw[:, 0].astype(np.float32) - 128) / 128
+        samples = raw[:, 0].astype(np.float32)
+        samples -= 128
+        samples /= 128
     else:
-        # Little-endian signed PCM of any width: put the bytes at the top of an int32.
+        # Signed PCM of any width: put the bytes at the top of an int32.
         padded = np.zeros((raw.shape[0], 4), dtype=np.uint8)
         padded[:, 4 - width :] = raw
-        samples = padded.view("<i4")[:, 0].astype(np.float32) / 2**31
-    mono = samples.reshape(frames, channels).mean(axis=1)
-    return resample(mono, rate)
+        samples = padded.view("<i4")[:, 0].astype(np.float32)
+        samples /= 2**31
+    return samples.reshape(frames, channels).mean(axis=1, dtype=np.float32)
 
 
 def write_wav(path: str | Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
