@@ -3,8 +3,8 @@
 httpx's timeouts bound each read, so a server that sends a byte a second, in its headers or its body,
 is never timed out, and a body is read whole into memory. :func:`request` runs the request in a daemon
 thread that the caller stops waiting for at the deadline (closing the connection under it), streams the
-body and stops past ``max_bytes`` (a larger Content-Length is refused before any of it is read), and
-follows redirects itself so that each hop is bounded the same way.
+body through :func:`assistant.endpoint.bounded_body` (a larger Content-Length is refused before any of it
+is read), and follows redirects itself so that each hop is bounded the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from assistant.context import current_context
+from assistant.endpoint import ReplyTooLarge, bounded_body
 
 MAX_REDIRECTS = 5
 ANSWER_SHARE = 0.8  # of the dispatcher's limit that a skill's reads may take, so that the skill still answers itself
@@ -30,10 +31,6 @@ class Unreachable(Exception):
 
 class OverLimit(Exception):
     """The answer was larger or slower than allowed; the message says which as the end of a sentence."""
-
-
-class _Late(Exception):
-    """The deadline passed while the body was coming in."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +65,11 @@ def request(method: str, url: str, *, until: float, max_bytes: int, follow_redir
     def read() -> None:
         try:
             sent = client.build_request(method, url, params=params, json=json, headers=headers)
-            answer.set_result(_read(client, sent, until, max_bytes, follow_redirects))
-        except (httpx.TimeoutException, _Late):
+            answer.set_result(_read(client, sent, max_bytes, follow_redirects))
+        except httpx.TimeoutException:
             answer.set_exception(OverLimit(_too_slow(seconds)))
+        except ReplyTooLarge:
+            answer.set_exception(OverLimit(f"sent more than {max_bytes:,} bytes, so I stopped reading it"))
         except (httpx.HTTPError, httpx.InvalidURL) as error:
             answer.set_exception(Unreachable(f"{url}: {error}"))
         except BaseException as error:  # handed to the caller
@@ -85,36 +84,17 @@ def request(method: str, url: str, *, until: float, max_bytes: int, follow_redir
         client.close()  # a read still waiting ends at its next byte, or at its own timeout
 
 
-def _read(client: httpx.Client, sent: httpx.Request, until: float, max_bytes: int, follow_redirects: bool) -> Reply:
+def _read(client: httpx.Client, sent: httpx.Request, max_bytes: int, follow_redirects: bool) -> Reply:
     for _ in range(MAX_REDIRECTS + 1):
         response = client.send(sent, stream=True, follow_redirects=False)
         try:
             if follow_redirects and response.next_request is not None:
                 sent = response.next_request
                 continue
-            return Reply(response.status_code, _body(response, until, max_bytes))
+            return Reply(response.status_code, bounded_body(response, max_bytes))
         finally:
             response.close()
     raise Unreachable(f"{sent.url}: more than {MAX_REDIRECTS} redirects")
-
-
-def _body(response: httpx.Response, until: float, max_bytes: int) -> bytes:
-    """The body, read while it stays within ``max_bytes`` and time is left."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise OverLimit(_too_large(max_bytes))
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > max_bytes:
-            raise OverLimit(_too_large(max_bytes))
-        if time.monotonic() > until:
-            raise _Late
-    return bytes(body)
-
-
-def _too_large(max_bytes: int) -> str:
-    return f"sent more than {max_bytes:,} bytes, so I stopped reading it"
 
 
 def _too_slow(seconds: float) -> str:
