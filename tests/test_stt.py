@@ -13,7 +13,10 @@ from audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
 from assistant.voice.audio import read_wav
 from assistant.samples import SAMPLES_DIR, load_samples
 from assistant.voice.stt import (
+    MAX_TOKENS,
     FasterWhisperTranscriber,
+    SpeechGate,
+    _prepare,
     load_transcriber,
     without_closing_punctuation,
     without_repeats,
@@ -139,6 +142,9 @@ def test_converter_rejects_a_file_that_is_not_a_ctranslate2_model(tmp_path):
     ("Set a timer for an hour and a half. set a timer for an hour and a half", "Set a timer for an hour and a half."),
     ("add a note call the landlord, add a note pay the rent", "add a note call the landlord, add a note pay the rent"),
     ("what time is it", "what time is it"),
+    ("I want a latte run party time! run party time! run party time! run party time!", "I want a latte run party time!"),
+    ("a b a b a b then the rest", "a b then the rest"),
+    ("very very good", "very very good"),
 ])
 def test_a_transcript_that_only_says_itself_again_is_kept_once(heard: str, kept: str) -> None:
     assert without_repeats(heard) == kept
@@ -161,3 +167,16 @@ def test_the_short_encoder_context_reads_the_bundled_commands_as_the_whole_windo
     references = [sample["text"] for sample in samples]
     assert word_error_rate(references, [short.transcribe(a) for a in audio]) <= \
         word_error_rate(references, [whole.transcribe(a) for a in audio]) + 0.01
+
+
+def test_only_speech_reaches_whisper_and_its_text_is_bounded_by_the_speech_heard(spoken) -> None:
+    """Silero VAD gates recognition: noise and silence give no text at all, and a command's text
+    may hold at most a few tokens per second of speech (a runaway loop cannot fill the window)."""
+    gate = SpeechGate()
+    assert _prepare(white_noise(3.0, level=0.3), gate) is None
+    assert _prepare(silence(3.0), gate) is None
+    prepared = _prepare(spoken[1], gate)  # "Set a timer for two hours.", about 2 s
+    assert prepared is not None
+    audio, most_tokens = prepared
+    assert 16 < most_tokens < MAX_TOKENS // 4
+    assert most_tokens < 16 + 10 * audio.size / 16000 + 1

@@ -7,16 +7,21 @@ Both decode the same way: beam 5, temperature 0 without fallback, no timestamps,
 conditioning on earlier text; silence is trimmed first because a long silent tail makes Whisper
 repeat the sentence. Silence in gives "", noise gives whatever Whisper hears (often "" or a
 bracketed noise token), never an exception.
+
+Audio with too little speech for Silero VAD is not recognised at all, the text decoded is capped by
+the seconds of speech heard, and a phrase repeated over and over is kept once (Whisper loops so on
+real recordings: "run party time! run party time! ...").
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Protocol
 
 import numpy as np
 
-from assistant.voice.audio import SAMPLE_RATE, trim_silence
+from assistant.voice.audio import FRAME, FRAME_S, SAMPLE_RATE, SpeechDetector, trim_silence
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 # The same decoding for both backends (see the module docstring).
@@ -26,6 +31,9 @@ MIN_SPEECH_S = 0.1
 CONTEXTS = ("audio", "30s")  # what the encoder sees: the command itself, or Whisper's whole 30 s window
 WINDOW_S, TAIL_S, MIN_WINDOW_S = 30, 0.5, 8  # Whisper's window; the short one's silence after a command, least length
 MAX_TOKENS = 224  # Whisper's own limit for one window's text
+MIN_VOICED_S, VOICED_THRESHOLD = 0.2, 0.5  # Silero VAD: less speech than this is not recognised
+TOKENS_PER_VOICED_S, MIN_TEXT_TOKENS = 10, 16  # the most text a second of speech can hold (fast speech: ~5)
+MIN_REPEATS = 3  # a phrase said this many times in a row is kept once
 NO_SPEECH_THRESHOLD, LOGPROB_THRESHOLD = 0.6, -1.0  # faster-whisper's defaults
 
 
@@ -35,10 +43,30 @@ class Transcriber(Protocol):
         ...
 
 
-def _prepare(audio: np.ndarray) -> np.ndarray | None:
-    """Trimmed float32 audio, or None when nothing audible is left."""
+class SpeechGate:
+    """Seconds of speech in a clip by Silero VAD, so silence and noise never reach a prompted Whisper."""
+
+    def __init__(self) -> None:
+        self._detector = SpeechDetector()
+        self._lock = threading.Lock()
+
+    def voiced_s(self, audio: np.ndarray) -> float:
+        frames = audio[: audio.size // FRAME * FRAME].reshape(-1, FRAME)
+        with self._lock:
+            self._detector.reset()
+            voiced = sum(self._detector(frame) >= VOICED_THRESHOLD for frame in frames)
+        return float(voiced * FRAME_S)
+
+
+def _prepare(audio: np.ndarray, gate: SpeechGate) -> tuple[np.ndarray, int] | None:
+    """Trimmed float32 audio and the most text tokens it can hold, or None when no speech is in it."""
     trimmed = trim_silence(np.asarray(audio, dtype=np.float32).ravel())
-    return trimmed if trimmed.size >= MIN_SPEECH_S * SAMPLE_RATE else None
+    if trimmed.size < MIN_SPEECH_S * SAMPLE_RATE:
+        return None
+    voiced = gate.voiced_s(trimmed)
+    if voiced < MIN_VOICED_S:
+        return None
+    return trimmed, min(MAX_TOKENS // 2, MIN_TEXT_TOKENS + math.ceil(voiced * TOKENS_PER_VOICED_S))
 
 
 class FasterWhisperTranscriber:
@@ -47,8 +75,9 @@ class FasterWhisperTranscriber:
     With ``context="audio"`` the encoder sees the command padded with silence to whole seconds,
     at least 8, instead of Whisper's 30-second window: CTranslate2's Whisper encoder takes any
     length up to 30 s and its cost follows the length, which is what makes recognising while the
-    user speaks affordable. Below about 8 s tiny.en starts to repeat the sentence (measured on the
-    bundled recordings: 28 % WER with 1 s of padding, 0.7 % at 8 s). Decoding, the no-speech rule
+    user speaks affordable. Below about 8 s tiny.en starts to repeat the sentence. The decoder,
+    trained only on whole windows, still reads a short one worse, so it is given one: the command's
+    encoding followed by the rest of a silent window's (encoded once). Decoding, the no-speech rule
     and the text are faster-whisper's own; ``context="30s"`` is faster-whisper's ``transcribe``.
     """
 
@@ -66,35 +95,51 @@ class FasterWhisperTranscriber:
         multilingual = self.model.model.is_multilingual
         self._tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
                                     language=DECODING["language"] if multilingual else None)
-        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
+        self._gate = SpeechGate()
+        self._silent_window = self._encode(np.zeros(0, dtype=np.float32), WINDOW_S) if context == "audio" else None
 
     def transcribe(self, audio: np.ndarray) -> str:
-        audio = _prepare(audio)
-        if audio is None:
+        prepared = _prepare(audio, self._gate)
+        if prepared is None:
             return ""
+        audio, most_tokens = prepared
         if self.context == "30s" or audio.size > (WINDOW_S - TAIL_S) * SAMPLE_RATE:
-            segments, _info = self.model.transcribe(audio, **DECODING)
-            return " ".join(segment.text.strip() for segment in segments).strip()
-        return self._transcribe_short(audio)
+            segments, _info = self.model.transcribe(audio, **DECODING, max_new_tokens=most_tokens)
+            text = " ".join(segment.text.strip() for segment in segments)
+        else:
+            text = self._transcribe_short(audio, most_tokens)
+        return without_repeats(text.strip())
 
-    def _transcribe_short(self, audio: np.ndarray) -> str:
+    def _encode(self, audio: np.ndarray, seconds: int) -> np.ndarray:
+        """Whisper's encoder output for ``audio`` padded with zeros to ``seconds``: (1, 50 per second, width)."""
         import ctranslate2
 
-        seconds = max(MIN_WINDOW_S, math.ceil(audio.size / SAMPLE_RATE + TAIL_S))  # zeros after it, as Whisper pads
         padded = np.zeros(seconds * SAMPLE_RATE, dtype=np.float32)
         padded[: audio.size] = audio
         features = self.model.feature_extractor(padded, padding=0)[:, : seconds * 100]
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
-                                          to_cpu=False)
-        result = self.model.model.generate(encoded, [self._prompt], beam_size=DECODING["beam_size"],
-                                           max_length=MAX_TOKENS, return_scores=True, return_no_speech_prob=True,
-                                           suppress_blank=True, suppress_tokens=self._suppress)[0]
+                                          to_cpu=True)
+        return np.asarray(encoded)
+
+    def _transcribe_short(self, audio: np.ndarray, most_tokens: int) -> str:
+        import ctranslate2
+
+        assert self._silent_window is not None
+        seconds = max(MIN_WINDOW_S, math.ceil(audio.size / SAMPLE_RATE + TAIL_S))  # zeros after it, as Whisper pads
+        command = self._encode(audio, seconds)
+        window = np.concatenate([command, self._silent_window[:, command.shape[1]:]], axis=1)
+        encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(window))
+        result = self.model.model.generate(encoded, [self._start], beam_size=DECODING["beam_size"],
+                                           max_length=len(self._start) + most_tokens, return_scores=True,
+                                           return_no_speech_prob=True, suppress_blank=True,
+                                           suppress_tokens=self._suppress)[0]
         tokens = result.sequences_ids[0]
         average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
             return ""  # faster-whisper's rule: probably not speech, and not confidently read
-        return without_repeats(self._tokenizer.decode(tokens).strip())
+        return self._tokenizer.decode(tokens)
 
 
 class OpenAIWhisperTranscriber:
@@ -107,24 +152,48 @@ class OpenAIWhisperTranscriber:
 
         self._whisper = whisper
         self.model = whisper.load_model(model or str(converted_checkpoint()), device="cpu")
+        self._gate = SpeechGate()
 
     def transcribe(self, audio: np.ndarray) -> str:
-        audio = _prepare(audio)
-        if audio is None:
+        prepared = _prepare(audio, self._gate)
+        if prepared is None:
             return ""
-        result = self._whisper.transcribe(self.model, audio, **DECODING, fp16=False, verbose=None)
-        return str(result["text"]).strip()
+        audio, most_tokens = prepared
+        result = self._whisper.transcribe(self.model, audio, **DECODING, fp16=False, verbose=None,
+                                          sample_len=most_tokens)
+        return without_repeats(str(result["text"]).strip())
 
 
 def without_repeats(text: str) -> str:
-    """The text once, when it is nothing but itself said again ("Shut up! Shut up!"): the loop Whisper
-    falls into when the audio ends well before its window does. Words compare without case or punctuation."""
+    """The text with Whisper's loops cut to one copy: a text that is nothing but itself said again
+    ("Shut up! Shut up!"), and a phrase said :data:`MIN_REPEATS` or more times in a row ("run party
+    time! run party time! run party time!"). Words compare without case or punctuation."""
     words = text.split()
     plain = [word.strip(".,!?;:").casefold() for word in words]
     for period in range(1, len(words) // 2 + 1):
         if all(plain[index] == plain[index % period] for index in range(len(words))):
             return " ".join(words[:period])
-    return text
+    kept: list[str] = []
+    index = 0
+    while index < len(words):
+        period = _repeating_period(plain, index)
+        copies = 1
+        if period:
+            while plain[index + copies * period: index + (copies + 1) * period] == plain[index: index + period]:
+                copies += 1
+        step = period * copies if period else 1
+        kept += words[index: index + (period or 1)]
+        index += step
+    return " ".join(kept)
+
+
+def _repeating_period(plain: list[str], start: int) -> int:
+    """The shortest phrase length that repeats :data:`MIN_REPEATS` times from ``start``, or 0."""
+    for period in range(1, (len(plain) - start) // MIN_REPEATS + 1):
+        phrase = plain[start: start + period]
+        if plain[start + period] == plain[start] and all(plain[start + copy * period: start + (copy + 1) * period] == phrase for copy in range(1, MIN_REPEATS)):
+            return period
+    return 0
 
 
 def without_closing_punctuation(text: str) -> str:
