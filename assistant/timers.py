@@ -207,8 +207,9 @@ class TimerBoard:
             self._ringing += 1
         try:
             timer.done(timer)
-        except Exception:  # an announcement that fails must not take the alarm thread's error further
-            log.warning("announcing timer %s failed", timer.name or timer.set_s, exc_info=True)
+        except Exception as error:  # an announcement that fails must not take the alarm thread's error further
+            log.warning("announcing timer %s failed: %s", timer.name or timer.set_s, error)
+            log.debug("announcing timer %s failed", timer.name or timer.set_s, exc_info=True)
         finally:
             with self._changed:
                 self._ringing -= 1
