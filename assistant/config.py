@@ -131,7 +131,7 @@ class WeatherConfig:
     units: Literal["metric", "imperial"] = setting("metric", doc='"metric" (°C) or "imperial" (°F).')
     geocoding_url: str = setting("https://geocoding-api.open-meteo.com/v1/search", doc="Open-Meteo geocoding API.")
     forecast_url: str = setting("https://api.open-meteo.com/v1/forecast", doc="Open-Meteo forecast API.")
-    timeout_s: float = setting(5.0, doc="Seconds to wait for the weather service.", positive=True, high=MAX_WAIT_S)
+    timeout_s: float = setting(5.0, doc="Seconds the weather service may take in all.", positive=True, high=MAX_WAIT_S)
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class NewsConfig:
         factory=lambda: ["https://feeds.bbci.co.uk/news/rss.xml", "https://feeds.npr.org/1001/rss.xml"],
     )
     max_headlines: int = setting(3, doc="How many headlines to read out.", low=1, high=50)
-    timeout_s: float = setting(5.0, doc="Seconds to wait for each feed.", positive=True, high=MAX_WAIT_S)
+    timeout_s: float = setting(5.0, doc="Seconds one feed may take in all (all feeds: at most 0.8 × skill_timeout_s).", positive=True, high=MAX_WAIT_S)
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class LLMConfig:
     model: str = setting("", doc="Model name at that endpoint (needed with base_url).")
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
     max_new_tokens: int = setting(96, doc="Longest answer, in tokens.", low=1, high=4096)
-    timeout_s: float = setting(30.0, doc="Seconds to wait for the endpoint.", positive=True, high=MAX_WAIT_S)
+    timeout_s: float = setting(30.0, doc="Seconds the endpoint may take in all, retries included.", positive=True, high=MAX_WAIT_S)
     max_retries: int = setting(2, doc="Retries of a failed endpoint request.", low=0, high=MAX_RETRIES)
 
 
@@ -225,7 +225,7 @@ class VoiceConfig:
         True, doc="Recognise and route while the user speaks; off: recognise after the silence window, as before."
     )
     end_sound: bool = setting(True, doc="Play a short sound when a turn ends.")
-    max_utterance_s: float = setting(15.0, doc="Longest utterance, in seconds.", positive=True, high=300.0)
+    max_utterance_s: float = setting(15.0, doc="Longest utterance, in seconds.", positive=True, high=120.0)
 
     def __post_init__(self) -> None:
         """A device written as digits ("1", or --device 1) is a number: sounddevice reads any string as a name."""

@@ -54,10 +54,10 @@ class Dispatcher:
         skill = self.pack.skills.get(call.name)
         if skill is None:  # a call from outside the pack (an endpoint, a stale adapter): never a KeyError
             return Outcome("", elapsed_ms(start), f"no skill {call.name!r} in this pack", failed=True)
-        missing = unresolved(self.pack, call)
-        if missing is not None:
-            return Outcome(missing.question, elapsed_ms(start), f"unresolved {missing.parameter}={missing.value!r}")
         try:
+            missing = unresolved(self.pack, call)  # a resolver is the skill's own code, and may fail like it
+            if missing is not None:
+                return Outcome(missing.question, elapsed_ms(start), f"unresolved {missing.parameter}={missing.value!r}")
             if skill.isolated:
                 answer = run_in_process(skill.function, call.kwargs, self.timeout_s)
             else:

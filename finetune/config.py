@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import yaml
 from trl import ModelConfig, SFTConfig, TrlParser
 
-from assistant.config import read_small_text
+from assistant.config import ConfigError, read_small_text
 from assistant.models import EMBEDDED_LLM
 from assistant.prompting import DEFAULT_TEMPLATE
 
@@ -99,10 +99,6 @@ def defaults(cuda: bool) -> dict[str, Any]:
 MAX_YAML_DEPTH = 32  # lists and mappings in a training config; trl's YAML loader recurses once per level
 
 
-class ConfigError(ValueError):
-    """A YAML value or key the flags would refuse."""
-
-
 class TrainParser(TrlParser):
     """TrlParser with voxroute's defaults that checks YAML values as flags and reports any error on one line."""
 
@@ -165,10 +161,10 @@ def check_yaml_file(path: Path) -> None:
     stream.name = str(path)  # what YAML's errors name
     for event in yaml.parse(stream, Loader=yaml.SafeLoader):  # events: no recursion, no expansion
         if isinstance(event, yaml.AliasEvent):
-            raise ConfigError(f"YAML aliases (*{event.anchor}) are not allowed")
+            raise ConfigError(f"{path}: YAML aliases (*{event.anchor}) are not allowed")
         depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
         if depth > MAX_YAML_DEPTH:
-            raise ConfigError(f"nested more than {MAX_YAML_DEPTH} deep")
+            raise ConfigError(f"{path}: nested more than {MAX_YAML_DEPTH} deep")
 
 
 def parse_args(argv: list[str] | None = None, description: str | None = None,
@@ -181,7 +177,12 @@ def parse_args(argv: list[str] | None = None, description: str | None = None,
     source = f"{config_file}: " if config_file is not None else ""
     try:
         if config_file is not None:
-            check_yaml_file(Path(config_file))
+            check_yaml_file(Path(config_file))  # its errors name the file
+    except ConfigError as error:
+        parser.error(str(error))
+    except yaml.YAMLError as error:
+        parser.error(str(error).replace("\n", " "))
+    try:
         script, training, model, rest = parser.parse_args_and_config(argv, return_remaining_strings=True)
     except ConfigError as error:
         parser.error(f"{source}{error}")

@@ -24,12 +24,14 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from trl import ModelConfig, SFTConfig
 
+from assistant.config import ConfigError
 from assistant.decoding import CallMatcher, TorchEngine
 from assistant.files import write_atomically
 from assistant.models import resolve_base_model
@@ -288,7 +290,10 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
 
 
 def main(argv: list[str] | None = None) -> None:
-    train(*parse_args(argv, description=__doc__.split("\n\n")[0]))
+    try:
+        train(*parse_args(argv, description=__doc__.split("\n\n")[0]))
+    except ConfigError as error:  # a base model or adapter that cannot be used: one line, no traceback
+        sys.exit(f"finetune.py: {error}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from word2number import w2n
 from assistant.skill import Resolver, skill
 
 LARGEST_DIGITS = 1000
+MAX_QUESTION_CHARS = 300  # a spoken question is far shorter; a longer one could drive the parser's recursion
 _LARGEST_BITS = m.ceil(LARGEST_DIGITS * m.log2(10))
 NAMES = {"pi": m.pi, "e": m.e}
 KNOWN = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil, log, sin, cos, tan, pi and e"
@@ -81,13 +82,16 @@ def words_to_digits(text: str) -> str:
 
 
 def math_expression(question: str) -> str | None:
-    """The arithmetic a question asks for, as a compact expression with digits ('9*9'); None if it is none."""
+    """The arithmetic a question asks for, as a compact expression with digits ('9*9'); None if it is none
+    (or longer than anyone says: :data:`MAX_QUESTION_CHARS`, checked before the parser can recurse)."""
+    if len(question) > MAX_QUESTION_CHARS:
+        return None
     expression = to_expression(" ".join(question.split()).rstrip("?= ")).replace(" ", "")
     if not re.search(r"\d", expression):
         return None
     try:
         ast.parse(expression, mode="eval")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return expression
 
@@ -100,6 +104,8 @@ def calculate(
     asked = " ".join(question.split()).rstrip("?= ")
     if not asked:
         return "I didn't get a question to work out."
+    if len(asked) > MAX_QUESTION_CHARS:
+        return f"That question is too long to work out: at most {MAX_QUESTION_CHARS} characters."
     expression = to_expression(asked)
     try:
         value = _evaluate(expression)

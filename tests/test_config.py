@@ -125,7 +125,7 @@ spotify = []
         ("[router]\nfollow_up_s = -0.5\n", "router.follow_up_s must be from 0 to 3600, got -0.5"),
         ("[llm]\nmax_new_tokens = 100000000\n", "llm.max_new_tokens must be from 1 to 4096, got 100000000"),
         ("[voice]\nmax_utterance_s = 3600\n",
-         "voice.max_utterance_s must be greater than 0 and at most 300, got 3600.0"),
+         "voice.max_utterance_s must be greater than 0 and at most 120, got 3600.0"),
         ("[voice]\ndevice = -1\n", "voice.device must be from 0 to 1023, got -1"),
         ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML: arrays or tables nested too deeply"),
     ],

@@ -82,6 +82,20 @@ def test_a_clarifying_question_is_not_a_failure() -> None:
     assert asked.answer == "Which song is 'xyzzy'?" and asked.error and not asked.failed
 
 
+def failing_lookup(said: str) -> str:
+    raise RecursionError("maximum recursion depth exceeded")
+
+
+def test_a_resolver_that_raises_fails_its_call_only() -> None:
+    def play(song: Annotated[str, Resolver(failing_lookup, "Which song is '{value}'?")]) -> str:
+        """Plays a song."""
+        return "playing"
+
+    pack = SkillPack.from_skills([Skill.from_function(play)])
+    outcome = Dispatcher(pack).run(pack.parse('play(song="xyzzy")'))
+    assert outcome.failed and "maximum recursion depth" in outcome.answer
+
+
 def hold(digits: int) -> str:
     """Holds the interpreter in one C call (it builds 10**digits) for as long as it is let."""
     return str(round(5, -digits))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skills.calculator import calculate, say_number
+from skills.calculator import MAX_QUESTION_CHARS, calculate, math_expression, say_number
 
 ONLY = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil, log, sin, cos, tan, pi and e"
 
@@ -115,3 +115,9 @@ def test_the_skill_runs_in_its_own_process_under_the_time_limit() -> None:
     outcome = Dispatcher(pack, timeout_s=5).run(pack.parse('math(question="round(5, -1000000000)")'))
     assert outcome.answer == "The numbers in 'round(5, -1000000000)' are too big for me."
     assert time.perf_counter() - start < 5
+
+
+def test_a_question_longer_than_anyone_says_is_refused_before_it_is_parsed() -> None:
+    deep = "-" * 3900 + "1"  # under the call reader's limit; ast.parse would recurse past Python's limit
+    assert math_expression(deep) is None
+    assert calculate(deep) == f"That question is too long to work out: at most {MAX_QUESTION_CHARS} characters."
