@@ -298,6 +298,8 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except RecursionError:  # tomllib recurses once per nested array or table
         raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as error:  # an integer of more digits than Python converts (4,300)
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
     return _build(Config, data, path, "")
 
 
@@ -362,11 +364,11 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
     declared = {item.name: item for item in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, value in table.items():
-        where = f"{prefix}{key}"
+        where = f"{prefix}{_toml_key(key)}"  # as TOML writes it: a key with a line break stays one line
         if key not in declared:
             known = ", ".join(declared)
             if not prefix:
-                raise ConfigError(f"{path}: unknown section [{key}] (known sections: {known})")
+                raise ConfigError(f"{path}: unknown section [{_toml_key(key)}] (known sections: {known})")
             raise ConfigError(f"{path}: unknown key {where} (known keys of [{prefix[:-1]}]: {known})")
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
@@ -418,7 +420,7 @@ def _check(value: Any, hint: Any, where: str, path: Path) -> Any:
         _, item = typing.get_args(hint)
         fits = isinstance(value, dict)
         if fits:
-            value = {key: _check(element, item, f"{where}.{key}", path) for key, element in value.items()}
+            value = {key: _check(element, item, f"{where}.{_toml_key(key)}", path) for key, element in value.items()}
     if not fits:
         raise ConfigError(f"{path}: {where} must be {_describe(hint)}, got {value!r}")
     return value

@@ -161,8 +161,6 @@ def test_random_bytes_as_a_config_file_load_or_are_refused_in_one_line(folder: P
         assert 0 < loaded.router.skill_timeout_s <= DAY_S and 0 <= loaded.router.max_retries <= MAX_RETRIES
 
 
-@pytest.mark.xfail(strict=True, reason="assistant/config.py lets tomllib's plain ValueError for an integer of more "
-                   "than 4,300 digits through load_config; it should be a ConfigError naming the file")
 def test_a_config_number_of_thousands_of_digits_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(config_text("router", "max_retries", "9" * 5000))
@@ -173,8 +171,6 @@ def test_a_config_number_of_thousands_of_digits_is_one_line(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("text", ['"a\\nb" = 1\n', '[router]\n"x\\ny" = 1\n', '[apps.allow]\n"x\\ny" = 3\n'],
                          ids=["section", "key", "table-key"])
-@pytest.mark.xfail(strict=True, reason="assistant/config.py names a key as it is in the file: a quoted key with a line "
-                   "break splits the message (_build and _check should name keys with _toml_key)")
 def test_a_key_with_a_line_break_is_named_in_one_line(tmp_path: Path, text: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(text)
