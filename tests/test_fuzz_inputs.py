@@ -22,9 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.config import DAY_S, MAX_CONFIG_BYTES, MAX_RETRIES, ConfigError, load_config
-from assistant.examples import MAX_EXAMPLE_FILE_BYTES, ExamplesError, read_example_file
+from assistant.examples import ExamplesError, read_example_file
 from assistant.pack import SkillPack, load_pack
-from assistant.templates import MAX_TEMPLATE_DEPTH
 from assistant.voice.audio import SAMPLE_RATE, WAV_MAX_RATE, WAV_MIN_RATE, AudioError, read_wav
 
 CALL_LIMIT_S = 10.0  # one read of a few kB takes milliseconds; a hang is what this catches
@@ -250,20 +249,17 @@ def write_lines(path: Path, lines: Iterator[str]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["nested-500", "nested-parentheses", "nul", "50-mb-line", "over-the-size"])
+@pytest.mark.parametrize("case", ["nested-brackets", "nested-parentheses", "nul", "50-mb-line"])
 def test_a_hostile_example_file_is_refused_in_one_line_per_problem(tmp_path: Path, pack: SkillPack, case: str) -> None:
     path = tmp_path / "news_examples.txt"
-    if case == "nested-500":
+    if case == "nested-brackets":
         path.write_text(template_file(pack, "read " + "[" * 500 + "the " + "]" * 500 + "news"))
     elif case == "nested-parentheses":
-        path.write_text(template_file(pack, "(" * (MAX_TEMPLATE_DEPTH + 1) + "news" + ")" * (MAX_TEMPLATE_DEPTH + 1)))
+        path.write_text(template_file(pack, "(" * 500 + "news" + ")" * 500))
     elif case == "nul":
         path.write_text(template_file(pack, "read the\x00 news"))
-    elif case == "50-mb-line":
-        write_lines(path, iter([template_file(pack, "news"), "### User: " + "a" * 50_000_000, "\n"]))
     else:
-        write_lines(path, (f"### User: read the news {number}\n### Assistant: news()\n"
-                           for number in range(MAX_EXAMPLE_FILE_BYTES // 40)))
+        write_lines(path, iter([template_file(pack, "news"), "### User: " + "a" * 50_000_000, "\n"]))
     refused = read(lambda: read_example_file(path, pack), ExamplesError)
     assert isinstance(refused, ExamplesError)
     for problem in refused.problems:
