@@ -20,6 +20,8 @@ syntax (see :mod:`assistant.templates`); ``training_data.py -t`` expands them.
 
 Every line is either blank, a section header, the one prompt line, a slot list, or half of a
 User/Assistant pair. Anything else is an error naming file and line: nothing is skipped silently.
+A file is bounded before it is read (a regular file of at most MAX_EXAMPLE_FILE_BYTES), and each
+line after (MAX_EXAMPLE_LINE_CHARS, no control character but a tab).
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.calls import CallError, Calls
+from assistant.config import ConfigError, read_small_text
 from assistant.files import write_atomically
 from assistant.pack import SkillPack
 from assistant.templates import (
+    MAX_FILE_FORMS,
     SlotValue,
     Template,
     TemplateError,
+    count_forms,
     parse_list_line,
     sentence_forms,
 )
@@ -43,6 +48,10 @@ from assistant.templates import (
 PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES = "#### Prompt:", "#### Prompt Examples:", "#### Examples:", "#### Templates:"
 USER, ASSISTANT = "### User:", "### Assistant:"
 _SECTIONS = (PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES)
+MAX_EXAMPLE_FILE_BYTES = 4 << 20  # 4 MiB; the largest shipped example file (SNIPS BookRestaurant) has 345 kB
+MAX_EXAMPLE_LINE_CHARS = 10_000  # the longest shipped line, a slot list of news topics, has 1,876
+MAX_PROBLEMS = 20  # problems listed per file: a binary file is not listed line by line
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # all but tab; NUL, escapes, hidden line breaks
 
 
 class ExamplesError(ValueError):
@@ -83,10 +92,7 @@ class ExampleFile:
 def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     """Read and validate one file; raise ExamplesError listing every problem found."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ExamplesError([f"{path}: cannot read: {error}"]) from None
+    lines = _read_text(path).split("\n")  # not splitlines(): a form feed or U+2028 is no line end to an editor
     problems: list[str] = []
     section: str | None = None
     prompt: str | None = None
@@ -96,12 +102,17 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     templates: list[Template] = []
     lists: dict[str, list[SlotValue]] = {}
     pending: tuple[str, int] | None = None
+    forms = 0  # sentences of the templates so far, bounded before any is made
 
     def problem(number: int, message: str) -> None:
         problems.append(f"{path}:{number}: {message}")
 
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
+        if (unreadable := _not_plain_text(raw)) is not None:
+            problem(number, unreadable)
+            if not line.startswith((USER, ASSISTANT)):  # half of a pair is read on, so that its other half is no error
+                continue
         if not line:
             continue
         if line in _SECTIONS:
@@ -148,7 +159,12 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
             if section == TEMPLATES:
                 template = Template(pending[0], line[len(ASSISTANT):].strip(), str(path), pending[1])
                 try:
-                    sentence_forms(template)
+                    forms += count_forms(template)
+                    if forms > MAX_FILE_FORMS:
+                        problem(pending[1], f"the templates up to this one say {forms:,} sentences; "
+                                            f"the most for a file is {MAX_FILE_FORMS:,}")
+                    else:
+                        sentence_forms(template)
                 except TemplateError as error:
                     problems.append(str(error))
                 templates.append(template)
@@ -174,10 +190,33 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     elif prompt is not None and skill is not None and prompt != pack.skills[skill].prompt_line():
         problems.append(f"{path}:{prompt_number}: the prompt line is derived from the skill's signature and docstring, "
                         f"expected: {pack.skills[skill].prompt_line()} (training_data.py --sync-prompts rewrites it)")
+    if len(problems) > MAX_PROBLEMS:
+        problems[MAX_PROBLEMS:] = [f"{path}: and {len(problems) - MAX_PROBLEMS:,} more problems"]
     if problems:
         raise ExamplesError(problems)
     return ExampleFile(path, skill or "", prompt or "", tuple(found[PROMPT_EXAMPLES]), tuple(found[EXAMPLES]),
                        tuple(templates), lists)
+
+
+def _not_plain_text(line: str) -> str | None:
+    """Why a line is no plain text of a bounded length (a NUL, an escape, a pasted blob), if it is not."""
+    if len(line) > MAX_EXAMPLE_LINE_CHARS:
+        return f"a line of {len(line):,} characters; the most is {MAX_EXAMPLE_LINE_CHARS:,}"
+    if control := _CONTROL.search(line):
+        return (f"control character U+{ord(control.group()):04X} in column {control.start() + 1} "
+                "(an example file is plain text)")
+    return None
+
+
+def _read_text(path: Path) -> str:
+    """The text of a regular file of at most MAX_EXAMPLE_FILE_BYTES, every line end made a line feed."""
+    try:
+        text = read_small_text(path, MAX_EXAMPLE_FILE_BYTES).removeprefix("\ufeff")
+    except FileNotFoundError:
+        raise ExamplesError([f"{path}: cannot be read: no such file"]) from None
+    except ConfigError as error:  # names the file
+        raise ExamplesError([str(error)]) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_example_files(paths: Iterable[str | Path], pack: SkillPack) -> list[ExampleFile]:
@@ -229,8 +268,9 @@ def sync_prompt_line(path: Path, pack: SkillPack) -> bool:
     """Rewrite the file's prompt line as its skill's signature derives it; whether it changed.
 
     Only that line changes, atomically; a file whose prompt line names no skill of the pack is left alone.
+    Raises ExamplesError when the file cannot be read within its bounds.
     """
-    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines = _read_text(path).splitlines(keepends=True)
     headers = [index for index, line in enumerate(lines) if line.strip() == PROMPT]
     if not headers:
         return False

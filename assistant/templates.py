@@ -14,22 +14,33 @@ another form than the words (a fixed vocabulary). In the call, a string argument
 gets the values chosen for them; when a slot is left out of a sentence (it sat in ``[...]``), the
 argument that uses it is left out of the call. Expansion is seeded and capped, so a data set
 built twice from the same files is identical.
+
+A template is bounded before hassil reads it (MAX_TEMPLATE_CHARS, MAX_TEMPLATE_DEPTH) and before
+any sentence is made (MAX_FORMS, counted from its parse): hassil makes each nested group's
+sentences in full, so "((a|b) (c|d) ...)" of 30 groups would make a billion.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant.calls import Call, CallError, RawCall, parse_call
 from assistant.pack import SkillPack
 
+if TYPE_CHECKING:
+    from hassil.expression import Expression
+
 SLOT = re.compile(r"\{([A-Za-z_][\w-]*)\}")
 LIST_LINE = re.compile(r"^\{([A-Za-z_][\w-]*)\}\s*=\s*(.+)$")
-MAX_FORMS = 20000  # sentence forms read from one template before sampling among them
+MAX_FORMS = 20000  # sentences one template may say; the most a shipped one says is 2,688 (story)
+MAX_FILE_FORMS = 50_000  # sentences of one file's templates together; the most a shipped file's say is 4,514
+MAX_TEMPLATE_CHARS = 1000  # one template's sentence; the longest shipped one has 248 characters
+MAX_TEMPLATE_DEPTH = 10  # brackets within brackets; hassil recurses per level (500 overflow), shipped ones nest 3
 
 
 class TemplateError(ValueError):
@@ -69,19 +80,71 @@ def parse_list_line(line: str) -> tuple[str, list[SlotValue]] | None:
     return match.group(1), values
 
 
+def count_forms(template: Template) -> int:
+    """How many sentences the template says (alternatives times optionals), counted from its parse
+    before any is made; TemplateError naming it when it cannot be read or says too many."""
+    return _parsed(template)[1]
+
+
 def sentence_forms(template: Template) -> list[str]:
     """Every wording of the template (alternatives and optionals), slots still as ``{name}``."""
     from hassil.errors import HassilError
-    from hassil.parse_expression import parse_sentence
-    from hassil.parser import ParseError
     from hassil.sample import sample_expression
 
+    expression, _ = _parsed(template)
     try:
-        sentence = parse_sentence(template.sentence)
-        forms = itertools.islice(sample_expression(sentence.expression, expand_lists=False), MAX_FORMS)
-        return sorted({" ".join(form.split()) for form in forms if form.strip()})
+        return sorted({" ".join(form.split()) for form in sample_expression(expression, expand_lists=False)
+                       if form.strip()})
+    except HassilError as error:  # a <rule>: example files define none
+        raise TemplateError(f"{template.where}: not a valid template ({error}): {template.sentence!r}") from None
+
+
+def _parsed(template: Template) -> tuple[Expression, int]:
+    """The template's parse and how many sentences it says, once it is known to be small enough to read and
+    expand: hassil makes each nested group's sentences in full, so "((a|b) (c|d) ...)" of 30 would make a billion."""
+    from hassil.errors import HassilError
+    from hassil.parse_expression import parse_sentence
+    from hassil.parser import ParseError
+
+    if (depth := _depth(template.sentence)) > MAX_TEMPLATE_DEPTH:
+        raise TemplateError(f"{template.where}: brackets nested {depth} deep; the most is {MAX_TEMPLATE_DEPTH}")
+    if len(template.sentence) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"{template.where}: a template of {len(template.sentence):,} characters; "
+                            f"the most is {MAX_TEMPLATE_CHARS:,}")
+    try:
+        expression = parse_sentence(template.sentence).expression
     except (ParseError, HassilError, ValueError, IndexError) as error:
         raise TemplateError(f"{template.where}: not a valid template ({error}): {template.sentence!r}") from None
+    if (count := _count(expression)) > MAX_FORMS:
+        raise TemplateError(f"{template.where}: a template of more than {MAX_FORMS:,} sentences "
+                            "(say a choice of values as a {list})")
+    return expression, count
+
+
+def _depth(sentence: str) -> int:
+    """How deep ( ) and [ ] nest, counted on the text: hassil's parser recurses once per level."""
+    depth = deepest = 0
+    for char in sentence:
+        if char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    return deepest
+
+
+def _count(expression: Expression) -> int:
+    """The sentences hassil makes of ``expression`` (``expand_lists=False``), up to MAX_FORMS + 1."""
+    from hassil.expression import Alternative, Permutation, Sequence
+
+    if isinstance(expression, Alternative):  # (a | b), [a]
+        return min(MAX_FORMS + 1, sum(_count(item) for item in expression.items))
+    if isinstance(expression, (Sequence, Permutation)):  # a b, (a; b) in every order
+        count = min(MAX_FORMS + 1, math.factorial(len(expression.items))) if isinstance(expression, Permutation) else 1
+        for item in expression.items:
+            count = min(MAX_FORMS + 1, count * _count(item))
+        return count
+    return 1  # a word, a {slot}
 
 
 def expand(template: Template, lists: dict[str, list[SlotValue]], pack: SkillPack, rng: random.Random,

@@ -29,7 +29,9 @@ Any pack gets them, built from its written single-command examples (never from h
   after a word that ends no complete example ("for", "in"), never after "what's the weather".
 
 Everything is seeded and capped, and deduplicated by what the router sees (previous turn and
-utterance), so that a data set built twice from the same files is identical.
+utterance), so that a data set built twice from the same files is identical. Every draw is bounded
+(``MAX_TRIES``), so that any examples, even one skill's without fallback examples, finish: a kind
+they cannot make is skipped and named (:attr:`Composition.skipped`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ TALK_ONLY_SHARE = 0.05  # compounds of two parts not for the assistant, which st
 CORRECTION_SHARE = 0.3  # follow-ups that correct the previous value ("no I said Vienna") rather than change it
 UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
 LEAVING_SHARE = 0.2  # replies to the assistant's question that do not answer it ("hmm", another command)
+MAX_TRIES = 1000  # draws in a row making nothing before a kind is given up; the most seen: 4 (pack), 33 (one file)
 KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished", "answer")
 
 
@@ -101,6 +104,14 @@ class Composed:
 
 
 @dataclass(frozen=True)
+class Composition:
+    """What :func:`compose` made, and the kinds asked for that it could not make from the examples given."""
+
+    made: list[Composed]
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Sizes:
     """How many of each kind to make at most."""
 
@@ -111,6 +122,10 @@ class Sizes:
     no_context: int = 240
     unfinished: int = 900
     answer: int = 600
+
+    def by_kind(self) -> dict[str, int]:
+        """The most of each kind, by its name in KINDS."""
+        return dict(zip(KINDS, vars(self).values(), strict=True))
 
     def scaled(self, share: float, unfinished: bool = True) -> Sizes:
         """A share of each; without ``unfinished`` none of that kind (held-out splits score complete requests)."""
@@ -130,33 +145,53 @@ def exchange_key(user: str, previous: str | None = None) -> str:
     return utterance_key(user) if previous is None else f"{utterance_key(previous)} || {utterance_key(user)}"
 
 
-def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -> list[Composed]:
-    """The composed examples of every kind, deduplicated, in a fixed order for a given input and seed."""
+def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -> Composition:
+    """The composed examples of every kind, deduplicated, in a fixed order for a given input and seed.
+
+    Every draw gives up after MAX_TRIES tries in a row that make nothing: the examples of one skill
+    make no "unrelated" turn, and a kind none of whose draws succeed is skipped, not waited for.
+    """
+    asked = sizes.by_kind()
     singles = [e for e in examples if len(e.calls) == 1]
     following = [e for e in singles if follows_on(e, pack)]  # trained after a previous turn (training_data)
     followers = set(following)
     commands = [e for e in singles if e.calls[0] != pack.fallback and e not in followers]
     fallbacks = [e for e in singles if e.calls[0] == pack.fallback]
     if not commands:
-        return []
+        return Composition([], tuple(kind for kind, count in asked.items() if count))
     rng = random.Random(f"compose:{seed}")
     made: dict[str, Composed] = {}
     counts: Counter[str] = Counter()
-    for generator, count in ((_compounds(commands, fallbacks, pack, rng), sizes.compound),
-                             (_follow_ups(commands, pack, rng), sizes.follow_up),
-                             (_repeats(commands, pack, rng), sizes.repeat),
-                             (_unrelated(commands, fallbacks, pack, rng), sizes.unrelated),
-                             (_no_context(commands, following, pack, rng), sizes.no_context),
-                             (_unfinished(singles, commands, pack, rng), sizes.unfinished),
-                             (_answers(commands, fallbacks, pack, rng), sizes.answer)):
+    composers = {"compound": _compounds(commands, fallbacks, pack, rng), "follow-up": _follow_ups(commands, pack, rng),
+                 "repeat": _repeats(commands, pack, rng), "unrelated": _unrelated(commands, fallbacks, pack, rng),
+                 "no context": _no_context(commands, following, pack, rng),
+                 "unfinished": _unfinished(singles, commands, pack, rng),
+                 "answer": _answers(commands, fallbacks, pack, rng)}
+    for kind, composer in composers.items():
+        count = asked[kind]
+        draws = _tried(composer)
         for _ in range(count * 3):  # generators may repeat themselves; stop at the count or after enough tries
-            item = next(generator, None)
+            item = next(draws, None)
             if item is None or counts[item.kind] >= count:
                 break
             if item.key not in made:
                 made[item.key] = item
                 counts[item.kind] += 1
-    return list(made.values())
+    return Composition(list(made.values()), tuple(kind for kind, count in asked.items() if count and not counts[kind]))
+
+
+def _tried(draws: Iterator[Composed | None]) -> Iterator[Composed]:
+    """The examples ``draws`` makes, until MAX_TRIES draws in a row made none (a composer yields None for each).
+
+    Some examples cannot make a kind at all (one skill has no "unrelated" turn): their draws end rather than hang.
+    """
+    failed = 0
+    for item in draws:
+        if item is not None:
+            failed = 0
+            yield item
+        elif (failed := failed + 1) >= MAX_TRIES:
+            return
 
 
 def follows_on(example: Example, pack: SkillPack) -> str | None:
@@ -192,7 +227,7 @@ def _previous(example: Example, pack: SkillPack) -> Exchange:
 
 
 def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
-               ) -> Iterator[Composed]:
+               ) -> Iterator[Composed | None]:
     names = _naming(commands, pack)
     started = {skill.changes for skill in pack.skills.values() if skill.changes}  # "another" of these is a second one
     ending = [(e, name) for e in commands for name in names.get(e.calls[0].name, ())
@@ -213,9 +248,12 @@ def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPac
                 sentence = f"{text}, {values[0]} and {values[1]}" if len(values) == 2 else f"{text} {joint} {values[0]}"
                 yield Composed(sentence, Calls([first.calls[0], *(_changed(first.calls[0], name, v, pack) for v in values)]),
                                "compound")
+            else:
+                yield None
             continue
         parts = [rng.choice(commands) for _ in range(3 if rng.random() < THREE_COMMANDS_SHARE else 2)]
         if len({e.calls[0] for e in parts}) < len(parts):  # the same request twice is not two requests
+            yield None
             continue
         if len(fallbacks) > 1 and rng.random() < TALK_ONLY_SHARE:  # talk joined with talk is not for the assistant
             parts, calls = rng.sample(fallbacks, 2), Calls([pack.fallback])
@@ -226,8 +264,8 @@ def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPac
         text = _said(parts[0], True)
         for part in parts[1:]:
             text = rng.choice(CONNECTIVES).format(a=text, b=_said(part, False))
-        if _copyable(calls, text, pack):  # not when a value ended in the "!" left out
-            yield Composed(text, calls, "compound")
+        copyable = _copyable(calls, text, pack)  # not when a value ended in the "!" left out
+        yield Composed(text, calls, "compound") if copyable else None
 
 
 def _copyable(calls: Calls, text: str, pack: SkillPack) -> bool:
@@ -287,7 +325,7 @@ def _word_before(text: str, value: object) -> str | None:
     return words[-1].casefold() if words and words[-1].isalpha() else None
 
 
-def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
+def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed | None]:
     values = _values(commands, pack)
     changers = {skill.changes: skill for skill in pack.skills.values() if skill.changes}
     candidates = [e for e in commands if e.calls[0].name in values]
@@ -299,11 +337,13 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
         name = rng.choice(sorted(values[call.name]))
         value = rng.choice(values[call.name][name])
         if value == call.kwargs.get(name):
+            yield None
             continue
         changer = changers.get(call.name)
         if changer is not None:  # a change of what this skill started (a timer's duration), if the changer takes it
             if not all(p.name == name for p in changer.parameters if p.required) or name not in {
                     p.name for p in changer.parameters}:
+                yield None
                 continue
             after = Call(changer.name, ((name, value),))
         else:
@@ -327,7 +367,7 @@ def _repeats(commands: list[Example], pack: SkillPack, rng: random.Random) -> It
 
 
 def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
-             ) -> Iterator[Composed]:
+             ) -> Iterator[Composed | None]:
     """The value alone, answering the assistant's question about the previous call, completes that call.
 
     The assistant asks (the parameter's resolver has a question) when a value does not resolve ("set
@@ -368,12 +408,12 @@ def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack,
             said_before = " ".join(words[:-1] if word in LEAD_WORDS else words) + rest
             asked = first_question(param.resolver.ask.format(value=""))  # as the dispatcher words it, nothing said
         if len(said_before.split()) < 2:
+            yield None
             continue
         context = Exchange(remembered(without_wake_word(said_before)), asked_about, asked)
         if rng.random() < LEAVING_SHARE:
             now = _unrelated_to(commands, fallbacks, rng)
-            if now.calls[0].name != call.name:
-                yield Composed(now.user, now.calls, "answer", context)
+            yield Composed(now.user, now.calls, "answer", context) if now.calls[0].name != call.name else None
             continue
         answer = f"{word} {value}" if word in PREPOSITIONS and rng.random() < 0.3 else value
         yield Composed(rng.choice(ANSWERS).format(v=answer), example.calls, "answer", context)
@@ -385,14 +425,14 @@ def _unrelated_to(commands: list[Example], fallbacks: list[Example], rng: random
 
 
 def _unrelated(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
-               ) -> Iterator[Composed]:
+               ) -> Iterator[Composed | None]:
     """Half of what follows is speech not for the assistant: within the follow-up window people go on
     talking to each other, and a router that reads every turn as a follow-up acts on their words."""
     while True:
         before = rng.choice(commands)
         now = _unrelated_to(commands, fallbacks, rng)
-        if before.calls[0].name != now.calls[0].name:
-            yield Composed(now.user, now.calls, "unrelated", _previous(before, pack))
+        other = before.calls[0].name != now.calls[0].name
+        yield Composed(now.user, now.calls, "unrelated", _previous(before, pack)) if other else None
 
 
 def _no_context(commands: list[Example], following: list[Example], pack: SkillPack, rng: random.Random

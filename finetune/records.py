@@ -2,7 +2,8 @@
 
 ``call`` holds one to three calls separated by ``"; "``. A follow-up record also carries the turn
 before it: ``"context": [{"user": ..., "call": ...}]`` (the last item is the one the router sees),
-with ``"asked"`` where the assistant asked a question in reply.
+with ``"asked"`` where the assistant asked a question in reply. A file is read only if it is a regular
+file of at most MAX_RECORDS_BYTES.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.calls import CallError, Calls
+from assistant.config import ConfigError, read_small_text
 from assistant.dialogue import Exchange, first_question
 from assistant.pack import SkillPack
 from assistant.resolution import question
+
+MAX_RECORDS_BYTES = 64 << 20  # 64 MiB; the shipped data set (16,357 records) has 3.7 MB
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,11 @@ def read_records(path: str | Path, pack: SkillPack, split: str | None = None) ->
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read: {error}") from None
+        text = read_small_text(path, MAX_RECORDS_BYTES)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: cannot be read: no such file") from None
+    except ConfigError as error:  # names the file
+        raise ValueError(str(error)) from None
     stripped = text.lstrip()
     rows: list[tuple[int, object]]
     if stripped.startswith("["):
@@ -44,6 +50,8 @@ def read_records(path: str | Path, pack: SkillPack, split: str | None = None) ->
             rows = list(enumerate(json.loads(text), start=1))
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
+        except RecursionError:  # json recurses once per nested array or object
+            raise ValueError(f"{path}: not valid JSON: arrays or objects nested too deeply") from None
     else:
         rows = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -51,6 +59,8 @@ def read_records(path: str | Path, pack: SkillPack, split: str | None = None) ->
                 rows.extend([(number, json.loads(line))] if line.strip() else [])
             except json.JSONDecodeError as error:  # its lineno counts within the line: name the file's line
                 raise ValueError(f"{path}:{number}: not valid JSONL: {error.msg}") from None
+            except RecursionError:
+                raise ValueError(f"{path}:{number}: not valid JSONL: arrays or objects nested too deeply") from None
     records, problems = [], []
     where = "record" if stripped.startswith("[") else "line"
     for number, row in rows:
@@ -93,4 +103,6 @@ def context_record(exchange: Exchange) -> list[dict[str, str]]:
 
 
 def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The file's SHA-256, read in chunks: a data set need not fit in memory twice."""
+    with Path(path).open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

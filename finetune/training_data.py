@@ -8,7 +8,8 @@ Three modes (see README):
 * ``-c`` asks an LLM for new examples of one file, checks them, prints or ``--append``-s them;
 * ``-p`` prints the messages ``-c`` would send, to see and tune the prompt without a server.
 
-Exit codes: 0 ok, 1 bad input, 2 usage, 3 generation stopped early (what it made is kept).
+Exit codes: 0 ok, 1 bad input (or output that cannot be written), 2 usage, 3 generation stopped early (what it
+made is kept).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class DatasetReport:
     generated: dict[str, int] = field(default_factory=dict)
     excluded: int = 0
     composed: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per split, the kinds its examples cannot make
 
 
 def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_fraction: float, test_fraction: float,
@@ -120,8 +122,10 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
         validation.extend(e for e in group if split.get(e) == "validation")
     taken = {exchange_key(e.user, previous[e].user if e in previous else None) for e in kept} | set(exclude)
     for split_name, examples, share in (("train", training, 1.0), ("validation", validation, VALIDATION_SHARE)):
-        made = compose(examples, pack, sizes.scaled(share, unfinished=split_name == "train"), seed)
-        composed = [c for c in made if c.key not in taken and utterance_key(c.user) not in exclude]
+        composition = compose(examples, pack, sizes.scaled(share, unfinished=split_name == "train"), seed)
+        composed = [c for c in composition.made if c.key not in taken and utterance_key(c.user) not in exclude]
+        if composition.skipped:
+            report.skipped[split_name] = composition.skipped
         taken |= {c.key for c in composed}
         for kind in KINDS:
             report.composed[kind] = report.composed.get(kind, 0) + sum(c.kind == kind for c in composed)
@@ -193,19 +197,39 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
             stderr.print(f"cannot write {args.out}: {error}", style="red", markup=False)
             return BAD_INPUT
     else:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as error:  # a full disk, a closed pipe
+            stderr.print(f"cannot write the data set to stdout: {error.strerror or error}", style="red", markup=False)
+            return BAD_INPUT
     counts = {split: sum(record["split"] == split for record in records) for split in SPLITS}
     skills = len({record["skill"] for record in records if "kind" not in record})
     made = ", ".join(f"{name} {count}" for name, count in report.generated.items() if count)
     composed = ", ".join(f"{count} {kind}" for kind, count in report.composed.items())
+    skipped = "; ".join(f"{', '.join(kinds)} ({split})" for split, kinds in report.skipped.items())
     stderr.print(
         f"{len(paths)} files: {len(records)} examples of {skills} skills "
         f"({', '.join(f'{count} {split}' for split, count in counts.items())}); "
         f"{len(report.duplicates)} duplicates dropped; {sum(report.generated.values())} made from templates"
-        f"{f' ({made})' if made else ''}; {report.excluded} dropped as in an evaluation set; composed: {composed}",
+        f"{f' ({made})' if made else ''}; {report.excluded} dropped as in an evaluation set; composed: {composed}"
+        f"{f'; cannot compose from these examples: {skipped}' if skipped else ''}",
         markup=False,
     )
     return OK
+
+
+def sync_mode(args: argparse.Namespace, pack: SkillPack) -> int:
+    """Each file's prompt line rewritten from its skill's signature; a file that cannot be read is named, not fatal."""
+    code = OK
+    for path in ordered_paths(args.files or pack.example_files()):
+        try:
+            if sync_prompt_line(path, pack):
+                stderr.print(f"{path}: prompt line rewritten from the signature", markup=False)
+        except ExamplesError as error:
+            report_problems(error)
+            code = BAD_INPUT
+    return code
 
 
 def evaluation_keys(paths: Iterable[Path], pack: SkillPack) -> set[str]:
@@ -324,10 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.training_data:
         return dataset_mode(args, pack)
     if args.sync_prompts:
-        for path in ordered_paths(args.files or pack.example_files()):
-            if sync_prompt_line(path, pack):
-                stderr.print(f"{path}: prompt line rewritten from the signature", markup=False)
-        return 0
+        return sync_mode(args, pack)
     try:
         example_file = read_example_file(args.file, pack)
     except ExamplesError as error:

@@ -21,19 +21,19 @@ EXAMPLES = [example for example_file in FILES for example in example_file.all_ex
 
 def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> None:
     sizes = Sizes(60, 50, 10, 30, 10, 20, 15)
-    made = compose(EXAMPLES, PACK, sizes, seed=3)
+    made = compose(EXAMPLES, PACK, sizes, seed=3).made
     counts = Counter(item.kind for item in made)
     assert counts == {"compound": 60, "follow-up": 50, "repeat": 10, "unrelated": 30, "no context": 10, "unfinished": 20,
                       "answer": 15}
-    assert made == compose(EXAMPLES, PACK, sizes, seed=3)
-    assert made != compose(EXAMPLES, PACK, sizes, seed=4)
+    assert made == compose(EXAMPLES, PACK, sizes, seed=3).made
+    assert made != compose(EXAMPLES, PACK, sizes, seed=4).made
     assert len({item.key for item in made}) == len(made)
 
 
 def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentence() -> None:
     shared = talk = 0
     fallback_at: Counter[int] = Counter()
-    for item in compose(EXAMPLES, PACK, Sizes(400, 0, 0, 0, 0, 0, 0), seed=0):
+    for item in compose(EXAMPLES, PACK, Sizes(400, 0, 0, 0, 0, 0, 0), seed=0).made:
         assert item.context is None
         if item.calls == Calls([PACK.fallback]):  # two things said not for the assistant are still one fallback call
             talk += 1
@@ -55,7 +55,7 @@ def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentenc
 
 def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value() -> None:
     listed = []
-    for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0):
+    for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0).made:
         names = {call.name for call in item.calls}
         if len(item.calls) == 3 and len(names) == 1:
             listed.append(item)
@@ -65,12 +65,12 @@ def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value
     assert any(", " in item.user and item.calls[0].name in ("weather", "timecheck", "run_app") for item in listed)
     # a second timer is "another", not a change of the first
     assert any("another" in item.user and [call.name for call in item.calls] == ["timer", "timer"]
-               for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0))
+               for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0).made)
 
 
 def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
     literal_changes = corrections = 0
-    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0, 0), seed=0):
+    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0, 0), seed=0).made:
         assert item.context is not None and len(item.calls) == 1
         PACK.parse_calls(str(item.calls), item.context.said(item.user))  # values from either turn's words
         before, after = item.context.calls[0], item.calls[0]
@@ -88,7 +88,7 @@ def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
 
 
 def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> None:
-    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 0, 200), seed=0)
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 0, 200), seed=0).made
     assert len(made) == 200
     missing, left = 0, 0
     for item in made:
@@ -114,7 +114,7 @@ def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> N
 
 def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallback() -> None:
     after_unrelated = []
-    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 200, 50, 0, 0), seed=0):
+    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 200, 50, 0, 0), seed=0).made:
         if item.kind == "unrelated":
             assert item.context is not None and item.context.calls[0].name != item.calls[0].name
             after_unrelated.append(item.calls)
@@ -126,7 +126,7 @@ def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallbac
 
 def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complete_example() -> None:
     complete = {utterance_key(example.user) for example in EXAMPLES}
-    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 50, 0), seed=0)
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 50, 0), seed=0).made
     assert len(made) == 50
     for item in made:
         assert item.calls is UNFINISHED and str(item.calls) == "..." and item.context is None
@@ -143,7 +143,7 @@ def test_a_change_that_does_not_name_what_it_changes_comes_after_a_turn_of_it_an
     turns = previous_turns(EXAMPLES, PACK, seed=0)
     assert set(turns) == set(follow_on) and {turn.calls[0].name for turn in turns.values()} == {"timer"}
     said = {utterance_key(example.user) for example in follow_on}
-    made = compose(EXAMPLES, PACK, Sizes(300, 0, 0, 300, 100, 0, 0), seed=0)
+    made = compose(EXAMPLES, PACK, Sizes(300, 0, 0, 300, 100, 0, 0), seed=0).made
     alone = [item for item in made if utterance_key(item.user) in said]
     assert len(alone) >= 10  # taught as the fallback when no timer was just set, and never a part of a compound
     assert all(item.kind == "no context" and item.calls == Calls([PACK.fallback]) for item in alone)
@@ -168,7 +168,7 @@ def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> 
     pack = SkillPack.from_skills([skill(timer), Skill.from_function(timer_change, changes="timer")])
     examples = [Example(f"timer {n} minutes", Calls([Call("timer", (("duration", f"{n} minutes"),))]), "f", n)
                 for n in range(1, 8)]
-    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0, 0), seed=0)
+    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0, 0), seed=0).made
     assert made and all(item.calls[0].name == "timer_change" for item in made)
     assert all(item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
                for item in made)
@@ -181,8 +181,9 @@ def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
     pack = SkillPack.from_skills([skill(weather)])
     examples = [Example(f"weather in {city}", Calls([Call("weather", (("location", city),))]), "f", n)
                 for n, city in enumerate(["Paris", "Rome", "Oslo", "Bern"])]
-    made = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0, 0), seed=0)
-    assert {item.kind for item in made} == {"compound", "follow-up", "repeat"}
+    composition = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0, 0), seed=0)
+    assert {item.kind for item in composition.made} == {"compound", "follow-up", "repeat"}
+    assert composition.skipped == ("no context",)  # asked for, and reported as what these examples cannot make
 
 
 def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(monkeypatch) -> None:

@@ -97,10 +97,13 @@ def test_structural_problems_are_reported(tmp_path: Path) -> None:
 def test_unreadable_file_is_an_examples_error(tmp_path: Path) -> None:
     path = tmp_path / "bad_examples.txt"
     path.write_bytes(b"\xff\xfe\x00bad")
-    with pytest.raises(ExamplesError, match="cannot read"):
+    with pytest.raises(ExamplesError) as caught:
         read_example_file(path, PACK)
-    with pytest.raises(ExamplesError, match="cannot read"):
-        read_example_file(tmp_path / "missing_examples.txt", PACK)
+    assert caught.value.problems == [f"{path}: not UTF-8 text (byte 0)"]
+    missing = tmp_path / "missing_examples.txt"
+    with pytest.raises(ExamplesError) as caught:
+        read_example_file(missing, PACK)
+    assert caught.value.problems == [f"{missing}: cannot be read: no such file"]
 
 
 def test_every_problem_of_every_file_is_reported_together(tmp_path: Path) -> None:
