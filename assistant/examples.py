@@ -92,7 +92,7 @@ class ExampleFile:
 def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
     """Read and validate one file; raise ExamplesError listing every problem found."""
     path = Path(path)
-    lines = _read_text(path).split("\n")  # not splitlines(): a form feed or U+2028 is no line end to an editor
+    lines = read_example_text(path).split("\n")  # not splitlines(): a form feed or U+2028 is no line end to an editor
     problems: list[str] = []
     section: str | None = None
     prompt: str | None = None
@@ -208,7 +208,7 @@ def _not_plain_text(line: str) -> str | None:
     return None
 
 
-def _read_text(path: Path) -> str:
+def read_example_text(path: Path) -> str:
     """The text of a regular file of at most MAX_EXAMPLE_FILE_BYTES, every line end made a line feed."""
     try:
         text = read_small_text(path, MAX_EXAMPLE_FILE_BYTES).removeprefix("\ufeff")
@@ -270,7 +270,7 @@ def sync_prompt_line(path: Path, pack: SkillPack) -> bool:
     Only that line changes, atomically; a file whose prompt line names no skill of the pack is left alone.
     Raises ExamplesError when the file cannot be read within its bounds.
     """
-    lines = _read_text(path).splitlines(keepends=True)
+    lines = read_example_text(path).splitlines(keepends=True)
     headers = [index for index, line in enumerate(lines) if line.strip() == PROMPT]
     if not headers:
         return False

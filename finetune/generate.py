@@ -24,6 +24,7 @@ from assistant.examples import (
     USER,
     ExampleFile,
     read_example_file,
+    read_example_text,
     utterance_key,
 )
 from assistant.files import write_atomically
@@ -260,7 +261,7 @@ def format_examples(examples: Iterable[NewExample]) -> str:
 def append_examples(path: Path, examples: Sequence[NewExample], pack: SkillPack) -> None:
     """Add examples at the end of the file's Examples section (creating it if missing), atomically;
     the new text must pass the strict reader before it replaces the file."""
-    text = path.read_text(encoding="utf-8")
+    text = read_example_text(path)  # bounded again: it may have changed since -c read it
     if not any(line.strip() == EXAMPLES for line in text.splitlines()):
         text = text.rstrip("\n") + f"\n\n{EXAMPLES}\n"
     write_atomically(path, text.rstrip("\n") + "\n\n" + format_examples(examples).rstrip("\n") + "\n",
