@@ -50,7 +50,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from assistant.calls import Call
+from assistant.routing.calls import Call
 from assistant.cli import printable, show_turn
 from assistant.config import (
     AppsConfig,
@@ -61,13 +61,13 @@ from assistant.config import (
     RouterConfig,
     WeatherConfig,
 )
-from assistant.context import SkillContext, use_context
-from assistant.dispatch import Dispatcher
+from assistant.runtime.context import SkillContext, use_context
+from assistant.runtime.dispatch import Dispatcher
 from assistant.files import write_atomically
-from assistant.pack import REPO_ROOT, SkillPack, load_pack
+from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.pipeline import Assistant, Turn
-from assistant.router import OpenAIRouter, load_local_router
-from assistant.skill import Skill
+from assistant.routing.router import OpenAIRouter, load_local_router
+from assistant.runtime.skill import Skill
 from assistant.timing import percentile
 from assistant.voice.audio import SAMPLE_RATE, write_wav
 from assistant.voice.stt import load_transcriber
@@ -549,9 +549,9 @@ def soak(turns: int, seed: int, warmup: int, console: Console) -> dict[str, Any]
 
 def _written_files() -> set[str]:
     """Every file, with its size and modification time, where the assistant must not write: the
-    repository (but training runs and this report), the user's voxroute data folder, and the marker
+    repository (but training runs, test caches and this report), the user's voxroute data folder, and the marker
     a hostile input would create."""
-    skip = {".git", ".venv", "runs", "__pycache__", ".pytest_cache"}
+    skip = {".git", ".venv", "runs", "__pycache__", ".pytest_cache", ".hypothesis"}
     found = set()
     for root in (REPO_ROOT, Path(platformdirs.user_data_dir("voxroute"))):
         for folder, subfolders, files in os.walk(root):
