@@ -43,15 +43,15 @@ from assistant.config import (
     default_config_toml,
     load_config,
 )
-from assistant.context import (
+from assistant.runtime.context import (
     SkillContext,
     ask_in_terminal,
     current_context,
     ring_tone,
     use_context,
 )
-from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
-from assistant.timers import TimerBoard
+from assistant.runtime.pack import DEFAULT_MODULE, SkillPack, load_pack
+from assistant.runtime.timers import TimerBoard
 from assistant.timing import elapsed_ms
 from assistant.voice.audio import (
     SAMPLE_RATE,
@@ -64,7 +64,7 @@ from assistant.voice.capture import MicrophoneStream
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant, Turn
-    from assistant.router import Router
+    from assistant.routing.router import Router
     from assistant.voice.listening import Heard
     from assistant.voice.tts import Speaker
 
@@ -198,8 +198,8 @@ def load_skills(module: str) -> SkillPack:
 
 def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
     """How to build the router; its adapter folder is checked now, before minutes go into loading."""
-    from assistant.endpoint import NoAPIKey
-    from assistant.router import (
+    from assistant.web import NoAPIKey
+    from assistant.routing.router import (
         SHIPPED_ADAPTER,
         OpenAIRouter,
         is_trained_folder,
@@ -470,7 +470,7 @@ def cmd_devices(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     """The bundled recordings through the whole pipeline; notes go to a temporary file."""
-    from assistant.samples import load_samples
+    from assistant.voice.samples import load_samples
 
     scratch = Path(tempfile.mkdtemp(prefix="voxroute-demo-"))
     config = dataclasses.replace(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.calls import Calls
+from assistant.routing.calls import Calls
 
 MAX_REMEMBERED_CHARS = 200  # a follow-up needs the gist of the last request, not a whole dictated note
 MAX_QUESTION_CHARS = 60  # "Which program?", not the explanation that follows it
@@ -54,7 +54,7 @@ class Exchange:
     asked: str = ""
 
     def said(self, utterance: str) -> str:
-        """What spans may copy from in a follow-up: both utterances, one per line (see :mod:`assistant.spans`)."""
+        """What spans may copy from in a follow-up: both utterances, one per line (see :mod:`assistant.routing.spans`)."""
         return f"{' '.join(self.user.split())}\n{' '.join(utterance.split())}"
 
 

@@ -30,12 +30,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.calls import Call, Calls
+from assistant.routing.calls import Call, Calls
 from assistant.config import Config
 from assistant.dialogue import Exchange, Memory
-from assistant.dispatch import Dispatcher, Outcome
-from assistant.pack import SkillPack
-from assistant.router import Routed, Router, fallback_calls
+from assistant.runtime.dispatch import Dispatcher, Outcome
+from assistant.runtime.pack import SkillPack
+from assistant.routing.router import Routed, Router, fallback_calls
 from assistant.timing import elapsed_ms
 from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav, recording_too_long
 from assistant.voice.stt import Transcriber, without_closing_punctuation

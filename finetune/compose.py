@@ -41,12 +41,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assistant.calls import UNFINISHED, Call, Calls, NotSaid
+from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
 from assistant.dialogue import Exchange, first_question, remembered, without_wake_word
-from assistant.examples import Example, utterance_key
-from assistant.pack import SkillPack
-from assistant.resolution import question
-from assistant.spans import is_span
+from assistant.runtime.example_files import Example, utterance_key
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.resolution import question
+from assistant.routing.spans import is_span
 
 CONNECTIVES = ("{a} and {b}", "{a} then {b}", "{a} and also {b}", "{a}, after that {b}", "{a} and then {b}",
                "{a}, also {b}", "{a} plus {b}", "{a}, and {b}")

@@ -24,7 +24,7 @@ from trl import ModelConfig, SFTConfig, TrlParser
 
 from assistant.config import ConfigError, read_small_text
 from assistant.models import EMBEDDED_LLM
-from assistant.prompting import DEFAULT_TEMPLATE
+from assistant.routing.prompting import DEFAULT_TEMPLATE
 
 
 @dataclass

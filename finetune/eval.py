@@ -33,11 +33,11 @@ from rich.progress import track
 from rich.table import Table
 
 from assistant.config import Config, RouterConfig
-from assistant.context import SkillContext, use_context
+from assistant.runtime.context import SkillContext, use_context
 from assistant.files import write_atomically
-from assistant.pack import SkillPack, load_pack
-from assistant.resolution import resolved_key
-from assistant.router import (
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.runtime.resolution import resolved_key
+from assistant.routing.router import (
     SHIPPED_ADAPTER,
     OpenAIRouter,
     Router,

@@ -3,7 +3,7 @@
 CPU (the default): fp32 LoRA of the embedded SmolLM2-135M-Instruct. CUDA: QLoRA (4-bit NF4,
 double quantization, bf16 compute) of any hub causal LM, e.g. Mistral-7B-Instruct; several GPUs
 through ``accelerate launch finetune/finetune.py ...``. Loss is on the completion (the call)
-only, and prompts come from ``assistant.prompting``, the function the runtime serves with.
+only, and prompts come from ``assistant.routing.prompting``, the function the runtime serves with.
 Options are trl's ``SFTConfig`` and ``ModelConfig`` and voxroute's ``RouterArguments``
 (finetune/config.py), as flags or YAML keys of the same names; ``--help`` lists them all.
 
@@ -32,17 +32,17 @@ from typing import Any
 from trl import ModelConfig, SFTConfig
 
 from assistant.config import ConfigError
-from assistant.decoding import CallMatcher, TorchEngine
+from assistant.routing.decoding import CallMatcher, TorchEngine
 from assistant.files import write_atomically
 from assistant.models import resolve_base_model
-from assistant.pack import SkillPack, load_pack
-from assistant.prompting import (
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.routing.prompting import (
     PromptTemplate,
     load_template,
     render_completion,
     render_prompt,
 )
-from assistant.router import MANIFEST, LocalRouter
+from assistant.routing.router import MANIFEST, LocalRouter
 from finetune.config import RouterArguments, parse_args
 from finetune.records import Record, file_sha256, read_records
 
@@ -224,7 +224,7 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     from transformers.trainer_utils import IntervalStrategy
     from trl import get_peft_config
 
-    from finetune.fast import CompletionOnlySFTTrainer
+    from finetune.shared_prefix import CompletionOnlySFTTrainer
 
     pack = load_pack(script.skills)
     train_records = read_records(script.data, pack, "train")

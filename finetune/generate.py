@@ -17,8 +17,8 @@ from typing import Any
 
 import openai
 
-from assistant.calls import Call, CallError, format_literal
-from assistant.examples import (
+from assistant.routing.calls import Call, CallError, format_literal
+from assistant.runtime.example_files import (
     ASSISTANT,
     EXAMPLES,
     USER,
@@ -28,8 +28,8 @@ from assistant.examples import (
     utterance_key,
 )
 from assistant.files import write_atomically
-from assistant.pack import SkillPack
-from assistant.skill import Skill
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.skill import Skill
 
 TOOL_NAME = "add_examples"
 TOOL: dict[str, Any] = {
@@ -139,7 +139,7 @@ def build_messages(
 
 
 def request(client: openai.OpenAI, model: str, messages: list[dict[str, str]]) -> Any:
-    """One chat completion forced through the tool. The client (:func:`assistant.endpoint.openai_client`)
+    """One chat completion forced through the tool. The client (:func:`assistant.web.openai_client`)
     has retried timeouts, connection errors, 429 and 5xx, waiting as Retry-After says; what still fails is final."""
     try:
         return client.chat.completions.create(model=model, messages=messages, tools=[TOOL], tool_choice=TOOL_CHOICE)

@@ -11,8 +11,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.calls import Calls
-from assistant.pack import FALLBACK_SKILL
+from assistant.routing.calls import Calls
+from assistant.runtime.pack import FALLBACK_SKILL
 from assistant.timing import percentile
 
 

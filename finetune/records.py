@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.calls import CallError, Calls
+from assistant.routing.calls import CallError, Calls
 from assistant.config import ConfigError, read_small_text
 from assistant.dialogue import Exchange, first_question
-from assistant.pack import SkillPack
-from assistant.resolution import question
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.resolution import question
 
 MAX_RECORDS_BYTES = 64 << 20  # 64 MiB; the shipped data set (16,357 records) has 3.7 MB
 

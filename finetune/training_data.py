@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from assistant.calls import Calls
-from assistant.endpoint import NoAPIKey, openai_client
-from assistant.examples import (
+from assistant.routing.calls import Calls
+from assistant.web import NoAPIKey, openai_client
+from assistant.runtime.example_files import (
     Example,
     ExampleFile,
     ExamplesError,
@@ -42,8 +42,8 @@ from assistant.examples import (
     utterance_key,
 )
 from assistant.files import write_atomically
-from assistant.pack import DEFAULT_MODULE, SkillPack, load_pack
-from assistant.templates import TemplateError, expand
+from assistant.runtime.pack import DEFAULT_MODULE, SkillPack, load_pack
+from assistant.runtime.templates import TemplateError, expand
 from finetune.compose import KINDS, Sizes, compose, exchange_key, previous_turns
 from finetune.generate import (
     DEFAULT_MODEL,

@@ -1,7 +1,7 @@
 """Open-ended answers from a chat model: stories and general questions.
 
 With ``[llm] base_url`` set, an OpenAI-compatible endpoint answers (its chat.completions API, asked
-through :func:`skills.net.request`, so that the answer is bounded in time and size); otherwise the
+through :func:`assistant.runtime.net.request`, so that the answer is bounded in time and size); otherwise the
 embedded SmolLM2-135M-Instruct runs locally, loaded once per process.
 """
 
@@ -15,11 +15,11 @@ import time
 from typing import Annotated, Any
 
 from assistant.config import LLMConfig, config_path
-from assistant.context import current_context
-from assistant.endpoint import LOCAL_API_KEY
+from assistant.runtime.context import current_context
+from assistant.web import LOCAL_API_KEY
 from assistant.models import ModelNotFound, load_causal_lm
-from assistant.skill import Span, skill
-from skills.net import OverLimit, Reply, Unreachable, budget_s, request
+from assistant.runtime.skill import Span, skill
+from assistant.runtime.net import OverLimit, Reply, Unreachable, budget_s, request
 
 MAX_ANSWER_BYTES = 1_000_000  # a chat.completions answer of max_new_tokens is a few kB
 RETRY_WAIT_S = 0.5  # before the first retry of a failed request; doubled for each next one

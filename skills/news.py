@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import feedparser
 
 from assistant.config import NewsConfig, config_path
-from assistant.context import current_context
-from assistant.skill import Span, skill
-from skills.net import OverLimit, Unreachable, budget_s, request
+from assistant.runtime.context import current_context
+from assistant.runtime.skill import Span, skill
+from assistant.runtime.net import OverLimit, Unreachable, budget_s, request
 
 UNREACHABLE = "I can't reach the news feeds right now."
 MAX_FEED_BYTES = 4_000_000  # a feed of hundreds of items is a few hundred kB; the parsed entries take several times it

@@ -17,9 +17,9 @@ from typing import Annotated, Literal
 
 import platformdirs
 
-from assistant.context import current_context
-from assistant.examples import utterance_key
-from assistant.skill import Resolver, Span, skill
+from assistant.runtime.context import current_context
+from assistant.runtime.example_files import utterance_key
+from assistant.runtime.skill import Resolver, Span, skill
 
 ASK_NOTE = "What should the note say?"
 NoteText = Annotated[str, Span(), Resolver(lambda text: utterance_key(text) or None, ASK_NOTE)]

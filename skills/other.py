@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.skill import skill
+from assistant.runtime.skill import skill
 
 
 @skill(reads_only=True)

@@ -16,8 +16,8 @@ from typing import Annotated
 from rapidfuzz import fuzz, process
 
 from assistant.config import config_path, spoken_key
-from assistant.context import current_context
-from assistant.skill import Resolver, Span, skill
+from assistant.runtime.context import current_context
+from assistant.runtime.skill import Resolver, Span, skill
 
 # Words people put around a program's name: "open my email client thunderbird", "the calculator app".
 FILLER = re.compile(r"\b(the|my|a|an|app|apps|application|program|programme|please|for me)\b")

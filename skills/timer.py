@@ -1,7 +1,7 @@
 """Timers people manage by voice: start several, named or not, ask what is left, pause, resume,
 add or take time away, change or cancel them; each rings and announces itself when done.
 
-The timers live on the board of the skill context (:mod:`assistant.timers`). A command without a
+The timers live on the board of the skill context (:mod:`assistant.runtime.timers`). A command without a
 name is about the only timer, else the one set or changed last.
 """
 
@@ -14,9 +14,9 @@ from typing import Annotated
 
 from word2number import w2n
 
-from assistant.context import SkillContext, current_context
-from assistant.skill import Resolver, Span, skill
-from assistant.timers import EVERY, MOST_TIMERS, BoardFull, Countdown, NameTaken, TimerBoard, name_key, timer_name
+from assistant.runtime.context import SkillContext, current_context
+from assistant.runtime.skill import Resolver, Span, skill
+from assistant.runtime.timers import EVERY, MOST_TIMERS, BoardFull, Countdown, NameTaken, TimerBoard, name_key, timer_name
 
 UNIT_SECONDS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),

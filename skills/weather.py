@@ -8,10 +8,10 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from assistant.config import WeatherConfig, config_path
-from assistant.context import current_context
-from assistant.resolution import normalise_text
-from assistant.skill import Resolver, Span, skill
-from skills.net import OverLimit, Unreachable, budget_s, request
+from assistant.runtime.context import current_context
+from assistant.runtime.resolution import normalise_text
+from assistant.runtime.skill import Resolver, Span, skill
+from assistant.runtime.net import OverLimit, Unreachable, budget_s, request
 from skills.timecheck import place_name
 
 UNREACHABLE = "I can't reach the weather service right now."

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from assistant.config import Config, NotesConfig
-from assistant.context import SkillContext, use_context
+from assistant.runtime.context import SkillContext, use_context
 
 # A route answers a request with (status, content type, body), optionally followed by more headers.
 Reply = tuple[int, str, bytes] | tuple[int, str, bytes, dict[str, str]]

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.calls import Call, Calls
-from assistant.examples import Example, read_example_files
-from assistant.pack import SkillPack, load_pack
-from assistant.skill import Resolver, Skill, Span
+from assistant.routing.calls import Call, Calls
+from assistant.runtime.example_files import Example, read_example_files
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.runtime.skill import Resolver, Skill, Span
 from finetune.compose import KINDS, Composition, Sizes, compose
 from finetune.training_data import DatasetReport, build_dataset
 

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.examples import (
+from assistant.runtime.example_files import (
     MAX_EXAMPLE_FILE_BYTES,
     MAX_EXAMPLE_LINE_CHARS,
     MAX_PROBLEMS,
     ExamplesError,
     read_example_file,
 )
-from assistant.pack import load_pack
-from assistant.templates import (
+from assistant.runtime.pack import load_pack
+from assistant.runtime.templates import (
     MAX_FILE_FORMS,
     MAX_FORMS,
     MAX_TEMPLATE_CHARS,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.context import RING_RATE, ring_sound, ring_tone
+from assistant.runtime.context import RING_RATE, ring_sound, ring_tone
 from assistant.voice.audio import FRAME, SAMPLE_RATE, read_wav, resample
 from assistant.voice.barge_in import BargeIn
 from assistant.voice.stt import Transcriber, load_transcriber

@@ -14,8 +14,8 @@ import pytest
 
 from assistant import cli
 from assistant.models import UnusableModel
-from assistant.pack import load_pack
-from assistant.router import SHIPPED_ADAPTER, load_local_router, merged_model_dir
+from assistant.runtime.pack import load_pack
+from assistant.routing.router import SHIPPED_ADAPTER, load_local_router, merged_model_dir
 from finetune import eval as evaluate
 
 PACK = load_pack("skills")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.calls import (
+from assistant.routing.calls import (
     Call,
     CallError,
     CallSyntaxError,
@@ -25,8 +25,8 @@ from assistant.calls import (
     parse_call,
     parse_calls,
 )
-from assistant.pack import SkillPack
-from assistant.skill import Skill
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.skill import Skill
 
 
 def weather(location: str | None = None, day: str | None = None) -> str:

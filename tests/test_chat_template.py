@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from tokenizers.processors import TemplateProcessing
 
-from assistant.calls import Call, Calls
+from assistant.routing.calls import Call, Calls
 from assistant.dialogue import Exchange
 from assistant.models import EMBEDDED_LLM, resolve_base_model
-from assistant.prompting import PromptTemplate, load_template, render_completion, render_prompt
+from assistant.routing.prompting import PromptTemplate, load_template, render_completion, render_prompt
 from finetune.finetune import training_template
 
 # meta-llama/Llama-2-7b-chat-hf: the system message goes inside the first [INST] between <<SYS>> markers

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import parser
-from assistant.samples import load_samples
+from assistant.voice.samples import load_samples
 
 KITCHEN = "I think we should paint the kitchen yellow"  # other(): not meant for the assistant
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated
 
-from assistant.calls import UNFINISHED, Call, Calls
+from assistant.routing.calls import UNFINISHED, Call, Calls
 from assistant.dialogue import Exchange, first_question
-from assistant.examples import Example, read_example_files, utterance_key
-from assistant.pack import SkillPack, load_pack
-from assistant.resolution import question, unresolved
-from assistant.skill import Skill, Span
+from assistant.runtime.example_files import Example, read_example_files, utterance_key
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.runtime.resolution import question, unresolved
+from assistant.runtime.skill import Skill, Span
 from finetune.compose import CONNECTIVES, KINDS, Sizes, compose, follows_on, previous_turns
 from finetune.training_data import build_dataset
 

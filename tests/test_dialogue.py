@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from assistant.calls import Call, Calls
+from assistant.routing.calls import Call, Calls
 from assistant.dialogue import MAX_QUESTION_CHARS, MAX_QUESTION_SCAN_CHARS, Memory, first_question
-from assistant.pack import load_pack
-from assistant.prompting import render_user
-from assistant.resolution import question
+from assistant.runtime.pack import load_pack
+from assistant.routing.prompting import render_user
+from assistant.runtime.resolution import question
 
 PACK = load_pack()
 TIMER = Calls([Call("timer", (("duration", "a while"),))])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.pack import load_pack
-from assistant.router import load_local_router
+from assistant.runtime.pack import load_pack
+from assistant.routing.router import load_local_router
 from benchmarks.dialogue.__main__ import SETS, previous_turn_cost, with_unrelated_turn
 from finetune.records import read_records
 

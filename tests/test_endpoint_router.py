@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 import pytest
 
 from assistant import cli
-from assistant.calls import Call
+from assistant.routing.calls import Call
 from assistant.config import RouterConfig
-from assistant.endpoint import MAX_REPLY_BYTES
-from assistant.pack import SkillPack
-from assistant.router import OpenAIRouter, Routed
-from assistant.skill import Skill, Span
+from assistant.web import MAX_REPLY_BYTES
+from assistant.runtime.pack import SkillPack
+from assistant.routing.router import OpenAIRouter, Routed
+from assistant.runtime.skill import Skill, Span
 
 PATH = "/v1/chat/completions"
 HTML = (200, "text/html", b"<html>\n<body>Bad gateway</body>\n</html>")

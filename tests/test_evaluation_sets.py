@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.examples import read_example_files, utterance_key
-from assistant.pack import REPO_ROOT, load_pack
+from assistant.runtime.example_files import read_example_files, utterance_key
+from assistant.runtime.pack import REPO_ROOT, load_pack
 from finetune.compose import exchange_key
 from finetune.records import read_records
 

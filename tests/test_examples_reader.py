@@ -7,9 +7,9 @@ from typing import Annotated
 
 import pytest
 
-from assistant.examples import ExamplesError, deduplicate, read_example_file, read_example_files
-from assistant.pack import SkillPack
-from assistant.skill import Skill, Span
+from assistant.runtime.example_files import ExamplesError, deduplicate, read_example_file, read_example_files
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.skill import Skill, Span
 
 
 def weather(location: Annotated[str, Span()] | None = None) -> str:
@@ -129,7 +129,7 @@ def test_duplicates_are_dropped_and_reported_conflicts_rejected(tmp_path: Path) 
 
 
 def test_the_prompt_line_is_derived_from_the_signature(tmp_path: Path) -> None:
-    from assistant.examples import sync_prompt_line
+    from assistant.runtime.example_files import sync_prompt_line
 
     path = write(tmp_path, GOOD.replace(") Ask for the weather.", ') tell me the weather'))
     with pytest.raises(ExamplesError) as caught:

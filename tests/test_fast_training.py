@@ -1,4 +1,4 @@
-"""finetune/fast.py: the shared-prefix, labelled-positions-only loss equals the plain loss, gradients too."""
+"""finetune/shared_prefix.py: the shared-prefix, labelled-positions-only loss equals the plain loss, gradients too."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.fast import common_prefix_length, completion_loss
+from finetune.shared_prefix import common_prefix_length, completion_loss
 
 pytestmark = pytest.mark.slow
 

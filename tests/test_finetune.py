@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.calls import Call
-from assistant.pack import REPO_ROOT, SkillPack, load_pack
-from assistant.router import load_local_router
-from assistant.skill import Skill
+from assistant.routing.calls import Call
+from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
+from assistant.routing.router import load_local_router
+from assistant.runtime.skill import Skill
 from finetune import eval as evaluate
 from finetune.config import TrainParser
 from finetune.finetune import parse_args, resume_checkpoint, train
@@ -88,7 +88,7 @@ def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, datase
 
 def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(tiny_llama: Path, dataset: Path, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from assistant.router import load_local_router
+    from assistant.routing.router import load_local_router
 
     output = tmp_path / "run"
     train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "0",
@@ -113,7 +113,7 @@ def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(tiny_llama:
 def test_the_tokenizer_template_is_trained_recorded_and_served(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     """``--template tokenizer``: the base model's chat template (SmolLM2's ChatML here) in training, the
     held-out scoring, the manifest and the served router alike."""
-    from assistant.prompting import load_template
+    from assistant.routing.prompting import load_template
 
     output = tmp_path / "run"
     train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "1",
@@ -126,7 +126,7 @@ def test_the_tokenizer_template_is_trained_recorded_and_served(tiny_llama: Path,
 
 def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     """The CUDA default (4-bit NF4 base, LoRA on top), forced on a CPU: bitsandbytes runs there, slowly."""
-    from assistant.router import load_local_router
+    from assistant.routing.router import load_local_router
 
     import bitsandbytes
 

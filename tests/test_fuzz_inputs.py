@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.config import DAY_S, MAX_CONFIG_BYTES, MAX_RETRIES, ConfigError, load_config
-from assistant.examples import ExamplesError, read_example_file
-from assistant.pack import SkillPack, load_pack
+from assistant.runtime.example_files import ExamplesError, read_example_file
+from assistant.runtime.pack import SkillPack, load_pack
 from assistant.voice.audio import SAMPLE_RATE, WAV_MAX_RATE, WAV_MIN_RATE, AudioError, read_wav
 
 CALL_LIMIT_S = 10.0  # one read of a few kB takes milliseconds; a hang is what this catches

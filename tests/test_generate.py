@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from assistant.examples import read_example_file
-from assistant.pack import load_pack
+from assistant.runtime.example_files import read_example_file
+from assistant.runtime.pack import load_pack
 from finetune.generate import TOOL, build_messages, write_atomically
 from finetune.training_data import main
 

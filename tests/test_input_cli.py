@@ -18,13 +18,13 @@ from typing import IO, Any
 import pytest
 from test_audio import forged_wav
 
-from assistant.samples import load_samples
+from assistant.voice.samples import load_samples
 
 VOXROUTE = Path(sys.executable).with_name("voxroute")
 PATH = "/v1/chat/completions"
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J\x9b31m"  # sets the title, clears the screen, and a C1 CSI
 PACK = f'''
-from assistant.skill import skill
+from assistant.runtime.skill import skill
 
 
 @skill(reads_only=True)

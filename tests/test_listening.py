@@ -17,9 +17,9 @@ import pytest
 
 from audio_fixtures import PacedOutput, silence
 from assistant.config import Config, VoiceConfig
-from assistant.pack import SkillPack, load_pack
+from assistant.runtime.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, Turn
-from assistant.router import load_local_router
+from assistant.routing.router import load_local_router
 from assistant.voice.audio import SAMPLE_RATE, read_wav, trim_silence
 from assistant.voice.capture import Frames, play_into
 from assistant.voice.listening import Heard, listen

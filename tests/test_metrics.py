@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.calls import Call, Calls
+from assistant.routing.calls import Call, Calls
 from finetune.metrics import Prediction, score, wilson
 
 WEATHER_BERLIN = Call("weather", (("location", "Berlin"), ("day", "tomorrow")))

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from assistant.config import Config, LLMConfig, NewsConfig, RouterConfig, WeatherConfig
-from assistant.dispatch import Dispatcher
-from assistant.pack import load_pack
+from assistant.runtime.dispatch import Dispatcher
+from assistant.runtime.pack import load_pack
 from skills.chat import MAX_ANSWER_BYTES, ask
-from skills.net import MAX_REDIRECTS, OverLimit, Unreachable, request
+from assistant.runtime.net import MAX_REDIRECTS, OverLimit, Unreachable, request
 from skills.news import MAX_FEED_BYTES, news
 from skills.weather import MAX_WEATHER_BYTES, weather
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from assistant.pack import load_pack
+from assistant.runtime.pack import load_pack
 
 REPO = Path(__file__).resolve().parent.parent
 FIND_FILES = """
 import assistant, json
-from assistant.prompting import load_template
-from assistant.router import SHIPPED_ADAPTER, RouterSpec
-from assistant.pack import load_pack
-from assistant.samples import load_samples
+from assistant.routing.prompting import load_template
+from assistant.routing.router import SHIPPED_ADAPTER, RouterSpec
+from assistant.runtime.pack import load_pack
+from assistant.voice.samples import load_samples
 print(json.dumps({"package": assistant.__file__, "template": load_template("chatml").suffix,
                   "router": RouterSpec.for_adapter(SHIPPED_ADAPTER).template,
                   "examples": len(load_pack().example_files()), "samples": len(load_samples())}))

@@ -12,13 +12,13 @@ from typing import Annotated
 import pytest
 from audio_fixtures import silence, speak_to_array, white_noise
 
-from assistant.calls import Call
+from assistant.routing.calls import Call
 from assistant.config import Config, NotesConfig, RouterConfig, VoiceConfig
-from assistant.dispatch import Dispatcher
-from assistant.pack import SkillPack, load_pack
+from assistant.runtime.dispatch import Dispatcher
+from assistant.runtime.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, strip_wake_word
-from assistant.router import load_local_router
-from assistant.skill import Resolver, Skill
+from assistant.routing.router import load_local_router
+from assistant.runtime.skill import Resolver, Skill
 from assistant.voice.audio import write_wav
 from assistant.voice.stt import load_transcriber
 
@@ -115,7 +115,7 @@ def test_dispatch_kills_an_isolated_skill_that_holds_the_interpreter() -> None:
 
 
 def test_dispatch_runs_the_skill_in_the_callers_context(skill_context) -> None:
-    from assistant.context import current_context
+    from assistant.runtime.context import current_context
 
     seen = {}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.pack import load_pack
+from assistant.runtime.pack import load_pack
 from finetune.records import context_record, read_records
 
 

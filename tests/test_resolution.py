@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from assistant.config import AppsConfig, Config
-from assistant.dispatch import Dispatcher
-from assistant.pack import load_pack
-from assistant.resolution import normalise_text, resolved_key, unresolved
-from skills.calculator import calculate, math_expression, words_to_digits
+from assistant.runtime.dispatch import Dispatcher
+from assistant.runtime.pack import load_pack
+from assistant.runtime.resolution import normalise_text, resolved_key, unresolved
+from skills.math import calculate, math_expression, words_to_digits
 from skills.run_app import find_program
 from skills.timecheck import place_name
 from skills.timer import parse_duration

@@ -10,15 +10,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from assistant.calls import UNFINISHED, Call, Calls, NotSaid
-from assistant.decoding import MAX_KEPT_PREFIXES, CallMatcher
+from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
+from assistant.routing.decoding import MAX_KEPT_PREFIXES, CallMatcher
 from assistant.dialogue import Exchange
 from assistant.models import embedded_llm_dir
-from assistant.pack import SkillPack, load_pack
-from assistant.prompting import load_template, render_prompt
-from assistant.router import load_local_router
-from assistant.skill import Skill, Span
-from assistant.spans import is_span
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.routing.prompting import load_template, render_prompt
+from assistant.routing.router import load_local_router
+from assistant.runtime.skill import Skill, Span
+from assistant.routing.spans import is_span
 
 
 def volume(level: int, relative: bool = False, gain: float | None = None, mode: Literal["soft", "loud"] = "soft") -> str:

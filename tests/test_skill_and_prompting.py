@@ -7,10 +7,10 @@ from typing import Literal
 
 import pytest
 
-from assistant.calls import Call
-from assistant.pack import SkillPack, load_pack
-from assistant.prompting import load_template, render_completion, render_prompt, system_text
-from assistant.skill import Skill, skill
+from assistant.routing.calls import Call
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.routing.prompting import load_template, render_completion, render_prompt, system_text
+from assistant.runtime.skill import Skill, skill
 
 
 @skill

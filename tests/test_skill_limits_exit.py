@@ -9,9 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from assistant.dispatch import MAX_SKILL_THREADS, Dispatcher
-from assistant.pack import SkillPack
-from assistant.skill import Skill
+from assistant.runtime.dispatch import MAX_SKILL_THREADS, Dispatcher
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.skill import Skill
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,9 +21,9 @@ SCRIPT = textwrap.dedent(
     """
     import time
 
-    from assistant.dispatch import Dispatcher
-    from assistant.pack import SkillPack
-    from assistant.skill import Skill
+    from assistant.runtime.dispatch import Dispatcher
+    from assistant.runtime.pack import SkillPack
+    from assistant.runtime.skill import Skill
 
 
     def nap() -> str:

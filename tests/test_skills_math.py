@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skills.calculator import MAX_QUESTION_CHARS, calculate, math_expression, say_number
+from skills.math import MAX_QUESTION_CHARS, calculate, math_expression, say_number
 
 ONLY = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil, log, sin, cos, tan, pi and e"
 
@@ -106,8 +106,8 @@ def test_the_skill_runs_in_its_own_process_under_the_time_limit() -> None:
     """Whatever the arithmetic, the dispatcher answers within its limit (the skill is isolated)."""
     import time
 
-    from assistant.dispatch import Dispatcher
-    from assistant.pack import load_pack
+    from assistant.runtime.dispatch import Dispatcher
+    from assistant.runtime.pack import load_pack
 
     pack = load_pack()
     assert pack.skills["math"].isolated

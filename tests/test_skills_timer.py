@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from assistant import context as context_module
+from assistant.runtime import context as context_module
 from assistant.voice.audio import AudioError
 from assistant.cli import wait_for_timers
-from assistant.context import ring_tone
-from assistant.pack import load_pack
-from assistant.resolution import resolved_key, unresolved
-from assistant.timers import EVERY, TimerBoard, name_key, timer_name
+from assistant.runtime.context import ring_tone
+from assistant.runtime.pack import load_pack
+from assistant.runtime.resolution import resolved_key, unresolved
+from assistant.runtime.timers import EVERY, TimerBoard, name_key, timer_name
 from skills.timer import (
     describe_duration,
     largest_unit,

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from assistant.config import Config, GeneralConfig, WeatherConfig, config_path
-from assistant.calls import InvalidChoice
-from assistant.pack import load_pack
+from assistant.routing.calls import InvalidChoice
+from assistant.runtime.pack import load_pack
 from skills.weather import weather
 
 BERLIN = {

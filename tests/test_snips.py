@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.examples import deduplicate, read_example_files, utterance_key
-from assistant.pack import load_pack
+from assistant.runtime.example_files import deduplicate, read_example_files, utterance_key
+from assistant.runtime.pack import load_pack
 from benchmarks.snips import convert
 from benchmarks.snips.convert import DEFAULT_DATA, SKILLS_MODULE, Utterance, read_split, training_set
 from benchmarks.snips.score import score

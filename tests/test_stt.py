@@ -11,7 +11,7 @@ import torch
 from audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
 
 from assistant.voice.audio import read_wav
-from assistant.samples import SAMPLES_DIR, load_samples
+from assistant.voice.samples import SAMPLES_DIR, load_samples
 from assistant.voice.stt import (
     MAX_TOKENS,
     FasterWhisperTranscriber,
@@ -89,7 +89,7 @@ def test_bundled_samples_transcribe_to_their_text(faster):
 
 
 def test_bundled_samples_are_small_16k_mono_and_cover_every_skill():
-    from assistant.calls import parse_call
+    from assistant.routing.calls import parse_call
 
     samples = load_samples()
     assert 20 <= len(samples) <= 30

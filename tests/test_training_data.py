@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.calls import Call, Calls
-from assistant.examples import Example, ExampleFile
-from assistant.pack import load_pack
+from assistant.routing.calls import Call, Calls
+from assistant.runtime.example_files import Example, ExampleFile
+from assistant.runtime.pack import load_pack
 from finetune.compose import Sizes
 from finetune.training_data import build_dataset, main
 

@@ -26,9 +26,9 @@ from rich.table import Table
 
 from assistant.dialogue import Exchange, remembered
 from assistant.files import write_atomically
-from assistant.pack import SkillPack, load_pack
-from assistant.resolution import question
-from assistant.router import SHIPPED_ADAPTER, load_local_router
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.runtime.resolution import question
+from assistant.routing.router import SHIPPED_ADAPTER, load_local_router
 from finetune.compose import cut_before_last_spoken
 from finetune.eval import evaluate
 from finetune.metrics import wilson
@@ -60,7 +60,7 @@ def previous_turn_cost(router: Any, records: list[Record]) -> dict[str, Any]:
     shared machine's load drifts alike for both; those that decode differently are left out (their
     output length, not the prompt, would set the ratio). After the turn it is routed twice: first
     unprepared, then prepared as the assistant does while the user speaks (the turn's prompt head
-    encoded beforehand, :meth:`~assistant.router.LocalRouter.prepare`, not timed).
+    encoded beforehand, :meth:`~assistant.routing.router.LocalRouter.prepare`, not timed).
     """
     prepared, unprepared = [], []
     for n, record in enumerate(records):

@@ -29,17 +29,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from assistant.decoding import CallMatcher
+from assistant.routing.decoding import CallMatcher
 from assistant.files import write_atomically
-from assistant.pack import SkillPack, load_pack
-from assistant.router import (
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.routing.router import (
     SHIPPED_ADAPTER,
     LocalRouter,
     RouterSpec,
     load_local_router,
     merged_model_dir,
 )
-from assistant.samples import load_samples
+from assistant.voice.samples import load_samples
 from assistant.timing import elapsed_ms, percentile
 from assistant.voice.audio import read_wav
 from assistant.voice.stt import load_transcriber, word_error_rate

@@ -40,13 +40,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from assistant.calls import Call
+from assistant.routing.calls import Call
 from assistant.cli import build_assistant
 from assistant.config import Config, RouterConfig
-from assistant.dispatch import Dispatcher, Outcome
-from assistant.pack import DEFAULT_MODULE
+from assistant.runtime.dispatch import Dispatcher, Outcome
+from assistant.runtime.pack import DEFAULT_MODULE
 from assistant.pipeline import Assistant, Turn
-from assistant.samples import load_samples
+from assistant.voice.samples import load_samples
 from assistant.timing import percentile
 from assistant.voice.audio import (
     FRAME_S,
@@ -241,9 +241,9 @@ def run(loop_names: list[str], limit: int | None, adapter: Path, limit_s: float 
     stages = Stages()
     config = Config(router=RouterConfig(adapter=str(adapter)))
     assistant = build_assistant(Namespace(skills=DEFAULT_MODULE), config, stages)
-    assistant.dispatcher = DryDispatcher(assistant.pack)
+    assistant.dispatcher = DryDispatcher(assistant.runtime.pack)
     assistant.load()
-    acting = {name for name, skill in assistant.pack.skills.items() if not skill.reads_only}
+    acting = {name for name, skill in assistant.runtime.pack.skills.items() if not skill.reads_only}
     loops, skipped = {}, {}
     for name in loop_names:
         made = make_loop(name, assistant)

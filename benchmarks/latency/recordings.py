@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.calls import parse_calls
+from assistant.routing.calls import parse_calls
 from assistant.files import staged_file, write_atomically
 from assistant.voice.audio import SAMPLE_RATE, read_wav, write_wav
 from assistant.voice.tts import synthesize_wav

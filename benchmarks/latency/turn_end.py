@@ -32,7 +32,7 @@ from rich.table import Table
 
 from assistant.cli import build_assistant
 from assistant.config import Config, RouterConfig
-from assistant.pack import DEFAULT_MODULE
+from assistant.runtime.pack import DEFAULT_MODULE
 from assistant.voice.audio import SAMPLE_RATE, read_wav
 from assistant.voice.listening import judged_complete, routed_finished, sounds_finished
 from assistant.voice.smart_turn import SmartTurn

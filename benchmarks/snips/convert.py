@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.calls import Call, RawCall
-from assistant.examples import (
+from assistant.routing.calls import Call, RawCall
+from assistant.runtime.example_files import (
     ASSISTANT,
     EXAMPLES,
     PROMPT,
@@ -29,8 +29,8 @@ from assistant.examples import (
     utterance_key,
 )
 from assistant.files import write_atomically
-from assistant.pack import REPO_ROOT, SkillPack, load_pack
-from assistant.spans import is_span
+from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
+from assistant.routing.spans import is_span
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "snips" / "goo2018"
 SKILLS_MODULE = "benchmarks.snips.skills"

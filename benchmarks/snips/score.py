@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant.calls import CallError, parse_call
+from assistant.routing.calls import CallError, parse_call
 from assistant.files import write_atomically
 from finetune.metrics import overlap
 

@@ -2,7 +2,7 @@
 
 Trains the same LoRA on the same data with the same settings twice in one process: trl's plain
 ``SFTTrainer`` (random batches, the output layer at every position) and voxroute's step
-(length-grouped batches, the output layer only at the call's positions; finetune/fast.py). Reports
+(length-grouped batches, the output layer only at the call's positions; finetune/shared_prefix.py). Reports
 examples per second after a warm-up, the ratio, the validation loss each reaches, and the
 physical floor: the FLOPs one example needs against the matmul FLOP/s measured in the same run.
 Prints a table and writes JSON.
@@ -25,7 +25,7 @@ from rich.table import Table
 
 from assistant.files import write_atomically
 from assistant.models import resolve_base_model
-from assistant.pack import load_pack
+from assistant.runtime.pack import load_pack
 from finetune.config import parse_args
 from finetune.finetune import load_model, to_examples, training_template
 from finetune.records import read_records
@@ -70,7 +70,7 @@ def run(variant: str, flags: list[str], train: list[dict[str, str]], validation:
     from datasets import Dataset
     from trl import SFTTrainer, get_peft_config
 
-    from finetune.fast import CompletionOnlySFTTrainer
+    from finetune.shared_prefix import CompletionOnlySFTTrainer
 
     with tempfile.TemporaryDirectory() as scratch:
         plain = ["--train_sampling_strategy", "random"] if variant == "plain" else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from assistant.skill import skill
+from assistant.runtime.skill import skill
 
 
 @skill

@@ -3,7 +3,7 @@
 httpx's timeouts bound each read, so a server that sends a byte a second, in its headers or its body,
 is never timed out, and a body is read whole into memory. :func:`request` runs the request in a daemon
 thread that the caller stops waiting for at the deadline (closing the connection under it), streams the
-body through :func:`assistant.endpoint.bounded_body` (a larger Content-Length is refused before any of it
+body through :func:`assistant.web.bounded_body` (a larger Content-Length is refused before any of it
 is read), and follows redirects itself so that each hop is bounded the same way.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from assistant.context import current_context
-from assistant.endpoint import ReplyTooLarge, bounded_body
+from assistant.runtime.context import current_context
+from assistant.web import ReplyTooLarge, bounded_body
 
 MAX_REDIRECTS = 5
 ANSWER_SHARE = 0.8  # of the dispatcher's limit that a skill's reads may take, so that the skill still answers itself

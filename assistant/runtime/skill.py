@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.calls import (
+from assistant.routing.calls import (
     Call,
     DuplicateArgument,
     InvalidChoice,
@@ -26,7 +26,7 @@ from assistant.calls import (
     UnknownArgument,
     WrongType,
 )
-from assistant.spans import is_span
+from assistant.routing.spans import is_span
 
 SKILL_ATTRIBUTE = "__voxroute_skill__"
 Resolved = Hashable
@@ -53,7 +53,7 @@ class Span:
     """Marks a text argument that is always words of the utterance: ``Annotated[str, Span()]``.
 
     The decoder may then only copy a word-aligned run of what was said (see
-    :func:`assistant.spans.is_span`), so it cannot invent a value that was never spoken.
+    :func:`assistant.routing.spans.is_span`), so it cannot invent a value that was never spoken.
     """
 
 
@@ -119,7 +119,7 @@ class Skill:
     description: str
     parameters: tuple[Parameter, ...]
     function: Callable[..., Any]
-    isolated: bool = False  # runs in a child process killed at the time limit (see assistant.isolation)
+    isolated: bool = False  # runs in a child process killed at the time limit (see assistant.runtime.isolation)
     changes: str | None = None  # the skill whose action this one changes ("make it ten" after a timer)
     reads_only: bool = False  # only looks things up: may run before the speaker is sure to have finished
 

@@ -4,7 +4,7 @@ The router decodes under this grammar (llguidance), so every output parses and v
 to three calls separated by ``"; "``, registered names only, keyword arguments in signature
 order, required ones present, values of the right type or among a Literal's choices, strings as
 JSON-style double-quoted literals (so quotes, backslashes and punctuation inside them are fine). Given the utterance, a ``Span``
-parameter's value is further limited to words copied from it (:mod:`assistant.spans`), so the
+parameter's value is further limited to words copied from it (:mod:`assistant.routing.spans`), so the
 grammar is then built per request.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 
-from assistant.calls import MAX_CALLS, SEPARATOR, UNFINISHED_MARK
-from assistant.pack import SkillPack
-from assistant.skill import Parameter, Skill
-from assistant.spans import span_terminal
+from assistant.routing.calls import MAX_CALLS, SEPARATOR, UNFINISHED_MARK
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.skill import Parameter, Skill
+from assistant.routing.spans import span_terminal
 
 _TERMINALS = {
     str: r'STRING: /"(\\(["\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1F\x7F])+"/',
@@ -92,7 +92,7 @@ def has_spans(pack: SkillPack) -> bool:
 
 def call_grammar(pack: SkillPack, said: str | None = None, lead: str = "", unfinished: bool = False) -> str:
     """The Lark grammar of one to three canonical calls of the pack's skills separated by ``"; "``,
-    after the template's ``lead`` (spaces; see :mod:`assistant.prompting`); with ``said``, spans
+    after the template's ``lead`` (spaces; see :mod:`assistant.routing.prompting`); with ``said``, spans
     copy from it; with ``unfinished``, the unfinished mark is allowed instead of calls."""
     spans = said is not None and has_spans(pack)
     names = [f"s{index}" for index in range(len(pack.skills))]

@@ -2,7 +2,7 @@
 
 Two calls can differ in words and mean the same action: ``timer(duration="90 seconds")`` and
 ``timer(duration="a minute and a half")``, ``run_app(program="calculator app")`` and
-``run_app(program="calculator")``. A parameter's :class:`~assistant.skill.Resolver` says how its
+``run_app(program="calculator")``. A parameter's :class:`~assistant.runtime.skill.Resolver` says how its
 words resolve; a text without one resolves to its words, case, punctuation and spacing aside.
 The runtime asks a short question instead of acting when an argument does not resolve, and
 ``eval.py`` scores resolved-call accuracy with the same functions.
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.calls import Call, Calls, Literal_
+from assistant.routing.calls import Call, Calls, Literal_
 from assistant.dialogue import first_question
-from assistant.examples import utterance_key as normalise_text
-from assistant.pack import SkillPack
-from assistant.skill import Parameter, Resolved
+from assistant.runtime.example_files import utterance_key as normalise_text
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.skill import Parameter, Resolved
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 import openai
 
 from assistant.bundled import bundled
-from assistant.calls import MAX_CALL_CHARS, MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
+from assistant.routing.calls import MAX_CALL_CHARS, MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
 from assistant.config import ConfigError, RouterConfig
-from assistant.decoding import (
+from assistant.routing.decoding import (
     CallMatcher,
     CTranslate2Engine,
     Engine,
@@ -32,7 +32,7 @@ from assistant.decoding import (
     convert_to_ctranslate2,
 )
 from assistant.dialogue import Exchange
-from assistant.endpoint import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
+from assistant.web import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
 from assistant.files import staged_folder
 from assistant.models import (
     EMBEDDED_LLM,
@@ -43,8 +43,8 @@ from assistant.models import (
     read_json_file,
     resolve_base_model,
 )
-from assistant.pack import SkillPack
-from assistant.prompting import (
+from assistant.runtime.pack import SkillPack
+from assistant.routing.prompting import (
     DEFAULT_TEMPLATE,
     PromptTemplate,
     load_template,
@@ -87,7 +87,7 @@ class Router(Protocol):
     def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
               allow_unfinished: bool = False) -> Routed:
         """The calls of ``utterance`` (a follow-up of ``context``); ``on_call`` hears each as soon as it is known.
-        With ``allow_unfinished`` (a partial transcript), the calls may be ``assistant.calls.UNFINISHED`` instead."""
+        With ``allow_unfinished`` (a partial transcript), the calls may be ``assistant.routing.calls.UNFINISHED`` instead."""
 
     def prepare(self, context: Exchange) -> None:
         """Get ready to route a follow-up of ``context`` (before the user has said it)."""

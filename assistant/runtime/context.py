@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.prompt import Confirm
 
 from assistant.config import Config, load_config
-from assistant.timers import TimerBoard
+from assistant.runtime.timers import TimerBoard
 from assistant.voice.audio import import_sounddevice
 from assistant.voice.tts import Speaker
 

@@ -2,7 +2,7 @@
 
 A template is a text file in ``prompts/`` with three placeholders: ``{system}``, ``{user}`` and
 ``{call}``, or the same text read off the model's own chat template (``tokenizer``, see
-:mod:`assistant.chat_template`). Everything before ``{call}`` is the prompt; what follows it ends
+:mod:`assistant.routing.chat_template`). Everything before ``{call}`` is the prompt; what follows it ends
 the model's turn. Because the system text and the template head come before the utterance, the part
 up to ``{user}`` is fixed and can be KV-cached.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.bundled import bundled
-from assistant.calls import Call, Calls
-from assistant.chat_template import chat_template_text
+from assistant.routing.calls import Call, Calls
+from assistant.routing.chat_template import chat_template_text
 from assistant.dialogue import Exchange
 
 PROMPTS_DIR = bundled("prompts")

@@ -1,6 +1,6 @@
 """Running a validated call: a time limit per skill, and errors kept inside the turn.
 
-An argument that does not resolve (see :mod:`assistant.resolution`) gets a clarifying question
+An argument that does not resolve (see :mod:`assistant.runtime.resolution`) gets a clarifying question
 and the skill does not run. An ``isolated`` skill runs in a child process that is killed at the
 time limit, so nothing it computes can hold the assistant. Any other skill runs in a worker thread
 under the caller's context (config, confirm, announce); one that hangs is abandoned at the time
@@ -22,10 +22,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.calls import Call
-from assistant.isolation import ChildFailed, TimeLimitExceeded, run_in_process
-from assistant.pack import SkillPack
-from assistant.resolution import unresolved
+from assistant.routing.calls import Call
+from assistant.runtime.isolation import ChildFailed, TimeLimitExceeded, run_in_process
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.resolution import unresolved
 from assistant.timing import elapsed_ms
 
 log = logging.getLogger(__name__)

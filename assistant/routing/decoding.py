@@ -27,9 +27,9 @@ import llguidance.hf
 import numpy as np
 
 from assistant.files import staged_folder
-from assistant.grammar import call_grammar, has_spans
+from assistant.routing.grammar import call_grammar, has_spans
 from assistant.models import hash_file
-from assistant.pack import SkillPack
+from assistant.runtime.pack import SkillPack
 
 
 @dataclass(frozen=True)

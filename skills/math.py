@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import simpleeval
 from word2number import w2n
 
-from assistant.skill import Resolver, skill
+from assistant.runtime.skill import Resolver, skill
 
 LARGEST_DIGITS = 1000
 MAX_QUESTION_CHARS = 300  # a spoken question is far shorter; a longer one could drive the parser's recursion

@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.calls import Call, CallError, RawCall, parse_call
-from assistant.pack import SkillPack
+from assistant.routing.calls import Call, CallError, RawCall, parse_call
+from assistant.runtime.pack import SkillPack
 
 if TYPE_CHECKING:
     from hassil.expression import Expression

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from assistant.bundled import bundled
-from assistant.calls import (
+from assistant.routing.calls import (
     UNFINISHED,
     UNFINISHED_MARK,
     Call,
@@ -25,9 +25,9 @@ from assistant.calls import (
     parse_call,
     parse_calls,
 )
-from assistant.skill import SKILL_ATTRIBUTE, Skill
+from assistant.runtime.skill import SKILL_ATTRIBUTE, Skill
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODULE = "skills"
 DEFAULT_EXAMPLES = bundled("examples")
 

@@ -3,7 +3,7 @@
 They are espeak-ng speech at 130 words a minute (the default voice at 175 is often misheard by
 tiny.en: "What's the weather" becomes "whilst the weather"). Each sentence was kept only when
 both Whisper backends transcribe it as written, so a call's string values copy the transcript
-(numbers as digits where Whisper writes digits). Regenerate with ``python -m assistant.samples``.
+(numbers as digits where Whisper writes digits). Regenerate with ``python -m assistant.voice.samples``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def generate(folder: Path = SAMPLES_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m assistant.samples", description="Regenerate the sample recordings.")
+    parser = argparse.ArgumentParser(prog="python -m assistant.voice.samples", description="Regenerate the sample recordings.")
     parser.add_argument("--out", type=Path, default=SAMPLES_DIR, help="folder to write (default: %(default)s)")
     print(generate(parser.parse_args(argv).out))
 

@@ -16,7 +16,7 @@ A file looks like::
     ### Assistant: weather(location="paris")
 
 An optional last section, ``#### Templates:``, holds slot lists and template pairs in hassil's
-syntax (see :mod:`assistant.templates`); ``training_data.py -t`` expands them.
+syntax (see :mod:`assistant.runtime.templates`); ``training_data.py -t`` expands them.
 
 Every line is either blank, a section header, the one prompt line, a slot list, or half of a
 User/Assistant pair. Anything else is an error naming file and line: nothing is skipped silently.
@@ -31,11 +31,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.calls import CallError, Calls
+from assistant.routing.calls import CallError, Calls
 from assistant.config import ConfigError, read_small_text
 from assistant.files import write_atomically
-from assistant.pack import SkillPack
-from assistant.templates import (
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.templates import (
     MAX_FILE_FORMS,
     SlotValue,
     Template,
