@@ -98,4 +98,5 @@ def _read(client: httpx.Client, sent: httpx.Request, max_bytes: int, follow_redi
 
 
 def _too_slow(seconds: float) -> str:
-    return f"did not answer within {round(seconds, 1):g} seconds"
+    shown = round(seconds, 1)
+    return f"did not answer within {shown:g} second{'' if shown == 1 else 's'}"

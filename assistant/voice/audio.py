@@ -58,8 +58,10 @@ def read_wav(path: str | Path, max_s: float = VoiceConfig().max_utterance_s) -> 
     follows ``max_s``, never what the header claims. A tenth of a second at a time is read and made mono.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise AudioError(f"{path}: no such audio file")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise AudioError(f"{path}: not a regular file")
     convert = f"convert it with: sox {path} -r 16000 -c 1 -b 16 out.wav"
     try:
         with path.open("rb") as file, wave.open(file, "rb") as wav:
