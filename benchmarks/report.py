@@ -23,12 +23,12 @@ from assistant.files import write_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RESULTS_BYTES = 16 << 20  # 16 MiB; the largest result file (the real-time rows) has 290 kB
-MAX_DOCUMENT_BYTES = 1 << 20  # a README or a page of docs/; the longest has about 40 kB
+MAX_DOCUMENT_BYTES = 1 << 20  # a README or a page of docs/; the longest has about 20 kB
 COMMAND = "python -m benchmarks.report"
 BLOCK = re.compile(r"<!-- results:([a-z0-9-]+) -->\n(.*?)<!-- /results:\1 -->", re.DOTALL)
-OPENING = re.compile(r"<!-- (/?)results:([^ ]*) -->")
+MARKER = re.compile(r"<!-- (/?)results:(\S*) -->")
 
-# Result files, named by what they measure.
+# The result files, by what they measure.
 FILES = {
     "test": "models/router/eval.json",
     "release": "models/router/manifest.json",
@@ -40,7 +40,7 @@ FILES = {
     "soak": "benchmarks/soak/results.json",
     "training": "benchmarks/training/results.json",
 }
-# How the dialogue benchmark's sets are named for a reader.
+# The dialogue benchmark's sets, named for a reader.
 SET_NAMES = {
     "single": "single commands",
     "single, after an unrelated turn": "single commands after an unrelated turn",
@@ -48,11 +48,43 @@ SET_NAMES = {
     "follow-up": "follow-ups",
     "timers": "timer commands of every kind",
 }
+TURN_END_CASES = {
+    "whole": "whole command (finished is right)",
+    "cut, unfinished": "cut before its last value (finished is premature)",
+    "cut, looks finished": "cut before a phrase, the first part a request itself",
+}
 WEAKEST_SLOTS = 10  # SNIPS slots listed, lowest F1 first
 
 
 class ReportError(Exception):
     """A result file or a document that cannot be used, told in one line naming it."""
+
+
+# One way to write each kind of number.
+def pct(share: float) -> str:
+    return f"{100 * share:.1f} %"
+
+
+def interval(pair: list[float]) -> str:
+    if len(pair) != 2:
+        raise ValueError(f"an interval of {len(pair)} numbers")
+    return f"{100 * pair[0]:.1f}–{100 * pair[1]:.1f}"
+
+
+def ms(value: float) -> str:
+    return f"{value:,.0f} ms"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def times(value: float) -> str:
+    return f"{value:.2f}×"
+
+
+def count(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 @dataclass(frozen=True)
@@ -72,15 +104,14 @@ class Result:
 
     def number(self, *keys: str) -> float:
         value = self.get(*keys)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not _is_number(value):
             raise ReportError(f"{self.name}: {'.'.join(keys)} is {value!r}, not a number")
         return value
 
     def numbers(self, *keys: str) -> list[float]:
         value = self.get(*keys)
-        if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                  for v in value):
-            raise ReportError(f"{self.name}: {'.'.join(keys)} is {value!r}, not a list of numbers")
+        if not isinstance(value, list) or not all(_is_number(item) for item in value):
+            raise ReportError(f"{self.name}: {'.'.join(keys)} is not a list of numbers")
         return value
 
     def table(self, *keys: str) -> dict[str, Any]:
@@ -88,6 +119,21 @@ class Result:
         if not isinstance(value, dict):
             raise ReportError(f"{self.name}: {'.'.join(keys)} is not an object")
         return value
+
+    def pct(self, *keys: str) -> str:
+        return pct(self.number(*keys))
+
+    def with_interval(self, *keys: str) -> str:
+        """A share and its 95 % interval, stored beside it as ``<key>_ci95``."""
+        *path, key = keys
+        return f"{self.pct(*keys)} ({interval(self.numbers(*path, key + '_ci95'))})"
+
+    def load(self, *keys: str) -> str:
+        return f"{self.numbers(*keys)[0]:.1f}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -118,226 +164,193 @@ def load_json(path: Path, name: str) -> Any:
         raise ReportError(f"{name}: not valid JSON: nested too deeply") from None
 
 
-# Formatting: one way to write each kind of number.
-def pct(share: float) -> str:
-    return f"{100 * share:.1f} %"
-
-
-def interval(pair: list[float]) -> str:
-    return f"{100 * pair[0]:.1f}–{100 * pair[1]:.1f}"
-
-
-def ms(value: float) -> str:
-    return f"{value:,.0f} ms"
-
-
-def times(value: float) -> str:
-    return f"{value:.2f}×"
-
-
-def count(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def load(values: list[float]) -> str:
-    return f"{values[0]:.1f}"
-
-
 def markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = [header, ["---"] * len(header), *rows]
     return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines)
 
 
-def source(*keys: str, where: str = "") -> str:
-    files = ", ".join(f"`{FILES[key]}`" for key in keys)
+def source(*results: Result, where: str = "") -> str:
+    """The closing line of a block: the files it came from and the machine they were measured on."""
+    files = ", ".join(f"`{result.name}`" for result in results)
     return f"\n\n<sub>From {files}{'; ' + where if where else ''}. Written by `{COMMAND}`.</sub>"
 
 
 def machine(result: Result) -> str:
-    """The machine a result was measured on, from what the file records."""
+    """The machine a result was measured on, as far as the file records it."""
     parts = [f"{count(result.number('machine', 'cpus'))} CPUs"]
     if "load_average_before" in result.table("machine"):
-        before, after = result.numbers("machine", "load_average_before"), result.numbers("machine", "load_average_after")
-        parts.append(f"load average {load(before)} → {load(after)}")
-    elif isinstance(result.data, dict) and "load_average" in result.data:
-        parts.append(f"load average {load(result.numbers('load_average'))}")
+        parts.append(f"load average {result.load('machine', 'load_average_before')} → "
+                     f"{result.load('machine', 'load_average_after')}")
     elif "load_average" in result.table("machine"):
-        parts.append(f"load average {load(result.numbers('machine', 'load_average'))}")
+        parts.append(f"load average {result.load('machine', 'load_average')}")
+    elif "load_average" in result.data:
+        parts.append(f"load average {result.load('load_average')}")
     return ", ".join(parts)
 
 
-# The tables, by block name.
-def router_table(results: Results) -> str:
-    """The shipped router on the test split and on the independent sets, the router before several commands too."""
-    test, dialogue = results["test"], results["dialogue"]
-    rows = [["test split (written single commands)", count(test.number("n")),
-             f"**{pct(test.number('resolved_call_accuracy'))}** ({interval(test.numbers('resolved_call_accuracy_ci95'))})",
-             pct(test.number("exact_call_accuracy")), pct(test.number("per_call_accuracy"))]]
+def dialogue_sets(dialogue: Result) -> list[tuple[str, str, str]]:
+    """(result key, router, set named for a reader) of each row of the dialogue benchmark."""
+    rows = []
     for key in dialogue.table("results"):
         label, _, name = key.partition(" | ")
-        row = dialogue.table("results", key)
-        title = SET_NAMES.get(name, name)
-        if label == "before":
-            title = f"{title}: the router before several commands and follow-ups (same run)"
-        elif label != "this router":
-            title = f"{title} ({label})"
-        rows.append([title, count(dialogue.number("results", key, "n")),
-                     f"**{pct(row_number(dialogue, key, 'resolved_call_accuracy'))}** "
-                     f"({interval(dialogue.numbers('results', key, 'resolved_call_accuracy_ci95'))})",
-                     pct(row_number(dialogue, key, "exact_call_accuracy")),
-                     pct(row_number(dialogue, key, "per_call_accuracy"))])
-    header = ["set", "n", "all calls right, resolved (95 % interval)", "exact", "per call"]
-    return markdown(header, rows) + source("test", "dialogue", where=machine_of_dialogue(dialogue))
+        rows.append((key, label, SET_NAMES.get(name, name)))
+    return rows
 
 
-def row_number(dialogue: Result, key: str, metric: str) -> float:
-    return dialogue.number("results", key, metric)
-
-
-def machine_of_dialogue(dialogue: Result) -> str:
-    return f"{count(dialogue.number('machine', 'cpus'))} CPUs, load average {load(dialogue.numbers('machine', 'load_average'))}"
-
-
+# The tables, by block name.
 def headline_table(results: Results) -> str:
     """One line per benchmark: the number a newcomer asks for first."""
     test, dialogue, latency = results["test"], results["dialogue"], results["latency"]
     realtime, snips, soak, training = results["realtime"], results["snips"], results["soak"], results["training"]
     talk = test.table("confusion", "other")
-    talk_n = sum(talk.values())
-    acted = talk_n - talk.get("other", 0)
-    new_loop = next(name for name in realtime.table("summary") if name != "today")
-    growth = soak.number("rss_mb", "growth_after_warmup")
+    if not all(_is_number(value) for value in talk.values()):
+        raise ReportError(f"{test.name}: confusion.other holds something that is not a count")
+    acted = sum(talk.values()) - talk.get("other", 0)
+    loops = [name for name in realtime.table("summary") if name != "today"]
+    if not loops:
+        raise ReportError(f"{realtime.name}: summary has no listening loop but today's")
     rows = [
-        ["talk not meant for the assistant acted on (test split)",
-         f"{pct(test.number('false_activation_rate'))} ({count(acted)} of {count(talk_n)})", "test"],
-        ["whole commands called finished / cut ones called unfinished",
-         f"{pct(dialogue.number('finished', 'whole_called_finished'))} of {count(dialogue.number('finished', 'whole_n'))}"
-         f" / {pct(dialogue.number('finished', 'cut_called_unfinished'))} of "
-         f"{count(dialogue.number('finished', 'cut_n'))}", "dialogue"],
-        ["routing with the previous turn, against without (p50)",
-         times(dialogue.number("latency_with_previous_turn", "ratio_p50")), "dialogue"],
-        ["end of speech → call ready (bundled recordings, p50)",
-         ms(latency.number("end_of_speech_to_dispatch_ms", "p50")), "latency"],
-        ["last word → first skill called, listening ahead (p50)",
-         f"{ms(realtime.number('summary', new_loop, 'p50_ms'))}, "
-         f"{times(realtime.number('summary', new_loop, 'p50_ratio_to_today'))} the waiting loop's", "realtime"],
-        ["SNIPS test: intent / slot F1 / exact frame",
-         f"{pct(snips.number('intent_accuracy'))} / {pct(snips.number('slot_f1'))} / "
-         f"{pct(snips.number('exact_frame_accuracy'))}", "snips"],
-        ["soak: turns, failures, memory growth after warm-up",
-         f"{count(soak.number('turns'))}, {count(soak.number('failures'))}, {pct(growth)}", "soak"],
-        ["training step, examples per second against trl's plain step", times(training.number("ratio")), "training"],
+        (test, "talk not meant for the assistant acted on (test split)",
+         f"{test.pct('false_activation_rate')} ({count(acted)} of {count(sum(talk.values()))})"),
+        (dialogue, "whole commands called finished / cut ones called unfinished",
+         f"{dialogue.pct('finished', 'whole_called_finished')} of {count(dialogue.number('finished', 'whole_n'))} / "
+         f"{dialogue.pct('finished', 'cut_called_unfinished')} of {count(dialogue.number('finished', 'cut_n'))}"),
+        (dialogue, "routing with the previous turn, against without (p50)",
+         times(dialogue.number("latency_with_previous_turn", "ratio_p50"))),
+        (latency, "end of speech → call ready (bundled recordings, p50)",
+         ms(latency.number("end_of_speech_to_dispatch_ms", "p50"))),
+        (realtime, "last word → first skill called, listening ahead / waiting out the silence (p50)",
+         f"{ms(realtime.number('summary', loops[0], 'p50_ms'))} / {ms(realtime.number('summary', 'today', 'p50_ms'))}"),
+        (snips, "SNIPS test: intent / slot F1 / exact frame",
+         f"{snips.pct('intent_accuracy')} / {snips.pct('slot_f1')} / {snips.pct('exact_frame_accuracy')}"),
+        (soak, "soak: turns, failures, memory growth after warm-up",
+         f"{count(soak.number('turns'))}, {count(soak.number('failures'))}, "
+         f"{soak.pct('rss_mb', 'growth_after_warmup')}"),
+        (training, "training step, examples per second against trl's plain step", times(training.number("ratio"))),
     ]
-    return markdown(["measure", "result", "file"], [[name, value, f"`{FILES[key]}`"] for name, value, key in rows]) + \
-        f"\n\n<sub>Written by `{COMMAND}`.</sub>"
+    table = markdown(["measure", "result", "file"], [[name, value, f"`{result.name}`"] for result, name, value in rows])
+    return f"{table}\n\n<sub>Written by `{COMMAND}`.</sub>"
+
+
+def router_table(results: Results) -> str:
+    """The shipped router on the test split and the independent sets, and the router before several commands."""
+    test, dialogue = results["test"], results["dialogue"]
+    rows = [["test split (written single commands)", count(test.number("n")),
+             f"**{test.pct('resolved_call_accuracy')}** ({interval(test.numbers('resolved_call_accuracy_ci95'))})",
+             test.pct("exact_call_accuracy"), test.pct("per_call_accuracy")]]
+    for key, label, name in dialogue_sets(dialogue):
+        if label == "before":
+            name = f"{name}: the router before several commands and follow-ups (same run)"
+        elif label != "this router":
+            name = f"{name} ({label})"
+        rows.append([name, count(dialogue.number("results", key, "n")),
+                     f"**{dialogue.pct('results', key, 'resolved_call_accuracy')}** "
+                     f"({interval(dialogue.numbers('results', key, 'resolved_call_accuracy_ci95'))})",
+                     dialogue.pct("results", key, "exact_call_accuracy"),
+                     dialogue.pct("results", key, "per_call_accuracy")])
+    header = ["set", "n", "all calls right, resolved (95 % interval)", "exact", "per call"]
+    return markdown(header, rows) + source(test, dialogue, where=machine(dialogue))
 
 
 def dialogue_table(results: Results) -> str:
-    """Every independent set with both accuracies, their intervals and the routing time."""
+    """Every independent set with both accuracies and their intervals, the routing time, and the turn judgements."""
     dialogue = results["dialogue"]
-    rows = []
-    for key in dialogue.table("results"):
-        label, _, name = key.partition(" | ")
-        rows.append([label, SET_NAMES.get(name, name), count(row_number(dialogue, key, "n")),
-                     f"{pct(row_number(dialogue, key, 'exact_call_accuracy'))} "
-                     f"({interval(dialogue.numbers('results', key, 'exact_call_accuracy_ci95'))})",
-                     f"{pct(row_number(dialogue, key, 'resolved_call_accuracy'))} "
-                     f"({interval(dialogue.numbers('results', key, 'resolved_call_accuracy_ci95'))})",
-                     pct(row_number(dialogue, key, "per_call_accuracy")),
-                     ms(row_number(dialogue, key, "latency_ms_p50")), ms(row_number(dialogue, key, "latency_ms_p95"))])
+    rows = [[label, name, count(dialogue.number("results", key, "n")),
+             dialogue.with_interval("results", key, "exact_call_accuracy"),
+             dialogue.with_interval("results", key, "resolved_call_accuracy"),
+             dialogue.pct("results", key, "per_call_accuracy"),
+             ms(dialogue.number("results", key, "latency_ms_p50")),
+             ms(dialogue.number("results", key, "latency_ms_p95"))]
+            for key, label, name in dialogue_sets(dialogue)]
     header = ["router", "set", "n", "exact (95 %)", "resolved (95 %)", "per call", "route p50", "route p95"]
     cost = "latency_with_previous_turn"
     lines = [
-        f"Asked whether a request is finished: {pct(dialogue.number('finished', 'whole_called_finished'))} of "
+        f"Asked whether a request is finished: {dialogue.pct('finished', 'whole_called_finished')} of "
         f"{count(dialogue.number('finished', 'whole_n'))} whole commands called finished "
         f"({interval(dialogue.numbers('finished', 'whole_ci95'))}), "
-        f"{pct(dialogue.number('finished', 'cut_called_unfinished'))} of {count(dialogue.number('finished', 'cut_n'))}"
-        f" cut before their last spoken value called unfinished ({interval(dialogue.numbers('finished', 'cut_ci95'))}).",
-        f"Routing a single command after its previous turn takes {times(dialogue.number(cost, 'ratio_p50'))} the time"
-        f" of routing it alone ({times(dialogue.number(cost, 'ratio_p50_unprepared'))} without preparing the turn;"
-        f" median of {count(dialogue.number(cost, 'pairs'))} pairs of {count(dialogue.number(cost, 'of'))}).",
+        f"{dialogue.pct('finished', 'cut_called_unfinished')} of {count(dialogue.number('finished', 'cut_n'))} "
+        f"cut before their last spoken value called unfinished ({interval(dialogue.numbers('finished', 'cut_ci95'))}).",
+        f"Routing a single command after its previous turn takes {times(dialogue.number(cost, 'ratio_p50'))} the "
+        f"time of routing it alone ({times(dialogue.number(cost, 'ratio_p50_unprepared'))} without preparing the "
+        f"turn; median of {count(dialogue.number(cost, 'pairs'))} pairs of {count(dialogue.number(cost, 'of'))}).",
     ]
-    return markdown(header, rows) + "\n\n" + "\n".join(lines) + source("dialogue",
-                                                                       where=machine_of_dialogue(dialogue))
+    return markdown(header, rows) + "\n\n" + "\n".join(lines) + source(dialogue, where=machine(dialogue))
 
 
 def test_split_table(results: Results) -> str:
     """The test split's summary metrics, then each skill's."""
     test = results["test"]
     summary = [
-        ["parse rate", pct(test.number("parse_rate"))],
-        ["right skill", pct(test.number("skill_accuracy"))],
-        ["exact call (95 %)", f"{pct(test.number('exact_call_accuracy'))} ({interval(test.numbers('exact_call_accuracy_ci95'))})"],
-        ["resolved call (95 %)",
-         f"{pct(test.number('resolved_call_accuracy'))} ({interval(test.numbers('resolved_call_accuracy_ci95'))})"],
-        ["argument precision / recall / F1", f"{pct(test.number('argument_precision'))} / "
-         f"{pct(test.number('argument_recall'))} / {pct(test.number('argument_f1'))}"],
-        ["false activation (talk acted on)", pct(test.number("false_activation_rate"))],
-        ["missed commands (taken for talk)", pct(test.number("missed_command_rate"))],
+        ["parse rate", test.pct("parse_rate")],
+        ["right skill", test.pct("skill_accuracy")],
+        ["exact call (95 %)", test.with_interval("exact_call_accuracy")],
+        ["resolved call (95 %)", test.with_interval("resolved_call_accuracy")],
+        ["argument precision / recall / F1",
+         f"{test.pct('argument_precision')} / {test.pct('argument_recall')} / {test.pct('argument_f1')}"],
+        ["false activation (talk acted on)", test.pct("false_activation_rate")],
+        ["missed commands (taken for talk)", test.pct("missed_command_rate")],
         ["routing p50 / p95", f"{ms(test.number('latency_ms_p50'))} / {ms(test.number('latency_ms_p95'))}"],
     ]
-    skills = [[f"`{name}`", count(test.number("per_skill", name, "n")), pct(test.number("per_skill", name, "skill_accuracy")),
-               pct(test.number("per_skill", name, "exact_call_accuracy")),
-               pct(test.number("per_skill", name, "resolved_call_accuracy"))]
+    skills = [[f"`{name}`", count(test.number("per_skill", name, "n")),
+               *(test.pct("per_skill", name, key)
+                 for key in ("skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy"))]
               for name in test.table("per_skill")]
     return (markdown([f"test split, {count(test.number('n'))} utterances", "result"], summary) + "\n\n"
-            + markdown(["skill", "n", "skill", "exact", "resolved"], skills) + source("test"))
+            + markdown(["skill", "n", "right skill", "exact", "resolved"], skills) + source(test))
 
 
 def release_table(results: Results) -> str:
     """How the shipped router was trained, as its manifest records it."""
     release = results["release"]
     curve = release.get("metrics", "accuracy_curve")
-    if not isinstance(curve, list):
-        raise ReportError(f"{release.name}: metrics.accuracy_curve is not a list")
-    config = ("config",)
+    if not isinstance(curve, list) or not all(isinstance(point, dict) for point in curve):
+        raise ReportError(f"{release.name}: metrics.accuracy_curve is not a list of objects")
+    lora = [release.number("config", key) for key in ("lora_r", "lora_alpha", "lora_dropout")]
     rows = [
         ["base model, prompt template", f"{release.get('base_model')}, {release.get('template')}"],
-        ["data set (sha256)", f"`{str(release.get('dataset', 'sha256'))[:12]}…`, "
+        ["data set", f"sha256 `{str(release.get('dataset', 'sha256'))[:12]}…`: "
          f"{count(release.number('dataset', 'train'))} training and "
          f"{count(release.number('dataset', 'validation'))} validation records"],
-        ["LoRA", f"r={count(release.number(*config, 'lora_r'))}, alpha={count(release.number(*config, 'lora_alpha'))}, "
-         f"dropout {release.number(*config, 'lora_dropout'):g}, {release.get(*config, 'lora_target_modules')}"],
-        ["steps × batch, learning rate", f"{count(release.number('metrics', 'steps'))} × "
-         f"{count(release.number(*config, 'per_device_train_batch_size'))}, "
-         f"{release.number(*config, 'learning_rate'):g} ({release.get(*config, 'lr_scheduler_type')})"],
+        ["LoRA", f"r={lora[0]:g}, alpha={lora[1]:g}, dropout {lora[2]:g}, "
+         f"{release.get('config', 'lora_target_modules')}"],
+        ["steps × batch, learning rate",
+         f"{count(release.number('metrics', 'steps'))} × "
+         f"{count(release.number('config', 'per_device_train_batch_size'))}, "
+         f"{release.number('config', 'learning_rate'):g} ({release.get('config', 'lr_scheduler_type')})"],
         ["training time", f"{release.number('metrics', 'train_seconds') / 60:.0f} min on "
          f"{count(release.number('machine', 'cpus'))} CPUs ({release.get('metrics', 'device')})"],
         ["final validation loss", f"{release.number('metrics', 'eval_loss'):.3f}"],
         ["exact calls on validation samples, by step",
          ", ".join(f"{count(point['step'])}: {pct(point['exact_call_accuracy'])}" for point in curve)],
     ]
-    return markdown(["shipped router", ""], rows) + source("release")
+    return markdown(["shipped router", ""], rows) + source(release)
 
 
 def latency_table(results: Results) -> str:
     """Each stage of the pipeline on the bundled recordings, and the plain generate baseline beside it."""
     latency = results["latency"]
-    stages = [
-        ("speech recognition", "stt_ms"),
-        ("router, grammar-checked", "route_ms"),
-        ("router without span markers (one grammar)", "route_ms_without_spans"),
-        ("compiling the span grammar", "span_grammar_compile_ms"),
-        ("end of speech → call ready for dispatch", "end_of_speech_to_dispatch_ms"),
-        ("plain `generate` baseline", "baseline_generate_ms"),
-    ]
-    rows = [["recording length", f"{latency.number('audio_seconds', 'p50'):.1f} s",
-             f"{latency.number('audio_seconds', 'p95'):.1f} s"]]
-    rows += [[name, ms(latency.number(key, "p50")), ms(latency.number(key, "p95"))] for name, key in stages]
+    stages = {
+        "speech recognition": "stt_ms",
+        "router, grammar-checked": "route_ms",
+        "router without span markers (one grammar)": "route_ms_without_spans",
+        "compiling the span grammar": "span_grammar_compile_ms",
+        "end of speech → call ready for dispatch": "end_of_speech_to_dispatch_ms",
+        "plain `generate` baseline": "baseline_generate_ms",
+    }
+    rates = {"router tokens per second": "router_tokens_per_s", "baseline tokens per second": "baseline_tokens_per_s"}
+    rows = [["recording length", *(f"{latency.number('audio_seconds', p):.1f} s" for p in ("p50", "p95"))]]
+    rows += [[name, *(ms(latency.number(key, p)) for p in ("p50", "p95"))] for name, key in stages.items()]
+    rows += [[name, *(f"{latency.number(key, p):.1f}" for p in ("p50", "p95"))] for name, key in rates.items()]
     rows += [
-        ["router tokens per second", f"{latency.number('router_tokens_per_s', 'p50'):.1f}",
-         f"{latency.number('router_tokens_per_s', 'p95'):.1f}"],
-        ["baseline tokens per second", f"{latency.number('baseline_tokens_per_s', 'p50'):.1f}",
-         f"{latency.number('baseline_tokens_per_s', 'p95'):.1f}"],
         ["router speed-up over the baseline (p50s)", times(latency.number("router_speedup_p50")), ""],
-        ["WER on the bundled commands", pct(latency.number("wer")), ""],
+        ["WER on the bundled commands", latency.pct("wer"), ""],
         ["calls as expected", f"{count(latency.number('calls_as_expected'))} of {count(latency.number('n_commands'))}",
          ""],
         ["peak RSS: runtime / with the baseline loaded", f"{count(latency.number('peak_rss_mb_runtime'))} MB / "
          f"{count(latency.number('peak_rss_mb_with_baseline'))} MB", ""],
     ]
     where = f"{machine(latency)}, {count(latency.number('repeats'))} repeats"
-    return markdown(["stage", "p50", "p95"], rows) + source("latency", where=where)
+    return markdown(["stage", "p50", "p95"], rows) + source(latency, where=where)
 
 
 def realtime_table(results: Results) -> str:
@@ -345,70 +358,66 @@ def realtime_table(results: Results) -> str:
     realtime = results["realtime"]
     rows = []
     for loop in realtime.table("summary"):
-        get = lambda key, loop=loop: realtime.number("summary", loop, key)  # noqa: E731
+        def get(key: str, loop: str = loop) -> float:
+            return realtime.number("summary", loop, key)
+
         rows.append([f"`{loop}`", count(get("measured")), ms(get("p50_ms")), ms(get("p95_ms")), ms(get("max_ms")),
                      times(get("p50_ratio_to_today")), f"{count(get('premature'))} of {count(get('with_pause'))}",
-                     count(get("answered_part")), pct(get("wer")),
-                     f"{count(get('correct'))} of {count(get('n'))}"])
+                     count(get("answered_part")), pct(get("wer")), f"{count(get('correct'))} of {count(get('n'))}"])
     header = ["loop", "n", "p50", "p95", "max", "p50 ÷ today", "cut off (paused)", "first part answered", "WER",
               "calls right"]
-    return markdown(header, rows) + source("realtime", where=machine(realtime))
+    return markdown(header, rows) + source(realtime, where=machine(realtime))
 
 
 def turn_end_table(results: Results) -> str:
     """How often each judge calls a recording finished, whole and cut at a pause."""
     turn_end = results["turn-end"]
-    cases = {"whole": "whole command (finished is right)",
-             "cut, unfinished": "cut before its last value (finished is premature)",
-             "cut, looks finished": "cut before a phrase, the first part a request itself"}
     summary = turn_end.table("summary")
-    judges = list(next(iter(summary.values()), {}))
-    rows = []
-    for case in summary:
-        n = turn_end.number("summary", case, judges[0], "n") if judges else 0
-        rows.append([cases.get(case, case), count(n),
-                     *(pct(turn_end.number("summary", case, judge, "share")) for judge in judges)])
-    judged = turn_end.table("judgement_ms_p50")
-    line = "Per judgement p50: " + ", ".join(f"{name} {ms(turn_end.number('judgement_ms_p50', name))}"
-                                             for name in judged) + "."
-    return (markdown(["audio", "n", *judges], rows) + "\n\n" + line
-            + source("turn-end", where=machine(turn_end)))
+    judges = list(turn_end.table("summary", next(iter(summary)))) if summary else []
+    rows = [[TURN_END_CASES.get(case, case), count(turn_end.number("summary", case, judges[0], "n")),
+             *(turn_end.pct("summary", case, judge, "share") for judge in judges)] for case in summary]
+    timings = ", ".join(f"{name} {ms(turn_end.number('judgement_ms_p50', name))}"
+                        for name in turn_end.table("judgement_ms_p50"))
+    return (markdown(["audio", "n", *judges], rows) + f"\n\nPer judgement p50: {timings}."
+            + source(turn_end, where=machine(turn_end)))
 
 
 def snips_table(results: Results) -> str:
     """SNIPS test scores, each intent's exact frames and the weakest slots."""
     snips = results["snips"]
-    summary = [[pct(snips.number("intent_accuracy")), pct(snips.number("slot_precision")),
-                pct(snips.number("slot_recall")), pct(snips.number("slot_f1")),
-                pct(snips.number("exact_frame_accuracy")), count(snips.number("n")), count(snips.number("unparseable"))]]
+    scores = [[snips.pct("intent_accuracy"), snips.pct("slot_precision"), snips.pct("slot_recall"),
+               snips.pct("slot_f1"), snips.pct("exact_frame_accuracy"), count(snips.number("n")),
+               count(snips.number("unparseable"))]]
     intents = [[name, count(snips.number("per_intent", name, "n")),
-                pct(snips.number("per_intent", name, "exact_frame_accuracy"))] for name in snips.table("per_intent")]
+                snips.pct("per_intent", name, "exact_frame_accuracy")] for name in snips.table("per_intent")]
     slots = sorted(snips.table("per_slot"), key=lambda name: (snips.number("per_slot", name, "f1"), name))
-    weakest = [[f"`{name}`", pct(snips.number("per_slot", name, "f1")),
-                count(snips.number("per_slot", name, "true_positives")),
-                count(snips.number("per_slot", name, "false_positives")),
-                count(snips.number("per_slot", name, "false_negatives"))] for name in slots[:WEAKEST_SLOTS]]
-    return (markdown(["intent", "slot precision", "slot recall", "slot F1", "exact frame", "n", "unparseable"], summary)
+    weakest = [[f"`{name}`", snips.pct("per_slot", name, "f1"),
+                *(count(snips.number("per_slot", name, key))
+                  for key in ("true_positives", "false_positives", "false_negatives"))]
+               for name in slots[:WEAKEST_SLOTS]]
+    return (markdown(["intent", "slot precision", "slot recall", "slot F1", "exact frame", "n", "unparseable"], scores)
             + "\n\n" + markdown(["intent", "n", "exact frame"], intents)
-            + "\n\n" + markdown(["weakest slots", "F1", "right", "wrong", "missed"], weakest) + source("snips"))
+            + "\n\n" + markdown(["weakest slots", "F1", "right", "wrong", "missed"], weakest) + source(snips))
 
 
 def soak_table(results: Results) -> str:
-    """The soak run's turns per kind, against each kind's limit, and its memory."""
+    """The soak run's turns per kind against each kind's limit, its memory and what it wrote."""
     soak = results["soak"]
     rows = [[kind, count(soak.number("per_kind", kind, "turns")), count(soak.number("per_kind", kind, "failures")),
-             f"{soak.number('per_kind', kind, 'p50_s'):.2f} s", f"{soak.number('per_kind', kind, 'p95_s'):.2f} s",
-             f"{soak.number('per_kind', kind, 'max_s'):.2f} s", f"{soak.number('per_kind', kind, 'limit_s'):.1f} s"]
+             *(seconds(soak.number("per_kind", kind, key)) for key in ("p50_s", "p95_s", "max_s", "limit_s"))]
             for kind in soak.table("per_kind")]
-    rows.append(["all", count(soak.number("turns")), count(soak.number("failures")), f"{soak.number('p50_s'):.2f} s",
-                 f"{soak.number('p95_s'):.2f} s", "", ""])
+    rows.append(["all", count(soak.number("turns")), count(soak.number("failures")), seconds(soak.number("p50_s")),
+                 seconds(soak.number("p95_s")), "", ""])
     outside = soak.get("written_outside_data_folder")
+    if not isinstance(outside, list) or not all(isinstance(entry, str) for entry in outside):
+        raise ReportError(f"{soak.name}: written_outside_data_folder is not a list of strings")
+    names = [Path(entry.rsplit(" ", 2)[0]).name for entry in outside]  # each entry: path, size, modification time
     memory = (f"RSS {count(soak.number('rss_mb', 'start_after_warmup'))} MB after "
-              f"{count(soak.number('rss_mb', 'warmup_turns'))} warm-up turns, peak {count(soak.number('rss_mb', 'peak'))} MB"
-              f" ({pct(soak.number('rss_mb', 'growth_after_warmup'))} growth); files written outside the data folder: "
-              f"{count(len(outside) if isinstance(outside, list) else 0)}.")
+              f"{count(soak.number('rss_mb', 'warmup_turns'))} warm-up turns, peak "
+              f"{count(soak.number('rss_mb', 'peak'))} MB ({soak.pct('rss_mb', 'growth_after_warmup')} growth). "
+              f"Files written outside the data folder: {', '.join(f'`{name}`' for name in names) or 'none'}.")
     return (markdown(["kind", "turns", "failures", "p50", "p95", "max", "limit"], rows) + "\n\n" + memory
-            + source("soak", where=machine(soak)))
+            + source(soak, where=machine(soak)))
 
 
 def training_table(results: Results) -> str:
@@ -417,16 +426,16 @@ def training_table(results: Results) -> str:
     variants = training.get("results")
     if not isinstance(variants, list) or not all(isinstance(row, dict) for row in variants):
         raise ReportError(f"{training.name}: results is not a list of objects")
-    rows = [[str(row.get("variant")), count(row["steps"]), f"{row['seconds_per_step']:.2f} s",
+    rows = [[str(row["variant"]), count(row["steps"]), seconds(row["seconds_per_step"]),
              f"{row['examples_per_second']:.2f}", f"{row['validation_loss']:.2f}"] for row in variants]
     floor = ("floor",)
     line = (f"voxroute's step: {times(training.number('ratio'))} the plain step's examples per second. Floor: "
             f"{training.number(*floor, 'tokens_per_example'):.0f} tokens an example, "
-            f"{training.number(*floor, 'gflop_per_example_labelled_only'):.1f} GFLOP with the output layer at the call's "
-            f"positions only, at {training.number(*floor, 'measured_gflops'):.0f} GFLOP/s measured: "
+            f"{training.number(*floor, 'gflop_per_example_labelled_only'):.1f} GFLOP with the output layer at the "
+            f"call's positions only, at {training.number(*floor, 'measured_gflops'):.0f} GFLOP/s measured: "
             f"{training.number(*floor, 'floor_examples_per_second'):.1f} examples per second.")
     return (markdown(["step", "steps", "per step", "examples/s", "validation loss"], rows) + "\n\n" + line
-            + source("training", where=machine(training)))
+            + source(training, where=machine(training)))
 
 
 TABLES: dict[str, Callable[[Results], str]] = {
@@ -457,7 +466,7 @@ def render(text: str, name: str, results: Results) -> str:
         key = match.group(1)
         try:
             table = TABLES[key](results)
-        except (KeyError, TypeError, ValueError, IndexError) as error:  # a field of the wrong shape
+        except (KeyError, TypeError, ValueError, IndexError) as error:  # a field of another shape than the table's
             raise ReportError(f"{name}: results:{key}: the result files do not fit this table ({error!r})") from None
         return f"<!-- results:{key} -->\n{table}\n<!-- /results:{key} -->"
 
@@ -467,15 +476,17 @@ def render(text: str, name: str, results: Results) -> str:
 def check_markers(text: str, name: str) -> None:
     """Every marker opens a known block that is closed before the next one opens."""
     open_key, open_line = None, 0
-    for match in OPENING.finditer(text):
+    for match in MARKER.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
         closing, key = match.group(1) == "/", match.group(2)
         if not closing and key not in TABLES:
             raise ReportError(f"{name}:{line}: unknown results block {key!r}; known: {', '.join(TABLES)}")
-        if closing != (open_key is not None) or (closing and key != open_key):
-            raise ReportError(f"{name}:{line}: results:{key} " + (
-                f"opens inside results:{open_key} (opened at line {open_line})" if not closing
-                else "closes a block that is not open"))
+        if not closing and open_key is not None:
+            raise ReportError(f"{name}:{line}: results:{key} opens inside results:{open_key} (line {open_line})")
+        if closing and key != open_key:
+            raise ReportError(f"{name}:{line}: /results:{key} closes no open block")
+        if not closing and not text.startswith("\n", match.end()):
+            raise ReportError(f"{name}:{line}: results:{key} must end its line")
         open_key, open_line = (None, 0) if closing else (key, line)
     if open_key is not None:
         raise ReportError(f"{name}:{open_line}: results:{open_key} is never closed (<!-- /results:{open_key} -->)")
@@ -500,8 +511,10 @@ def main(argv: list[str] | None = None) -> int:
             name = str(path.relative_to(args.root))
             try:
                 old = read_small_text(path, MAX_DOCUMENT_BYTES)
-            except ConfigError as error:
+            except ConfigError as error:  # names the file
                 raise ReportError(str(error)) from None
+            except FileNotFoundError:
+                raise ReportError(f"{name}: missing") from None
             new = render(old, name, results)
             if new == old:
                 continue
@@ -510,8 +523,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 write_atomically(path, new)
                 print(f"{name}: tables written")
-    except (ReportError, FileNotFoundError, OSError) as error:
+    except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # writing a document
+        print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 2
     for block in stale:
         print(f"{block} differs from the result files; run {COMMAND}", file=sys.stderr)

@@ -1,0 +1,160 @@
+"""benchmarks.report: the README's and docs' tables are the result files' numbers, never copies."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import BLOCK, FILES, ROOT, TABLES, documents, main
+
+README_MAX_LINES = 250  # issue #34: a README a newcomer reads, the rest in docs/
+
+EVAL = {"n": 20, "exact_call_accuracy": 0.8, "resolved_call_accuracy": 0.85,
+        "resolved_call_accuracy_ci95": [0.6, 0.95], "per_call_accuracy": 0.85}
+DIALOGUE = {
+    "machine": {"cpus": 4, "load_average": [2.5, 2.0, 1.5]},
+    "results": {
+        "this router | single": {"n": 10, "exact_call_accuracy": 0.7, "resolved_call_accuracy": 0.75,
+                                 "resolved_call_accuracy_ci95": [0.45, 0.92], "per_call_accuracy": 0.72},
+        "before | single": {"n": 10, "exact_call_accuracy": 0.4, "resolved_call_accuracy": 0.5,
+                            "resolved_call_accuracy_ci95": [0.2, 0.8], "per_call_accuracy": 0.5},
+    },
+}
+SNIPS = {
+    "intent_accuracy": 0.9, "slot_precision": 0.8, "slot_recall": 0.7, "slot_f1": 0.7466666, "exact_frame_accuracy": 0.6,
+    "n": 30, "unparseable": 1,
+    "per_intent": {"PlayMusic": {"n": 30, "exact_frame_accuracy": 0.6}},
+    "per_slot": {
+        "artist": {"true_positives": 9, "false_positives": 1, "false_negatives": 0, "f1": 0.947},
+        "album": {"true_positives": 1, "false_positives": 3, "false_negatives": 2, "f1": 0.2857},
+        "playlist": {"true_positives": 5, "false_positives": 2, "false_negatives": 2, "f1": 0.714},
+    },
+}
+ROUTER_TABLE = """\
+<!-- results:router -->
+| set | n | all calls right, resolved (95 % interval) | exact | per call |
+| --- | --- | --- | --- | --- |
+| test split (written single commands) | 20 | **85.0 %** (60.0–95.0) | 80.0 % | 85.0 % |
+| single commands | 10 | **75.0 %** (45.0–92.0) | 70.0 % | 72.0 % |
+| single commands: the router before several commands and follow-ups (same run) | 10 | **50.0 %** (20.0–80.0) \
+| 40.0 % | 50.0 % |
+
+<sub>From `models/router/eval.json`, `benchmarks/dialogue/results.json`; 4 CPUs, load average 2.5. \
+Written by `python -m benchmarks.report`.</sub>
+<!-- /results:router -->"""
+
+
+def write_json(root: Path, key: str, data: object) -> None:
+    path = root / FILES[key]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.fixture
+def made_up(tmp_path: Path) -> Path:
+    """A repository of three made-up result files and a README with two blocks, one of them stale."""
+    write_json(tmp_path, "test", EVAL)
+    write_json(tmp_path, "dialogue", DIALOGUE)
+    write_json(tmp_path, "snips", SNIPS)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text(
+        "# made up\n\nProse stays as it is.\n\n<!-- results:router -->\nan old table\n<!-- /results:router -->\n\n"
+        "Between the tables.\n\n<!-- results:snips -->\n<!-- /results:snips -->\n\nThe end.\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_the_committed_documents_hold_what_the_result_files_give() -> None:
+    """The check a contributor runs, as a real process: no table in README.md or docs/ differs from its JSON."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.report", "--check"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_readme_is_short_and_its_prose_copies_no_measurement() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= README_MAX_LINES
+    prose = BLOCK.sub("", text)
+    assert not re.findall(r"\d[\d,.]*(?:\s?%|\s?ms\b|×)", prose)  # shares, times, ratios (0.8 × a limit is a rule)
+
+
+def test_every_table_and_result_file_is_used_by_a_committed_document() -> None:
+    used = {match.group(1) for path in documents(ROOT) for match in BLOCK.finditer(path.read_text(encoding="utf-8"))}
+    assert used == set(TABLES)
+    assert all((ROOT / name).is_file() for name in FILES.values())
+
+
+def test_tables_are_written_from_made_up_results_and_prose_is_kept(made_up: Path, capsys) -> None:
+    assert main(["--root", str(made_up), "--check"]) == 1  # the old table differs
+    assert "README.md: results:router differs" in capsys.readouterr().err
+    assert "an old table" in (made_up / "README.md").read_text(encoding="utf-8")  # --check writes nothing
+
+    assert main(["--root", str(made_up)]) == 0
+    text = (made_up / "README.md").read_text(encoding="utf-8")
+    assert ROUTER_TABLE in text
+    assert text.startswith("# made up\n\nProse stays as it is.\n\n<!-- results:router -->\n")
+    assert "\n<!-- /results:router -->\n\nBetween the tables.\n\n<!-- results:snips -->\n" in text
+    assert text.endswith("<!-- /results:snips -->\n\nThe end.\n")
+    assert "| 90.0 % | 80.0 % | 70.0 % | 74.7 % | 60.0 % | 30 | 1 |" in text
+    weakest = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| `")]
+    assert weakest == ["| `album`", "| `playlist`", "| `artist`"]  # lowest F1 first
+    assert main(["--root", str(made_up), "--check"]) == 0
+
+    changed = dict(EVAL, resolved_call_accuracy=0.9)
+    write_json(made_up, "test", changed)
+    assert main(["--root", str(made_up), "--check"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1].startswith("README.md: results:router differs")
+    assert main(["--root", str(made_up)]) == 0
+    assert "| 20 | **90.0 %** (60.0–95.0) |" in (made_up / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_page_of_docs_is_written_too(made_up: Path) -> None:
+    page = made_up / "docs" / "results.md"
+    page.write_text("<!-- results:router -->\n<!-- /results:router -->\n", encoding="utf-8")
+    assert main(["--root", str(made_up)]) == 0
+    assert page.read_text(encoding="utf-8") == ROUTER_TABLE + "\n"
+
+
+@pytest.mark.parametrize(("readme", "error"), [
+    ("text\n<!-- results:nonsense -->\n<!-- /results:nonsense -->\n", "README.md:2: unknown results block 'nonsense'"),
+    ("\n\n<!-- results:router -->\nno end\n", "README.md:3: results:router is never closed"),
+    ("<!-- results:router -->\n<!-- results:snips -->\n", "README.md:2: results:snips opens inside results:router"),
+    ("<!-- /results:router -->\n", "README.md:1: /results:router closes no open block"),
+    ("<!-- results:router --> text\n<!-- /results:router -->\n", "README.md:1: results:router must end its line"),
+    ("<!-- results:latency -->\n<!-- /results:latency -->\n", "benchmarks/latency/results.json: missing"),
+])
+def test_a_bad_document_is_one_line_naming_it(made_up: Path, capsys, readme: str, error: str) -> None:
+    (made_up / "README.md").write_text(readme, encoding="utf-8")
+    assert main(["--root", str(made_up)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {error}") and err.count("\n") == 1
+    assert (made_up / "README.md").read_text(encoding="utf-8") == readme
+
+
+@pytest.mark.parametrize(("key", "content", "error"), [
+    ("test", "{\n  \"n\": 20,\n  oops\n}", "models/router/eval.json:3: not valid JSON"),
+    ("test", json.dumps({k: v for k, v in EVAL.items() if k != "per_call_accuracy"}),
+     "models/router/eval.json: no field 'per_call_accuracy'"),
+    ("dialogue", json.dumps(dict(DIALOGUE, machine={"cpus": "four", "load_average": [1.0]})),
+     "benchmarks/dialogue/results.json: machine.cpus is 'four', not a number"),
+    ("test", "[" * 100_000 + "]" * 100_000, "models/router/eval.json: not valid JSON: nested too deeply"),
+])
+def test_a_bad_result_file_is_one_line_naming_it(made_up: Path, capsys, key: str, content: str, error: str) -> None:
+    (made_up / FILES[key]).write_text(content, encoding="utf-8")
+    before = (made_up / "README.md").read_text(encoding="utf-8")
+    assert main(["--root", str(made_up)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {error}") and err.count("\n") == 1
+    assert (made_up / "README.md").read_text(encoding="utf-8") == before
+
+
+def test_a_result_file_that_is_no_regular_file_is_refused_unread(made_up: Path, capsys) -> None:
+    path = made_up / FILES["snips"]
+    path.unlink()
+    path.mkdir()
+    assert main(["--root", str(made_up)]) == 2
+    assert "benchmarks/snips/results.json: not a regular file" in capsys.readouterr().err
