@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import textwrap
-import time
 import traceback
 import typing
 import warnings
@@ -32,16 +31,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assistant import Config, VoxrouteError, build_assistant, load_config
+from assistant.app import SetupError, load_skills
 from assistant.config import (
     CONFIG_ENV,
-    Config,
-    ConfigError,
     GeneralConfig,
     RouterConfig,
     VoiceConfig,
     config_path,
     default_config_toml,
-    load_config,
 )
 from assistant.runtime.context import (
     SkillContext,
@@ -50,9 +48,8 @@ from assistant.runtime.context import (
     ring_tone,
     use_context,
 )
-from assistant.runtime.pack import DEFAULT_MODULE, SkillPack, load_pack
+from assistant.runtime.pack import DEFAULT_MODULE
 from assistant.runtime.timers import TimerBoard
-from assistant.timing import elapsed_ms
 from assistant.voice.audio import (
     SAMPLE_RATE,
     AudioError,
@@ -64,7 +61,6 @@ from assistant.voice.capture import MicrophoneStream
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant, Turn
-    from assistant.routing.router import Router
     from assistant.voice.listening import Heard
     from assistant.voice.tts import Speaker
 
@@ -84,12 +80,9 @@ QUIET = {  # set before the libraries load, unless -v
 SECTIONS = {cls: name for name, cls in typing.get_type_hints(Config).items()}
 
 
-class SetupError(Exception):
-    """Something named on the command line or in the config is missing or unusable: one line, exit status 2."""
-
-
 class OutputError(Exception):
-    """Standard output cannot be written (a full disk, a closed pipe): told apart from the OSErrors of the work."""
+    """Standard output cannot be written (a full disk, a closed pipe): told apart from the OSErrors of the work.
+    No VoxrouteError: it ends a command with exit status 1 (141 for a closed pipe), not with the usage status."""
 
 
 class Stdout(io.TextIOBase):
@@ -184,63 +177,10 @@ def read_config(args: argparse.Namespace) -> Config:
     return with_overrides(load_config(args.config), args)
 
 
-def load_skills(module: str) -> SkillPack:
-    """The skill pack; a module that is not there is one line, not an import traceback."""
-    try:
-        return load_pack(module)
-    except ModuleNotFoundError as error:
-        if error.name is None or not (module == error.name or module.startswith(f"{error.name}.")):
-            raise  # the pack is there but imports something that is not: its own bug, worth a traceback
-        raise SetupError(f"no skill pack module {module!r} (--skills): {error}") from error
-    except ValueError as error:  # a module without @skill functions, or two skills of one name
-        raise SetupError(f"skill pack {module!r} (--skills): {error}") from error
-
-
-def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
-    """How to build the router; its adapter folder is checked now, before minutes go into loading."""
-    from assistant.web import NoAPIKey
-    from assistant.routing.router import (
-        SHIPPED_ADAPTER,
-        OpenAIRouter,
-        is_trained_folder,
-        load_local_router,
-    )
-
-    settings = config.router
-    if settings.backend == "openai":
-
-        def endpoint() -> Router:
-            try:
-                return OpenAIRouter(pack, settings)
-            except NoAPIKey as error:
-                raise SetupError(f"the router's endpoint: {error}") from error
-
-        return endpoint
-    adapter = Path(settings.adapter).expanduser() if settings.adapter else SHIPPED_ADAPTER
-    if not is_trained_folder(adapter):
-        problem = ("neither an adapter (adapter_config.json) nor a model folder (config.json)" if adapter.is_dir()
-                   else "no such folder")
-        raise SetupError(f"router adapter {adapter}: {problem} ([router] adapter or --adapter)")
-    return lambda: load_local_router(pack, adapter, engine=settings.engine, threads=settings.threads,
-                                     deadline_s=settings.timeout_s)
-
-
-def build_assistant(args: argparse.Namespace, config: Config, on_stage: Callable[[str], None] = lambda s: None) -> Assistant:
-    from assistant.pipeline import Assistant
-    from assistant.voice.stt import load_transcriber
-
-    pack = load_skills(args.skills)
-    voice = config.voice
-    return Assistant(pack, config, router_factory(pack, config),
-                     lambda: load_transcriber(voice.stt, voice.stt_model, voice.stt_context), on_stage)
-
-
 def load_models(assistant: Assistant, speech: bool) -> None:
-    """Load before the first turn, so that turn timings are the turns' own; -v reports the loading time."""
-    start = time.perf_counter()
+    """Load before the first turn, so that turn timings are the turns' own; a spinner says what takes the time."""
     with console.status("loading models (the first run converts and caches them)"):
         assistant.load(speech)
-    log.info("models loaded in %.1f s", elapsed_ms(start) / 1000)
 
 
 def speaker(config: Config, out: Speaker | None = None) -> Callable[[str], None]:
@@ -325,7 +265,7 @@ def one_turn_each(args: argparse.Namespace, config: Config, inputs: Iterable[str
     silent: it hears every conversation). Exit status 1 when any turn failed (see ``Turn.failed``),
     so that a script can tell. Timers set by the turns ring before the command ends.
     """
-    assistant = build_assistant(args, config)
+    assistant = build_assistant(config, args.skills)
     load_models(assistant, speech=audio)
     say = speaker(config)
     failed = False
@@ -404,7 +344,7 @@ def listening(args: argparse.Namespace, config: Config,
               turns: Callable[[Assistant, Callable[[str], None]], Iterable[Turn]], say: Callable[[str], None]) -> int:
     """Load the models, say so, then show (and speak) each turn until Ctrl+C."""
     status = console.status("listening")
-    assistant = build_assistant(args, config, lambda stage: status.update(stage))
+    assistant = build_assistant(config, args.skills, lambda stage: status.update(stage))
     load_models(assistant, speech=True)
     wake = f' (say "{config.voice.wake_word} ..." first)' if config.voice.wake_word else ""
     console.print(f"voxroute is listening{wake}. Ctrl+C stops.")
@@ -479,7 +419,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         general=dataclasses.replace(config.general, speak=False),
     )
     samples = load_samples()
-    assistant = build_assistant(args, config)
+    assistant = build_assistant(config, args.skills)
     load_models(assistant, speech=True)
     table = Table(title="voxroute demo: bundled recordings → Whisper → router → skill")
     for column in ("recording", "heard", "call", "ok", "answer", "stt ms", "route ms", "skill ms"):
@@ -645,7 +585,7 @@ def run_command(argv: list[str] | None) -> int:
         config = read_config(args)
         with use_context(SkillContext(config, confirm=ask_in_terminal, announce=speaker_and_printer(config))):
             return args.handler(args, config)
-    except (ConfigError, SetupError, AudioError) as error:
+    except VoxrouteError as error:
         if args.verbose:
             traceback.print_exc()
         console.print(f"[red]{shown(str(error))}[/red]", highlight=False, soft_wrap=True)

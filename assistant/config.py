@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import platformdirs
 
+from assistant.errors import VoxrouteError
+
 CONFIG_ENV = "VOXROUTE_CONFIG"
 MAX_CONFIG_BYTES = 1 << 20  # a config file (or an adapter's JSON) larger than 1 MiB is refused before it is read
 MAX_WAIT_S = 600.0  # the longest a network request may be waited for
@@ -34,7 +36,7 @@ MAX_RETRIES = 10
 DAY_S = 86_400.0  # the longest a skill may be waited for
 
 
-class ConfigError(ValueError):
+class ConfigError(VoxrouteError, ValueError):
     """The config file cannot be read or does not fit the declarations; the message names file and key."""
 
 

@@ -1,4 +1,5 @@
-"""The last turn, remembered for a short while so that a follow-up ("and tomorrow?") can build on it.
+"""The last turn, remembered for a short while so that a follow-up ("and tomorrow?") can build on it, and
+the wake word that opens a command addressed to the assistant.
 
 Only one exchange is kept, its utterance capped, in memory only: nothing of it is written to disk.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.routing.calls import Calls
@@ -16,7 +17,8 @@ from assistant.routing.calls import Calls
 MAX_REMEMBERED_CHARS = 200  # a follow-up needs the gist of the last request, not a whole dictated note
 MAX_QUESTION_CHARS = 60  # "Which program?", not the explanation that follows it
 MAX_QUESTION_SCAN_CHARS = 1000  # a question to follow up on opens an answer: a long one (20,000 notes) is not read
-_LEADING_WAKE = re.compile(r"^\W*(?:(?:hey|ok|okay)\s+)?(?:voxroute|computer)\b\W*", re.IGNORECASE)
+EXAMPLE_WAKE_WORDS = ("hey voxroute", "ok voxroute", "okay voxroute", "voxroute",  # what example files open with
+                      "hey computer", "ok computer", "okay computer", "computer")
 
 
 def remembered(user: str) -> str:
@@ -39,9 +41,23 @@ def first_question(said: str) -> str:
     return remembered(head[start : end + 1])[:MAX_QUESTION_CHARS]
 
 
+def after_wake_word(said: str, wake_word: str | Sequence[str]) -> str | None:
+    """What was said after the wake word, or None when ``said`` does not start with it; ``said`` itself when
+    there is no wake word (""). Case and the punctuation around its words do not count ("Hey, Voxroute! timer
+    five minutes" is "timer five minutes"), and "computers are great" does not start with "computer".
+    ``wake_word`` may be several, any of which counts."""
+    phrases = [wake_word] if isinstance(wake_word, str) else wake_word
+    spoken = [r"\W+".join(re.escape(word) for word in phrase.casefold().split()) for phrase in phrases if phrase]
+    if not spoken:
+        return said
+    match = re.match(rf"^\W*(?:{'|'.join(spoken)})\b[\s,.!?:;-]*", said.casefold())
+    return said[match.end():].strip() if match else None
+
+
 def without_wake_word(user: str) -> str:
-    """An example's words as a command heard after the wake word ("hey voxroute ...", "computer, ...")."""
-    return _LEADING_WAKE.sub("", user) or user
+    """An example's words as a command heard after the wake word ("hey voxroute ...", "computer, ..."): the
+    words themselves when they open with none, or are nothing but one."""
+    return after_wake_word(user, EXAMPLE_WAKE_WORDS) or user
 
 
 @dataclass(frozen=True)

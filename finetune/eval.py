@@ -33,6 +33,7 @@ from rich.progress import track
 from rich.table import Table
 
 from assistant.config import Config, RouterConfig
+from assistant.errors import VoxrouteError
 from assistant.runtime.context import SkillContext, use_context
 from assistant.files import write_atomically
 from assistant.runtime.pack import SkillPack, load_pack
@@ -51,7 +52,7 @@ console = Console(stderr=True)
 WANDB_PREFIX = "wandb:"
 
 
-class EvalError(RuntimeError):
+class EvalError(VoxrouteError, RuntimeError):
     """A model or test set that cannot be used; the message says why."""
 
 

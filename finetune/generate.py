@@ -18,6 +18,7 @@ from typing import Any
 import openai
 
 from assistant.routing.calls import Call, CallError, format_literal
+from assistant.errors import VoxrouteError
 from assistant.runtime.example_files import (
     ASSISTANT,
     EXAMPLES,
@@ -75,7 +76,7 @@ Every example must be new: not a copy or a light rewording of the examples you a
 Answer only by calling the add_examples tool."""
 
 
-class GenerationFailed(RuntimeError):
+class GenerationFailed(VoxrouteError, RuntimeError):
     """A request failed for good (after its retries); what was generated before it is kept."""
 
 

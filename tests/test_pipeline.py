@@ -14,9 +14,10 @@ from audio_fixtures import silence, speak_to_array, white_noise
 
 from assistant.routing.calls import Call
 from assistant.config import Config, NotesConfig, RouterConfig, VoiceConfig
+from assistant.dialogue import after_wake_word
 from assistant.runtime.dispatch import Dispatcher
 from assistant.runtime.pack import SkillPack, load_pack
-from assistant.pipeline import Assistant, strip_wake_word
+from assistant.pipeline import Assistant
 from assistant.routing.router import load_local_router
 from assistant.runtime.skill import Resolver, Skill
 from assistant.voice.audio import write_wav
@@ -35,7 +36,7 @@ from assistant.voice.stt import load_transcriber
     ],
 )
 def test_wake_word(transcript: str, wake: str, command: str | None) -> None:
-    assert strip_wake_word(transcript, wake) == command
+    assert after_wake_word(transcript, wake) == command
 
 
 def broken(reason: str) -> str:

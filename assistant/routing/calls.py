@@ -18,6 +18,8 @@ import tokenize
 import warnings
 from dataclasses import dataclass
 
+from assistant.errors import VoxrouteError
+
 Literal_ = str | int | float | bool | None
 
 MAX_CALL_CHARS = 4000
@@ -32,7 +34,7 @@ END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<
 _PREFIX = re.compile(r"^(?:FUNCTION_CALL\s*:|#*\s*Assistant\s*:)\s*", re.IGNORECASE)
 
 
-class CallError(ValueError):
+class CallError(VoxrouteError, ValueError):
     """A call was rejected; the message says why in words a person can act on."""
 
 

@@ -32,6 +32,7 @@ from assistant.routing.decoding import (
     convert_to_ctranslate2,
 )
 from assistant.dialogue import Exchange
+from assistant.errors import VoxrouteError
 from assistant.web import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
 from assistant.files import staged_folder
 from assistant.models import (
@@ -339,7 +340,7 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
                        spec.list_skills if list_skills is None else list_skills, max_new_tokens, deadline_s)
 
 
-class EndpointFailed(Exception):
+class EndpointFailed(VoxrouteError):
     """The endpoint gave no usable answer on this turn; the message is the turn's one-line error."""
 
 

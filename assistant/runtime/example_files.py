@@ -33,6 +33,7 @@ from pathlib import Path
 
 from assistant.routing.calls import CallError, Calls
 from assistant.config import ConfigError, read_small_text
+from assistant.errors import VoxrouteError
 from assistant.files import write_atomically
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.templates import (
@@ -54,7 +55,7 @@ MAX_PROBLEMS = 20  # problems listed per file: a binary file is not listed line 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # all but tab; NUL, escapes, hidden line breaks
 
 
-class ExamplesError(ValueError):
+class ExamplesError(VoxrouteError, ValueError):
     """One or more problems in example files, each as ``file:line: message``."""
 
     def __init__(self, problems: list[str]):

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from assistant.errors import VoxrouteError
 from assistant.routing.calls import Call, CallError, RawCall, parse_call
 from assistant.runtime.pack import SkillPack
 
@@ -43,7 +44,7 @@ MAX_TEMPLATE_CHARS = 1000  # one template's sentence; the longest shipped one ha
 MAX_TEMPLATE_DEPTH = 10  # brackets within brackets; hassil recurses per level (500 overflow), shipped ones nest 3
 
 
-class TemplateError(ValueError):
+class TemplateError(VoxrouteError, ValueError):
     """A template, list or call template that cannot be used; the message starts with file:line."""
 
 

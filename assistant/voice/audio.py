@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.config import VoiceConfig
+from assistant.errors import VoxrouteError
 
 if TYPE_CHECKING:
     from sounddevice import InputStream
@@ -33,7 +34,7 @@ WAV_WIDTHS = (1, 2, 3, 4)  # bytes per sample: 8-bit unsigned, 16/24/32-bit sign
 NO_MICROPHONE_HINT = 'use --audio FILE.wav to transcribe a recording, or --text "..." to type the command'
 
 
-class AudioError(RuntimeError):
+class AudioError(VoxrouteError, RuntimeError):
     """Audio could not be read or recorded; the message says what to do."""
 
 

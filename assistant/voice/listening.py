@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.config import VoiceConfig
-from assistant.pipeline import Ahead, Assistant, Turn
+from assistant.pipeline import Assistant, RoutedAhead, Turn
 from assistant.timing import elapsed_ms
 from assistant.voice.audio import SAMPLE_RATE, SpeechDetector, Utterance
 from assistant.voice.barge_in import BargeIn
@@ -57,7 +57,7 @@ class Heard:
 
     audio: np.ndarray
     transcript: str | None = None  # recognised while listening; None: recognise it now
-    ahead: Ahead | None = None  # routed while listening, on exactly this transcript
+    ahead: RoutedAhead | None = None  # routed while listening, on exactly this transcript
     early: bool = False  # ended at a short pause, before the silence window
     last_voiced: int = 0  # index of the last voiced frame in the stream (for the latency benchmark)
     _settled: threading.Event = field(default_factory=threading.Event)
@@ -79,7 +79,7 @@ class _Pass:
 
     voiced_upto: int  # frames of the utterance it covers, up to its last voiced frame
     transcript: str
-    ahead: Ahead | None
+    ahead: RoutedAhead | None
     complete: bool  # judged a whole request by turn_end's judge
     took_s: float
 
@@ -318,7 +318,7 @@ class Listener:
         if self.voice.turn_end in ("smart-turn", "both") and self.smart_turn is not None:
             audible = sounds_finished(self.smart_turn, job.audio)
 
-        def first_call(ahead: Ahead) -> None:
+        def first_call(ahead: RoutedAhead) -> None:
             """A whole request by the router; the turn may end before the router knows whether more calls follow."""
             if judged_complete(self.voice.turn_end, True, audible, transcript):
                 post(_FirstCall(job, _Pass(job.voiced_upto, transcript, ahead, True, time.perf_counter() - start)))
@@ -331,7 +331,7 @@ class Listener:
         return _Pass(job.voiced_upto, transcript, ahead, complete, took)
 
 
-def routed_finished(ahead: Ahead | None) -> bool:
+def routed_finished(ahead: RoutedAhead | None) -> bool:
     """The router's judgement of what was said so far: a request it routed whole, not the unfinished mark."""
     return ahead is not None and not ahead.routed.calls.unfinished and ahead.routed.error is None
 

@@ -23,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from assistant.errors import VoxrouteError
 from assistant.voice.audio import SAMPLE_RATE
 
 WINDOW_S = 8
 MODEL_FILE = ("audio", "turn", "smart_turn", "data", "smart-turn-v3.2-cpu.onnx")
 
 
-class SmartTurnError(RuntimeError):
+class SmartTurnError(VoxrouteError, RuntimeError):
     """The Smart Turn model is not installed; the message says how to install it."""
 
 

@@ -26,6 +26,8 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.errors import VoxrouteError
+
 log = logging.getLogger(__name__)
 
 ENGINES = ("espeak", "piper")
@@ -33,7 +35,7 @@ ESPEAK_VOICE, ESPEAK_WPM = "en", 150
 BLOCK_S = 0.032  # how long a stop may take to be heard: one block of playback
 
 
-class TTSError(RuntimeError):
+class TTSError(VoxrouteError, RuntimeError):
     """Speech could not be produced; the message names what is missing."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.errors import VoxrouteError
 from assistant.files import staged_file
 from assistant.models import cache_dir, embedded_whisper_dir
 
@@ -25,7 +26,7 @@ from assistant.models import cache_dir, embedded_whisper_dir
 _DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
 
 
-class ConversionError(RuntimeError):
+class ConversionError(VoxrouteError, RuntimeError):
     """The CTranslate2 model cannot be converted (unknown layout or quantized weights)."""
 
 

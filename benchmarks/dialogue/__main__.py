@@ -24,9 +24,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from assistant import SkillPack, load_pack
 from assistant.dialogue import Exchange, remembered
 from assistant.files import write_atomically
-from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.resolution import question
 from assistant.routing.router import SHIPPED_ADAPTER, load_local_router
 from finetune.compose import cut_before_last_spoken

@@ -29,9 +29,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from assistant import SkillPack, load_pack
 from assistant.routing.decoding import CallMatcher
 from assistant.files import write_atomically
-from assistant.runtime.pack import SkillPack, load_pack
 from assistant.routing.router import (
     SHIPPED_ADAPTER,
     LocalRouter,

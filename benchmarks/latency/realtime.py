@@ -31,7 +31,6 @@ import platform
 import statistics
 import threading
 import time
-from argparse import Namespace
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +39,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from assistant import Assistant, Config, Turn, build_assistant
 from assistant.routing.calls import Call
-from assistant.cli import build_assistant
-from assistant.config import Config, RouterConfig
+from assistant.config import RouterConfig
 from assistant.runtime.dispatch import Dispatcher, Outcome
-from assistant.runtime.pack import DEFAULT_MODULE
-from assistant.pipeline import Assistant, Turn
 from assistant.voice.samples import load_samples
 from assistant.timing import percentile
 from assistant.voice.audio import (
@@ -240,10 +237,10 @@ def run(loop_names: list[str], limit: int | None, adapter: Path, limit_s: float 
     clips = load_clips(limit)
     stages = Stages()
     config = Config(router=RouterConfig(adapter=str(adapter)))
-    assistant = build_assistant(Namespace(skills=DEFAULT_MODULE), config, stages)
-    assistant.dispatcher = DryDispatcher(assistant.runtime.pack)
+    assistant = build_assistant(config, on_stage=stages)
+    assistant.dispatcher = DryDispatcher(assistant.pack)
     assistant.load()
-    acting = {name for name, skill in assistant.runtime.pack.skills.items() if not skill.reads_only}
+    acting = {name for name, skill in assistant.pack.skills.items() if not skill.reads_only}
     loops, skipped = {}, {}
     for name in loop_names:
         made = make_loop(name, assistant)

@@ -35,12 +35,12 @@ import numpy as np
 
 from assistant.routing.calls import parse_calls
 from assistant.files import staged_file, write_atomically
+from assistant.runtime.pack import REPO_ROOT
 from assistant.voice.audio import SAMPLE_RATE, read_wav, write_wav
 from assistant.voice.tts import synthesize_wav
 
-REPO = Path(__file__).resolve().parents[2]
-FOLDER = REPO / "runs" / "recordings"
-UTTERANCES = REPO / "benchmarks" / "router" / "fresh_utterances.jsonl"
+FOLDER = REPO_ROOT / "runs" / "recordings"
+UTTERANCES = REPO_ROOT / "benchmarks" / "router" / "fresh_utterances.jsonl"
 MANIFEST = "manifest.jsonl"
 COUNT = 240
 

@@ -23,16 +23,14 @@ import os
 import platform
 import statistics
 import time
-from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from assistant.cli import build_assistant
-from assistant.config import Config, RouterConfig
-from assistant.runtime.pack import DEFAULT_MODULE
+from assistant import Config, build_assistant
+from assistant.config import RouterConfig
 from assistant.voice.audio import SAMPLE_RATE, read_wav
 from assistant.voice.listening import judged_complete, routed_finished, sounds_finished
 from assistant.voice.smart_turn import SmartTurn
@@ -47,7 +45,7 @@ CASES = ("whole", "cut, unfinished", "cut, looks finished")
 def run(adapter: Path, limit: int | None = None) -> dict[str, Any]:
     """Judge every piece of audio with each judge; counts of "finished" per case and judge."""
     load_before = os.getloadavg()
-    assistant = build_assistant(Namespace(skills=DEFAULT_MODULE), Config(router=RouterConfig(adapter=str(adapter))))
+    assistant = build_assistant(Config(router=RouterConfig(adapter=str(adapter))))
     assistant.load()
     smart_turn = SmartTurn()
     pieces = []

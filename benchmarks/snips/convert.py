@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import SkillPack, load_pack
 from assistant.routing.calls import Call, RawCall
 from assistant.runtime.example_files import (
     ASSISTANT,
@@ -29,7 +30,7 @@ from assistant.runtime.example_files import (
     utterance_key,
 )
 from assistant.files import write_atomically
-from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
+from assistant.runtime.pack import REPO_ROOT
 from assistant.routing.spans import is_span
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "snips" / "goo2018"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from assistant.runtime.skill import Span, skill
+from assistant import Span, skill
 
 Slot = Annotated[str, Span()] | None
 """Every SNIPS slot value is a span of the utterance: the words its BIO tags cover."""

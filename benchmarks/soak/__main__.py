@@ -50,11 +50,11 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+from assistant import Assistant, Config, SkillPack, Turn, load_pack
 from assistant.routing.calls import Call
 from assistant.cli import printable, show_turn
 from assistant.config import (
     AppsConfig,
-    Config,
     LLMConfig,
     NewsConfig,
     NotesConfig,
@@ -64,8 +64,7 @@ from assistant.config import (
 from assistant.runtime.context import SkillContext, use_context
 from assistant.runtime.dispatch import Dispatcher
 from assistant.files import write_atomically
-from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
-from assistant.pipeline import Assistant, Turn
+from assistant.runtime.pack import REPO_ROOT
 from assistant.routing.router import OpenAIRouter, load_local_router
 from assistant.runtime.skill import Skill
 from assistant.timing import percentile

@@ -23,9 +23,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from assistant import load_pack
 from assistant.files import write_atomically
 from assistant.models import resolve_base_model
-from assistant.runtime.pack import load_pack
 from finetune.config import parse_args
 from finetune.finetune import load_model, to_examples, training_template
 from finetune.records import read_records
