@@ -58,15 +58,20 @@ def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
         return endpoint
     adapter = Path(settings.adapter).expanduser() if settings.adapter else SHIPPED_ADAPTER
     if not is_trained_folder(adapter):
-        problem = ("neither an adapter (adapter_config.json) nor a model folder (config.json)" if adapter.is_dir()
-                   else "no such folder")
+        problem = (
+            "neither an adapter (adapter_config.json) nor a model folder (config.json)"
+            if adapter.is_dir()
+            else "no such folder"
+        )
         raise SetupError(f"router adapter {adapter}: {problem} ([router] adapter or --adapter)")
-    return lambda: load_local_router(pack, adapter, engine=settings.engine, threads=settings.threads,
-                                     deadline_s=settings.timeout_s)
+    return lambda: load_local_router(
+        pack, adapter, engine=settings.engine, threads=settings.threads, deadline_s=settings.timeout_s
+    )
 
 
-def build_assistant(config: Config, skills: str | SkillPack = DEFAULT_MODULE,
-                    on_stage: Callable[[str], None] = lambda stage: None) -> Assistant:
+def build_assistant(
+    config: Config, skills: str | SkillPack = DEFAULT_MODULE, on_stage: Callable[[str], None] = lambda stage: None
+) -> Assistant:
     """An assistant for ``config`` and ``skills`` (a skill pack, or the name of its module), its router and
     recogniser as ``[router]`` and ``[voice]`` say (the adapter is ``[router] adapter``); ``on_stage`` is told
     what each turn is doing ("transcribing", "thinking", "running weather"). A SetupError when the pack or the
@@ -76,5 +81,10 @@ def build_assistant(config: Config, skills: str | SkillPack = DEFAULT_MODULE,
 
     pack = load_skills(skills) if isinstance(skills, str) else skills
     voice = config.voice
-    return Assistant(pack, config, router_factory(pack, config),
-                     lambda: load_transcriber(voice.stt, voice.stt_model, voice.stt_context), on_stage)
+    return Assistant(
+        pack,
+        config,
+        router_factory(pack, config),
+        lambda: load_transcriber(voice.stt, voice.stt_model, voice.stt_context),
+        on_stage,
+    )

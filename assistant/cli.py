@@ -256,8 +256,13 @@ def typed_lines(limit: int) -> Iterator[str | Cut]:
             yield text
 
 
-def one_turn_each(args: argparse.Namespace, config: Config, inputs: Iterable[str | Cut] | Iterable[Path], audio: bool,
-                  acknowledge: bool) -> int:
+def one_turn_each(
+    args: argparse.Namespace,
+    config: Config,
+    inputs: Iterable[str | Cut] | Iterable[Path],
+    audio: bool,
+    acknowledge: bool,
+) -> int:
     """Handle each typed text or WAV file as one turn, in order (a turn may follow up on the one
     before): show it and, if asked, speak the answer.
 
@@ -318,8 +323,12 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
     if voice.push_to_talk:
         microphone = PushToTalk(voice.device, max_s=voice.max_utterance_s)
         microphone.check()
-        return listening(args, config, lambda assistant, say: (
-            assistant.handle_audio(audio) for audio in microphone.utterances()), speaker(config))
+        return listening(
+            args,
+            config,
+            lambda assistant, say: (assistant.handle_audio(audio) for audio in microphone.utterances()),
+            speaker(config),
+        )
     stream = MicrophoneStream(voice.device)
     stream.check()
     voice_out = live_speaker(config)
@@ -333,15 +342,22 @@ def cmd_listen(args: argparse.Namespace, config: Config) -> int:
     try:
         if voice_out is None:
             return listening(args, config, turns, say)
-        with use_context(dataclasses.replace(current_context(), ring=functools.partial(ring_tone, voice_out),
-                                             announce=printer_then(say))):
+        with use_context(
+            dataclasses.replace(
+                current_context(), ring=functools.partial(ring_tone, voice_out), announce=printer_then(say)
+            )
+        ):
             return listening(args, config, turns, say)
     finally:
         stream.stop()
 
 
-def listening(args: argparse.Namespace, config: Config,
-              turns: Callable[[Assistant, Callable[[str], None]], Iterable[Turn]], say: Callable[[str], None]) -> int:
+def listening(
+    args: argparse.Namespace,
+    config: Config,
+    turns: Callable[[Assistant, Callable[[str], None]], Iterable[Turn]],
+    say: Callable[[str], None],
+) -> int:
     """Load the models, say so, then show (and speak) each turn until Ctrl+C."""
     status = console.status("listening")
     assistant = build_assistant(config, args.skills, lambda stage: status.update(stage))
@@ -390,8 +406,9 @@ def cmd_skills(args: argparse.Namespace, config: Config) -> int:
     """Each call with its arguments' types, choices and defaults on a line of its own (whole at any
     width, and greppable), the description indented below it."""
     pack = load_skills(args.skills)
-    console.print(f"[bold]skills of {shown(args.skills)}[/bold] (an argument with a default may be left out)",
-                  highlight=False)
+    console.print(
+        f"[bold]skills of {shown(args.skills)}[/bold] (an argument with a default may be left out)", highlight=False
+    )
     for skill in pack.skills.values():
         console.print(f"[cyan]{shown(skill.signature())}[/cyan]", highlight=False, soft_wrap=True)
         described = textwrap.fill(skill.description, console.width, initial_indent="    ", subsequent_indent="    ")
@@ -425,8 +442,9 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     for column in ("recording", "heard", "call", "ok", "answer", "stt ms", "route ms", "skill ms"):
         table.add_column(column, justify="right" if column.endswith("ms") else "left", overflow="fold")
     matches, route_ms = 0, []
-    with use_context(SkillContext(config, confirm=lambda question: False, announce=lambda text: None,
-                                  ring=lambda: None)):
+    with use_context(
+        SkillContext(config, confirm=lambda question: False, announce=lambda text: None, ring=lambda: None)
+    ):
         for sample in samples:
             assistant.memory.forget()  # the recordings are separate commands, not one conversation
             turn = assistant.handle_file(sample["file"])
@@ -434,12 +452,19 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
             matches += ok
             route_ms.append(turn.timings.get("route_ms", 0.0))
             answer = turn.answer if len(turn.answer) <= 70 else turn.answer[:67] + "..."
-            table.add_row(Path(sample["file"]).stem, shown(turn.transcript), shown("; ".join(turn.calls)),
-                          "✓" if ok else "✗", shown(answer),
-                          *(f"{turn.timings.get(key, 0):.0f}" for key in ("stt_ms", "route_ms", "skill_ms")))
+            table.add_row(
+                Path(sample["file"]).stem,
+                shown(turn.transcript),
+                shown("; ".join(turn.calls)),
+                "✓" if ok else "✗",
+                shown(answer),
+                *(f"{turn.timings.get(key, 0):.0f}" for key in ("stt_ms", "route_ms", "skill_ms")),
+            )
     console.print(table)
-    console.print(f"{matches}/{len(samples)} calls as expected; router median {statistics.median(route_ms):.0f} ms "
-                  f"(notes written to {scratch})")
+    console.print(
+        f"{matches}/{len(samples)} calls as expected; router median {statistics.median(route_ms):.0f} ms "
+        f"(notes written to {scratch})"
+    )
     return 0
 
 
@@ -449,8 +474,11 @@ def cmd_config(args: argparse.Namespace, config: Config) -> int:
     if path.exists():
         print(f"# the config file in use: {printable(str(path))} (its keys override the defaults below)", file=STDOUT)
     else:
-        print(f"# no config file at {printable(str(path))}: the defaults below are in use (save this output there to "
-              "change them)", file=STDOUT)
+        print(
+            f"# no config file at {printable(str(path))}: the defaults below are in use (save this output there to "
+            "change them)",
+            file=STDOUT,
+        )
     print(default_config_toml(), end="", file=STDOUT)
     return 0
 
@@ -477,15 +505,27 @@ def version() -> str:
 def parser() -> argparse.ArgumentParser:
     """The command line. One parent parser per concern, so each command takes only the flags that apply to it."""
     verbosity = argparse.ArgumentParser(add_help=False)
-    verbosity.add_argument("-v", "--verbose", action="store_true",
-                           help="show library logs, warnings and progress bars, the model loading time, and tracebacks")
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show library logs, warnings and progress bars, the model loading time, and tracebacks",
+    )
     configured = argparse.ArgumentParser(add_help=False)
-    configured.add_argument("--config", type=Path, metavar="FILE",
-                            help=f"the config file; it must exist (default: ${CONFIG_ENV}, else config.toml in the "
-                                 "user config folder, if there is one)")
+    configured.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"the config file; it must exist (default: ${CONFIG_ENV}, else config.toml in the "
+        "user config folder, if there is one)",
+    )
     pack = argparse.ArgumentParser(add_help=False)
-    pack.add_argument("--skills", default=DEFAULT_MODULE, metavar="MODULE",
-                      help="the skill pack: a Python module or package of @skill functions (default: %(default)s)")
+    pack.add_argument(
+        "--skills",
+        default=DEFAULT_MODULE,
+        metavar="MODULE",
+        help="the skill pack: a Python module or package of @skill functions (default: %(default)s)",
+    )
     routing = argparse.ArgumentParser(add_help=False)
     override(routing, "--router", RouterConfig, "backend")
     override(routing, "--adapter", RouterConfig, "adapter", metavar="FOLDER")
@@ -501,60 +541,94 @@ def parser() -> argparse.ArgumentParser:
     speech = argparse.ArgumentParser(add_help=False)
     override(speech, "--speak", GeneralConfig, "speak", action=argparse.BooleanOptionalAction)
     output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--json", action="store_true",
-                        help="print each turn as one JSON line: {transcript, calls, answer, error, failed, timings}; "
-                             "timings are the turn's own, model loading excluded")
-    exits = ("Exit status: 0 when every input was handled, 1 when any failed (an unreadable file, input too long, "
-             "no usable call, a skill that failed or timed out; speech not meant for the assistant and a missing "
-             "wake word are not failures), 2 when the command could not start.")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print each turn as one JSON line: {transcript, calls, answer, error, failed, timings}; "
+        "timings are the turn's own, model loading excluded",
+    )
+    exits = (
+        "Exit status: 0 when every input was handled, 1 when any failed (an unreadable file, input too long, "
+        "no usable call, a skill that failed or timed out; speech not meant for the assistant and a missing "
+        "wake word are not failures), 2 when the command could not start."
+    )
     one_shot = "Answers are printed, not spoken, unless --speak."
 
     main = argparse.ArgumentParser(prog="voxroute", description="A voice assistant routed by a small fine-tuned model.")
-    main.add_argument("--version", action="version", version=f"%(prog)s {version()}",
-                      help="print the version of voxroute and exit")
-    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                   help="one of these; `voxroute COMMAND --help` shows its options")
-    listen = commands.add_parser("listen", parents=[verbosity, configured, pack, routing, hearing, wake, microphone,
-                                                    speech],
-                                 help="listen to the microphone and act on commands",
-                                 description="Listen to the microphone and act on each command, until Ctrl+C. "
-                                             "With --audio or --text, handle those instead. " + exits)
+    main.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version of voxroute and exit"
+    )
+    commands = main.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="one of these; `voxroute COMMAND --help` shows its options",
+    )
+    listen = commands.add_parser(
+        "listen",
+        parents=[verbosity, configured, pack, routing, hearing, wake, microphone, speech],
+        help="listen to the microphone and act on commands",
+        description="Listen to the microphone and act on each command, until Ctrl+C. "
+        "With --audio or --text, handle those instead. " + exits,
+    )
     sources = listen.add_mutually_exclusive_group()
-    sources.add_argument("--audio", nargs="+", type=Path, metavar="WAV",
-                         help="instead of the microphone: WAV recordings, one turn each")
-    sources.add_argument("--text", nargs="+", metavar="TEXT",
-                         help="instead of the microphone: typed commands, as for `voxroute say`")
+    sources.add_argument(
+        "--audio", nargs="+", type=Path, metavar="WAV", help="instead of the microphone: WAV recordings, one turn each"
+    )
+    sources.add_argument(
+        "--text", nargs="+", metavar="TEXT", help="instead of the microphone: typed commands, as for `voxroute say`"
+    )
     listen.set_defaults(handler=cmd_listen, json=False)
-    say = commands.add_parser("say", parents=[verbosity, configured, pack, routing, wake, speech, output],
-                              help="route typed text as if it were spoken",
-                              description="Route typed text as if it were spoken. " + one_shot + " " + exits)
-    say.add_argument("text", nargs="*", metavar="TEXT",
-                     help='what is said: unquoted words are one utterance (say what time is it); quoted arguments, '
-                          'one each ("what time is it" "add a note buy milk"); none: a conversation, one utterance '
-                          'per line of standard input until end of input')
+    say = commands.add_parser(
+        "say",
+        parents=[verbosity, configured, pack, routing, wake, speech, output],
+        help="route typed text as if it were spoken",
+        description="Route typed text as if it were spoken. " + one_shot + " " + exits,
+    )
+    say.add_argument(
+        "text",
+        nargs="*",
+        metavar="TEXT",
+        help="what is said: unquoted words are one utterance (say what time is it); quoted arguments, "
+        'one each ("what time is it" "add a note buy milk"); none: a conversation, one utterance '
+        "per line of standard input until end of input",
+    )
     say.set_defaults(handler=cmd_say)
-    run = commands.add_parser("run", parents=[verbosity, configured, pack, routing, hearing, wake, speech, output],
-                              help="run WAV recordings through the pipeline",
-                              description="Run WAV recordings through the whole pipeline, one turn each, as "
-                                          "consecutive turns of one conversation. "
-                                          + one_shot + " " + exits)
+    run = commands.add_parser(
+        "run",
+        parents=[verbosity, configured, pack, routing, hearing, wake, speech, output],
+        help="run WAV recordings through the pipeline",
+        description="Run WAV recordings through the whole pipeline, one turn each, as "
+        "consecutive turns of one conversation. " + one_shot + " " + exits,
+    )
     run.add_argument("files", nargs="+", type=Path, metavar="WAV", help="WAV recordings (any rate, mono or stereo)")
     run.set_defaults(handler=cmd_run)
-    commands.add_parser("skills", parents=[verbosity, pack], help="list the skills, with their arguments' types",
-                        description="List the skills of a pack: each call with its arguments' types, choices and "
-                                    "defaults (an argument with a default may be left out).").set_defaults(
-        handler=cmd_skills)
-    commands.add_parser("devices", parents=[verbosity], help="list the audio input devices",
-                        description="List the audio input devices; [voice] device takes the number or "
-                                    "words of the name.").set_defaults(handler=cmd_devices)
-    commands.add_parser("demo", parents=[verbosity, configured, routing, hearing],
-                        help="the bundled recordings through the whole pipeline",
-                        description="Run the bundled recordings of the shipped skills through the whole pipeline "
-                                    "and compare each call with the expected one.").set_defaults(
-        handler=cmd_demo, skills=DEFAULT_MODULE)
-    commands.add_parser("config", parents=[verbosity, configured], help="print the documented default config file",
-                        description="Print the documented default config file, saying which file is in use, "
-                                    "if any.").set_defaults(handler=cmd_config)
+    commands.add_parser(
+        "skills",
+        parents=[verbosity, pack],
+        help="list the skills, with their arguments' types",
+        description="List the skills of a pack: each call with its arguments' types, choices and "
+        "defaults (an argument with a default may be left out).",
+    ).set_defaults(handler=cmd_skills)
+    commands.add_parser(
+        "devices",
+        parents=[verbosity],
+        help="list the audio input devices",
+        description="List the audio input devices; [voice] device takes the number or words of the name.",
+    ).set_defaults(handler=cmd_devices)
+    commands.add_parser(
+        "demo",
+        parents=[verbosity, configured, routing, hearing],
+        help="the bundled recordings through the whole pipeline",
+        description="Run the bundled recordings of the shipped skills through the whole pipeline "
+        "and compare each call with the expected one.",
+    ).set_defaults(handler=cmd_demo, skills=DEFAULT_MODULE)
+    commands.add_parser(
+        "config",
+        parents=[verbosity, configured],
+        help="print the documented default config file",
+        description="Print the documented default config file, saying which file is in use, if any.",
+    ).set_defaults(handler=cmd_config)
     return main
 
 

@@ -59,7 +59,9 @@ def setting(
 
 
 def spoken_key(text: str) -> str:
-    """How a spoken program name is compared: case-insensitive, whitespace-normalized."""
+    """How a spoken program name is compared: case-insensitive, whitespace-normalized. Punctuation is
+    kept, unlike :func:`~assistant.runtime.example_files.utterance_key`: an allow-list name may need it
+    ("notepad++")."""
     return " ".join(text.split()).casefold()
 
 
@@ -145,7 +147,12 @@ class NewsConfig:
         factory=lambda: ["https://feeds.bbci.co.uk/news/rss.xml", "https://feeds.npr.org/1001/rss.xml"],
     )
     max_headlines: int = setting(3, doc="How many headlines to read out.", low=1, high=50)
-    timeout_s: float = setting(5.0, doc="Seconds one feed may take in all (all feeds: at most 0.8 × skill_timeout_s).", positive=True, high=MAX_WAIT_S)
+    timeout_s: float = setting(
+        5.0,
+        doc="Seconds one feed may take in all (all feeds: at most 0.8 × skill_timeout_s).",
+        positive=True,
+        high=MAX_WAIT_S,
+    )
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,9 @@ class LLMConfig:
     model: str = setting("", doc="Model name at that endpoint (needed with base_url).")
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
     max_new_tokens: int = setting(96, doc="Longest answer, in tokens.", low=1, high=4096)
-    timeout_s: float = setting(30.0, doc="Seconds the endpoint may take in all, retries included.", positive=True, high=MAX_WAIT_S)
+    timeout_s: float = setting(
+        30.0, doc="Seconds the endpoint may take in all, retries included.", positive=True, high=MAX_WAIT_S
+    )
     max_retries: int = setting(2, doc="Retries of a failed endpoint request.", low=0, high=MAX_RETRIES)
 
 
@@ -202,26 +211,34 @@ class VoiceConfig:
         "faster-whisper", doc='Speech recognition: "faster-whisper" or "openai-whisper" (the reference).'
     )
     stt_model: str | None = setting(
-        None, doc="Whisper model: a name (needs the network once) or a path; unset: the bundled tiny.en.",
+        None,
+        doc="Whisper model: a name (needs the network once) or a path; unset: the bundled tiny.en.",
         example="small.en",
     )
     wake_word: str = setting("", doc='Act only on speech that starts with this word, e.g. "computer" (empty: always).')
     push_to_talk: bool = setting(False, doc="Press Enter to start and stop recording instead of detecting speech.")
     device: int | str | None = setting(
-        None, doc='Input device: its number in `voxroute devices`, or words of its name ("USB"); unset: the default.',
-        example=1, low=0, high=1023,
+        None,
+        doc='Input device: its number in `voxroute devices`, or words of its name ("USB"); unset: the default.',
+        example=1,
+        low=0,
+        high=1023,
     )
     stt_context: Literal["audio", "30s"] = setting(
-        "audio", doc='What faster-whisper\'s encoder sees: "audio" (the command, at least 8 s: cost follows length) or "30s".'
+        "audio",
+        doc='What faster-whisper\'s encoder sees: "audio" (the command, at least 8 s: cost follows length) or "30s".',
     )
     silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True, high=10.0)
     early_s: float = setting(
-        0.25, doc="Seconds of pause that end a turn early, when turn_end judges the request complete.", positive=True,
+        0.25,
+        doc="Seconds of pause that end a turn early, when turn_end judges the request complete.",
+        positive=True,
         high=10.0,
     )
     turn_end: Literal["router", "smart-turn", "both", "silence"] = setting(
-        "router", doc='Who judges a request complete at a short pause: "router", "smart-turn" (audio), "both", or '
-                      '"silence" (only the silence window ends a turn).'
+        "router",
+        doc='Who judges a request complete at a short pause: "router", "smart-turn" (audio), "both", or '
+        '"silence" (only the silence window ends a turn).',
     )
     listen_ahead: bool = setting(
         True, doc="Recognise and route while the user speaks; off: recognise after the silence window, as before."
@@ -242,29 +259,45 @@ class RouterConfig:
     backend: Literal["local", "openai"] = setting(
         "local", doc='"local": the embedded model and its adapter; "openai": an OpenAI-compatible endpoint with tools.'
     )
-    adapter: str | None = setting(None, doc="LoRA adapter folder (with manifest.json); unset: the shipped router.",
-                                  example="runs/router")
+    adapter: str | None = setting(
+        None, doc="LoRA adapter folder (with manifest.json); unset: the shipped router.", example="runs/router"
+    )
     engine: Literal["ctranslate2", "transformers"] = setting(
         "ctranslate2", doc='Local inference: "ctranslate2" (int8, fast on a CPU) or "transformers".'
     )
-    threads: int = setting(2, doc='CPU threads the local model decodes with (engine = "ctranslate2").', low=1,
-                          high=64)
-    base_url: str | None = setting(None, doc='Endpoint for backend = "openai" (unset: api.openai.com).',
-                                   example="http://localhost:8000/v1")
+    threads: int = setting(2, doc='CPU threads the local model decodes with (engine = "ctranslate2").', low=1, high=64)
+    base_url: str | None = setting(
+        None, doc='Endpoint for backend = "openai" (unset: api.openai.com).', example="http://localhost:8000/v1"
+    )
     model: str = setting("gpt-4o-mini", doc='Model name at that endpoint, for backend = "openai".')
     api_key_env: str = setting("OPENAI_API_KEY", doc="Environment variable that holds the endpoint's API key.")
-    timeout_s: float = setting(10.0, doc="Seconds one routing may take: the local model's decoding, or each endpoint "
-                               "request (a turn waits at most timeout_s × (max_retries + 1) for the endpoint).",
-                               positive=True, high=MAX_WAIT_S)
-    max_retries: int = setting(1, doc="Retries of a failed endpoint request (a timeout, no connection, 429, 5xx), "
-                               "waiting as long as its Retry-After header says.", low=0, high=MAX_RETRIES)
-    skill_timeout_s: float = setting(20.0, doc="Seconds a skill may take before the assistant stops waiting.",
-                                     positive=True, high=DAY_S)
-    max_utterance_chars: int = setting(500, doc="Longest request routed, in characters; a longer one is refused.",
-                                       low=1, high=10_000)
-    follow_up_s: float = setting(30.0, doc="Seconds after an answer in which the next turn may follow up on it "
-                                 '("and tomorrow?") and needs no wake word; 0: every turn stands alone.',
-                                 low=0, high=3600.0)
+    timeout_s: float = setting(
+        10.0,
+        doc="Seconds one routing may take: the local model's decoding, or each endpoint "
+        "request (a turn waits at most timeout_s × (max_retries + 1) for the endpoint).",
+        positive=True,
+        high=MAX_WAIT_S,
+    )
+    max_retries: int = setting(
+        1,
+        doc="Retries of a failed endpoint request (a timeout, no connection, 429, 5xx), "
+        "waiting as long as its Retry-After header says.",
+        low=0,
+        high=MAX_RETRIES,
+    )
+    skill_timeout_s: float = setting(
+        20.0, doc="Seconds a skill may take before the assistant stops waiting.", positive=True, high=DAY_S
+    )
+    max_utterance_chars: int = setting(
+        500, doc="Longest request routed, in characters; a longer one is refused.", low=1, high=10_000
+    )
+    follow_up_s: float = setting(
+        30.0,
+        doc="Seconds after an answer in which the next turn may follow up on it "
+        '("and tomorrow?") and needs no wake word; 0: every turn stands alone.',
+        low=0,
+        high=3600.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -435,8 +468,11 @@ def _is_number(value: Any) -> bool:
 def _within(value: float, metadata: Any) -> bool:
     """Whether a number lies in the range its setting declares."""
     low, high = metadata.get("low"), metadata.get("high")
-    return ((not metadata.get("positive") or value > 0) and (low is None or value >= low)
-            and (high is None or value <= high))
+    return (
+        (not metadata.get("positive") or value > 0)
+        and (low is None or value >= low)
+        and (high is None or value <= high)
+    )
 
 
 def _allowed(metadata: Any) -> str | None:

@@ -17,8 +17,16 @@ from assistant.routing.calls import Calls
 MAX_REMEMBERED_CHARS = 200  # a follow-up needs the gist of the last request, not a whole dictated note
 MAX_QUESTION_CHARS = 60  # "Which program?", not the explanation that follows it
 MAX_QUESTION_SCAN_CHARS = 1000  # a question to follow up on opens an answer: a long one (20,000 notes) is not read
-EXAMPLE_WAKE_WORDS = ("hey voxroute", "ok voxroute", "okay voxroute", "voxroute",  # what example files open with
-                      "hey computer", "ok computer", "okay computer", "computer")
+EXAMPLE_WAKE_WORDS = (
+    "hey voxroute",
+    "ok voxroute",
+    "okay voxroute",
+    "voxroute",  # what example files open with
+    "hey computer",
+    "ok computer",
+    "okay computer",
+    "computer",
+)
 
 
 def remembered(user: str) -> str:
@@ -51,7 +59,7 @@ def after_wake_word(said: str, wake_word: str | Sequence[str]) -> str | None:
     if not spoken:
         return said
     match = re.match(rf"^\W*(?:{'|'.join(spoken)})\b[\s,.!?:;-]*", said.casefold())
-    return said[match.end():].strip() if match else None
+    return said[match.end() :].strip() if match else None
 
 
 def without_wake_word(user: str) -> str:

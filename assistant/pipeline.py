@@ -29,12 +29,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.routing.calls import Call, Calls
 from assistant.config import Config
 from assistant.dialogue import Exchange, Memory, after_wake_word
+from assistant.routing.calls import Call, Calls
+from assistant.routing.router import Routed, Router, fallback_calls
 from assistant.runtime.dispatch import Dispatcher, Outcome
 from assistant.runtime.pack import SkillPack
-from assistant.routing.router import Routed, Router, fallback_calls
 from assistant.timing import elapsed_ms
 from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav, recording_too_long
 from assistant.voice.stt import Transcriber, without_closing_punctuation
@@ -79,7 +79,7 @@ class RoutedAhead:
         """Whether it routed a request, not the unfinished mark: known at its first call (or its end)."""
         with self._changed:
             self._changed.wait_for(lambda: bool(self._decoded) or self._routed is not None)
-            return bool(self._decoded) or self._routed is not None and not self._routed.calls.unfinished
+            return bool(self._decoded) or (self._routed is not None and not self._routed.calls.unfinished)
 
     def calls(self) -> Iterator[Call]:
         """Each call as soon as it is decoded, until routing has ended."""
@@ -120,8 +120,14 @@ class Turn:
 class Assistant:
     """Ties the parts together; the transcriber and router are built on first use (they load models)."""
 
-    def __init__(self, pack: SkillPack, config: Config, make_router: Callable[[], Router],
-                 make_transcriber: Callable[[], Transcriber], on_stage: Callable[[str], None] = lambda stage: None):
+    def __init__(
+        self,
+        pack: SkillPack,
+        config: Config,
+        make_router: Callable[[], Router],
+        make_transcriber: Callable[[], Transcriber],
+        on_stage: Callable[[str], None] = lambda stage: None,
+    ):
         self.pack = pack
         self.config = config
         self.on_stage = on_stage
@@ -190,8 +196,9 @@ class Assistant:
             command = text
         return command, context
 
-    def route_ahead(self, text: str,
-                    on_first: Callable[[RoutedAhead], None] = lambda ahead: None) -> RoutedAhead | None:
+    def route_ahead(
+        self, text: str, on_first: Callable[[RoutedAhead], None] = lambda ahead: None
+    ) -> RoutedAhead | None:
         """Route a partial transcript without running anything; its calls may be ``UNFINISHED``.
         ``on_first`` is handed the RoutedAhead when its first call is decoded, while routing goes on."""
         command, context = self._command(text)
@@ -214,8 +221,13 @@ class Assistant:
                 raise
         return ahead
 
-    def handle_heard(self, audio: np.ndarray, transcript: str | None = None, ahead: RoutedAhead | None = None,
-                     pending: Pending | None = None) -> Turn:
+    def handle_heard(
+        self,
+        audio: np.ndarray,
+        transcript: str | None = None,
+        ahead: RoutedAhead | None = None,
+        pending: Pending | None = None,
+    ) -> Turn:
         """A turn from the listening loop: recognised and maybe routed already; ``pending`` if it ended early."""
         if transcript is None:
             return self.handle_audio(audio)
@@ -245,8 +257,12 @@ class Assistant:
             turn.timings["total_ms"] = elapsed_ms(start)
             return turn
         if context is not None:
-            log.info("follow-up of: %s -> %s%s", context.user, context.calls,
-                     f" (asked: {context.asked})" if context.asked else "")
+            log.info(
+                "follow-up of: %s -> %s%s",
+                context.user,
+                context.calls,
+                f" (asked: {context.asked})" if context.asked else "",
+            )
         self.on_stage("thinking")
         started: list[Future[Outcome]] = []
         lock = threading.Lock()
@@ -264,7 +280,11 @@ class Assistant:
         else:
             with self._routing:
                 routed = self.router.route(command, context, run_now)
-        turn.calls, turn.error, turn.failed = [str(call) for call in routed.calls], routed.error, routed.error is not None
+        turn.calls, turn.error, turn.failed = (
+            [str(call) for call in routed.calls],
+            routed.error,
+            routed.error is not None,
+        )
         turn.timings["route_ms"] = routed.latency_ms
         if not started:  # a router that failed before its first call answers with the fallback: run it as any call
             for call in routed.calls:
@@ -289,8 +309,9 @@ class Assistant:
         start, limit = time.perf_counter(), self.config.router.max_utterance_chars
         counted = f"more than {limit}" if characters is None else characters
         error = f"too long to route: {counted} characters, the most is {limit} ([router] max_utterance_chars)"
-        return Turn(transcript=text, calls=self._fallback(), error=error, failed=True,
-                    timings={"total_ms": elapsed_ms(start)})
+        return Turn(
+            transcript=text, calls=self._fallback(), error=error, failed=True, timings={"total_ms": elapsed_ms(start)}
+        )
 
     def _prepare(self, context: Exchange) -> None:
         """Encode the remembered turn while the user hears the answer, so that a follow-up pays only for its words."""

@@ -179,8 +179,10 @@ def machine(result: Result) -> str:
     """The machine a result was measured on, as far as the file records it."""
     parts = [f"{count(result.number('machine', 'cpus'))} CPUs"]
     if "load_average_before" in result.table("machine"):
-        parts.append(f"load average {result.load('machine', 'load_average_before')} → "
-                     f"{result.load('machine', 'load_average_after')}")
+        parts.append(
+            f"load average {result.load('machine', 'load_average_before')} → "
+            f"{result.load('machine', 'load_average_after')}"
+        )
     elif "load_average" in result.table("machine"):
         parts.append(f"load average {result.load('machine', 'load_average')}")
     elif "load_average" in result.data:
@@ -210,22 +212,43 @@ def headline_table(results: Results) -> str:
     if not loops:
         raise ReportError(f"{realtime.name}: summary has no listening loop but today's")
     rows = [
-        (test, "talk not meant for the assistant acted on (test split)",
-         f"{test.pct('false_activation_rate')} ({count(acted)} of {count(sum(talk.values()))})"),
-        (dialogue, "whole commands called finished / cut ones called unfinished",
-         f"{dialogue.pct('finished', 'whole_called_finished')} of {count(dialogue.number('finished', 'whole_n'))} / "
-         f"{dialogue.pct('finished', 'cut_called_unfinished')} of {count(dialogue.number('finished', 'cut_n'))}"),
-        (dialogue, "routing with the previous turn, against without (p50)",
-         times(dialogue.number("latency_with_previous_turn", "ratio_p50"))),
-        (latency, "end of speech → call ready (bundled recordings, p50)",
-         ms(latency.number("end_of_speech_to_dispatch_ms", "p50"))),
-        (realtime, "last word → first skill called, listening ahead / waiting out the silence (p50)",
-         f"{ms(realtime.number('summary', loops[0], 'p50_ms'))} / {ms(realtime.number('summary', 'today', 'p50_ms'))}"),
-        (snips, "SNIPS test: intent / slot F1 / exact frame",
-         f"{snips.pct('intent_accuracy')} / {snips.pct('slot_f1')} / {snips.pct('exact_frame_accuracy')}"),
-        (soak, "soak: turns, failures, memory growth after warm-up",
-         f"{count(soak.number('turns'))}, {count(soak.number('failures'))}, "
-         f"{soak.pct('rss_mb', 'growth_after_warmup')}"),
+        (
+            test,
+            "talk not meant for the assistant acted on (test split)",
+            f"{test.pct('false_activation_rate')} ({count(acted)} of {count(sum(talk.values()))})",
+        ),
+        (
+            dialogue,
+            "whole commands called finished / cut ones called unfinished",
+            f"{dialogue.pct('finished', 'whole_called_finished')} of {count(dialogue.number('finished', 'whole_n'))} / "
+            f"{dialogue.pct('finished', 'cut_called_unfinished')} of {count(dialogue.number('finished', 'cut_n'))}",
+        ),
+        (
+            dialogue,
+            "routing with the previous turn, against without (p50)",
+            times(dialogue.number("latency_with_previous_turn", "ratio_p50")),
+        ),
+        (
+            latency,
+            "end of speech → call ready (bundled recordings, p50)",
+            ms(latency.number("end_of_speech_to_dispatch_ms", "p50")),
+        ),
+        (
+            realtime,
+            "last word → first skill called, listening ahead / waiting out the silence (p50)",
+            f"{ms(realtime.number('summary', loops[0], 'p50_ms'))} / {ms(realtime.number('summary', 'today', 'p50_ms'))}",
+        ),
+        (
+            snips,
+            "SNIPS test: intent / slot F1 / exact frame",
+            f"{snips.pct('intent_accuracy')} / {snips.pct('slot_f1')} / {snips.pct('exact_frame_accuracy')}",
+        ),
+        (
+            soak,
+            "soak: turns, failures, memory growth after warm-up",
+            f"{count(soak.number('turns'))}, {count(soak.number('failures'))}, "
+            f"{soak.pct('rss_mb', 'growth_after_warmup')}",
+        ),
         (training, "training step, examples per second against trl's plain step", times(training.number("ratio"))),
     ]
     table = markdown(["measure", "result", "file"], [[name, value, f"`{result.name}`"] for result, name, value in rows])
@@ -235,19 +258,30 @@ def headline_table(results: Results) -> str:
 def router_table(results: Results) -> str:
     """The shipped router on the test split and the independent sets, and the router before several commands."""
     test, dialogue = results["test"], results["dialogue"]
-    rows = [["test split (written single commands)", count(test.number("n")),
-             f"**{test.pct('resolved_call_accuracy')}** ({interval(test.numbers('resolved_call_accuracy_ci95'))})",
-             test.pct("exact_call_accuracy"), test.pct("per_call_accuracy")]]
+    rows = [
+        [
+            "test split (written single commands)",
+            count(test.number("n")),
+            f"**{test.pct('resolved_call_accuracy')}** ({interval(test.numbers('resolved_call_accuracy_ci95'))})",
+            test.pct("exact_call_accuracy"),
+            test.pct("per_call_accuracy"),
+        ]
+    ]
     for key, label, name in dialogue_sets(dialogue):
         if label == "before":
             name = f"{name}: the router before several commands and follow-ups (same run)"
         elif label != "this router":
             name = f"{name} ({label})"
-        rows.append([name, count(dialogue.number("results", key, "n")),
-                     f"**{dialogue.pct('results', key, 'resolved_call_accuracy')}** "
-                     f"({interval(dialogue.numbers('results', key, 'resolved_call_accuracy_ci95'))})",
-                     dialogue.pct("results", key, "exact_call_accuracy"),
-                     dialogue.pct("results", key, "per_call_accuracy")])
+        rows.append(
+            [
+                name,
+                count(dialogue.number("results", key, "n")),
+                f"**{dialogue.pct('results', key, 'resolved_call_accuracy')}** "
+                f"({interval(dialogue.numbers('results', key, 'resolved_call_accuracy_ci95'))})",
+                dialogue.pct("results", key, "exact_call_accuracy"),
+                dialogue.pct("results", key, "per_call_accuracy"),
+            ]
+        )
     header = ["set", "n", "all calls right, resolved (95 % interval)", "exact", "per call"]
     return markdown(header, rows) + source(test, dialogue, where=machine(dialogue))
 
@@ -255,13 +289,19 @@ def router_table(results: Results) -> str:
 def dialogue_table(results: Results) -> str:
     """Every independent set with both accuracies and their intervals, the routing time, and the turn judgements."""
     dialogue = results["dialogue"]
-    rows = [[label, name, count(dialogue.number("results", key, "n")),
-             dialogue.with_interval("results", key, "exact_call_accuracy"),
-             dialogue.with_interval("results", key, "resolved_call_accuracy"),
-             dialogue.pct("results", key, "per_call_accuracy"),
-             ms(dialogue.number("results", key, "latency_ms_p50")),
-             ms(dialogue.number("results", key, "latency_ms_p95"))]
-            for key, label, name in dialogue_sets(dialogue)]
+    rows = [
+        [
+            label,
+            name,
+            count(dialogue.number("results", key, "n")),
+            dialogue.with_interval("results", key, "exact_call_accuracy"),
+            dialogue.with_interval("results", key, "resolved_call_accuracy"),
+            dialogue.pct("results", key, "per_call_accuracy"),
+            ms(dialogue.number("results", key, "latency_ms_p50")),
+            ms(dialogue.number("results", key, "latency_ms_p95")),
+        ]
+        for key, label, name in dialogue_sets(dialogue)
+    ]
     header = ["router", "set", "n", "exact (95 %)", "resolved (95 %)", "per call", "route p50", "route p95"]
     cost = "latency_with_previous_turn"
     lines = [
@@ -285,18 +325,31 @@ def test_split_table(results: Results) -> str:
         ["right skill", test.pct("skill_accuracy")],
         ["exact call (95 %)", test.with_interval("exact_call_accuracy")],
         ["resolved call (95 %)", test.with_interval("resolved_call_accuracy")],
-        ["argument precision / recall / F1",
-         f"{test.pct('argument_precision')} / {test.pct('argument_recall')} / {test.pct('argument_f1')}"],
+        [
+            "argument precision / recall / F1",
+            f"{test.pct('argument_precision')} / {test.pct('argument_recall')} / {test.pct('argument_f1')}",
+        ],
         ["false activation (talk acted on)", test.pct("false_activation_rate")],
         ["missed commands (taken for talk)", test.pct("missed_command_rate")],
         ["routing p50 / p95", f"{ms(test.number('latency_ms_p50'))} / {ms(test.number('latency_ms_p95'))}"],
     ]
-    skills = [[f"`{name}`", count(test.number("per_skill", name, "n")),
-               *(test.pct("per_skill", name, key)
-                 for key in ("skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy"))]
-              for name in test.table("per_skill")]
-    return (markdown([f"test split, {count(test.number('n'))} utterances", "result"], summary) + "\n\n"
-            + markdown(["skill", "n", "right skill", "exact", "resolved"], skills) + source(test))
+    skills = [
+        [
+            f"`{name}`",
+            count(test.number("per_skill", name, "n")),
+            *(
+                test.pct("per_skill", name, key)
+                for key in ("skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy")
+            ),
+        ]
+        for name in test.table("per_skill")
+    ]
+    return (
+        markdown([f"test split, {count(test.number('n'))} utterances", "result"], summary)
+        + "\n\n"
+        + markdown(["skill", "n", "right skill", "exact", "resolved"], skills)
+        + source(test)
+    )
 
 
 def release_table(results: Results) -> str:
@@ -308,20 +361,32 @@ def release_table(results: Results) -> str:
     lora = [release.number("config", key) for key in ("lora_r", "lora_alpha", "lora_dropout")]
     rows = [
         ["base model, prompt template", f"{release.get('base_model')}, {release.get('template')}"],
-        ["data set", f"sha256 `{str(release.get('dataset', 'sha256'))[:12]}…`: "
-         f"{count(release.number('dataset', 'train'))} training and "
-         f"{count(release.number('dataset', 'validation'))} validation records"],
-        ["LoRA", f"r={lora[0]:g}, alpha={lora[1]:g}, dropout {lora[2]:g}, "
-         f"{release.get('config', 'lora_target_modules')}"],
-        ["steps × batch, learning rate",
-         f"{count(release.number('metrics', 'steps'))} × "
-         f"{count(release.number('config', 'per_device_train_batch_size'))}, "
-         f"{release.number('config', 'learning_rate'):g} ({release.get('config', 'lr_scheduler_type')})"],
-        ["training time", f"{release.number('metrics', 'train_seconds') / 60:.0f} min on "
-         f"{count(release.number('machine', 'cpus'))} CPUs ({release.get('metrics', 'device')})"],
+        [
+            "data set",
+            f"sha256 `{str(release.get('dataset', 'sha256'))[:12]}…`: "
+            f"{count(release.number('dataset', 'train'))} training and "
+            f"{count(release.number('dataset', 'validation'))} validation records",
+        ],
+        [
+            "LoRA",
+            f"r={lora[0]:g}, alpha={lora[1]:g}, dropout {lora[2]:g}, {release.get('config', 'lora_target_modules')}",
+        ],
+        [
+            "steps × batch, learning rate",
+            f"{count(release.number('metrics', 'steps'))} × "
+            f"{count(release.number('config', 'per_device_train_batch_size'))}, "
+            f"{release.number('config', 'learning_rate'):g} ({release.get('config', 'lr_scheduler_type')})",
+        ],
+        [
+            "training time",
+            f"{release.number('metrics', 'train_seconds') / 60:.0f} min on "
+            f"{count(release.number('machine', 'cpus'))} CPUs ({release.get('metrics', 'device')})",
+        ],
         ["final validation loss", f"{release.number('metrics', 'eval_loss'):.3f}"],
-        ["exact calls on validation samples, by step",
-         ", ".join(f"{count(point['step'])}: {pct(point['exact_call_accuracy'])}" for point in curve)],
+        [
+            "exact calls on validation samples, by step",
+            ", ".join(f"{count(point['step'])}: {pct(point['exact_call_accuracy'])}" for point in curve),
+        ],
     ]
     return markdown(["shipped router", ""], rows) + source(release)
 
@@ -344,10 +409,17 @@ def latency_table(results: Results) -> str:
     rows += [
         ["router speed-up over the baseline (p50s)", times(latency.number("router_speedup_p50")), ""],
         ["WER on the bundled commands", latency.pct("wer"), ""],
-        ["calls as expected", f"{count(latency.number('calls_as_expected'))} of {count(latency.number('n_commands'))}",
-         ""],
-        ["peak RSS: runtime / with the baseline loaded", f"{count(latency.number('peak_rss_mb_runtime'))} MB / "
-         f"{count(latency.number('peak_rss_mb_with_baseline'))} MB", ""],
+        [
+            "calls as expected",
+            f"{count(latency.number('calls_as_expected'))} of {count(latency.number('n_commands'))}",
+            "",
+        ],
+        [
+            "peak RSS: runtime / with the baseline loaded",
+            f"{count(latency.number('peak_rss_mb_runtime'))} MB / "
+            f"{count(latency.number('peak_rss_mb_with_baseline'))} MB",
+            "",
+        ],
     ]
     where = f"{machine(latency)}, {count(latency.number('repeats'))} repeats"
     return markdown(["stage", "p50", "p95"], rows) + source(latency, where=where)
@@ -358,14 +430,36 @@ def realtime_table(results: Results) -> str:
     realtime = results["realtime"]
     rows = []
     for loop in realtime.table("summary"):
+
         def get(key: str, loop: str = loop) -> float:
             return realtime.number("summary", loop, key)
 
-        rows.append([f"`{loop}`", count(get("measured")), ms(get("p50_ms")), ms(get("p95_ms")), ms(get("max_ms")),
-                     times(get("p50_ratio_to_today")), f"{count(get('premature'))} of {count(get('with_pause'))}",
-                     count(get("answered_part")), pct(get("wer")), f"{count(get('correct'))} of {count(get('n'))}"])
-    header = ["loop", "n", "p50", "p95", "max", "p50 ÷ today", "cut off (paused)", "first part answered", "WER",
-              "calls right"]
+        rows.append(
+            [
+                f"`{loop}`",
+                count(get("measured")),
+                ms(get("p50_ms")),
+                ms(get("p95_ms")),
+                ms(get("max_ms")),
+                times(get("p50_ratio_to_today")),
+                f"{count(get('premature'))} of {count(get('with_pause'))}",
+                count(get("answered_part")),
+                pct(get("wer")),
+                f"{count(get('correct'))} of {count(get('n'))}",
+            ]
+        )
+    header = [
+        "loop",
+        "n",
+        "p50",
+        "p95",
+        "max",
+        "p50 ÷ today",
+        "cut off (paused)",
+        "first part answered",
+        "WER",
+        "calls right",
+    ]
     return markdown(header, rows) + source(realtime, where=machine(realtime))
 
 
@@ -374,50 +468,103 @@ def turn_end_table(results: Results) -> str:
     turn_end = results["turn-end"]
     summary = turn_end.table("summary")
     judges = list(turn_end.table("summary", next(iter(summary)))) if summary else []
-    rows = [[TURN_END_CASES.get(case, case), count(turn_end.number("summary", case, judges[0], "n")),
-             *(turn_end.pct("summary", case, judge, "share") for judge in judges)] for case in summary]
-    timings = ", ".join(f"{name} {ms(turn_end.number('judgement_ms_p50', name))}"
-                        for name in turn_end.table("judgement_ms_p50"))
-    return (markdown(["audio", "n", *judges], rows) + f"\n\nPer judgement p50: {timings}."
-            + source(turn_end, where=machine(turn_end)))
+    rows = [
+        [
+            TURN_END_CASES.get(case, case),
+            count(turn_end.number("summary", case, judges[0], "n")),
+            *(turn_end.pct("summary", case, judge, "share") for judge in judges),
+        ]
+        for case in summary
+    ]
+    timings = ", ".join(
+        f"{name} {ms(turn_end.number('judgement_ms_p50', name))}" for name in turn_end.table("judgement_ms_p50")
+    )
+    return (
+        markdown(["audio", "n", *judges], rows)
+        + f"\n\nPer judgement p50: {timings}."
+        + source(turn_end, where=machine(turn_end))
+    )
 
 
 def snips_table(results: Results) -> str:
     """SNIPS test scores, each intent's exact frames and the weakest slots."""
     snips = results["snips"]
-    scores = [[snips.pct("intent_accuracy"), snips.pct("slot_precision"), snips.pct("slot_recall"),
-               snips.pct("slot_f1"), snips.pct("exact_frame_accuracy"), count(snips.number("n")),
-               count(snips.number("unparseable"))]]
-    intents = [[name, count(snips.number("per_intent", name, "n")),
-                snips.pct("per_intent", name, "exact_frame_accuracy")] for name in snips.table("per_intent")]
+    scores = [
+        [
+            snips.pct("intent_accuracy"),
+            snips.pct("slot_precision"),
+            snips.pct("slot_recall"),
+            snips.pct("slot_f1"),
+            snips.pct("exact_frame_accuracy"),
+            count(snips.number("n")),
+            count(snips.number("unparseable")),
+        ]
+    ]
+    intents = [
+        [name, count(snips.number("per_intent", name, "n")), snips.pct("per_intent", name, "exact_frame_accuracy")]
+        for name in snips.table("per_intent")
+    ]
     slots = sorted(snips.table("per_slot"), key=lambda name: (snips.number("per_slot", name, "f1"), name))
-    weakest = [[f"`{name}`", snips.pct("per_slot", name, "f1"),
-                *(count(snips.number("per_slot", name, key))
-                  for key in ("true_positives", "false_positives", "false_negatives"))]
-               for name in slots[:WEAKEST_SLOTS]]
-    return (markdown(["intent", "slot precision", "slot recall", "slot F1", "exact frame", "n", "unparseable"], scores)
-            + "\n\n" + markdown(["intent", "n", "exact frame"], intents)
-            + "\n\n" + markdown(["weakest slots", "F1", "right", "wrong", "missed"], weakest) + source(snips))
+    weakest = [
+        [
+            f"`{name}`",
+            snips.pct("per_slot", name, "f1"),
+            *(
+                count(snips.number("per_slot", name, key))
+                for key in ("true_positives", "false_positives", "false_negatives")
+            ),
+        ]
+        for name in slots[:WEAKEST_SLOTS]
+    ]
+    return (
+        markdown(["intent", "slot precision", "slot recall", "slot F1", "exact frame", "n", "unparseable"], scores)
+        + "\n\n"
+        + markdown(["intent", "n", "exact frame"], intents)
+        + "\n\n"
+        + markdown(["weakest slots", "F1", "right", "wrong", "missed"], weakest)
+        + source(snips)
+    )
 
 
 def soak_table(results: Results) -> str:
     """The soak run's turns per kind against each kind's limit, its memory and what it wrote."""
     soak = results["soak"]
-    rows = [[kind, count(soak.number("per_kind", kind, "turns")), count(soak.number("per_kind", kind, "failures")),
-             *(seconds(soak.number("per_kind", kind, key)) for key in ("p50_s", "p95_s", "max_s", "limit_s"))]
-            for kind in soak.table("per_kind")]
-    rows.append(["all", count(soak.number("turns")), count(soak.number("failures")), seconds(soak.number("p50_s")),
-                 seconds(soak.number("p95_s")), "", ""])
+    rows = [
+        [
+            kind,
+            count(soak.number("per_kind", kind, "turns")),
+            count(soak.number("per_kind", kind, "failures")),
+            *(seconds(soak.number("per_kind", kind, key)) for key in ("p50_s", "p95_s", "max_s", "limit_s")),
+        ]
+        for kind in soak.table("per_kind")
+    ]
+    rows.append(
+        [
+            "all",
+            count(soak.number("turns")),
+            count(soak.number("failures")),
+            seconds(soak.number("p50_s")),
+            seconds(soak.number("p95_s")),
+            "",
+            "",
+        ]
+    )
     outside = soak.get("written_outside_data_folder")
     if not isinstance(outside, list) or not all(isinstance(entry, str) for entry in outside):
         raise ReportError(f"{soak.name}: written_outside_data_folder is not a list of strings")
     names = [Path(entry.rsplit(" ", 2)[0]).name for entry in outside]  # each entry: path, size, modification time
-    memory = (f"RSS {count(soak.number('rss_mb', 'start_after_warmup'))} MB after "
-              f"{count(soak.number('rss_mb', 'warmup_turns'))} warm-up turns, peak "
-              f"{count(soak.number('rss_mb', 'peak'))} MB ({soak.pct('rss_mb', 'growth_after_warmup')} growth). "
-              f"Files written outside the data folder: {', '.join(f'`{name}`' for name in names) or 'none'}.")
-    return (markdown(["kind", "turns", "failures", "p50", "p95", "max", "limit"], rows) + "\n\n" + memory
-            + source(soak, where=machine(soak)))
+    memory = (
+        f"RSS {count(soak.number('rss_mb', 'start_after_warmup'))} MB after "
+        f"{count(soak.number('rss_mb', 'warmup_turns'))} warm-up turns, peak "
+        f"{count(soak.number('rss_mb', 'peak'))} MB ({soak.pct('rss_mb', 'growth_after_warmup')} growth). "
+        f"Files written outside the data folder: {', '.join(f'`{name}`' for name in names) or 'none'}."
+    )
+    return (
+        markdown(["kind", "turns", "failures", "p50", "p95", "max", "limit"], rows)
+        + "\n\n"
+        + memory
+        + source(soak, where=machine(soak))
+    )
 
 
 def training_table(results: Results) -> str:
@@ -426,16 +573,30 @@ def training_table(results: Results) -> str:
     variants = training.get("results")
     if not isinstance(variants, list) or not all(isinstance(row, dict) for row in variants):
         raise ReportError(f"{training.name}: results is not a list of objects")
-    rows = [[str(row["variant"]), count(row["steps"]), seconds(row["seconds_per_step"]),
-             f"{row['examples_per_second']:.2f}", f"{row['validation_loss']:.2f}"] for row in variants]
+    rows = [
+        [
+            str(row["variant"]),
+            count(row["steps"]),
+            seconds(row["seconds_per_step"]),
+            f"{row['examples_per_second']:.2f}",
+            f"{row['validation_loss']:.2f}",
+        ]
+        for row in variants
+    ]
     floor = ("floor",)
-    line = (f"voxroute's step: {times(training.number('ratio'))} the plain step's examples per second. Floor: "
-            f"{training.number(*floor, 'tokens_per_example'):.0f} tokens an example, "
-            f"{training.number(*floor, 'gflop_per_example_labelled_only'):.1f} GFLOP with the output layer at the "
-            f"call's positions only, at {training.number(*floor, 'measured_gflops'):.0f} GFLOP/s measured: "
-            f"{training.number(*floor, 'floor_examples_per_second'):.1f} examples per second.")
-    return (markdown(["step", "steps", "per step", "examples/s", "validation loss"], rows) + "\n\n" + line
-            + source(training, where=machine(training)))
+    line = (
+        f"voxroute's step: {times(training.number('ratio'))} the plain step's examples per second. Floor: "
+        f"{training.number(*floor, 'tokens_per_example'):.0f} tokens an example, "
+        f"{training.number(*floor, 'gflop_per_example_labelled_only'):.1f} GFLOP with the output layer at the "
+        f"call's positions only, at {training.number(*floor, 'measured_gflops'):.0f} GFLOP/s measured: "
+        f"{training.number(*floor, 'floor_examples_per_second'):.1f} examples per second."
+    )
+    return (
+        markdown(["step", "steps", "per step", "examples/s", "validation loss"], rows)
+        + "\n\n"
+        + line
+        + source(training, where=machine(training))
+    )
 
 
 TABLES: dict[str, Callable[[Results], str]] = {
@@ -500,8 +661,11 @@ def stale_blocks(old: str, new: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 when a document's tables differ from the result files")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a document's tables differ from the result files",
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository (default: this one)")
     args = parser.parse_args(argv)
     results = Results(args.root)

@@ -41,39 +41,149 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
 from assistant.dialogue import Exchange, first_question, remembered, without_wake_word
+from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
+from assistant.routing.spans import is_span
 from assistant.runtime.example_files import Example, utterance_key
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.resolution import question
-from assistant.routing.spans import is_span
 
-CONNECTIVES = ("{a} and {b}", "{a} then {b}", "{a} and also {b}", "{a}, after that {b}", "{a} and then {b}",
-               "{a}, also {b}", "{a} plus {b}", "{a}, and {b}")
-CHANGES = ("what about {v}", "and {v}?", "how about {v}", "{v} instead", "same for {v}", "now {v}", "ok and {v}",
-           "no, {v}", "I meant {v}", "actually {v}", "make it {v}", "and what about {v}", "try {v}", "{v} please")
-CORRECTIONS = ("no I said {v}", "no, I said {v}", "sorry I meant {v}", "sorry, {v}", "not {old}, {v}",
-               "no not {old}, {v}", "I said {v}, not {old}", "no no, {v}", "wrong, {v}", "{v}, not {old}",
-               "I meant {v} not {old}", "no, {v} I said", "oops, {v}", "correction, {v}")
-REPEATS = ("again", "say that again", "one more time", "repeat that", "do it again", "same again please",
-           "again please", "once more", "run that again", "same thing again", "do that once more", "and again",
-           "tell me again", "once again", "repeat it", "same again", "can you do that again", "go again",
-           "could you repeat that", "one more time please", "do the same again", "redo that", "pardon",
-           "pardon me?", "sorry?", "come again?", "what was that?", "I didn't catch that", "say it again",
-           "repeat please", "can you repeat that", "what did you say?", "sorry, what was that", "again, please",
-           "could you say that again", "I missed that", "say again?", "once more please", "can you say it again",
-           "sorry I didn't hear you", "huh, say that again", "please repeat", "what? again please",
-           "didn't hear that, again", "run it again", "do it one more time", "repeat the last one", "same as before",
-           "huh?", "what?", "eh?", "come again", "sorry, come again?", "what was that again?", "say what?",
-           "I didn't get that", "sorry I missed that", "what did you just say", "can you say that once more",
-           "sorry, could you repeat that", "huh, what was that?", "sorry, say it again", "repeat that please",
-           "wait, what?", "sorry, once more", "I didn't quite catch that", "hm? again please")
+CONNECTIVES = (
+    "{a} and {b}",
+    "{a} then {b}",
+    "{a} and also {b}",
+    "{a}, after that {b}",
+    "{a} and then {b}",
+    "{a}, also {b}",
+    "{a} plus {b}",
+    "{a}, and {b}",
+)
+CHANGES = (
+    "what about {v}",
+    "and {v}?",
+    "how about {v}",
+    "{v} instead",
+    "same for {v}",
+    "now {v}",
+    "ok and {v}",
+    "no, {v}",
+    "I meant {v}",
+    "actually {v}",
+    "make it {v}",
+    "and what about {v}",
+    "try {v}",
+    "{v} please",
+)
+CORRECTIONS = (
+    "no I said {v}",
+    "no, I said {v}",
+    "sorry I meant {v}",
+    "sorry, {v}",
+    "not {old}, {v}",
+    "no not {old}, {v}",
+    "I said {v}, not {old}",
+    "no no, {v}",
+    "wrong, {v}",
+    "{v}, not {old}",
+    "I meant {v} not {old}",
+    "no, {v} I said",
+    "oops, {v}",
+    "correction, {v}",
+)
+REPEATS = (
+    "again",
+    "say that again",
+    "one more time",
+    "repeat that",
+    "do it again",
+    "same again please",
+    "again please",
+    "once more",
+    "run that again",
+    "same thing again",
+    "do that once more",
+    "and again",
+    "tell me again",
+    "once again",
+    "repeat it",
+    "same again",
+    "can you do that again",
+    "go again",
+    "could you repeat that",
+    "one more time please",
+    "do the same again",
+    "redo that",
+    "pardon",
+    "pardon me?",
+    "sorry?",
+    "come again?",
+    "what was that?",
+    "I didn't catch that",
+    "say it again",
+    "repeat please",
+    "can you repeat that",
+    "what did you say?",
+    "sorry, what was that",
+    "again, please",
+    "could you say that again",
+    "I missed that",
+    "say again?",
+    "once more please",
+    "can you say it again",
+    "sorry I didn't hear you",
+    "huh, say that again",
+    "please repeat",
+    "what? again please",
+    "didn't hear that, again",
+    "run it again",
+    "do it one more time",
+    "repeat the last one",
+    "same as before",
+    "huh?",
+    "what?",
+    "eh?",
+    "come again",
+    "sorry, come again?",
+    "what was that again?",
+    "say what?",
+    "I didn't get that",
+    "sorry I missed that",
+    "what did you just say",
+    "can you say that once more",
+    "sorry, could you repeat that",
+    "huh, what was that?",
+    "sorry, say it again",
+    "repeat that please",
+    "wait, what?",
+    "sorry, once more",
+    "I didn't quite catch that",
+    "hm? again please",
+)
 REPEAT_OPENERS = ("", "", "", "sorry ", "sorry, ", "huh? ", "what? ", "oh ", "wait ", "um ", "excuse me, ")
-ANSWERS = ("{v}", "{v}", "{v}", "{v}", "{v} please", "uh {v}", "um, {v}", "it's {v}", "{v}, thanks", "oh {v}",
-           "just {v}", "{v} I guess")
+ANSWERS = (
+    "{v}",
+    "{v}",
+    "{v}",
+    "{v}",
+    "{v} please",
+    "uh {v}",
+    "um, {v}",
+    "it's {v}",
+    "{v}, thanks",
+    "oh {v}",
+    "just {v}",
+    "{v} I guess",
+)
 VAGUE = ("a while", "a bit", "something", "the thing", "that thing", "whatever", "it")
-ANOTHER = ("and another", "then another", "and another one", "and a second one", "and then another one",
-           "plus another", "and one more")
+ANOTHER = (
+    "and another",
+    "then another",
+    "and another one",
+    "and a second one",
+    "and then another one",
+    "plus another",
+    "and one more",
+)
 PREPOSITIONS = ("in", "for", "at", "on", "about", "to", "from", "of", "with")  # kept in "and in Rome"
 LEAD_WORDS = (*PREPOSITIONS, "that", "saying", "called", "named")  # go with a value left unsaid ("add a note that")
 MAX_VALUE_WORDS = 4  # a follow-up names a place or a day, not a whole question
@@ -129,8 +239,12 @@ class Sizes:
 
     def scaled(self, share: float, unfinished: bool = True) -> Sizes:
         """A share of each; without ``unfinished`` none of that kind (held-out splits score complete requests)."""
-        return Sizes(**{kind: round(count * share) if unfinished or kind != "unfinished" else 0
-                        for kind, count in vars(self).items()})
+        return Sizes(
+            **{
+                kind: round(count * share) if unfinished or kind != "unfinished" else 0
+                for kind, count in vars(self).items()
+            }
+        )
 
     @classmethod
     def total(cls, count: int) -> Sizes:
@@ -162,11 +276,15 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
     rng = random.Random(f"compose:{seed}")
     made: dict[str, Composed] = {}
     counts: Counter[str] = Counter()
-    composers = {"compound": _compounds(commands, fallbacks, pack, rng), "follow-up": _follow_ups(commands, pack, rng),
-                 "repeat": _repeats(commands, pack, rng), "unrelated": _unrelated(commands, fallbacks, pack, rng),
-                 "no context": _no_context(commands, following, pack, rng),
-                 "unfinished": _unfinished(singles, commands, pack, rng),
-                 "answer": _answers(commands, fallbacks, pack, rng)}
+    composers = {
+        "compound": _compounds(commands, fallbacks, pack, rng),
+        "follow-up": _follow_ups(commands, pack, rng),
+        "repeat": _repeats(commands, pack, rng),
+        "unrelated": _unrelated(commands, fallbacks, pack, rng),
+        "no context": _no_context(commands, following, pack, rng),
+        "unfinished": _unfinished(singles, commands, pack, rng),
+        "answer": _answers(commands, fallbacks, pack, rng),
+    }
     for kind, composer in composers.items():
         count = asked[kind]
         draws = _tried(composer)
@@ -210,8 +328,11 @@ def previous_turns(examples: list[Example], pack: SkillPack, seed: int) -> dict[
     for example in examples:
         if len(example.calls) == 1:
             started.setdefault(example.calls[0].name, []).append(example)
-    return {example: _previous(rng.choice(started[target]), pack) for example in examples
-            if (target := follows_on(example, pack)) and started.get(target)}
+    return {
+        example: _previous(rng.choice(started[target]), pack)
+        for example in examples
+        if (target := follows_on(example, pack)) and started.get(target)
+    }
 
 
 def _said(example: Example, first: bool) -> str:
@@ -226,28 +347,47 @@ def _previous(example: Example, pack: SkillPack) -> Exchange:
     return Exchange(remembered(without_wake_word(example.user)), example.calls, question(pack, example.calls))
 
 
-def _compounds(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
-               ) -> Iterator[Composed | None]:
+def _compounds(
+    commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
+) -> Iterator[Composed | None]:
     names = _naming(commands, pack)
     started = {skill.changes for skill in pack.skills.values() if skill.changes}  # "another" of these is a second one
-    ending = [(e, name) for e in commands for name in names.get(e.calls[0].name, ())
-              if _said(e, True).casefold().endswith(str(e.calls[0].kwargs.get(name, "\0")).casefold())]
+    ending = [
+        (e, name)
+        for e in commands
+        for name in names.get(e.calls[0].name, ())
+        if _said(e, True).casefold().endswith(str(e.calls[0].kwargs.get(name, "\0")).casefold())
+    ]
     while True:
         # one skill, two values ("the weather in Oslo and in Rome") or three listed ("in Oslo, Stockholm and Helsinki")
         if ending and rng.random() < SHARED_WORDS_SHARE:
             first, name = rng.choice(ending)
-            values = list(dict.fromkeys(rng.choice(names[first.calls[0].name][name])
-                                        for _ in range(2 if rng.random() < LISTED_VALUES_SHARE else 1)))
+            values = list(
+                dict.fromkeys(
+                    rng.choice(names[first.calls[0].name][name])
+                    for _ in range(2 if rng.random() < LISTED_VALUES_SHARE else 1)
+                )
+            )
             text = _said(first, True)
             if all(value.casefold() not in text.casefold() for value in values) and not _one_value(
-                    pack, first.calls[0], name, values):
+                pack, first.calls[0], name, values
+            ):
                 before = text[: len(text) - len(str(first.calls[0].kwargs[name]))].split()
-                joint = f"and {before[-1]}" if before and rng.random() < 0.5 else rng.choice(("and", "and also", "and then"))
+                joint = (
+                    f"and {before[-1]}"
+                    if before and rng.random() < 0.5
+                    else rng.choice(("and", "and also", "and then"))
+                )
                 if first.calls[0].name in started and rng.random() < ANOTHER_SHARE:  # "... and another for 5 minutes"
-                    joint = rng.choice(ANOTHER) + (f" {before[-1]}" if before and before[-1].casefold() in PREPOSITIONS else "")
+                    joint = rng.choice(ANOTHER) + (
+                        f" {before[-1]}" if before and before[-1].casefold() in PREPOSITIONS else ""
+                    )
                 sentence = f"{text}, {values[0]} and {values[1]}" if len(values) == 2 else f"{text} {joint} {values[0]}"
-                yield Composed(sentence, Calls([first.calls[0], *(_changed(first.calls[0], name, v, pack) for v in values)]),
-                               "compound")
+                yield Composed(
+                    sentence,
+                    Calls([first.calls[0], *(_changed(first.calls[0], name, v, pack) for v in values)]),
+                    "compound",
+                )
             else:
                 yield None
             continue
@@ -342,7 +482,8 @@ def _follow_ups(commands: list[Example], pack: SkillPack, rng: random.Random) ->
         changer = changers.get(call.name)
         if changer is not None:  # a change of what this skill started (a timer's duration), if the changer takes it
             if not all(p.name == name for p in changer.parameters if p.required) or name not in {
-                    p.name for p in changer.parameters}:
+                p.name for p in changer.parameters
+            }:
                 yield None
                 continue
             after = Call(changer.name, ((name, value),))
@@ -366,8 +507,9 @@ def _repeats(commands: list[Example], pack: SkillPack, rng: random.Random) -> It
         yield Composed(said, before.calls, "repeat", _previous(before, pack))
 
 
-def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
-             ) -> Iterator[Composed | None]:
+def _answers(
+    commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
+) -> Iterator[Composed | None]:
     """The value alone, answering the assistant's question about the previous call, completes that call.
 
     The assistant asks (the parameter's resolver has a question) when a value does not resolve ("set
@@ -376,14 +518,23 @@ def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack,
     nothing else. A share of replies leave the question: talk not for the assistant, or a command of
     another skill, routed as it would be alone.
     """
-    unresolvable = {(name, p.name): [word for word in VAGUE if p.resolver.resolve(word) is None]
-                    for name, skill in pack.skills.items() for p in skill.parameters
-                    if p.resolver is not None and p.resolver.ask is not None}  # the parameters the assistant asks for
+    unresolvable = {
+        (name, p.name): [word for word in VAGUE if p.resolver.resolve(word) is None]
+        for name, skill in pack.skills.items()
+        for p in skill.parameters
+        if p.resolver is not None and p.resolver.ask is not None
+    }  # the parameters the assistant asks for
     candidates = []
     for example in commands:
         call, text = example.calls[0], _said(example, True)
-        spoken = [p for p in pack.skills[call.name].parameters if p.span and isinstance(value := call.kwargs.get(p.name), str)
-                  and value.casefold() in text.casefold() and is_span(value, value)]  # a value the grammar can copy
+        spoken = [
+            p
+            for p in pack.skills[call.name].parameters
+            if p.span
+            and isinstance(value := call.kwargs.get(p.name), str)
+            and value.casefold() in text.casefold()
+            and is_span(value, value)
+        ]  # a value the grammar can copy
         for param in spoken:
             if (call.name, param.name) not in unresolvable:
                 continue
@@ -396,7 +547,7 @@ def _answers(commands: list[Example], fallbacks: list[Example], pack: SkillPack,
         call = example.calls[0]
         value = str(call.kwargs[name])
         at = text.casefold().find(value.casefold())
-        words, rest = text[:at].split(), text[at + len(value):]
+        words, rest = text[:at].split(), text[at + len(value) :]
         word = words[-1].casefold() if words else ""
         if vague:  # said, but not as anything the skill can act on
             blurred = rng.choice(vague)
@@ -424,8 +575,9 @@ def _unrelated_to(commands: list[Example], fallbacks: list[Example], rng: random
     return rng.choice(fallbacks) if fallbacks and rng.random() < UNRELATED_FALLBACK_SHARE else rng.choice(commands)
 
 
-def _unrelated(commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
-               ) -> Iterator[Composed | None]:
+def _unrelated(
+    commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
+) -> Iterator[Composed | None]:
     """Half of what follows is speech not for the assistant: within the follow-up window people go on
     talking to each other, and a router that reads every turn as a follow-up acts on their words."""
     while True:
@@ -435,8 +587,9 @@ def _unrelated(commands: list[Example], fallbacks: list[Example], pack: SkillPac
         yield Composed(now.user, now.calls, "unrelated", _previous(before, pack)) if other else None
 
 
-def _no_context(commands: list[Example], following: list[Example], pack: SkillPack, rng: random.Random
-                ) -> Iterator[Composed]:
+def _no_context(
+    commands: list[Example], following: list[Example], pack: SkillPack, rng: random.Random
+) -> Iterator[Composed]:
     if pack.fallback is None:
         return
     values = [value for params in _values(commands, pack).values() for found in params.values() for value in found]
@@ -461,7 +614,9 @@ def cut_before_last_spoken(text: str, call: Call, pack: SkillPack) -> str | None
     return head if len(head.split()) >= 2 else None
 
 
-def _unfinished(singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random) -> Iterator[Composed]:
+def _unfinished(
+    singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random
+) -> Iterator[Composed]:
     """Commands cut just before their last spoken (span) value, after a word that ends no complete example."""
     final = {utterance_key(e.user).rsplit(" ", 1)[-1] for e in singles}
     cuts = []

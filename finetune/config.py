@@ -31,26 +31,44 @@ from assistant.routing.prompting import DEFAULT_TEMPLATE
 class RouterArguments:
     """What only voxroute's script knows: its data, skills, prompt, evaluation and W&B naming."""
 
-    data: str = field(default="dataset/training_data.json", metadata={
-        "help": "Training data written by `training_data.py -t` (its 'train' split is trained on)."})
-    eval_data: str | None = field(default=None, metadata={
-        "help": "Validation data (its 'validation' split); unset: the 'validation' split of --data."})
-    skills: str = field(default="skills", metadata={
-        "help": "Skill pack: a folder or a module such as benchmarks.snips.skills."})
-    template: str = field(default=DEFAULT_TEMPLATE, metadata={
-        "help": "Prompt template: chatml, mistral, llama2, plain, a file, or tokenizer (the base model's own chat "
-                "template); the runtime serves with the same one."})
+    data: str = field(
+        default="dataset/training_data.json",
+        metadata={"help": "Training data written by `training_data.py -t` (its 'train' split is trained on)."},
+    )
+    eval_data: str | None = field(
+        default=None,
+        metadata={"help": "Validation data (its 'validation' split); unset: the 'validation' split of --data."},
+    )
+    skills: str = field(
+        default="skills", metadata={"help": "Skill pack: a folder or a module such as benchmarks.snips.skills."}
+    )
+    template: str = field(
+        default=DEFAULT_TEMPLATE,
+        metadata={
+            "help": "Prompt template: chatml, mistral, llama2, plain, a file, or tokenizer (the base model's own chat "
+            "template); the runtime serves with the same one."
+        },
+    )
     list_skills: bool = field(default=False, metadata={"help": "List every skill's signature in the prompt."})
-    eval_samples: int = field(default=20, metadata={
-        "help": "Validation utterances whose calls are generated and scored (exact call) at each evaluation; 0: none."})
-    wandb_project: str = field(default="voxroute", metadata={
-        "help": "W&B project (WANDB_PROJECT, unless already set)."})
-    wandb_entity: str | None = field(default=None, metadata={
-        "help": "W&B entity (WANDB_ENTITY, unless already set)."})
-    resume: bool = field(default=False, metadata={
-        "help": "Resume from the newest complete checkpoint in --output_dir (incomplete ones are skipped and named)."})
-    merge: bool = field(default=False, metadata={
-        "help": "Also save the base model with the adapter merged in, in <output_dir>/merged."})
+    eval_samples: int = field(
+        default=20,
+        metadata={
+            "help": "Validation utterances whose calls are generated and scored (exact call) at each evaluation; 0: none."
+        },
+    )
+    wandb_project: str = field(
+        default="voxroute", metadata={"help": "W&B project (WANDB_PROJECT, unless already set)."}
+    )
+    wandb_entity: str | None = field(default=None, metadata={"help": "W&B entity (WANDB_ENTITY, unless already set)."})
+    resume: bool = field(
+        default=False,
+        metadata={
+            "help": "Resume from the newest complete checkpoint in --output_dir (incomplete ones are skipped and named)."
+        },
+    )
+    merge: bool = field(
+        default=False, metadata={"help": "Also save the base model with the adapter merged in, in <output_dir>/merged."}
+    )
 
 
 def cuda_available() -> bool:
@@ -105,8 +123,11 @@ class TrainParser(TrlParser):
     def __init__(self, description: str | None = None) -> None:
         types = (RouterArguments, SFTConfig, ModelConfig)
         super().__init__(types, prog="finetune.py", description=description)
-        self.add_argument("--config", default=argparse.SUPPRESS,
-                          help="YAML file of options, its keys named as these flags; flags override it.")
+        self.add_argument(
+            "--config",
+            default=argparse.SUPPRESS,
+            help="YAML file of options, its keys named as these flags; flags override it.",
+        )
         self.set_defaults(**defaults(cuda_available()))
         self.hints = {name: hint for kind in types for name, hint in typing.get_type_hints(kind).items()}
         self.actions: dict[str, argparse.Action] = {}
@@ -167,8 +188,10 @@ def check_yaml_file(path: Path) -> None:
             raise ConfigError(f"{path}: nested more than {MAX_YAML_DEPTH} deep")
 
 
-def parse_args(argv: list[str] | None = None, description: str | None = None,
-               ) -> tuple[RouterArguments, SFTConfig, ModelConfig]:
+def parse_args(
+    argv: list[str] | None = None,
+    description: str | None = None,
+) -> tuple[RouterArguments, SFTConfig, ModelConfig]:
     """The three configurations from ``--config`` YAML and flags; errors exit with one line."""
     given = sys.argv[1:] if argv is None else argv
     argv = [part for arg in given for part in (arg.split("=", 1) if arg.startswith("--config=") else [arg])]

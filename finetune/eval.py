@@ -34,10 +34,7 @@ from rich.table import Table
 
 from assistant.config import Config, RouterConfig
 from assistant.errors import VoxrouteError
-from assistant.runtime.context import SkillContext, use_context
 from assistant.files import write_atomically
-from assistant.runtime.pack import SkillPack, load_pack
-from assistant.runtime.resolution import resolved_key
 from assistant.routing.router import (
     SHIPPED_ADAPTER,
     OpenAIRouter,
@@ -45,6 +42,9 @@ from assistant.routing.router import (
     is_trained_folder,
     load_local_router,
 )
+from assistant.runtime.context import SkillContext, use_context
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.runtime.resolution import resolved_key
 from finetune.metrics import Prediction, score
 from finetune.records import Record, read_records
 
@@ -58,7 +58,7 @@ class EvalError(VoxrouteError, RuntimeError):
 
 def fetch_wandb_artifact(reference: str) -> Path:
     """Download a W&B artifact (``wandb:entity/project/name:version``) and return its folder."""
-    name = reference[len(WANDB_PREFIX):]
+    name = reference[len(WANDB_PREFIX) :]
     if os.environ.get("WANDB_MODE") in ("offline", "disabled") or not os.environ.get("WANDB_API_KEY"):
         raise EvalError(
             f"{reference}: W&B artifacts need network access and an API key (WANDB_API_KEY); "
@@ -85,7 +85,7 @@ def resolve_data(reference: str) -> Path:
 def load_test_set(reference: str, pack: SkillPack, split: str) -> list[Record]:
     records = read_records(resolve_data(reference), pack, split)
     if not records:
-        raise EvalError(f"{reference}: no {split} records (records with \"split\": \"{split}\", or a plain list)")
+        raise EvalError(f'{reference}: no {split} records (records with "split": "{split}", or a plain list)')
     return records
 
 
@@ -102,8 +102,9 @@ def build_router(args: argparse.Namespace, pack: SkillPack) -> Router:
         adapter, base = Path(model), None  # a trained folder: its manifest says base, template and prompt
     else:
         adapter, base = None, model
-    return load_local_router(pack, adapter, base_model=base, template=template, list_skills=args.list_skills,
-                             engine=args.engine)
+    return load_local_router(
+        pack, adapter, base_model=base, template=template, list_skills=args.list_skills, engine=args.engine
+    )
 
 
 def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str = "routing") -> dict[str, Any]:
@@ -113,8 +114,11 @@ def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str 
         for record in track(records, description=label, console=console, transient=True):
             routed = router.route(record.user, record.context)
             same = tuple(resolved_key(pack, p) == resolved_key(pack, e) for p, e in zip(routed.calls, record.calls))
-            predictions.append(Prediction(record.user, record.calls, routed.calls, routed.error is None,
-                                          routed.latency_ms, routed.text, same))
+            predictions.append(
+                Prediction(
+                    record.user, record.calls, routed.calls, routed.error is None, routed.latency_ms, routed.text, same
+                )
+            )
     return score(predictions)
 
 
@@ -127,13 +131,27 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
     summary = Table(title=title)
     summary.add_column("metric")
     summary.add_column("value", justify="right")
-    for key in ("n", "parse_rate", "skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy",
-                "per_call_accuracy", "argument_precision", "argument_recall",
-                "argument_f1", "false_activation_rate", "missed_command_rate"):
+    for key in (
+        "n",
+        "parse_rate",
+        "skill_accuracy",
+        "exact_call_accuracy",
+        "resolved_call_accuracy",
+        "per_call_accuracy",
+        "argument_precision",
+        "argument_recall",
+        "argument_f1",
+        "false_activation_rate",
+        "missed_command_rate",
+    ):
         value = metrics[key]
         interval = metrics.get(f"{key}_ci95")
-        summary.add_row(key, str(value) if key == "n" else _pct(value) + (
-            f" ({_pct(interval[0])}–{_pct(interval[1])})" if interval else ""))
+        summary.add_row(
+            key,
+            str(value)
+            if key == "n"
+            else _pct(value) + (f" ({_pct(interval[0])}–{_pct(interval[1])})" if interval else ""),
+        )
     for key in ("latency_ms_p50", "latency_ms_p95"):
         summary.add_row(key, "-" if metrics[key] is None else f"{metrics[key]:.0f} ms")
     out.print(summary)
@@ -143,8 +161,14 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
     for name, row in metrics["per_skill"].items():
         wrong = {k: v for k, v in metrics["confusion"][name].items() if k != name}
         confused = ", ".join(f"{k} ({v})" for k, v in sorted(wrong.items(), key=lambda kv: -kv[1])[:2])
-        per_skill.add_row(name, str(row["n"]), _pct(row["skill_accuracy"]), _pct(row["exact_call_accuracy"]),
-                          _pct(row["resolved_call_accuracy"]), confused)
+        per_skill.add_row(
+            name,
+            str(row["n"]),
+            _pct(row["skill_accuracy"]),
+            _pct(row["exact_call_accuracy"]),
+            _pct(row["resolved_call_accuracy"]),
+            confused,
+        )
     out.print(per_skill)
 
 
@@ -155,8 +179,9 @@ def log_to_wandb(metrics: dict[str, Any], project: str, config: dict[str, Any]) 
     run = wandb.init(project=project, job_type="eval", config=config)
     run.log({f"eval/{k}": v for k, v in metrics.items() if isinstance(v, (int, float)) and v is not None})
     rows = [[p["user"], p["expected"], p["predicted"], p["correct"], p["latency_ms"]] for p in metrics["predictions"]]
-    run.log({"eval/predictions": wandb.Table(columns=["user", "expected", "predicted", "correct", "latency_ms"],
-                                             data=rows)})
+    run.log(
+        {"eval/predictions": wandb.Table(columns=["user", "expected", "predicted", "correct", "latency_ms"], data=rows)}
+    )
     run.finish()
 
 
@@ -169,34 +194,73 @@ def checkpoint_curve(args: argparse.Namespace, pack: SkillPack, records: list[Re
     for folder in folders:
         args.model = str(folder)
         metrics = evaluate(build_router(args, pack), records, pack, folder.name)
-        curve.append({"checkpoint": folder.name, "step": int(re.sub(r"\D", "", folder.name)),
-                      **{k: metrics[k] for k in ("parse_rate", "skill_accuracy", "exact_call_accuracy", "resolved_call_accuracy",
-                                                 "argument_f1", "false_activation_rate", "latency_ms_p50")}})
+        curve.append(
+            {
+                "checkpoint": folder.name,
+                "step": int(re.sub(r"\D", "", folder.name)),
+                **{
+                    k: metrics[k]
+                    for k in (
+                        "parse_rate",
+                        "skill_accuracy",
+                        "exact_call_accuracy",
+                        "resolved_call_accuracy",
+                        "argument_f1",
+                        "false_activation_rate",
+                        "latency_ms_p50",
+                    )
+                },
+            }
+        )
     table = Table(title=f"checkpoints of {args.checkpoints}")
     for column in ("step", "parse", "skill", "exact call", "resolved call", "argument F1", "false activation"):
         table.add_column(column, justify="right")
     for row in curve:
-        table.add_row(str(row["step"]), _pct(row["parse_rate"]), _pct(row["skill_accuracy"]),
-                      _pct(row["exact_call_accuracy"]), _pct(row["resolved_call_accuracy"]), _pct(row["argument_f1"]),
-                      _pct(row["false_activation_rate"]))
+        table.add_row(
+            str(row["step"]),
+            _pct(row["parse_rate"]),
+            _pct(row["skill_accuracy"]),
+            _pct(row["exact_call_accuracy"]),
+            _pct(row["resolved_call_accuracy"]),
+            _pct(row["argument_f1"]),
+            _pct(row["false_activation_rate"]),
+        )
     Console().print(table)
     return curve
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", "--model-id", default=os.environ.get("MODEL_ID"),
-                        help="adapter folder, model folder, hub id or wandb: artifact (default: the shipped router)")
-    parser.add_argument("--data", default="dataset/training_data.json",
-                        help="-t JSON (its --split), JSON/JSONL of {user, call}, or a wandb: artifact")
-    parser.add_argument("--split", choices=("validation", "test"), default="validation",
-                        help="which held-out split of a -t data set to score: choose settings on validation, "
-                             "report test once at the end (default: validation; plain lists are read whole)")
-    parser.add_argument("--prompt", default=os.environ.get("PROMPT"),
-                        help="prompt template name (tokenizer: the model's own chat template)")
+    parser.add_argument(
+        "--model",
+        "--model-id",
+        default=os.environ.get("MODEL_ID"),
+        help="adapter folder, model folder, hub id or wandb: artifact (default: the shipped router)",
+    )
+    parser.add_argument(
+        "--data",
+        default="dataset/training_data.json",
+        help="-t JSON (its --split), JSON/JSONL of {user, call}, or a wandb: artifact",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("validation", "test"),
+        default="validation",
+        help="which held-out split of a -t data set to score: choose settings on validation, "
+        "report test once at the end (default: validation; plain lists are read whole)",
+    )
+    parser.add_argument(
+        "--prompt",
+        default=os.environ.get("PROMPT"),
+        help="prompt template name (tokenizer: the model's own chat template)",
+    )
     parser.add_argument("--prompt-file", default=os.environ.get("PROMPT_FILE"), help="prompt template file")
-    parser.add_argument("--list-skills", action=argparse.BooleanOptionalAction, default=None,
-                        help="list the skills in the prompt (default: as the adapter was trained)")
+    parser.add_argument(
+        "--list-skills",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="list the skills in the prompt (default: as the adapter was trained)",
+    )
     parser.add_argument("--engine", choices=("ctranslate2", "transformers"), default="ctranslate2")
     parser.add_argument("--openai-model", help="evaluate an OpenAI-compatible endpoint with this model instead")
     parser.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"), help="endpoint for --openai-model")
@@ -204,8 +268,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoints", help="evaluate every checkpoint-* folder of this training run")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test records")
     parser.add_argument("--json-out", help="write the metrics and predictions to this JSON file")
-    parser.add_argument("--report-to", choices=("auto", "wandb", "none"), default="auto",
-                        help="log to a W&B eval run; auto: when WANDB_API_KEY is set or WANDB_MODE=offline")
+    parser.add_argument(
+        "--report-to",
+        choices=("auto", "wandb", "none"),
+        default="auto",
+        help="log to a W&B eval run; auto: when WANDB_API_KEY is set or WANDB_MODE=offline",
+    )
     parser.add_argument("--wandb-project", default="voxroute", help="W&B project of the eval run (default: voxroute)")
     return parser.parse_args(argv)
 
@@ -223,8 +291,16 @@ def main(argv: list[str] | None = None) -> int:
             from finetune.config import wandb_configured
 
             if args.report_to == "wandb" or (args.report_to == "auto" and wandb_configured()):
-                log_to_wandb(result, args.wandb_project, {"model": args.openai_model or args.model or "shipped router",
-                                                          "data": args.data, "split": args.split, "skills": args.skills})
+                log_to_wandb(
+                    result,
+                    args.wandb_project,
+                    {
+                        "model": args.openai_model or args.model or "shipped router",
+                        "data": args.data,
+                        "split": args.split,
+                        "skills": args.skills,
+                    },
+                )
     except (EvalError, ValueError, OSError) as error:
         console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)  # one line
         return 1

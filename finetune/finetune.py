@@ -32,10 +32,9 @@ from typing import Any
 from trl import ModelConfig, SFTConfig
 
 from assistant.config import ConfigError
-from assistant.routing.decoding import CallMatcher, TorchEngine
 from assistant.files import write_atomically
 from assistant.models import resolve_base_model
-from assistant.runtime.pack import SkillPack, load_pack
+from assistant.routing.decoding import CallMatcher, TorchEngine
 from assistant.routing.prompting import (
     PromptTemplate,
     load_template,
@@ -43,15 +42,20 @@ from assistant.routing.prompting import (
     render_prompt,
 )
 from assistant.routing.router import MANIFEST, LocalRouter
+from assistant.runtime.pack import SkillPack, load_pack
 from finetune.config import RouterArguments, parse_args
 from finetune.records import Record, file_sha256, read_records
 
 
-def to_examples(records: list[Record], pack: SkillPack, script: RouterArguments,
-                template: PromptTemplate) -> list[dict[str, str]]:
+def to_examples(
+    records: list[Record], pack: SkillPack, script: RouterArguments, template: PromptTemplate
+) -> list[dict[str, str]]:
     lines = pack.prompt_lines() if script.list_skills else None
     return [
-        {"prompt": render_prompt(template, r.user, lines, r.context), "completion": render_completion(template, r.calls)}
+        {
+            "prompt": render_prompt(template, r.user, lines, r.context),
+            "completion": render_completion(template, r.calls),
+        }
         for r in records
     ]
 
@@ -81,9 +85,12 @@ def load_model(model_args: ModelConfig, gradient_checkpointing: bool) -> tuple[A
 
         device_map = {"": PartialState().device}  # this process's GPU; the CPU where there is none
     model = AutoModelForCausalLM.from_pretrained(
-        path, revision=model_args.model_revision, attn_implementation=model_args.attn_implementation,
+        path,
+        revision=model_args.model_revision,
+        attn_implementation=model_args.attn_implementation,
         dtype=model_args.dtype if model_args.dtype in ("auto", None) else getattr(torch, model_args.dtype),
-        quantization_config=quantization, device_map=device_map,
+        quantization_config=quantization,
+        device_map=device_map,
     )
     if quantization is None:
         return model, tokenizer
@@ -95,8 +102,15 @@ def load_model(model_args: ModelConfig, gradient_checkpointing: bool) -> tuple[A
 class CallAccuracy:
     """Generates calls for held-out utterances under the grammar and scores them (exact match)."""
 
-    def __init__(self, records: list[Record], pack: SkillPack, tokenizer: Any, template: PromptTemplate,
-                 script: RouterArguments, seed: int):
+    def __init__(
+        self,
+        records: list[Record],
+        pack: SkillPack,
+        tokenizer: Any,
+        template: PromptTemplate,
+        script: RouterArguments,
+        seed: int,
+    ):
         self.records = random.Random(seed).sample(records, min(script.eval_samples, len(records)))
         self.pack, self.tokenizer, self.template, self.script = pack, tokenizer, template, script
         self.calls = CallMatcher(tokenizer, pack, self.template.lead)
@@ -105,8 +119,14 @@ class CallAccuracy:
     def __call__(self, model: Any, step: int) -> dict[str, Any]:
         was_training = model.training
         model.eval()
-        router = LocalRouter(self.pack, self.tokenizer, TorchEngine(model, self.calls), self.calls,
-                             self.template, self.script.list_skills)
+        router = LocalRouter(
+            self.pack,
+            self.tokenizer,
+            TorchEngine(model, self.calls),
+            self.calls,
+            self.template,
+            self.script.list_skills,
+        )
         rows = []
         for record in self.records:
             routed = router.route(record.user, record.context)
@@ -129,15 +149,22 @@ def make_callback(scorer: CallAccuracy, use_wandb: bool) -> Any:
             if not state.is_world_process_zero or model is None:
                 return
             result = scorer(model, state.global_step)
-            print(f"step {state.global_step}: exact-call accuracy {result['exact_call_accuracy']:.3f} "
-                  f"on {len(result['samples'])} held-out utterances")
+            print(
+                f"step {state.global_step}: exact-call accuracy {result['exact_call_accuracy']:.3f} "
+                f"on {len(result['samples'])} held-out utterances"
+            )
             if use_wandb:
                 import wandb
 
                 if wandb.run is not None:
                     table = wandb.Table(columns=["user", "expected", "predicted", "correct"], data=result["samples"])
-                    wandb.log({"eval/exact_call_accuracy": result["exact_call_accuracy"],
-                               "eval/predictions": table, "train/global_step": state.global_step})
+                    wandb.log(
+                        {
+                            "eval/exact_call_accuracy": result["exact_call_accuracy"],
+                            "eval/predictions": table,
+                            "train/global_step": state.global_step,
+                        }
+                    )
 
     return CallAccuracyCallback()
 
@@ -168,8 +195,14 @@ def resume_checkpoint(output: Path) -> tuple[Path | None, list[Path]]:
         WEIGHTS_NAME,
     )
 
-    weights = (ADAPTER_SAFE_WEIGHTS_NAME, ADAPTER_WEIGHTS_NAME, SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME,
-               WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
+    weights = (
+        ADAPTER_SAFE_WEIGHTS_NAME,
+        ADAPTER_WEIGHTS_NAME,
+        SAFE_WEIGHTS_NAME,
+        SAFE_WEIGHTS_INDEX_NAME,
+        WEIGHTS_NAME,
+        WEIGHTS_INDEX_NAME,
+    )
 
     def complete(folder: Path) -> bool:
         try:
@@ -179,8 +212,11 @@ def resume_checkpoint(output: Path) -> tuple[Path | None, list[Path]]:
         return any((folder / name).is_file() for name in weights)
 
     prefix = f"{PREFIX_CHECKPOINT_DIR}-"
-    steps = {int(p.name[len(prefix):]): p for p in output.glob(f"{prefix}*")
-             if p.is_dir() and p.name[len(prefix):].isdigit()}
+    steps = {
+        int(p.name[len(prefix) :]): p
+        for p in output.glob(f"{prefix}*")
+        if p.is_dir() and p.name[len(prefix) :].isdigit()
+    }
     skipped: list[Path] = []
     for _, folder in sorted(steps.items(), reverse=True):
         if complete(folder):
@@ -189,18 +225,35 @@ def resume_checkpoint(output: Path) -> tuple[Path | None, list[Path]]:
     return None, skipped
 
 
-def write_manifest(folder: Path, script: RouterArguments, training: SFTConfig, model_args: ModelConfig,
-                   pack: SkillPack, train: list[Record], test: list[Record], metrics: dict[str, Any]) -> None:
+def write_manifest(
+    folder: Path,
+    script: RouterArguments,
+    training: SFTConfig,
+    model_args: ModelConfig,
+    pack: SkillPack,
+    train: list[Record],
+    test: list[Record],
+    metrics: dict[str, Any],
+) -> None:
     manifest = {
         "base_model": model_args.model_name_or_path,
         "template": script.template,
         "list_skills": script.list_skills,
         "signatures": pack.signatures(),
-        "dataset": {"path": script.data, "sha256": file_sha256(script.data), "train": len(train), "validation": len(test)},
+        "dataset": {
+            "path": script.data,
+            "sha256": file_sha256(script.data),
+            "train": len(train),
+            "validation": len(test),
+        },
         "config": {**dataclasses.asdict(script), **dataclasses.asdict(model_args), **training.to_dict()},
         "metrics": metrics,
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
-                    "processes": training.world_size},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            "processes": training.world_size,
+        },
     }
     write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
@@ -236,8 +289,10 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     train_examples = to_examples(train_records, pack, script, template)
     longest = max(len(tokenizer(e["prompt"] + e["completion"]).input_ids) for e in train_examples)
     if training.max_length is not None and longest > training.max_length:
-        raise SystemExit(f"max_length={training.max_length} is shorter than the longest training example "
-                         f"({longest} tokens, prompt included): raise --max_length")
+        raise SystemExit(
+            f"max_length={training.max_length} is shorter than the longest training example "
+            f"({longest} tokens, prompt included): raise --max_length"
+        )
     use_wandb = "wandb" in training.report_to
     if use_wandb:
         os.environ.setdefault("WANDB_PROJECT", script.wandb_project)
@@ -246,14 +301,18 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     output = Path(training.output_dir)
     if not validation_records:
         training.eval_strategy = IntervalStrategy.NO  # nothing to evaluate on
-    scorer = (CallAccuracy(validation_records, pack, tokenizer, template, script, training.seed)
-              if validation_records and script.eval_samples > 0 else None)
+    scorer = (
+        CallAccuracy(validation_records, pack, tokenizer, template, script, training.seed)
+        if validation_records and script.eval_samples > 0
+        else None
+    )
     trainer = CompletionOnlySFTTrainer(
         model=model,
         args=training,
         train_dataset=Dataset.from_list(train_examples),
-        eval_dataset=(Dataset.from_list(to_examples(validation_records, pack, script, template))
-                      if validation_records else None),
+        eval_dataset=(
+            Dataset.from_list(to_examples(validation_records, pack, script, template)) if validation_records else None
+        ),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=[make_callback(scorer, use_wandb)] if scorer else None,
@@ -263,13 +322,20 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
         found, skipped = resume_checkpoint(output)
         checkpoint = str(found) if found else None
         note = f" (skipped incomplete: {', '.join(p.name for p in skipped)})" if skipped else ""
-        print(f"resuming from {found}{note}" if found else f"--resume: no complete checkpoint in {output}{note}; "
-              "starting afresh")
+        print(
+            f"resuming from {found}{note}"
+            if found
+            else f"--resume: no complete checkpoint in {output}{note}; starting afresh"
+        )
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - start
-    metrics: dict[str, Any] = {"train_loss": result.training_loss, "train_seconds": round(seconds, 1),
-                               "steps": trainer.state.global_step, "device": training.device.type}
+    metrics: dict[str, Any] = {
+        "train_loss": result.training_loss,
+        "train_seconds": round(seconds, 1),
+        "steps": trainer.state.global_step,
+        "device": training.device.type,
+    }
     if validation_records:
         metrics["eval_loss"] = last_eval_loss(trainer.state) or trainer.evaluate()["eval_loss"]
     if scorer and scorer.history:

@@ -17,8 +17,9 @@ from typing import Any
 
 import openai
 
-from assistant.routing.calls import Call, CallError, format_literal
 from assistant.errors import VoxrouteError
+from assistant.files import write_atomically
+from assistant.routing.calls import Call, CallError, format_literal
 from assistant.runtime.example_files import (
     ASSISTANT,
     EXAMPLES,
@@ -28,7 +29,6 @@ from assistant.runtime.example_files import (
     read_example_text,
     utterance_key,
 )
-from assistant.files import write_atomically
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.skill import Skill
 
@@ -135,7 +135,9 @@ def build_messages(
     avoid = [example.user for example in example_file.examples] + list(generated)
     sample = rng.sample(avoid, min(AVOID_SAMPLE, len(avoid)))
     if sample:
-        parts.append("Already in the data (do not repeat these or near-copies):\n" + "\n".join(f"- {u}" for u in sample))
+        parts.append(
+            "Already in the data (do not repeat these or near-copies):\n" + "\n".join(f"- {u}" for u in sample)
+        )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -265,5 +267,8 @@ def append_examples(path: Path, examples: Sequence[NewExample], pack: SkillPack)
     text = read_example_text(path)  # bounded again: it may have changed since -c read it
     if not any(line.strip() == EXAMPLES for line in text.splitlines()):
         text = text.rstrip("\n") + f"\n\n{EXAMPLES}\n"
-    write_atomically(path, text.rstrip("\n") + "\n\n" + format_examples(examples).rstrip("\n") + "\n",
-                     check=lambda temp: read_example_file(temp, pack))
+    write_atomically(
+        path,
+        text.rstrip("\n") + "\n\n" + format_examples(examples).rstrip("\n") + "\n",
+        check=lambda temp: read_example_file(temp, pack),
+    )

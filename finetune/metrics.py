@@ -42,8 +42,12 @@ class Prediction:
     @property
     def resolved_correct(self) -> bool:
         """Exactly right, or as many calls, each of the same skill with every argument resolving to the same value."""
-        return self.correct or (self.parsed and len(self.predicted) == len(self.expected)
-                                and self.resolved_same is not None and all(self.resolved_same))
+        return self.correct or (
+            self.parsed
+            and len(self.predicted) == len(self.expected)
+            and self.resolved_same is not None
+            and all(self.resolved_same)
+        )
 
 
 def label(calls: Calls) -> str:
@@ -124,10 +128,16 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
         "argument_precision": precision,
         "argument_recall": recall,
         "argument_f1": f1,
-        "false_activation_rate": _ratio(sum(p.parsed and not _only_fallback(p.predicted) for p in negatives),
-                                        len(negatives)) if has_no_op else None,
-        "missed_command_rate": _ratio(sum(not p.parsed or _only_fallback(p.predicted) for p in positives),
-                                      len(positives)) if has_no_op else None,
+        "false_activation_rate": _ratio(
+            sum(p.parsed and not _only_fallback(p.predicted) for p in negatives), len(negatives)
+        )
+        if has_no_op
+        else None,
+        "missed_command_rate": _ratio(
+            sum(not p.parsed or _only_fallback(p.predicted) for p in positives), len(positives)
+        )
+        if has_no_op
+        else None,
         "latency_ms_p50": percentile(latencies, 0.5),
         "latency_ms_p95": percentile(latencies, 0.95),
         "per_skill": {

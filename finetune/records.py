@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.routing.calls import CallError, Calls
 from assistant.config import ConfigError, read_small_text
 from assistant.dialogue import Exchange, first_question
+from assistant.routing.calls import CallError, Calls
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.resolution import question
 
@@ -90,8 +90,12 @@ def _context(value: object, pack: SkillPack) -> Exchange | None:
     if value is None or value == []:
         return None
     last = value[-1] if isinstance(value, list) else None
-    if not isinstance(last, dict) or not isinstance(last.get("user"), str) or not isinstance(last.get("call"), str) \
-            or not isinstance(last.get("asked", ""), str):
+    if (
+        not isinstance(last, dict)
+        or not isinstance(last.get("user"), str)
+        or not isinstance(last.get("call"), str)
+        or not isinstance(last.get("asked", ""), str)
+    ):
         raise ValueError("'context' must be a list of objects with string fields 'user' and 'call' (and 'asked')")
     calls = pack.parse_calls(last["call"])
     return Exchange(last["user"], calls, first_question(last["asked"]) if "asked" in last else question(pack, calls))
@@ -99,7 +103,9 @@ def _context(value: object, pack: SkillPack) -> Exchange | None:
 
 def context_record(exchange: Exchange) -> list[dict[str, str]]:
     """The previous turn as a record's ``context``; its question is written only where it asked one."""
-    return [{"user": exchange.user, "call": str(exchange.calls), **({"asked": exchange.asked} if exchange.asked else {})}]
+    return [
+        {"user": exchange.user, "call": str(exchange.calls), **({"asked": exchange.asked} if exchange.asked else {})}
+    ]
 
 
 def file_sha256(path: str | Path) -> str:

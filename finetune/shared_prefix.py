@@ -72,9 +72,13 @@ def shared_prefix_forward(backbone: Any, input_ids: Any, attention_mask: Any) ->
     for layer in cache.layers:
         layer.keys, layer.values = layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1)
     length = input_ids.shape[1]
-    tail = backbone(input_ids=input_ids[:, shared:], attention_mask=attention_mask, cache=cache,
-                    position_ids=torch.arange(shared, length, device=input_ids.device).expand(rows, -1),
-                    use_cache=True)
+    tail = backbone(
+        input_ids=input_ids[:, shared:],
+        attention_mask=attention_mask,
+        cache=cache,
+        position_ids=torch.arange(shared, length, device=input_ids.device).expand(rows, -1),
+        use_cache=True,
+    )
     return torch.cat([head.last_hidden_state.expand(rows, -1, -1), tail.last_hidden_state], dim=1)
 
 
@@ -93,11 +97,13 @@ class CompletionOnlySFTTrainer(SFTTrainer):
         sampler = super()._get_train_sampler(train_dataset)
         if not isinstance(sampler, LengthGroupedSampler):
             return sampler
-        return LengthGroupedSampler(sampler.batch_size * self.args.world_size, lengths=sampler.lengths,
-                                    generator=sampler.generator)
+        return LengthGroupedSampler(
+            sampler.batch_size * self.args.world_size, lengths=sampler.lengths, generator=sampler.generator
+        )
 
-    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
-                     num_items_in_batch: Any = None) -> Any:
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
         import torch
 
         if self.accelerator.unwrap_model(model) is not model:

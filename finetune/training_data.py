@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
+from assistant.files import write_atomically
 from assistant.routing.calls import Calls
-from assistant.web import NoAPIKey, openai_client
 from assistant.runtime.example_files import (
     Example,
     ExampleFile,
@@ -41,9 +41,9 @@ from assistant.runtime.example_files import (
     sync_prompt_line,
     utterance_key,
 )
-from assistant.files import write_atomically
 from assistant.runtime.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.runtime.templates import TemplateError, expand
+from assistant.web import NoAPIKey, openai_client
 from finetune.compose import KINDS, Sizes, compose, exchange_key, previous_turns
 from finetune.generate import (
     DEFAULT_MODEL,
@@ -75,9 +75,17 @@ class DatasetReport:
     skipped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # per split, the kinds its examples cannot make
 
 
-def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_fraction: float, test_fraction: float,
-                  seed: int, template_cap: int = 400, template_samples: int = 60,
-                  exclude: Collection[str] = (), sizes: Sizes = Sizes()) -> tuple[list[dict], DatasetReport]:
+def build_dataset(
+    files: Iterable[ExampleFile],
+    pack: SkillPack,
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int,
+    template_cap: int = 400,
+    template_samples: int = 60,
+    exclude: Collection[str] = (),
+    sizes: Sizes = Sizes(),
+) -> tuple[list[dict], DatasetReport]:
     """Records of the deduplicated examples, split train/validation/test per skill, and a report.
 
     Prompt examples come first, then the written examples, then template expansions, so that a
@@ -115,8 +123,14 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
         group = by_skill[skill]
         split = choose_splits(group, candidates, validation_fraction, test_fraction, random.Random(f"{seed}:{skill}"))
         records.extend(
-            {"skill": skill, "user": e.user, "call": str(e.calls), "split": split.get(e, "train"),
-             **({"context": context_record(previous[e])} if e in previous else {})} for e in group
+            {
+                "skill": skill,
+                "user": e.user,
+                "call": str(e.calls),
+                "split": split.get(e, "train"),
+                **({"context": context_record(previous[e])} if e in previous else {}),
+            }
+            for e in group
         )
         training.extend(e for e in group if e not in split)
         validation.extend(e for e in group if split.get(e) == "validation")
@@ -130,8 +144,14 @@ def build_dataset(files: Iterable[ExampleFile], pack: SkillPack, validation_frac
         for kind in KINDS:
             report.composed[kind] = report.composed.get(kind, 0) + sum(c.kind == kind for c in composed)
         records.extend(
-            {"skill": label(c.calls), "user": c.user, "call": str(c.calls), "split": split_name, "kind": c.kind,
-             **({"context": context_record(c.context)} if c.context else {})}
+            {
+                "skill": label(c.calls),
+                "user": c.user,
+                "call": str(c.calls),
+                "split": split_name,
+                "kind": c.kind,
+                **({"context": context_record(c.context)} if c.context else {}),
+            }
             for c in composed
         )
     return records, report
@@ -144,24 +164,33 @@ def expand_templates(example_file: ExampleFile, pack: SkillPack, seed: int, cap:
     try:
         for template in example_file.templates:
             for user, call in expand(template, example_file.lists, pack, rng, samples):
-                made.setdefault(utterance_key(user), Example(user, Calls([call]), example_file.path.name, template.line))
+                made.setdefault(
+                    utterance_key(user), Example(user, Calls([call]), example_file.path.name, template.line)
+                )
     except TemplateError as error:
         raise ExamplesError([str(error)]) from None
     examples = list(made.values())
     return examples if len(examples) <= cap else rng.sample(examples, cap)
 
 
-def choose_splits(group: Sequence[Example], candidates: set[Example], validation_fraction: float,
-                  test_fraction: float, rng: random.Random) -> dict[Example, str]:
+def choose_splits(
+    group: Sequence[Example],
+    candidates: set[Example],
+    validation_fraction: float,
+    test_fraction: float,
+    rng: random.Random,
+) -> dict[Example, str]:
     """Validation and test members among one skill's written examples, about the given fractions of them.
 
     Each held-out split gets at least one example whenever the skill has three or more written ones.
     """
     pool = [example for example in group if example in candidates]
     chosen = rng.sample(pool, len(pool))
-    sizes = [max(1, round(fraction * len(pool))) if len(pool) >= 3 else 0
-             for fraction in (validation_fraction, test_fraction)]
-    validation, test = chosen[: sizes[0]], chosen[sizes[0]: sizes[0] + sizes[1]]
+    sizes = [
+        max(1, round(fraction * len(pool))) if len(pool) >= 3 else 0
+        for fraction in (validation_fraction, test_fraction)
+    ]
+    validation, test = chosen[: sizes[0]], chosen[sizes[0] : sizes[0] + sizes[1]]
     return {**dict.fromkeys(validation, "validation"), **dict.fromkeys(test, "test")}
 
 
@@ -180,9 +209,17 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
         return BAD_INPUT
     try:
         excluded = evaluation_keys(args.exclude or [], pack)
-        records, report = build_dataset(read_example_files(paths, pack), pack, args.validation_fraction,
-                                        args.test_fraction, args.seed, args.template_cap, args.template_samples,
-                                        excluded, Sizes.total(args.compose))
+        records, report = build_dataset(
+            read_example_files(paths, pack),
+            pack,
+            args.validation_fraction,
+            args.test_fraction,
+            args.seed,
+            args.template_cap,
+            args.template_samples,
+            excluded,
+            Sizes.total(args.compose),
+        )
     except ExamplesError as error:
         report_problems(error)
         return BAD_INPUT
@@ -235,8 +272,9 @@ def sync_mode(args: argparse.Namespace, pack: SkillPack) -> int:
 def evaluation_keys(paths: Iterable[Path], pack: SkillPack) -> set[str]:
     """The keys of evaluation files' utterances, alone and with their previous turn: never trained on."""
     records = [record for path in paths for record in read_records(path, pack)]
-    return ({utterance_key(record.user) for record in records}
-            | {exchange_key(record.user, record.context.user) for record in records if record.context})
+    return {utterance_key(record.user) for record in records} | {
+        exchange_key(record.user, record.context.user) for record in records if record.context
+    }
 
 
 def prompt_mode(args: argparse.Namespace, pack: SkillPack, example_file: ExampleFile) -> int:
@@ -247,7 +285,9 @@ def prompt_mode(args: argparse.Namespace, pack: SkillPack, example_file: Example
 
 
 def create_mode(args: argparse.Namespace, pack: SkillPack, example_file: ExampleFile) -> int:
-    siblings = [path for path in ordered_paths(args.file.parent.glob("*_examples.txt")) if path.resolve() != args.file.resolve()]
+    siblings = [
+        path for path in ordered_paths(args.file.parent.glob("*_examples.txt")) if path.resolve() != args.file.resolve()
+    ]
     try:
         known = known_utterances([example_file, *read_example_files(siblings, pack)])
         client = openai_client(args.base_url, "OPENAI_API_KEY", args.timeout, args.retries)
@@ -259,7 +299,14 @@ def create_mode(args: argparse.Namespace, pack: SkillPack, example_file: Example
         return BAD_INPUT
     model = args.model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
     result = generate(
-        client, model, example_file, pack, known, args.n_generations, args.per_request, args.seed,
+        client,
+        model,
+        example_file,
+        pack,
+        known,
+        args.n_generations,
+        args.per_request,
+        args.seed,
         lambda line: stderr.print(line, style="yellow", markup=False),
     )
     sys.stdout.write(format_examples(result.examples))
@@ -267,7 +314,9 @@ def create_mode(args: argparse.Namespace, pack: SkillPack, example_file: Example
         try:
             append_examples(args.file, result.examples, pack)
         except (OSError, ExamplesError) as error:
-            stderr.print(f"cannot append to {args.file} (the examples are printed above): {error}", style="red", markup=False)
+            stderr.print(
+                f"cannot append to {args.file} (the examples are printed above): {error}", style="red", markup=False
+            )
             return BAD_INPUT
     where = f"appended to {args.file}" if args.append else "printed"
     stderr.print(f"{len(result.examples)} new examples {where}; {len(result.rejected)} dropped", markup=False)
@@ -291,38 +340,74 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-t", "--training-data", action="store_true", help="print the data set (JSON) built from --files")
     mode.add_argument("-c", "--create", action="store_true", help="generate new examples for --file with an LLM")
     mode.add_argument("-p", "--prompt", action="store_true", help="print the messages -c would send for --file")
-    mode.add_argument("--sync-prompts", action="store_true",
-                      help="rewrite the prompt line of --files (default: all) as each skill's signature derives it")
+    mode.add_argument(
+        "--sync-prompts",
+        action="store_true",
+        help="rewrite the prompt line of --files (default: all) as each skill's signature derives it",
+    )
     parser.add_argument("--skills", default=DEFAULT_MODULE, help="module of the skill pack (default: %(default)s)")
     parser.add_argument("--examples", type=Path, help="examples folder of the pack (default: the pack's own)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and of -c's prompt sampling (default: 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the split and of -c's prompt sampling (default: 0)"
+    )
     data = parser.add_argument_group("-t")
     data.add_argument("--files", type=Path, nargs="+", help="example files (default: all of the examples folder)")
-    data.add_argument("--validation-fraction", type=_fraction, default=0.1,
-                      help="share of each skill's written examples to choose steps and settings on (default: 0.1)")
-    data.add_argument("--test-fraction", type=_fraction, default=0.1,
-                      help="share of each skill's written examples for the final report (default: 0.1)")
-    data.add_argument("--template-samples", type=_positive(int), default=60,
-                      help="sentences drawn from each template (default: 60)")
-    data.add_argument("--template-cap", type=_positive(int), default=400,
-                      help="most template sentences kept per file (default: 400)")
-    data.add_argument("--compose", type=_nonnegative_int, default=sum(vars(Sizes()).values()),
-                      help="most compound, follow-up, repeat, unrelated-context, no-context and unfinished examples made "
-                           "from the training examples, in all; 0: none (default: %(default)s)")
-    data.add_argument("--exclude", type=Path, nargs="+",
-                      help="evaluation files (JSON/JSONL of {user, call}) whose utterances are never trained on")
+    data.add_argument(
+        "--validation-fraction",
+        type=_fraction,
+        default=0.1,
+        help="share of each skill's written examples to choose steps and settings on (default: 0.1)",
+    )
+    data.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        default=0.1,
+        help="share of each skill's written examples for the final report (default: 0.1)",
+    )
+    data.add_argument(
+        "--template-samples", type=_positive(int), default=60, help="sentences drawn from each template (default: 60)"
+    )
+    data.add_argument(
+        "--template-cap", type=_positive(int), default=400, help="most template sentences kept per file (default: 400)"
+    )
+    data.add_argument(
+        "--compose",
+        type=_nonnegative_int,
+        default=sum(vars(Sizes()).values()),
+        help="most compound, follow-up, repeat, unrelated-context, no-context and unfinished examples made "
+        "from the training examples, in all; 0: none (default: %(default)s)",
+    )
+    data.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="+",
+        help="evaluation files (JSON/JSONL of {user, call}) whose utterances are never trained on",
+    )
     data.add_argument("--out", type=Path, help="write the JSON to this file (atomically) instead of stdout")
     create = parser.add_argument_group("-c and -p")
     create.add_argument("--file", type=Path, help="the example file of the skill to generate for")
-    create.add_argument("--n_generations", "--n-generations", dest="n_generations", type=_positive(int), default=1,
-                        help="number of requests (default: 1)")
-    create.add_argument("--per-request", type=_positive(int), default=10, help="examples asked for per request (default: 10)")
+    create.add_argument(
+        "--n_generations",
+        "--n-generations",
+        dest="n_generations",
+        type=_positive(int),
+        default=1,
+        help="number of requests (default: 1)",
+    )
+    create.add_argument(
+        "--per-request", type=_positive(int), default=10, help="examples asked for per request (default: 10)"
+    )
     create.add_argument("--model", help=f"model name (default: $OPENAI_MODEL or {DEFAULT_MODEL})")
     create.add_argument("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL or OpenAI)")
     create.add_argument("--append", action="store_true", help="also add the new examples to --file")
     create.add_argument("--timeout", type=_positive(float), default=60.0, help="seconds per request (default: 60)")
-    create.add_argument("--retries", type=_nonnegative_int, default=4, help="retries of a failing request (timeouts, 429, 5xx), "
-                        "waiting as Retry-After says, else backing off exponentially (default: 4)")
+    create.add_argument(
+        "--retries",
+        type=_nonnegative_int,
+        default=4,
+        help="retries of a failing request (timeouts, 429, 5xx), "
+        "waiting as Retry-After says, else backing off exponentially (default: 4)",
+    )
     return parser
 
 

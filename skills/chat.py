@@ -15,11 +15,11 @@ import time
 from typing import Annotated, Any
 
 from assistant.config import LLMConfig, config_path
-from assistant.runtime.context import current_context
-from assistant.web import LOCAL_API_KEY
 from assistant.models import ModelNotFound, load_causal_lm
-from assistant.runtime.skill import Span, skill
+from assistant.runtime.context import current_context
 from assistant.runtime.net import OverLimit, Reply, Unreachable, budget_s, request
+from assistant.runtime.skill import Span, skill
+from assistant.web import LOCAL_API_KEY
 
 MAX_ANSWER_BYTES = 1_000_000  # a chat.completions answer of max_new_tokens is a few kB
 RETRY_WAIT_S = 0.5  # before the first retry of a failed request; doubled for each next one
@@ -62,16 +62,25 @@ def _remote(settings: LLMConfig, system: str, user: str) -> str:
         return f"The language model endpoint has no model name: set model under [llm] in {config_path()}."
     where = f"The language model at {settings.base_url}"
     until = time.monotonic() + budget_s(settings.timeout_s)  # every try together
-    asked = {"model": settings.model, "max_tokens": settings.max_new_tokens,
-             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}]}
+    asked = {
+        "model": settings.model,
+        "max_tokens": settings.max_new_tokens,
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+    }
     key = os.environ.get(settings.api_key_env) or LOCAL_API_KEY  # a server of one's own needs none
     reply: Reply | None = None
     for attempt in range(settings.max_retries + 1):
         if attempt:
             time.sleep(min(RETRY_WAIT_S * 2 ** (attempt - 1), max(0.0, until - time.monotonic())))
         try:
-            reply = request("POST", f"{str(settings.base_url).rstrip('/')}/chat/completions", until=until,
-                            max_bytes=MAX_ANSWER_BYTES, json=asked, headers={"Authorization": f"Bearer {key}"})
+            reply = request(
+                "POST",
+                f"{str(settings.base_url).rstrip('/')}/chat/completions",
+                until=until,
+                max_bytes=MAX_ANSWER_BYTES,
+                json=asked,
+                headers={"Authorization": f"Bearer {key}"},
+            )
         except Unreachable:
             continue
         except OverLimit as error:
@@ -105,8 +114,9 @@ def _generate_locally(settings: LLMConfig, system: str, user: str) -> str:
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
     # Stop in time to answer within the skill's limit, rather than be abandoned by the dispatcher.
-    output = model.generate(**inputs, max_new_tokens=settings.max_new_tokens, max_time=budget_s(settings.timeout_s),
-                            do_sample=False)
+    output = model.generate(
+        **inputs, max_new_tokens=settings.max_new_tokens, max_time=budget_s(settings.timeout_s), do_sample=False
+    )
     text = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
     return whole_sentences(text) or "The language model gave an empty answer."
 

@@ -11,8 +11,8 @@ import feedparser
 
 from assistant.config import NewsConfig, config_path
 from assistant.runtime.context import current_context
-from assistant.runtime.skill import Span, skill
 from assistant.runtime.net import OverLimit, Unreachable, budget_s, request
+from assistant.runtime.skill import Span, skill
 
 UNREACHABLE = "I can't reach the news feeds right now."
 MAX_FEED_BYTES = 4_000_000  # a feed of hundreds of items is a few hundred kB; the parsed entries take several times it
@@ -52,8 +52,13 @@ def _fetch_all(settings: NewsConfig) -> list[Any] | str:
         if time.monotonic() >= until:
             break
         try:
-            reply = request("GET", url, until=min(until, time.monotonic() + settings.timeout_s),
-                            max_bytes=MAX_FEED_BYTES, follow_redirects=True)
+            reply = request(
+                "GET",
+                url,
+                until=min(until, time.monotonic() + settings.timeout_s),
+                max_bytes=MAX_FEED_BYTES,
+                follow_redirects=True,
+            )
         except Unreachable:
             continue
         except OverLimit as error:

@@ -29,8 +29,9 @@ MAX_READ_NOTE_CHARS = 500  # of each note read out (a dictated note is at most a
 APPLICATION_ID = int.from_bytes(b"VXRN", "big")  # SQLite's header field for the program that made the file
 SQLITE_MAGIC = b"SQLite format 3\x00"
 APPLICATION_ID_OFFSET = 68  # where the header keeps the application id, 4 bytes big-endian
-SCHEMA = ("CREATE TABLE notes ("
-          "id INTEGER PRIMARY KEY, text TEXT NOT NULL, created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+SCHEMA = (
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+)
 
 
 class NotOurs(Exception):

@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 
 from assistant.config import config_path, spoken_key
 from assistant.runtime.context import current_context
+from assistant.runtime.example_files import utterance_key
 from assistant.runtime.skill import Resolver, Span, skill
 
 # Words people put around a program's name: "open my email client thunderbird", "the calculator app".
@@ -30,7 +31,7 @@ def find_program(spoken: str) -> str | None:
     key = spoken_key(spoken)
     if key in allow:
         return key
-    bare = " ".join(FILLER.sub(" ", re.sub(r"[^\w' ]+", " ", key)).split())
+    bare = " ".join(FILLER.sub(" ", utterance_key(key)).split())
     if bare in allow:
         return bare
     best = process.extractOne(bare, list(allow), scorer=fuzz.WRatio, score_cutoff=MATCH_SCORE) if bare else None
@@ -39,8 +40,15 @@ def find_program(spoken: str) -> str | None:
 
 @skill
 def run_app(
-    program: Annotated[str, Span(), Resolver(find_program, "Which program? I may not open '{value}': programs are allowed "
-                                                   "under [apps.allow] in the config file (voxroute config shows it).")],
+    program: Annotated[
+        str,
+        Span(),
+        Resolver(
+            find_program,
+            "Which program? I may not open '{value}': programs are allowed "
+            "under [apps.allow] in the config file (voxroute config shows it).",
+        ),
+    ],
 ) -> str:
     """Open a program on this computer, like Firefox or the calculator."""
     context = current_context()

@@ -7,7 +7,7 @@ zones from the standard library's zoneinfo: nothing is fetched.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -65,10 +65,11 @@ def place_name(location: str) -> str | None:
 
 @skill(reads_only=True)
 def timecheck(
-    location: Annotated[str, Span(), Resolver(place_name, "Which place? I don't know where '{value}' is.")] | None = None,
+    location: Annotated[str, Span(), Resolver(place_name, "Which place? I don't know where '{value}' is.")]
+    | None = None,
 ) -> str:
     """Ask what time it is here, or in a city or country."""
-    return time_in(location, datetime.now(timezone.utc))
+    return time_in(location, datetime.now(UTC))
 
 
 def time_in(location: str | None, now: datetime) -> str:

@@ -16,7 +16,16 @@ from word2number import w2n
 
 from assistant.runtime.context import SkillContext, current_context
 from assistant.runtime.skill import Resolver, Span, skill
-from assistant.runtime.timers import EVERY, MOST_TIMERS, BoardFull, Countdown, NameTaken, TimerBoard, name_key, timer_name
+from assistant.runtime.timers import (
+    EVERY,
+    MOST_TIMERS,
+    BoardFull,
+    Countdown,
+    NameTaken,
+    TimerBoard,
+    name_key,
+    timer_name,
+)
 
 UNIT_SECONDS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from assistant.config import WeatherConfig, config_path
 from assistant.runtime.context import current_context
-from assistant.runtime.resolution import normalise_text
-from assistant.runtime.skill import Resolver, Span, skill
+from assistant.runtime.example_files import utterance_key
 from assistant.runtime.net import OverLimit, Unreachable, budget_s, request
+from assistant.runtime.skill import Resolver, Span, skill
 from skills.timecheck import place_name
 
 UNREACHABLE = "I can't reach the weather service right now."
@@ -20,7 +20,9 @@ MAX_WEATHER_BYTES = 1_000_000  # a 7-day forecast or ten places is a few kB
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # The days a forecast can answer: a fixed vocabulary, so the grammar allows nothing else ("on saturday" is "saturday").
-Day = Literal["today", "tomorrow", "weekend", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+Day = Literal[
+    "today", "tomorrow", "weekend", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+]
 
 # WMO weather interpretation codes, as documented by Open-Meteo.
 WMO_CODES = {
@@ -57,12 +59,11 @@ WMO_CODES = {
 
 def place_or_words(location: str) -> str:
     """The gazetteer's name for a place it knows, else the words: the weather service knows more places."""
-    return place_name(location) or normalise_text(location)
+    return place_name(location) or utterance_key(location)
 
 
 @skill(reads_only=True)
-def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = None,
-            day: Day | None = None) -> str:
+def weather(location: Annotated[str, Span(), Resolver(place_or_words)] | None = None, day: Day | None = None) -> str:
     """Ask for the weather now or on a day, anywhere."""
     context = current_context()
     settings = context.config.weather

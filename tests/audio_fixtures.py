@@ -50,8 +50,7 @@ def run_with_capture_file(audio: np.ndarray, folder: Path, script: str, timeout:
     raw.write_bytes(np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2").tobytes())
     asoundrc = folder / "asoundrc"
     asoundrc.write_text(
-        'pcm.!default {\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
-        f'  infile "{raw}"\n  format "raw"\n}}\n'
+        f'pcm.!default {{\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n  infile "{raw}"\n  format "raw"\n}}\n'
     )
     return run_python(script, {"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{asoundrc}"}, timeout)
 

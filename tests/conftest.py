@@ -81,7 +81,11 @@ def http_server() -> Iterator[Callable[[dict[str, Route]], Server]]:
                     requests.append(request)
                     route = routes.get(url.path, (404, "text/plain", b"not found"))
                     status, content_type, body, *more = route(request) if callable(route) else route
-                    headers = {"Content-Type": content_type, "Content-Length": str(len(body)), **(more[0] if more else {})}
+                    headers = {
+                        "Content-Type": content_type,
+                        "Content-Length": str(len(body)),
+                        **(more[0] if more else {}),
+                    }
                     try:
                         self.send_response(status)
                         for name, value in headers.items():

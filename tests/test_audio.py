@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_fixtures import SENTENCES, run_python, run_with_capture_file, silence, speak_to_array, white_noise
 
 from assistant.voice.audio import (
     SAMPLE_RATE,
@@ -29,6 +28,7 @@ from assistant.voice.audio import (
     write_wav,
 )
 from assistant.voice.stt import word_error_rate
+from audio_fixtures import SENTENCES, run_python, run_with_capture_file, silence, speak_to_array, white_noise
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,10 @@ def test_non_wav_file_is_a_clear_error(tmp_path):
 
 def test_float_wav_is_rejected_with_a_conversion_hint(tmp_path):
     path = tmp_path / "float.wav"
-    subprocess.run(["sox", "-n", "-r", "16000", "-e", "floating-point", "-b", "32", str(path), "synth", "0.2", "sine", "440"], check=True)
+    subprocess.run(
+        ["sox", "-n", "-r", "16000", "-e", "floating-point", "-b", "32", str(path), "synth", "0.2", "sine", "440"],
+        check=True,
+    )
     with pytest.raises(AudioError, match=r"float\.wav is not a readable PCM WAV file.*sox"):
         read_wav(path)
 
@@ -145,13 +148,17 @@ def _peak_bytes(read) -> tuple[np.ndarray | AudioError, int]:
     return result, peak
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"framerate": 0}, "a sample rate of 0 Hz, outside 8000-192000 Hz; convert it with: sox"),
-    ({"framerate": 1}, "a sample rate of 1 Hz, outside 8000-192000 Hz"),
-    ({"framerate": 4_000_000_000}, "a sample rate of 4000000000 Hz, outside 8000-192000 Hz"),
-    ({"nchannels": 1000}, f"1000 channels, the most is {WAV_MAX_CHANNELS}; convert it with: sox"),
-    ({"bits": 64}, "64-bit samples; 8, 16, 24 or 32-bit PCM is read; convert it with: sox"),
-], ids=["0-hz", "1-hz", "4-ghz", "1000-channels", "64-bit"])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"framerate": 0}, "a sample rate of 0 Hz, outside 8000-192000 Hz; convert it with: sox"),
+        ({"framerate": 1}, "a sample rate of 1 Hz, outside 8000-192000 Hz"),
+        ({"framerate": 4_000_000_000}, "a sample rate of 4000000000 Hz, outside 8000-192000 Hz"),
+        ({"nchannels": 1000}, f"1000 channels, the most is {WAV_MAX_CHANNELS}; convert it with: sox"),
+        ({"bits": 64}, "64-bit samples; 8, 16, 24 or 32-bit PCM is read; convert it with: sox"),
+    ],
+    ids=["0-hz", "1-hz", "4-ghz", "1000-channels", "64-bit"],
+)
 def test_a_header_out_of_range_is_one_line_before_any_sample_is_read(tmp_path, fields, message):
     path = forged_wav(tmp_path / "forged.wav", **fields)
     refused, peak = _peak_bytes(lambda: read_wav(path))
@@ -213,7 +220,9 @@ def test_vad_yields_one_utterance_per_command(speech, detector):
         assert abs(utterance.size - spoken.size) < 0.8 * SAMPLE_RATE
 
 
-@pytest.mark.parametrize("audio", [silence(3), white_noise(3, 0.1), white_noise(3, 0.3, seed=1)], ids=["silence", "noise", "loud-noise"])
+@pytest.mark.parametrize(
+    "audio", [silence(3), white_noise(3, 0.1), white_noise(3, 0.3, seed=1)], ids=["silence", "noise", "loud-noise"]
+)
 def test_vad_ignores_silence_and_noise(audio, detector):
     assert list(segment([audio], detector)) == []
 

@@ -90,9 +90,14 @@ def other() -> str:
     return ""
 
 
-SKILLS = {"weather": Skill.from_function(weather), "timer": Skill.from_function(timer),
-          "timer_change": Skill.from_function(timer_change, changes="timer"), "note": Skill.from_function(note),
-          "stop": Skill.from_function(stop), "other": Skill.from_function(other)}
+SKILLS = {
+    "weather": Skill.from_function(weather),
+    "timer": Skill.from_function(timer),
+    "timer_change": Skill.from_function(timer_change, changes="timer"),
+    "note": Skill.from_function(note),
+    "stop": Skill.from_function(stop),
+    "other": Skill.from_function(other),
+}
 SAID = {  # per skill: how an example is said, and the values it may take
     "weather": ("what's the weather in {v}", ["Oslo", "Rome", "new york"]),
     "timer": ("set a timer for {v}", ["5 minutes", "10 minutes", "a while"]),
@@ -129,7 +134,8 @@ def packs(draw: st.DrawFn) -> tuple[SkillPack, list[Example], Sizes, int]:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(packs())
 def test_the_composers_finish_for_any_small_pack_and_name_what_they_cannot_make(
-        case: tuple[SkillPack, list[Example], Sizes, int]) -> None:
+    case: tuple[SkillPack, list[Example], Sizes, int],
+) -> None:
     pack, examples, sizes, seed = case
     composition = finished(LIMIT_S, lambda: compose(examples, pack, sizes, seed))
     check(composition, sizes)
@@ -137,10 +143,14 @@ def test_the_composers_finish_for_any_small_pack_and_name_what_they_cannot_make(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(sorted({e.calls[0].name for e in EXAMPLES})), min_size=1, max_size=3, unique=True),
-       st.integers(1, 40), st.integers(0, 2**16))
-def test_the_composers_finish_for_any_few_skills_of_the_shipped_examples(skills: list[str], most: int,
-                                                                          seed: int) -> None:
+@given(
+    st.lists(st.sampled_from(sorted({e.calls[0].name for e in EXAMPLES})), min_size=1, max_size=3, unique=True),
+    st.integers(1, 40),
+    st.integers(0, 2**16),
+)
+def test_the_composers_finish_for_any_few_skills_of_the_shipped_examples(
+    skills: list[str], most: int, seed: int
+) -> None:
     examples = [e for e in EXAMPLES if e.calls[0].name in skills][:: max(1, 200 // most)]  # one to many each
     sizes = Sizes(*(most for _ in KINDS))
     check(finished(LIMIT_S, lambda: compose(examples, PACK, sizes, seed)), sizes)
@@ -181,9 +191,21 @@ def assert_skipped_kinds_are_absent(records: list[dict], report: DatasetReport) 
 
 def test_t_on_one_file_ends_and_names_the_kinds_it_could_not_make(tmp_path: Path) -> None:
     out = tmp_path / "data.json"
-    done = subprocess.run([sys.executable, "finetune/training_data.py", "-t", "--files",
-                           "examples/weather_examples.txt", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=LIMIT_S)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "finetune/training_data.py",
+            "-t",
+            "--files",
+            "examples/weather_examples.txt",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=LIMIT_S,
+    )
     assert done.returncode == 0, done.stderr
     summary = done.stderr.strip().splitlines()[-1]
     assert "cannot compose from these examples: unrelated, answer (train); unrelated, answer (validation)" in summary

@@ -62,8 +62,14 @@ def problems(path: Path) -> list[str]:
 
 def cli(*argv: str | Path, stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     """``training_data.py`` in a real process, as an author runs it (a hang fails at the limit)."""
-    return subprocess.run([sys.executable, "finetune/training_data.py", "--skills", PACK_NAME, *map(str, argv)],
-                          cwd=REPO, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=LIMIT_S)
+    return subprocess.run(
+        [sys.executable, "finetune/training_data.py", "--skills", PACK_NAME, *map(str, argv)],
+        cwd=REPO,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=LIMIT_S,
+    )
 
 
 def one_line(stderr: str) -> str:
@@ -73,23 +79,27 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x0c", "\x0b", "\x7f", "\x85", "\u2028"],
-                         ids=["NUL", "escape", "form feed", "vertical tab", "delete", "next line", "line separator"])
+@pytest.mark.parametrize(
+    "character",
+    ["\x00", "\x1b", "\x0c", "\x0b", "\x7f", "\x85", "\u2028"],
+    ids=["NUL", "escape", "form feed", "vertical tab", "delete", "next line", "line separator"],
+)
 def test_a_control_character_is_refused_naming_its_line_and_column(weather: Path, character: str) -> None:
-    line = append(weather, f"### User: weather in{character} rome\n### Assistant: weather(location=\"rome\")\n")
-    assert problems(weather) == [f"{weather}:{line}: control character U+{ord(character):04X} in column 21 "
-                                 "(an example file is plain text)"]
+    line = append(weather, f'### User: weather in{character} rome\n### Assistant: weather(location="rome")\n')
+    assert problems(weather) == [
+        f"{weather}:{line}: control character U+{ord(character):04X} in column 21 (an example file is plain text)"
+    ]
 
 
 def test_a_nul_byte_in_t_is_one_line_and_exit_1(weather: Path) -> None:
-    line = append(weather, "### User: weather in rome\x00\n### Assistant: weather(location=\"rome\")\n")
+    line = append(weather, '### User: weather in rome\x00\n### Assistant: weather(location="rome")\n')
     done = cli("-t", "--files", weather)
     assert done.returncode == 1 and done.stdout == ""
     assert one_line(done.stderr).startswith(f"{weather}:{line}: control character U+0000")
 
 
 def test_a_tab_and_windows_line_ends_are_plain_text(weather: Path) -> None:
-    append(weather, "### User: weather in\tlima\n### Assistant: weather(location=\"lima\")\n")
+    append(weather, '### User: weather in\tlima\n### Assistant: weather(location="lima")\n')
     weather.write_bytes(weather.read_bytes().replace(b"\n", b"\r\n"))
     read = read_example_file(weather, PACK)
     assert read.examples[-1].user == "weather in\tlima"
@@ -99,11 +109,12 @@ def test_a_tab_and_windows_line_ends_are_plain_text(weather: Path) -> None:
 def test_a_line_over_the_limit_is_refused_naming_it_and_one_at_the_limit_is_read(weather: Path) -> None:
     user = "### User: weather in rome "
     longest = user + "x" * (MAX_EXAMPLE_LINE_CHARS - len(user))
-    append(weather, f"{longest}\n### Assistant: weather(location=\"rome\")\n")
+    append(weather, f'{longest}\n### Assistant: weather(location="rome")\n')
     assert read_example_file(weather, PACK).examples[-1].user == longest.removeprefix("### User: ")
-    line = append(weather, f"{longest}y\n### Assistant: weather(location=\"rome\")\n")
-    assert problems(weather)[0] == (f"{weather}:{line}: a line of {MAX_EXAMPLE_LINE_CHARS + 1:,} characters; "
-                                    f"the most is {MAX_EXAMPLE_LINE_CHARS:,}")
+    line = append(weather, f'{longest}y\n### Assistant: weather(location="rome")\n')
+    assert problems(weather)[0] == (
+        f"{weather}:{line}: a line of {MAX_EXAMPLE_LINE_CHARS + 1:,} characters; the most is {MAX_EXAMPLE_LINE_CHARS:,}"
+    )
 
 
 def test_a_50_mb_line_is_refused_before_it_is_read(weather: Path) -> None:
@@ -114,8 +125,9 @@ def test_a_50_mb_line_is_refused_before_it_is_read(weather: Path) -> None:
         handle.write("\n### Assistant: weather()\n")
     done = cli("-t", "--files", weather)
     assert done.returncode == 1 and done.stdout == ""
-    assert one_line(done.stderr) == (f"{weather}: larger than {MAX_EXAMPLE_FILE_BYTES:,} bytes, "
-                                     "the most such a file may be")
+    assert one_line(done.stderr) == (
+        f"{weather}: larger than {MAX_EXAMPLE_FILE_BYTES:,} bytes, the most such a file may be"
+    )
 
 
 def test_a_device_or_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
@@ -139,7 +151,7 @@ TEMPLATES = "\n#### Templates:\n\n{city} = Oslo | Rome\n\n"
 
 def template(path: Path, sentence: str) -> int:
     """Add a templates section with one template; the template's line."""
-    return append(path, f"{TEMPLATES}### User: {sentence}\n### Assistant: weather(location=\"{{city}}\")\n") + 5
+    return append(path, f'{TEMPLATES}### User: {sentence}\n### Assistant: weather(location="{{city}}")\n') + 5
 
 
 def test_500_nested_brackets_are_one_line_naming_the_template(weather: Path) -> None:
@@ -159,24 +171,28 @@ def test_a_template_of_a_billion_sentences_is_refused_before_any_is_made(weather
     line = template(weather, "weather in {city} (" + " ".join(f"(a{i} | b{i})" for i in range(30)) + ")")
     done = cli("-t", "--files", weather)
     assert done.returncode == 1
-    assert one_line(done.stderr) == (f"{weather}:{line}: a template of more than {MAX_FORMS:,} sentences "
-                                     "(say a choice of values as a {list})")
+    assert one_line(done.stderr) == (
+        f"{weather}:{line}: a template of more than {MAX_FORMS:,} sentences (say a choice of values as a {{list}})"
+    )
 
 
 def test_a_long_template_is_refused(weather: Path) -> None:
     sentence = "weather in {city}" + " very" * MAX_TEMPLATE_CHARS
     line = template(weather, sentence)
-    assert problems(weather) == [f"{weather}:{line}: a template of {len(sentence):,} characters; "
-                                 f"the most is {MAX_TEMPLATE_CHARS:,}"]
+    assert problems(weather) == [
+        f"{weather}:{line}: a template of {len(sentence):,} characters; the most is {MAX_TEMPLATE_CHARS:,}"
+    ]
 
 
 def test_the_templates_of_one_file_are_bounded_together(weather: Path) -> None:
     groups = " ".join(f"(a{i} | b{i})" for i in range(14))  # 16,384 sentences each, within a template's limit
     append(weather, TEMPLATES)
-    pair = "### User: weather {n} in {{city}} {groups}\n### Assistant: weather(location=\"{{city}}\")\n"
+    pair = '### User: weather {n} in {{city}} {groups}\n### Assistant: weather(location="{{city}}")\n'
     lines = [append(weather, pair.format(n=n, groups=groups)) for n in range(4)]
-    assert problems(weather) == [f"{weather}:{lines[3]}: the templates up to this one say {4 * 2 ** 14:,} sentences; "
-                                 f"the most for a file is {MAX_FILE_FORMS:,}"]
+    assert problems(weather) == [
+        f"{weather}:{lines[3]}: the templates up to this one say {4 * 2**14:,} sentences; "
+        f"the most for a file is {MAX_FILE_FORMS:,}"
+    ]
 
 
 @st.composite
@@ -184,16 +200,24 @@ def sentences(draw: st.DrawFn, depth: int = 0) -> str:
     """A hassil template of words, (a | b) alternatives, [optionals] and (a; b) permutations."""
     parts = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["word", "word", "slot", "alternative", "optional", "permutation"]
-                                    if depth < 2 else ["word"]))
+        kind = draw(
+            st.sampled_from(
+                ["word", "word", "slot", "alternative", "optional", "permutation"] if depth < 2 else ["word"]
+            )
+        )
         if kind == "word":
             parts.append(draw(st.sampled_from(["a", "b", "the", "weather"])))
         elif kind == "slot":
             parts.append("{city}")
         else:
             items = draw(st.lists(sentences(depth + 1), min_size=1 if kind == "optional" else 2, max_size=3))
-            parts.append({"alternative": f"({' | '.join(items)})", "optional": f"[{' '.join(items)}]",
-                          "permutation": f"({'; '.join(items)})"}[kind])
+            parts.append(
+                {
+                    "alternative": f"({' | '.join(items)})",
+                    "optional": f"[{' '.join(items)}]",
+                    "permutation": f"({'; '.join(items)})",
+                }[kind]
+            )
     return " ".join(parts)
 
 
@@ -203,8 +227,9 @@ def test_the_sentences_are_counted_from_the_parse_as_hassil_makes_them(sentence:
     from hassil.parse_expression import parse_sentence
     from hassil.sample import sample_expression
 
-    made = sum(1 for _ in islice(sample_expression(parse_sentence(sentence).expression, expand_lists=False),
-                                 MAX_FORMS + 1))
+    made = sum(
+        1 for _ in islice(sample_expression(parse_sentence(sentence).expression, expand_lists=False), MAX_FORMS + 1)
+    )
     if made > MAX_FORMS:
         with pytest.raises(TemplateError, match="a template of more than"):
             count_forms(Template(sentence, "weather()", "f", 1))
@@ -223,8 +248,9 @@ def test_t_to_a_full_disk_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 
 def test_sync_prompts_names_a_file_it_cannot_read_and_goes_on(weather: Path, tmp_path: Path) -> None:
-    weather.write_text(weather.read_text(encoding="utf-8").replace("somewhere, today or tomorrow", "anywhere"),
-                       encoding="utf-8")
+    weather.write_text(
+        weather.read_text(encoding="utf-8").replace("somewhere, today or tomorrow", "anywhere"), encoding="utf-8"
+    )
     missing = tmp_path / "missing_examples.txt"
     done = cli("--sync-prompts", "--files", missing, weather)
     assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -234,8 +260,9 @@ def test_sync_prompts_names_a_file_it_cannot_read_and_goes_on(weather: Path, tmp
 
 def test_evaluation_records_nested_too_deeply_or_not_a_file_are_one_line(tmp_path: Path, weather: Path) -> None:
     deep = tmp_path / "deep.jsonl"
-    deep.write_text(json.dumps({"user": "hi", "call": "other()"}) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n",
-                    encoding="utf-8")
+    deep.write_text(
+        json.dumps({"user": "hi", "call": "other()"}) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8"
+    )
     with pytest.raises(ValueError, match=rf"^{deep}:2: not valid JSONL: arrays or objects nested too deeply$"):
         read_records(deep, PACK)
     done = cli("-t", "--files", weather, "--exclude", "/dev/zero")

@@ -84,8 +84,11 @@ def end_of_speech(audio: np.ndarray) -> int:
 
 def frames_until_stop(barge_in: BargeIn, audio: np.ndarray, saying: str = "") -> list[int]:
     """Feed ``audio`` frame by frame; the sample counts at which hears_stop said True."""
-    return [(index + 1) * FRAME for index in range(audio.size // FRAME)
-            if barge_in.hears_stop(audio[index * FRAME:(index + 1) * FRAME], saying)]
+    return [
+        (index + 1) * FRAME
+        for index in range(audio.size // FRAME)
+        if barge_in.hears_stop(audio[index * FRAME : (index + 1) * FRAME], saying)
+    ]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -158,7 +161,7 @@ def test_the_speaker_plays_through_portaudio_to_the_end(tmp_path):
     espeak_rate = 22050  # espeak-ng's own: the Speaker plays at the engine's rate
     said = speech("Timer set for ten minutes.", tmp_path)
     assert samples.size / espeak_rate == pytest.approx(said.size / SAMPLE_RATE, abs=0.05)
-    assert 0.05 < np.sqrt(np.mean(np.square(samples))) and np.abs(samples).max() <= 1.0
+    assert np.sqrt(np.mean(np.square(samples))) > 0.05 and np.abs(samples).max() <= 1.0
 
 
 def test_no_output_device_is_a_one_line_tts_error_at_once(tmp_path):
@@ -196,8 +199,9 @@ def test_a_word_the_assistant_is_saying_cannot_stop_it_but_the_others_can(transc
     assert len(heard_at) == stops
 
 
-@pytest.mark.parametrize(("said", "wake_word"), [("stop", ""), ("shut up", ""), ("cancel", ""),
-                                                  ("computer", "computer")])
+@pytest.mark.parametrize(
+    ("said", "wake_word"), [("stop", ""), ("shut up", ""), ("cancel", ""), ("computer", "computer")]
+)
 def test_stop_is_heard_within_half_a_second_of_the_word(transcriber, tmp_path, said, wake_word):
     word = speech(said, tmp_path, **USER_VOICE)
     audio = np.concatenate([silence(0.5), word, silence(1.5)])

@@ -14,8 +14,8 @@ import pytest
 
 from assistant import cli
 from assistant.models import UnusableModel
-from assistant.runtime.pack import load_pack
 from assistant.routing.router import SHIPPED_ADAPTER, load_local_router, merged_model_dir
+from assistant.runtime.pack import load_pack
 from finetune import eval as evaluate
 
 PACK = load_pack("skills")
@@ -70,9 +70,16 @@ def damage(folder: Path, kind: str) -> str:
     return f"{manifest}: list_skills has the wrong type: 'no'"
 
 
-KINDS = ["truncated weights", "weights that are not safetensors", "weights as a FIFO",
-         "truncated adapter_config.json", "adapter_config.json of another shape",
-         "adapter_config.json with a rank of 0", "adapter_config.json as a list", "manifest of another shape"]
+KINDS = [
+    "truncated weights",
+    "weights that are not safetensors",
+    "weights as a FIFO",
+    "truncated adapter_config.json",
+    "adapter_config.json of another shape",
+    "adapter_config.json with a rank of 0",
+    "adapter_config.json as a list",
+    "manifest of another shape",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -85,8 +92,9 @@ def test_a_damaged_adapter_is_one_line_naming_the_file_before_anything_loads(ada
     assert "\n" not in str(caught.value) and time.monotonic() - started < 30
 
 
-def test_the_assistant_stops_with_one_line_and_status_2(adapter: Path, capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_assistant_stops_with_one_line_and_status_2(
+    adapter: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VOXROUTE_CONFIG", str(adapter / "no-config.toml"))  # the defaults, whatever ran before
     weights = truncate_weights(adapter)
     assert cli.main(["say", "--adapter", str(adapter), "what time is it"]) == 2
@@ -101,32 +109,45 @@ def records(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["runs/missing/checkpoint-500", "{tmp}/missing", "{tmp}/empty", "{tmp}/file",
-                                   "../missing", "~/voxroute-missing-model"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "runs/missing/checkpoint-500",
+        "{tmp}/missing",
+        "{tmp}/empty",
+        "{tmp}/file",
+        "../missing",
+        "~/voxroute-missing-model",
+    ],
+)
 def test_eval_on_a_missing_or_empty_folder_is_one_line_and_no_hub_lookup(
-        model: str, tmp_path: Path, records: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    model: str, tmp_path: Path, records: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a lookup would fail with the hub's own message, not ours
     (tmp_path / "empty").mkdir()
     (tmp_path / "file").write_text("x", encoding="utf-8")
     model = model.format(tmp=tmp_path)
     path = Path(model).expanduser()
     assert evaluate.main(["--model", model, "--data", str(records)]) == 1
-    problem = {"empty": "not a model folder (no config.json)", "file": "not a folder (a model is a folder with "
-               "config.json)"}.get(path.name, "no such model folder")
+    problem = {
+        "empty": "not a model folder (no config.json)",
+        "file": "not a folder (a model is a folder with config.json)",
+    }.get(path.name, "no such model folder")
     assert capsys.readouterr().err == f"error: {path}: {problem}\n"
 
 
-def test_eval_on_a_truncated_adapter_names_the_file(adapter: Path, records: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_on_a_truncated_adapter_names_the_file(
+    adapter: Path, records: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     weights = truncate_weights(adapter)
     assert evaluate.main(["--model", str(adapter), "--data", str(records)]) == 1
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {weights}: not a usable safetensors file: ")
 
 
-def test_a_changed_adapter_config_is_merged_afresh_never_served_stale(tiny_llama: Path, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_changed_adapter_config_is_merged_afresh_never_served_stale(
+    tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import load_file

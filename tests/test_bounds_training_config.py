@@ -12,8 +12,9 @@ import pytest
 from assistant.config import MAX_CONFIG_BYTES
 from finetune.config import MAX_YAML_DEPTH, parse_args
 
-BOMB = "".join(f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
-               for previous, name in zip("abcdefgh", "bcdefghi"))
+BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+)
 
 
 def refused(path: Path | str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -28,12 +29,16 @@ def refused(path: Path | str, capsys: pytest.CaptureFixture[str]) -> str:
     return errors[0].removeprefix("finetune.py: error: ")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a: &a [x, x]\n" + BOMB + "env: {X: *i}\n", "YAML aliases (*a) are not allowed"),
-    ("lora_target_modules: " + "[" * 5000 + "]" * 5000 + "\n", f"nested more than {MAX_YAML_DEPTH} deep"),
-])
-def test_aliases_and_deep_nesting_are_refused_before_loading(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                              text: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &a [x, x]\n" + BOMB + "env: {X: *i}\n", "YAML aliases (*a) are not allowed"),
+        ("lora_target_modules: " + "[" * 5000 + "]" * 5000 + "\n", f"nested more than {MAX_YAML_DEPTH} deep"),
+    ],
+)
+def test_aliases_and_deep_nesting_are_refused_before_loading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
     path = tmp_path / "router.yaml"
     path.write_text(text, encoding="utf-8")
     assert refused(path, capsys) == f"{path}: {message}"

@@ -204,15 +204,18 @@ def test_null_bytes_and_overlong_output_are_rejected() -> None:
         parse_call('ask(question="' + "a" * 5000 + '")')
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("math(question=" + "-" * 3000 + "1)", "more than 400 tokens"),  # ast.parse: RecursionError
-    ("math(question=" + "1+" * 1500 + "1)", "more than 400 tokens"),
-    ("math(question=" + "a." * 1500 + "a)", "more than 400 tokens"),
-    ("math(question=" + "not " * 900 + "1)", "more than 400 tokens"),
-    ('math(question=f"{' + "-" * 3000 + '1}")', "arguments must be literals, not f-strings"),
-    ('math(question=Rf"{x}")', "arguments must be literals, not f-strings"),
-    ("math(question=" + "-" * 100_000 + "1)", "characters long"),  # ast.parse: MemoryError
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("math(question=" + "-" * 3000 + "1)", "more than 400 tokens"),  # ast.parse: RecursionError
+        ("math(question=" + "1+" * 1500 + "1)", "more than 400 tokens"),
+        ("math(question=" + "a." * 1500 + "a)", "more than 400 tokens"),
+        ("math(question=" + "not " * 900 + "1)", "more than 400 tokens"),
+        ('math(question=f"{' + "-" * 3000 + '1}")', "arguments must be literals, not f-strings"),
+        ('math(question=Rf"{x}")', "arguments must be literals, not f-strings"),
+        ("math(question=" + "-" * 100_000 + "1)", "characters long"),  # ast.parse: MemoryError
+    ],
+)
 def test_deeply_nested_or_chained_text_is_refused_in_one_line_before_it_is_parsed(text: str, message: str) -> None:
     with pytest.raises(CallSyntaxError) as caught:
         PACK.parse(text)
@@ -237,7 +240,10 @@ def test_parser_does_not_touch_the_environment() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('weather(location="Oslo"); weather(location="Bergen")', 'weather(location="Oslo"); weather(location="Bergen")'),
+        (
+            'weather(location="Oslo"); weather(location="Bergen")',
+            'weather(location="Oslo"); weather(location="Bergen")',
+        ),
         ("volume(5); other(); ask('why; not')", 'volume(level=5); other(); ask(question="why; not")'),
         ("other()", "other()"),
     ],
@@ -266,7 +272,9 @@ def test_anything_but_one_to_three_separated_calls_is_refused(text: str, words: 
 def test_a_call_counts_as_finished_once_a_separator_or_its_parenthesis_outside_its_strings_closes_it() -> None:
     assert finished_calls('ask(question="a; b"); weath') == ['ask(question="a; b")']
     assert finished_calls('ask(question="say \\"hi; there\\""); other(); ') == [
-        'ask(question="say \\"hi; there\\"")', "other()"]
+        'ask(question="say \\"hi; there\\"")',
+        "other()",
+    ]
     assert finished_calls("other()") == ["other()"]
     assert finished_calls('timer(duration="5 minutes"); notes(text="call (mom)') == ['timer(duration="5 minutes")']
     assert finished_calls('notes(text="call (mom))') == []  # the parenthesis is in the string

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from tokenizers.processors import TemplateProcessing
 
-from assistant.routing.calls import Call, Calls
 from assistant.dialogue import Exchange
 from assistant.models import EMBEDDED_LLM, resolve_base_model
+from assistant.routing.calls import Call, Calls
 from assistant.routing.prompting import PromptTemplate, load_template, render_completion, render_prompt
 from finetune.finetune import training_template
 
@@ -51,7 +51,8 @@ def smollm2(chat_template: str | None = None, adds_bos: bool = False) -> Any:
     if adds_bos:
         bos = (tokenizer.bos_token, tokenizer.bos_token_id)
         tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
-            single=f"{bos[0]} $A", pair=f"{bos[0]} $A $B", special_tokens=[bos])
+            single=f"{bos[0]} $A", pair=f"{bos[0]} $A $B", special_tokens=[bos]
+        )
     return tokenizer
 
 
@@ -61,7 +62,8 @@ TOKENIZERS = {
     "mistral-instruct": lambda: smollm2(MISTRAL, adds_bos=True),
 }
 CASES = [(name, "smollm2") for name in ("chatml", "mistral", "llama2", "plain")] + [
-    ("tokenizer", tokenizer) for tokenizer in TOKENIZERS]
+    ("tokenizer", tokenizer) for tokenizer in TOKENIZERS
+]
 
 
 @pytest.mark.parametrize("name, tokenizer_name", CASES)
@@ -72,11 +74,13 @@ def test_train_and_serve_see_the_same_tokens(name: str, tokenizer_name: str) -> 
     template = load_template(name, tokenizer)
     paris = Exchange("what's the weather in Paris", Calls([Call("weather", (("location", "Paris"),))]))
     asked = Exchange("set a timer for a while", Calls([Call("timer", (("duration", "a while"),))]), "For how long?")
-    for user, call, context in [("what's the weather in Paris", 'weather(location="Paris")', None),
-                                ("hello there", "other()", None),
-                                ("a timer for 5 minutes and the weather", 'timer(duration="5 minutes"); weather()', None),
-                                ("and tomorrow?", 'weather(location="Paris", day="tomorrow")', paris),
-                                ("twenty minutes", 'timer(duration="twenty minutes")', asked)]:
+    for user, call, context in [
+        ("what's the weather in Paris", 'weather(location="Paris")', None),
+        ("hello there", "other()", None),
+        ("a timer for 5 minutes and the weather", 'timer(duration="5 minutes"); weather()', None),
+        ("and tomorrow?", 'weather(location="Paris", day="tomorrow")', paris),
+        ("twenty minutes", 'timer(duration="twenty minutes")', asked),
+    ]:
         prompt = render_prompt(template, user, context=context)
         prompt_ids = tokenizer(prompt, add_special_tokens=True).input_ids
         full_ids = tokenizer(prompt + render_completion(template, call), add_special_tokens=True).input_ids
@@ -100,7 +104,9 @@ def test_smollm2s_own_template_is_chatml_token_for_token() -> None:
 
 def test_llama2s_template_keeps_the_system_message_and_drops_the_bos_the_tokenizer_adds() -> None:
     template = load_template("tokenizer", smollm2(LLAMA2, adds_bos=True))
-    assert template == PromptTemplate("tokenizer", "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {call} <|im_end|>")
+    assert template == PromptTemplate(
+        "tokenizer", "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {call} <|im_end|>"
+    )
     assert template.lead == " " and template.suffix == " <|im_end|>"  # as prompts/llama2.txt, with this EOS
     kept = load_template("tokenizer", smollm2(LLAMA2)).text  # a tokenizer that adds none keeps the template's
     assert kept.startswith("<|im_start|>[INST] ")
@@ -113,8 +119,9 @@ def test_a_template_that_refuses_a_system_message_gets_it_in_the_user_message() 
 
 
 def test_what_follows_the_assistants_end_of_turn_is_left_out() -> None:
-    tokenizer = smollm2("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{{ eos_token }}\n{% endfor %}"
-                        "{{ 'trailer' }}")
+    tokenizer = smollm2(
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{{ eos_token }}\n{% endfor %}{{ 'trailer' }}"
+    )
     assert load_template("tokenizer", tokenizer).suffix == "<|im_end|>"
 
 
@@ -136,7 +143,8 @@ def test_without_a_tokenizer_the_tokenizer_template_is_a_clear_error() -> None:
 
 
 def test_a_chat_template_that_loses_a_message_is_refused_naming_the_model() -> None:
-    tokenizer = smollm2("{% for m in messages %}{% if m['role'] != 'assistant' %}{{ m['content'] }}{% endif %}"
-                        "{% endfor %}")
+    tokenizer = smollm2(
+        "{% for m in messages %}{% if m['role'] != 'assistant' %}{{ m['content'] }}{% endif %}{% endfor %}"
+    )
     with pytest.raises(ValueError, match=f"the chat template of {tokenizer.name_or_path} does not keep"):
         load_template("tokenizer", tokenizer)

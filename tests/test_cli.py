@@ -19,14 +19,22 @@ from assistant.voice.samples import load_samples
 KITCHEN = "I think we should paint the kitchen yellow"  # other(): not meant for the assistant
 
 
-def voxroute(tmp_path: Path, *args: str | bytes, timeout: float = 600, typed: str | None = None,
-             **env: str) -> subprocess.CompletedProcess:
+def voxroute(
+    tmp_path: Path, *args: str | bytes, timeout: float = 600, typed: str | None = None, **env: str
+) -> subprocess.CompletedProcess:
     config = tmp_path / "config.toml"
     if not config.exists():
         config.write_text(f'[notes]\npath = "{tmp_path / "notes.sqlite3"}"\n', encoding="utf-8")
     env = {**os.environ, "VOXROUTE_CONFIG": str(config), **env}
-    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, input=typed, stdin=None if typed is not None else subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        input=typed,
+        stdin=None if typed is not None else subprocess.DEVNULL,
+    )
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
@@ -115,16 +123,19 @@ def test_a_whole_model_folder_is_a_router_adapter_too(tmp_path: Path, tiny_llama
     (tmp_path / "empty").mkdir()
     empty = voxroute(tmp_path, "say", "--adapter", str(tmp_path / "empty"), "what time is it")
     assert empty.returncode == 2
-    assert empty.stdout.strip() == (f"router adapter {tmp_path / 'empty'}: neither an adapter (adapter_config.json) "
-                                    "nor a model folder (config.json) ([router] adapter or --adapter)")
+    assert empty.stdout.strip() == (
+        f"router adapter {tmp_path / 'empty'}: neither an adapter (adapter_config.json) "
+        "nor a model folder (config.json) ([router] adapter or --adapter)"
+    )
     said = voxroute(tmp_path, "say", "--json", "--adapter", str(tiny_llama), "what time is it")
     assert said.returncode in (0, 1) and json.loads(said.stdout)["transcript"] == "what time is it", said.stdout
 
 
 @pytest.mark.slow
 def test_say_and_run_print_json_turns_timed_without_loading_and_exit_1_on_failure(tmp_path: Path) -> None:
-    said = voxroute(tmp_path, "say", "--json", "-v", "what time is it in Tokyo", "add a note call the plumber",
-                    "x" * 600)
+    said = voxroute(
+        tmp_path, "say", "--json", "-v", "what time is it in Tokyo", "add a note call the plumber", "x" * 600
+    )
     assert said.returncode == 1, said.stderr
     assert "models loaded in" in said.stderr
     first, second, third = (json.loads(line) for line in said.stdout.splitlines())

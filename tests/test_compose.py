@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated
 
-from assistant.routing.calls import UNFINISHED, Call, Calls
 from assistant.dialogue import Exchange, first_question
+from assistant.routing.calls import UNFINISHED, Call, Calls
 from assistant.runtime.example_files import Example, read_example_files, utterance_key
 from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.resolution import question, unresolved
@@ -23,8 +23,15 @@ def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> N
     sizes = Sizes(60, 50, 10, 30, 10, 20, 15)
     made = compose(EXAMPLES, PACK, sizes, seed=3).made
     counts = Counter(item.kind for item in made)
-    assert counts == {"compound": 60, "follow-up": 50, "repeat": 10, "unrelated": 30, "no context": 10, "unfinished": 20,
-                      "answer": 15}
+    assert counts == {
+        "compound": 60,
+        "follow-up": 50,
+        "repeat": 10,
+        "unrelated": 30,
+        "no context": 10,
+        "unfinished": 20,
+        "answer": 15,
+    }
     assert made == compose(EXAMPLES, PACK, sizes, seed=3).made
     assert made != compose(EXAMPLES, PACK, sizes, seed=4).made
     assert len({item.key for item in made}) == len(made)
@@ -45,8 +52,9 @@ def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentenc
         assert len(set(item.calls)) == len(item.calls)  # the same request twice is not two requests
         fallback_at.update(at for at, call in enumerate(item.calls) if call == PACK.fallback)
         first, second = item.calls[0], item.calls[-1]
-        if first.name == second.name and any(str(v) in item.user.split(" and ")[-1] for k, v in second.args
-                                             if first.kwargs.get(k) != v):
+        if first.name == second.name and any(
+            str(v) in item.user.split(" and ")[-1] for k, v in second.args if first.kwargs.get(k) != v
+        ):
             shared += 1  # "the weather in Oslo and in Rome": the second part is only its new value
     assert shared >= 10
     assert 5 <= talk <= 40
@@ -64,8 +72,10 @@ def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value
             assert f"{durations[0]} and {durations[1]}" not in item.user, item
     assert any(", " in item.user and item.calls[0].name in ("weather", "timecheck", "run_app") for item in listed)
     # a second timer is "another", not a change of the first
-    assert any("another" in item.user and [call.name for call in item.calls] == ["timer", "timer"]
-               for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0).made)
+    assert any(
+        "another" in item.user and [call.name for call in item.calls] == ["timer", "timer"]
+        for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0).made
+    )
 
 
 def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
@@ -81,8 +91,10 @@ def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
         assert after.name != before.name or len(changed) == 1
         assert all(value in item.user for value in changed.values())
         literal_changes += any(p.choices and p.name in changed for p in PACK.skills[after.name].parameters)
-        corrections += any(isinstance(v, str) and v not in item.context.user and str(before.kwargs.get(k)) in item.user
-                           for k, v in changed.items())
+        corrections += any(
+            isinstance(v, str) and v not in item.context.user and str(before.kwargs.get(k)) in item.user
+            for k, v in changed.items()
+        )
     assert literal_changes  # "and tomorrow?" after the weather changes its day, a Literal
     assert corrections  # "not Lima, Bogotá": the old value said, the new one taken
 
@@ -94,9 +106,17 @@ def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> N
     for item in made:
         assert item.kind == "answer" and item.context is not None and len(item.calls) == 1
         asked_about, after = item.context.calls[0], item.calls[0]
-        parameter = next((p for p in PACK.skills[asked_about.name].parameters
-                          if p.resolver is not None and p.resolver.ask and item.context.asked == first_question(
-                              p.resolver.ask.format(value=asked_about.kwargs.get(p.name, "")))), None)
+        parameter = next(
+            (
+                p
+                for p in PACK.skills[asked_about.name].parameters
+                if p.resolver is not None
+                and p.resolver.ask
+                and item.context.asked
+                == first_question(p.resolver.ask.format(value=asked_about.kwargs.get(p.name, "")))
+            ),
+            None,
+        )
         assert parameter is not None, item.context  # the remembered question is the one its resolver asks
         if after.name != asked_about.name:  # a reply that leaves the question is routed as alone
             left += 1
@@ -104,8 +124,12 @@ def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> N
         PACK.parse_calls(str(item.calls), item.context.said(item.user))
         changed = [k for k, v in after.args if asked_about.kwargs.get(k) != v]
         assert changed == [parameter.name] and str(after.kwargs[parameter.name]) in item.user  # the answer is the value
-        if parameter.name in asked_about.kwargs:  # said, but not as anything the skill can act on ("a timer for a while")
-            assert unresolved(PACK, asked_about) is not None and question(PACK, item.context.calls) == item.context.asked
+        if (
+            parameter.name in asked_about.kwargs
+        ):  # said, but not as anything the skill can act on ("a timer for a while")
+            assert (
+                unresolved(PACK, asked_about) is not None and question(PACK, item.context.calls) == item.context.asked
+            )
         else:  # not said ("add a note")
             missing += 1
     assert 0 < missing < len(made)
@@ -138,7 +162,9 @@ def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complet
 def test_a_change_that_does_not_name_what_it_changes_comes_after_a_turn_of_it_and_alone_is_the_fallback() -> None:
     follow_on = [example for example in EXAMPLES if follows_on(example, PACK)]  # "make it ten instead", "no, fifteen"
     assert len(follow_on) >= 10
-    assert all(example.calls[0].name == "timer_change" and "timer" not in example.user.casefold() for example in follow_on)
+    assert all(
+        example.calls[0].name == "timer_change" and "timer" not in example.user.casefold() for example in follow_on
+    )
     assert any(example.calls[0].name == "timer_change" and not follows_on(example, PACK) for example in EXAMPLES)
     turns = previous_turns(EXAMPLES, PACK, seed=0)
     assert set(turns) == set(follow_on) and {turn.calls[0].name for turn in turns.values()} == {"timer"}
@@ -166,12 +192,16 @@ def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> 
         """Change a timer."""
 
     pack = SkillPack.from_skills([skill(timer), Skill.from_function(timer_change, changes="timer")])
-    examples = [Example(f"timer {n} minutes", Calls([Call("timer", (("duration", f"{n} minutes"),))]), "f", n)
-                for n in range(1, 8)]
+    examples = [
+        Example(f"timer {n} minutes", Calls([Call("timer", (("duration", f"{n} minutes"),))]), "f", n)
+        for n in range(1, 8)
+    ]
     made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0, 0), seed=0).made
     assert made and all(item.calls[0].name == "timer_change" for item in made)
-    assert all(item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
-               for item in made)
+    assert all(
+        item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
+        for item in made
+    )
 
 
 def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
@@ -179,8 +209,10 @@ def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
         """Weather."""
 
     pack = SkillPack.from_skills([skill(weather)])
-    examples = [Example(f"weather in {city}", Calls([Call("weather", (("location", city),))]), "f", n)
-                for n, city in enumerate(["Paris", "Rome", "Oslo", "Bern"])]
+    examples = [
+        Example(f"weather in {city}", Calls([Call("weather", (("location", city),))]), "f", n)
+        for n, city in enumerate(["Paris", "Rome", "Oslo", "Bern"])
+    ]
     composition = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0, 0), seed=0)
     assert {item.kind for item in composition.made} == {"compound", "follow-up", "repeat"}
     assert composition.skipped == ("no context",)  # asked for, and reported as what these examples cannot make
@@ -197,15 +229,20 @@ def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(
 
     monkeypatch.setattr(training_data, "compose", spy)
     records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20, 30, 20))
-    written = {split: {r["user"] for r in records if r["split"] == split and "kind" not in r}
-               for split in ("train", "validation", "test")}
+    written = {
+        split: {r["user"] for r in records if r["split"] == split and "kind" not in r}
+        for split in ("train", "validation", "test")
+    }
     assert given and not written["test"] & {example.user for example in given}  # the test split is never composed
     composed = [r for r in records if "kind" in r]
     assert report.composed == {kind: sum(r["kind"] == kind for r in composed) for kind in KINDS}
     assert {r["split"] for r in composed} == {"train", "validation"}
-    assert {r["split"] for r in composed if r["kind"] == "unfinished"} == {"train"}  # held-out splits score complete requests
+    assert {r["split"] for r in composed if r["kind"] == "unfinished"} == {
+        "train"
+    }  # held-out splits score complete requests
     for record in composed:  # a composed example is made from examples of its own split
         parts = [record["user"], *(turn["user"] for turn in record.get("context", []))]
         other = "validation" if record["split"] == "train" else "train"
-        assert not any(text.rstrip(".?!") in part for part in parts for text in written[other] | written["test"]
-                       if len(text) > 40), record
+        assert not any(
+            text.rstrip(".?!") in part for part in parts for text in written[other] | written["test"] if len(text) > 40
+        ), record

@@ -118,14 +118,18 @@ spotify = []
         ("[router]\nthreads = 1000000\n", "router.threads must be from 1 to 64, got 1000000"),
         ("[router]\nthreads = 0\n", "router.threads must be from 1 to 64, got 0"),
         ("[router]\nthreads = 9223372036854775807\n", "router.threads must be from 1 to 64, got 9223372036854775807"),
-        ("[router]\nskill_timeout_s = 1e300\n",
-         "router.skill_timeout_s must be greater than 0 and at most 86400, got 1e+300"),
+        (
+            "[router]\nskill_timeout_s = 1e300\n",
+            "router.skill_timeout_s must be greater than 0 and at most 86400, got 1e+300",
+        ),
         ("[router]\nskill_timeout_s = -inf\n", "router.skill_timeout_s must be a finite number, got -inf"),
         ("[router]\nskill_timeout_s = " + "9" * 400 + "\n", "router.skill_timeout_s must be a finite number, got 999"),
         ("[router]\nfollow_up_s = -0.5\n", "router.follow_up_s must be from 0 to 3600, got -0.5"),
         ("[llm]\nmax_new_tokens = 100000000\n", "llm.max_new_tokens must be from 1 to 4096, got 100000000"),
-        ("[voice]\nmax_utterance_s = 3600\n",
-         "voice.max_utterance_s must be greater than 0 and at most 120, got 3600.0"),
+        (
+            "[voice]\nmax_utterance_s = 3600\n",
+            "voice.max_utterance_s must be greater than 0 and at most 120, got 3600.0",
+        ),
         ("[voice]\ndevice = -1\n", "voice.device must be from 0 to 1023, got -1"),
         ("a = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML: arrays or tables nested too deeply"),
     ],
@@ -153,7 +157,7 @@ def test_every_number_setting_declares_its_range_and_the_default_file_says_it() 
             if int in typing.get_args(hints[item.name]) or hints[item.name] in (int, float):
                 assert item.metadata["high"] is not None, f"{section.name}.{item.name} declares no upper bound"
                 assert item.metadata["positive"] or item.metadata["low"] is not None, f"{section.name}.{item.name}"
-    assert "CPU threads the local model decodes with (engine = \"ctranslate2\"). Allowed: from 1 to 64." in text
+    assert 'CPU threads the local model decodes with (engine = "ctranslate2"). Allowed: from 1 to 64.' in text
 
 
 def test_a_value_at_a_bound_is_accepted(tmp_path: Path) -> None:

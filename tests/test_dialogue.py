@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from assistant.routing.calls import Call, Calls
 from assistant.dialogue import MAX_QUESTION_CHARS, MAX_QUESTION_SCAN_CHARS, Memory, first_question
-from assistant.runtime.pack import load_pack
+from assistant.routing.calls import Call, Calls
 from assistant.routing.prompting import render_user
+from assistant.runtime.pack import load_pack
 from assistant.runtime.resolution import question
 
 PACK = load_pack()
@@ -34,7 +34,8 @@ def test_memory_keeps_the_question_of_the_answer_and_the_prompt_shows_it() -> No
     remembered = memory.recent()
     assert remembered is not None and remembered.asked == "For how long?"
     assert render_user("twenty minutes", remembered) == (
-        'Before: set a timer for a while -> timer(duration="a while")\nAsked: For how long?\nNow: twenty minutes')
+        'Before: set a timer for a while -> timer(duration="a while")\nAsked: For how long?\nNow: twenty minutes'
+    )
     memory.remember("set a timer for five minutes", Calls([Call("timer", (("duration", "five minutes"),))]), "Done.")
     assert "Asked" not in render_user("make it ten", memory.recent())  # no question, no line: the format before it
     now[0] = 31.0

@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 import pytest
 
 from assistant import cli
-from assistant.routing.calls import Call
 from assistant.config import RouterConfig
-from assistant.web import MAX_REPLY_BYTES
-from assistant.runtime.pack import SkillPack
+from assistant.routing.calls import Call
 from assistant.routing.router import OpenAIRouter, Routed
+from assistant.runtime.pack import SkillPack
 from assistant.runtime.skill import Skill, Span
+from assistant.web import MAX_REPLY_BYTES
 
 PATH = "/v1/chat/completions"
 HTML = (200, "text/html", b"<html>\n<body>Bad gateway</body>\n</html>")
@@ -46,17 +46,27 @@ PACK = SkillPack.from_skills(Skill.from_function(f) for f in (weather, math, oth
 def completion(message: dict[str, Any]) -> tuple[int, str, bytes]:
     """A chat.completions answer shaped like OpenAI's, with this message."""
     body = {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1705312800, "model": "test-model",
-        "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None,
-                     "message": {"role": "assistant", "content": None, **message}}],
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1705312800,
+        "model": "test-model",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": None, **message},
+            }
+        ],
         "usage": {"prompt_tokens": 90, "completion_tokens": 9, "total_tokens": 99},
     }
     return 200, "application/json", json.dumps(body).encode()
 
 
 def calls(name: str, arguments: str) -> tuple[int, str, bytes]:
-    return completion({"tool_calls": [{"id": "call_1", "type": "function",
-                                       "function": {"name": name, "arguments": arguments}}]})
+    return completion(
+        {"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]}
+    )
 
 
 def json_reply(body: Any, status: int = 200, **headers: str) -> tuple[int, str, bytes, dict[str, str]]:
@@ -78,9 +88,17 @@ def hanging(seconds: float) -> Any:
 
 
 def router(url: str, timeout_s: float = 1.0, max_retries: int = 0) -> OpenAIRouter:
-    return OpenAIRouter(PACK, RouterConfig(backend="openai", base_url=f"{url}/v1", model="test-model",
-                                           api_key_env="VOXROUTE_TEST_KEY", timeout_s=timeout_s,
-                                           max_retries=max_retries))
+    return OpenAIRouter(
+        PACK,
+        RouterConfig(
+            backend="openai",
+            base_url=f"{url}/v1",
+            model="test-model",
+            api_key_env="VOXROUTE_TEST_KEY",
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+        ),
+    )
 
 
 def timed(route: OpenAIRouter, utterance: str = "weather in Berlin") -> tuple[Routed, float]:
@@ -108,28 +126,42 @@ def test_a_tool_call_becomes_the_call(http_server) -> None:
     assert sent["messages"][-1] == {"role": "user", "content": "weather in Berlin tomorrow"}
 
 
-@pytest.mark.parametrize(("reply", "error"), [
-    (HTML, "the endpoint's answer is not JSON: '<html>\\n<body>Bad gateway</body>\\n</html>'"),
-    (json_reply({"id": "chatcmpl-1", "object": "chat.completion"}),
-     "the endpoint's answer is not a chat completion with choices: '{\"id\": \"chatcmpl-1\", \"object\": \"chat.completion\"}'"),
-    (json_reply({"choices": []}), "the endpoint's answer is not a chat completion with choices: '{\"choices\": []}'"),
-    (json_reply({"choices": "none"}), "the endpoint's answer is not a chat completion with choices"),
-    (json_reply([1, 2]), "the endpoint's answer is not a chat completion with choices: '[1, 2]'"),
-    (json_reply({"choices": [{"index": 0}]}), "the endpoint answered without a tool call (text: '')"),
-    (completion({"content": "It is sunny in Berlin."}),
-     "the endpoint answered without a tool call (text: 'It is sunny in Berlin.')"),
-    (completion({"tool_calls": [{"id": "call_1", "type": "function", "function": {"arguments": "{}"}}]}),
-     "the endpoint answered without a tool call (text: '')"),
-    (calls("weather", '{"location": "Ber'), "tool arguments are not JSON: '{\"location\": \"Ber'"),
-    (calls("weather", '["Berlin"]'), "tool arguments must be a JSON object, got '[\"Berlin\"]'"),
-    (calls("forecast", '{"location": "Berlin"}'), "unknown skill 'forecast'"),
-    (calls("weather", '{"city": "Berlin"}'), "weather() has no argument 'city' (it takes: day, location)"),
-    (calls("weather", '{"day": "friday"}'), "weather(): day='friday' is not one of"),
-    (calls("weather", '{"location": "Paris"}'), "weather(): location='Paris' is not words of what was said"),
-    (json_reply({"error": {"message": "model 'test-model'\nnot found", "type": "invalid_request_error"}}, 404),
-     "the endpoint answered HTTP 404: model 'test-model' not found"),
-    ((502, "text/html", b"<html>\n<h1>502 Bad Gateway</h1>\n</html>"), "the endpoint answered HTTP 502"),
-])
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (HTML, "the endpoint's answer is not JSON: '<html>\\n<body>Bad gateway</body>\\n</html>'"),
+        (
+            json_reply({"id": "chatcmpl-1", "object": "chat.completion"}),
+            'the endpoint\'s answer is not a chat completion with choices: \'{"id": "chatcmpl-1", "object": "chat.completion"}\'',
+        ),
+        (
+            json_reply({"choices": []}),
+            "the endpoint's answer is not a chat completion with choices: '{\"choices\": []}'",
+        ),
+        (json_reply({"choices": "none"}), "the endpoint's answer is not a chat completion with choices"),
+        (json_reply([1, 2]), "the endpoint's answer is not a chat completion with choices: '[1, 2]'"),
+        (json_reply({"choices": [{"index": 0}]}), "the endpoint answered without a tool call (text: '')"),
+        (
+            completion({"content": "It is sunny in Berlin."}),
+            "the endpoint answered without a tool call (text: 'It is sunny in Berlin.')",
+        ),
+        (
+            completion({"tool_calls": [{"id": "call_1", "type": "function", "function": {"arguments": "{}"}}]}),
+            "the endpoint answered without a tool call (text: '')",
+        ),
+        (calls("weather", '{"location": "Ber'), 'tool arguments are not JSON: \'{"location": "Ber\''),
+        (calls("weather", '["Berlin"]'), "tool arguments must be a JSON object, got '[\"Berlin\"]'"),
+        (calls("forecast", '{"location": "Berlin"}'), "unknown skill 'forecast'"),
+        (calls("weather", '{"city": "Berlin"}'), "weather() has no argument 'city' (it takes: day, location)"),
+        (calls("weather", '{"day": "friday"}'), "weather(): day='friday' is not one of"),
+        (calls("weather", '{"location": "Paris"}'), "weather(): location='Paris' is not words of what was said"),
+        (
+            json_reply({"error": {"message": "model 'test-model'\nnot found", "type": "invalid_request_error"}}, 404),
+            "the endpoint answered HTTP 404: model 'test-model' not found",
+        ),
+        ((502, "text/html", b"<html>\n<h1>502 Bad Gateway</h1>\n</html>"), "the endpoint answered HTTP 502"),
+    ],
+)
 def test_a_malformed_answer_is_a_one_line_error_on_the_turn(http_server, reply: tuple, error: str) -> None:
     server = http_server({PATH: reply})
     routed = router(server.url).route("weather in Berlin")
@@ -192,8 +224,11 @@ def test_the_loop_goes_on_after_bad_turns_within_the_configured_time(
 
     server = http_server({PATH: by_utterance})
     config = tmp_path / "config.toml"
-    config.write_text(f'[router]\nbackend = "openai"\nbase_url = "{server.url}/v1"\nmodel = "test-model"\n'
-                      f"timeout_s = 0.5\nmax_retries = 0\n", encoding="utf-8")
+    config.write_text(
+        f'[router]\nbackend = "openai"\nbase_url = "{server.url}/v1"\nmodel = "test-model"\n'
+        f"timeout_s = 0.5\nmax_retries = 0\n",
+        encoding="utf-8",
+    )
     assert cli.main(["say", "--json", "--config", str(config), "hang", "html", "what time is it in Tokyo"]) == 1
     hung, html, good = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert (hung["calls"], hung["error"]) == (["other()"], "the endpoint gave no answer within 0.5 s")
@@ -265,8 +300,11 @@ def test_a_200_mb_answer_is_refused_at_the_size_cap_in_one_line(huge_server: Any
     finally:
         tracemalloc.stop()
     assert routed.calls == (Call("other"),)
-    expected = (f"the endpoint's answer is {200 << 20:,} bytes, more than {MAX_REPLY_BYTES:,}" if declared
-                else f"the endpoint's answer is larger than {MAX_REPLY_BYTES:,} bytes")
+    expected = (
+        f"the endpoint's answer is {200 << 20:,} bytes, more than {MAX_REPLY_BYTES:,}"
+        if declared
+        else f"the endpoint's answer is larger than {MAX_REPLY_BYTES:,} bytes"
+    )
     assert routed.error == expected
     assert peak < 4 * MAX_REPLY_BYTES  # never the whole answer
     assert sent[0] < 100 << 20 and elapsed < 10  # the client stopped reading long before the end
@@ -280,18 +318,28 @@ def test_an_answer_just_under_the_cap_is_read(http_server) -> None:
     assert routed.error is None and routed.calls == (Call("weather", (("location", "Berlin"),)),)
 
 
-@pytest.mark.parametrize(("reply", "error"), [
-    (calls("math", json.dumps({"question": "(" * 100_000 + "1" + ")" * 100_000})),
-     "the tool call is 200,021 characters long, more than a call may be (4000): 'math({\"question\": \"((((("),
-    (calls("math", json.dumps({"question": "-" * 100_000 + "1"})),
-     "the tool call is 100,021 characters long, more than a call may be (4000)"),
-    (calls("math", "[" * 1900 + "]" * 1900), "tool arguments nest more than 32 deep: '[[[["),
-    (calls("math", '{"question": ' + "[" * 1500 + "]" * 1500 + "}"), "tool arguments nest more than 32 deep"),
-    ((200, "application/json", b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
-     "the endpoint's answer nests more than 32 deep: '{\"choices\": [[[["),
-])
-def test_a_deeply_nested_or_huge_call_is_refused_in_one_line_before_it_is_parsed(http_server, reply: tuple,
-                                                                                 error: str) -> None:
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (
+            calls("math", json.dumps({"question": "(" * 100_000 + "1" + ")" * 100_000})),
+            'the tool call is 200,021 characters long, more than a call may be (4000): \'math({"question": "(((((',
+        ),
+        (
+            calls("math", json.dumps({"question": "-" * 100_000 + "1"})),
+            "the tool call is 100,021 characters long, more than a call may be (4000)",
+        ),
+        (calls("math", "[" * 1900 + "]" * 1900), "tool arguments nest more than 32 deep: '[[[["),
+        (calls("math", '{"question": ' + "[" * 1500 + "]" * 1500 + "}"), "tool arguments nest more than 32 deep"),
+        (
+            (200, "application/json", b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+            "the endpoint's answer nests more than 32 deep: '{\"choices\": [[[[",
+        ),
+    ],
+)
+def test_a_deeply_nested_or_huge_call_is_refused_in_one_line_before_it_is_parsed(
+    http_server, reply: tuple, error: str
+) -> None:
     routed, elapsed = timed(router(http_server({PATH: reply}).url))
     assert routed.calls == (Call("other"),)
     assert routed.error is not None and routed.error.startswith(error)

@@ -25,8 +25,10 @@ DATASET = REPO_ROOT / "dataset" / "training_data.json"
 
 def keys(path: Path) -> dict[str, str]:
     """Each record's key: its utterance, with the previous turn's where it is a follow-up."""
-    return {exchange_key(record.user, record.context.user if record.context else None): record.user
-            for record in read_records(path, PACK)}
+    return {
+        exchange_key(record.user, record.context.user if record.context else None): record.user
+        for record in read_records(path, PACK)
+    }
 
 
 def utterances(path: Path) -> set[str]:
@@ -44,9 +46,14 @@ def test_there_are_evaluation_sets_and_they_hold_no_repeats() -> None:
 @pytest.mark.parametrize("path", EVALUATION_FILES, ids=lambda path: path.name)
 def test_no_written_example_is_in_an_evaluation_set(path: Path) -> None:
     held_out = utterances(path)
-    written = [example for example_file in read_example_files(PACK.example_files(), PACK)
-               for example in example_file.all_examples]
-    shared = sorted(f"{example.where}: {example.user!r}" for example in written if utterance_key(example.user) in held_out)
+    written = [
+        example
+        for example_file in read_example_files(PACK.example_files(), PACK)
+        for example in example_file.all_examples
+    ]
+    shared = sorted(
+        f"{example.where}: {example.user!r}" for example in written if utterance_key(example.user) in held_out
+    )
     assert not shared, f"{len(shared)} example(s) also in {path.name}: {shared[:5]}"
 
 

@@ -51,7 +51,9 @@ def test_reads_sections_and_validates_calls(tmp_path: Path) -> None:
     parsed = read_example_file(write(tmp_path, GOOD), PACK)
     assert parsed.skill == "weather"
     assert parsed.prompt.startswith('weather(location="[location]")')
-    assert [(e.user, str(e.calls)) for e in parsed.prompt_examples] == [("weather in Berlin", 'weather(location="Berlin")')]
+    assert [(e.user, str(e.calls)) for e in parsed.prompt_examples] == [
+        ("weather in Berlin", 'weather(location="Berlin")')
+    ]
     assert [(e.user, str(e.calls), e.line) for e in parsed.examples] == [
         ("is it raining", "weather()", 11),
         ("lovely day isn't it", "other()", 13),
@@ -72,7 +74,9 @@ def test_reads_sections_and_validates_calls(tmp_path: Path) -> None:
         ('location="Berlin"', 'location="Paris"', 7, "is not words of what was said"),  # the grammar could not say it
     ],
 )
-def test_each_malformed_case_names_file_and_line(tmp_path: Path, replace: str, by: str, line: int, message: str) -> None:
+def test_each_malformed_case_names_file_and_line(
+    tmp_path: Path, replace: str, by: str, line: int, message: str
+) -> None:
     path = write(tmp_path, GOOD.replace(replace, by, 1))
     with pytest.raises(ExamplesError) as caught:
         read_example_file(path, PACK)
@@ -80,7 +84,7 @@ def test_each_malformed_case_names_file_and_line(tmp_path: Path, replace: str, b
 
 
 def test_structural_problems_are_reported(tmp_path: Path) -> None:
-    no_prompt = GOOD.replace("#### Prompt:\nweather(location=\"[location]\") Ask for the weather.\n", "")
+    no_prompt = GOOD.replace('#### Prompt:\nweather(location="[location]") Ask for the weather.\n', "")
     with pytest.raises(ExamplesError, match="no '#### Prompt:' section"):
         read_example_file(write(tmp_path, no_prompt), PACK)
     two_lines = GOOD.replace("Ask for the weather.\n", "Ask for the weather.\nand a second line\n")
@@ -117,26 +121,32 @@ def test_every_problem_of_every_file_is_reported_together(tmp_path: Path) -> Non
 
 def test_duplicates_are_dropped_and_reported_conflicts_rejected(tmp_path: Path) -> None:
     original = read_example_file(write(tmp_path, GOOD, "a_examples.txt"), PACK)
-    repeat = read_example_file(write(tmp_path, GOOD.replace("is it raining", "Is it  raining?"), "b_examples.txt"), PACK)
+    repeat = read_example_file(
+        write(tmp_path, GOOD.replace("is it raining", "Is it  raining?"), "b_examples.txt"), PACK
+    )
     kept, duplicates = deduplicate(original.all_examples + repeat.all_examples)
     assert len(kept) == 3
     assert len(duplicates) == 3 and "b_examples.txt:11: duplicate of" in duplicates[1]
     conflict = read_example_file(
         write(tmp_path, GOOD.replace("### Assistant: weather()", "### Assistant: other()"), "c_examples.txt"), PACK
     )
-    with pytest.raises(ExamplesError, match=r"c_examples.txt:11: 'is it raining' is labelled other\(\), but .*a_examples.txt:11"):
+    with pytest.raises(
+        ExamplesError, match=r"c_examples.txt:11: 'is it raining' is labelled other\(\), but .*a_examples.txt:11"
+    ):
         deduplicate(original.all_examples + conflict.all_examples)
 
 
 def test_the_prompt_line_is_derived_from_the_signature(tmp_path: Path) -> None:
     from assistant.runtime.example_files import sync_prompt_line
 
-    path = write(tmp_path, GOOD.replace(") Ask for the weather.", ') tell me the weather'))
+    path = write(tmp_path, GOOD.replace(") Ask for the weather.", ") tell me the weather"))
     with pytest.raises(ExamplesError) as caught:
         read_example_file(path, PACK)
-    assert str(caught.value) == (f'{path}:2: the prompt line is derived from the skill\'s signature and docstring, '
-                                 'expected: weather(location="[location]") Ask for the weather. '
-                                 '(training_data.py --sync-prompts rewrites it)')
+    assert str(caught.value) == (
+        f"{path}:2: the prompt line is derived from the skill's signature and docstring, "
+        'expected: weather(location="[location]") Ask for the weather. '
+        "(training_data.py --sync-prompts rewrites it)"
+    )
     assert sync_prompt_line(path, PACK) and path.read_text(encoding="utf-8") == GOOD
     assert not sync_prompt_line(path, PACK)
     assert read_example_file(path, PACK).prompt == PACK.skills["weather"].prompt_line()

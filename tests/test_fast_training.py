@@ -16,9 +16,11 @@ def fixed_batch(tokenizer) -> dict:
     import torch
 
     head = "<|im_start|>system\nTurn the speech into one skill call.<|im_end|>\n<|im_start|>user\n"
-    rows = [(f"{head}what's the weather in Oslo<|im_end|>\n<|im_start|>assistant\n", 'weather(location="Oslo")<|im_end|>'),
-            (f"{head}timer<|im_end|>\n<|im_start|>assistant\n", 'timer(duration="five minutes")<|im_end|>'),
-            (f"{head}what's the weather in Rome<|im_end|>\n<|im_start|>assistant\n", "other()<|im_end|>")]
+    rows = [
+        (f"{head}what's the weather in Oslo<|im_end|>\n<|im_start|>assistant\n", 'weather(location="Oslo")<|im_end|>'),
+        (f"{head}timer<|im_end|>\n<|im_start|>assistant\n", 'timer(duration="five minutes")<|im_end|>'),
+        (f"{head}what's the weather in Rome<|im_end|>\n<|im_start|>assistant\n", "other()<|im_end|>"),
+    ]
     ids, labels = [], []
     for prompt, completion in rows:
         p, c = tokenizer(prompt).input_ids, tokenizer(completion).input_ids
@@ -40,8 +42,10 @@ def test_completion_loss_equals_the_plain_loss_and_gradients(tiny_llama: Path) -
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama),
-                           LoraConfig(r=4, target_modules="all-linear", lora_dropout=0.0, init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_llama),
+        LoraConfig(r=4, target_modules="all-linear", lora_dropout=0.0, init_lora_weights=False),
+    )
     batch = fixed_batch(tokenizer)
     assert common_prefix_length(batch["input_ids"], batch["attention_mask"]) >= 15  # the shared head is computed once
 

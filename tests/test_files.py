@@ -27,8 +27,12 @@ def staging(folder: Path) -> list[str]:
 def test_a_writer_killed_midway_leaves_the_old_file_and_its_staging_is_removed_later(tmp_path: Path) -> None:
     target = tmp_path / "data.json"
     target.write_text("old text\n", encoding="utf-8")
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parent.parent)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(target)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert writer.stdout.readline().strip() == "staged"
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
@@ -56,10 +60,9 @@ def test_a_failed_check_keeps_the_old_file_and_its_mode(tmp_path: Path) -> None:
 
 def test_a_staged_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
     target = tmp_path / "model"
-    with pytest.raises(RuntimeError):
-        with staged_folder(target) as folder:
-            (folder / "config.json").write_text("{}", encoding="utf-8")
-            raise RuntimeError("conversion failed")
+    with pytest.raises(RuntimeError), staged_folder(target) as folder:
+        (folder / "config.json").write_text("{}", encoding="utf-8")
+        raise RuntimeError("conversion failed")
     assert not target.exists() and staging(tmp_path) == []
     orphan = tmp_path / ".model.999999999.abc"  # a writer that no longer runs
     orphan.mkdir()

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from assistant.routing.calls import Call
-from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.routing.router import load_local_router
+from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.runtime.skill import Skill
 from finetune import eval as evaluate
 from finetune.config import TrainParser
@@ -52,9 +52,23 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def flags(dataset: Path, output: Path, base: Path, *extra: str) -> list[str]:
-    return ["--data", str(dataset), "--output_dir", str(output), "--model_name_or_path", str(base),
-            "--per_device_train_batch_size", "2", "--eval_samples", "2", "--logging_steps", "1", "--report_to", "none",
-            *extra]
+    return [
+        "--data",
+        str(dataset),
+        "--output_dir",
+        str(output),
+        "--model_name_or_path",
+        str(base),
+        "--per_device_train_batch_size",
+        "2",
+        "--eval_samples",
+        "2",
+        "--logging_steps",
+        "1",
+        "--report_to",
+        "none",
+        *extra,
+    ]
 
 
 def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
@@ -73,35 +87,80 @@ def test_training_writes_adapter_manifest_and_evaluates(tiny_llama: Path, datase
     assert evaluate.main(["--model", str(output), "--data", str(dataset), "--json-out", str(report)]) == 0
     metrics = json.loads(report.read_text())
     assert metrics["n"] == 3 and len(metrics["predictions"]) == 3
-    assert set(metrics) >= {"parse_rate", "skill_accuracy", "exact_call_accuracy", "argument_f1",
-                            "false_activation_rate", "missed_command_rate", "latency_ms_p50", "latency_ms_p95",
-                            "per_skill"}
+    assert set(metrics) >= {
+        "parse_rate",
+        "skill_accuracy",
+        "exact_call_accuracy",
+        "argument_f1",
+        "false_activation_rate",
+        "missed_command_rate",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "per_skill",
+    }
     pack = load_pack()
     for prediction in metrics["predictions"]:
         pack.parse(prediction["expected"])
 
     curve = tmp_path / "curve.json"
-    assert evaluate.main(["--checkpoints", str(output), "--data", str(dataset), "--engine", "transformers",
-                          "--json-out", str(curve)]) == 0
+    assert (
+        evaluate.main(
+            ["--checkpoints", str(output), "--data", str(dataset), "--engine", "transformers", "--json-out", str(curve)]
+        )
+        == 0
+    )
     assert [row["step"] for row in json.loads(curve.read_text())["curve"]] == [2, 4]
 
 
-def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(tiny_llama: Path, dataset: Path, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_merged_model_is_served_and_evaluated_as_its_manifest_says(
+    tiny_llama: Path, dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from assistant.routing.router import load_local_router
 
     output = tmp_path / "run"
-    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "0",
-                            "--template", "mistral", "--merge")))
+    train(
+        *parse_args(
+            flags(
+                dataset,
+                output,
+                tiny_llama,
+                "--max_steps",
+                "1",
+                "--eval_samples",
+                "0",
+                "--template",
+                "mistral",
+                "--merge",
+            )
+        )
+    )
     router = load_local_router(load_pack(), output / "merged", engine="transformers")
     assert router.template.name == "mistral" and router.route("what time is it").text.startswith(" ")  # [/INST] {call}
-    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": tmp_path, "WANDB_DATA_DIR": tmp_path / "data",
-                        "WANDB_CACHE_DIR": tmp_path / "cache", "WANDB_CONFIG_DIR": tmp_path / "config",
-                        "WANDB_SILENT": "true"}.items():
+    for name, value in {
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": tmp_path,
+        "WANDB_DATA_DIR": tmp_path / "data",
+        "WANDB_CACHE_DIR": tmp_path / "cache",
+        "WANDB_CONFIG_DIR": tmp_path / "config",
+        "WANDB_SILENT": "true",
+    }.items():
         monkeypatch.setenv(name, str(value))
     report = tmp_path / "eval.json"
-    assert evaluate.main(["--model", str(output / "merged"), "--data", str(dataset), "--engine", "transformers",
-                          "--json-out", str(report)]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model",
+                str(output / "merged"),
+                "--data",
+                str(dataset),
+                "--engine",
+                "transformers",
+                "--json-out",
+                str(report),
+            ]
+        )
+        == 0
+    )
     assert json.loads(report.read_text())["n"] == 3
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     assert list((run / "files" / "media" / "table" / "eval").glob("predictions_*.table.json"))
@@ -116,8 +175,11 @@ def test_the_tokenizer_template_is_trained_recorded_and_served(tiny_llama: Path,
     from assistant.routing.prompting import load_template
 
     output = tmp_path / "run"
-    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "1",
-                            "--template", "tokenizer")))
+    train(
+        *parse_args(
+            flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "1", "--template", "tokenizer")
+        )
+    )
     assert json.loads((output / "manifest.json").read_text())["template"] == "tokenizer"
     router = load_local_router(load_pack(), output, engine="transformers")
     assert router.template == load_template("tokenizer", router.tokenizer)
@@ -126,15 +188,29 @@ def test_the_tokenizer_template_is_trained_recorded_and_served(tiny_llama: Path,
 
 def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     """The CUDA default (4-bit NF4 base, LoRA on top), forced on a CPU: bitsandbytes runs there, slowly."""
-    from assistant.routing.router import load_local_router
-
     import bitsandbytes
 
+    from assistant.routing.router import load_local_router
     from finetune.finetune import load_model
 
     output = tmp_path / "run"
-    arguments = parse_args(flags(dataset, output, tiny_llama, "--max_steps", "2", "--eval_samples", "0",
-                                 "--load_in_4bit", "true", "--bnb_4bit_quant_type", "nf4", "--use_bnb_nested_quant", "true"))
+    arguments = parse_args(
+        flags(
+            dataset,
+            output,
+            tiny_llama,
+            "--max_steps",
+            "2",
+            "--eval_samples",
+            "0",
+            "--load_in_4bit",
+            "true",
+            "--bnb_4bit_quant_type",
+            "nf4",
+            "--use_bnb_nested_quant",
+            "true",
+        )
+    )
     model, _ = load_model(arguments[2], gradient_checkpointing=False)
     assert any(isinstance(module, bitsandbytes.nn.Linear4bit) for module in model.modules())
     train(*arguments)
@@ -145,8 +221,9 @@ def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Pa
     assert routed.text and routed.tokens > 0  # decoded under the grammar
 
 
-def test_router_warns_when_skills_differ_from_the_manifest(tiny_llama: Path, dataset: Path, tmp_path: Path,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_router_warns_when_skills_differ_from_the_manifest(
+    tiny_llama: Path, dataset: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     output = tmp_path / "run"
     train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "1", "--eval_samples", "0")))
 
@@ -171,8 +248,13 @@ def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp
     output = tmp_path / "run"
     script = [sys.executable, str(REPO_ROOT / "finetune" / "finetune.py")]
     common = flags(dataset, output, tiny_llama, "--save_steps", "2", "--eval_samples", "0", "--eval_steps", "1000")
-    first = subprocess.Popen([*script, *common, "--max_steps", "500"], cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(
+        [*script, *common, "--max_steps", "500"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not (output / "checkpoint-2" / "trainer_state.json").is_file():
         assert first.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
@@ -181,15 +263,17 @@ def test_resume_after_the_process_is_killed(tiny_llama: Path, dataset: Path, tmp
     first.wait()
     assert not (output / "manifest.json").exists()
 
-    second = subprocess.run([*script, *common, "--max_steps", "40", "--resume"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    second = subprocess.run(
+        [*script, *common, "--max_steps", "40", "--resume"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert second.returncode == 0, second.stderr[-2000:]
     assert "resuming from" in second.stdout and "checkpoint-" in second.stdout
     assert json.loads((output / "manifest.json").read_text())["metrics"]["steps"] == 40
 
 
 def test_two_processes_train_the_adapter_one_process_trains_with_the_same_global_batch(
-        tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
+    tiny_llama: Path, dataset: Path, tmp_path: Path
+) -> None:
     """The README's ``accelerate launch`` (torchrun, one process per GPU, DDP) on two CPU processes over gloo.
 
     Per-process batch 2 on two processes and batch 4 on one: the same examples each step, the same
@@ -200,8 +284,18 @@ def test_two_processes_train_the_adapter_one_process_trains_with_the_same_global
     import torch
     from safetensors.torch import load_file
 
-    common = ["--max_steps", "4", "--lora_dropout", "0", "--eval_samples", "1", "--eval_steps", "4",
-              "--save_steps", "4"]
+    common = [
+        "--max_steps",
+        "4",
+        "--lora_dropout",
+        "0",
+        "--eval_samples",
+        "1",
+        "--eval_steps",
+        "4",
+        "--save_steps",
+        "4",
+    ]
     single = tmp_path / "single"
     train(*parse_args(flags(dataset, single, tiny_llama, *common, "--per_device_train_batch_size", "4")))
 
@@ -209,17 +303,36 @@ def test_two_processes_train_the_adapter_one_process_trains_with_the_same_global
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     launch_config = tmp_path / "accelerate.yaml"  # what `accelerate config` writes for two GPUs on one machine
-    launch_config.write_text("compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 1\n"
-                             f"num_processes: 2\nmain_process_port: {port}\nmixed_precision: 'no'\n", encoding="utf-8")
+    launch_config.write_text(
+        "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 1\n"
+        f"num_processes: 2\nmain_process_port: {port}\nmixed_precision: 'no'\n",
+        encoding="utf-8",
+    )
     double, logs = tmp_path / "double", tmp_path / "writes"
     logs.mkdir()
     watch = str(REPO_ROOT / "tests" / "rank_writes")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [watch, os.environ.get("PYTHONPATH")])),
-           "WATCH_WRITES": str(double), "WATCH_LOG": str(logs)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [watch, os.environ.get("PYTHONPATH")])),
+        "WATCH_WRITES": str(double),
+        "WATCH_LOG": str(logs),
+    }
     launched = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(launch_config),
-         str(REPO_ROOT / "finetune" / "finetune.py"), *flags(dataset, double, tiny_llama, *common)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(launch_config),
+            str(REPO_ROOT / "finetune" / "finetune.py"),
+            *flags(dataset, double, tiny_llama, *common),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert launched.returncode == 0, launched.stderr[-3000:]
 
     one, two = (load_file(folder / "adapter_model.safetensors") for folder in (single, double))
@@ -240,12 +353,14 @@ def test_two_processes_train_the_adapter_one_process_trains_with_the_same_global
     said = launched.stdout.splitlines()
     assert sum(line.startswith('{"train_loss"') for line in said) == 1
     assert sum("exact-call accuracy" in line for line in said) == 1
-    assert [json.loads((folder / "manifest.json").read_text())["machine"]["processes"]
-            for folder in (single, double)] == [1, 2]
+    assert [
+        json.loads((folder / "manifest.json").read_text())["machine"]["processes"] for folder in (single, double)
+    ] == [1, 2]
 
 
-def test_resume_skips_incomplete_checkpoints(tiny_llama: Path, dataset: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_skips_incomplete_checkpoints(
+    tiny_llama: Path, dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     output = tmp_path / "run"
     common = flags(dataset, output, tiny_llama, "--save_steps", "2", "--eval_samples", "0", "--eval_steps", "1000")
     train(*parse_args([*common, "--max_steps", "4"]))
@@ -282,18 +397,22 @@ def test_yaml_learning_rate_in_e_notation_trains_as_a_float(tiny_llama: Path, da
     assert json.loads((output / "manifest.json").read_text())["config"]["learning_rate"] == 5e-4
 
 
-@pytest.mark.parametrize(("yaml", "argv", "message"), [
-    ("batch_size: 8\n", [], "unknown key 'batch_size'"),
-    ("target_modules: [all-linear]\n", [], "unknown key 'target_modules' (did you mean 'lora_target_modules'?)"),
-    ("per_device_train_batch_size: 2.5\n", [], "per_device_train_batch_size: expected int, got 2.5"),
-    ("learning_rate: [0.1, 0.2]\n", [], "learning_rate: expected one value, got [0.1, 0.2]"),
-    ("bf16: maybe\n", [], "bf16: expected true or false, got 'maybe'"),
-    ("max_steps: null\n", [], "max_steps: null is not allowed"),
-    ("", ["--learning_rate", "fast"], "--learning_rate/--learning-rate: invalid float value: 'fast'"),
-    ("", ["--batch_size", "8"], "unrecognized arguments: --batch_size 8"),
-])
-def test_config_errors_are_one_line_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml: str,
-                                                   argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("yaml", "argv", "message"),
+    [
+        ("batch_size: 8\n", [], "unknown key 'batch_size'"),
+        ("target_modules: [all-linear]\n", [], "unknown key 'target_modules' (did you mean 'lora_target_modules'?)"),
+        ("per_device_train_batch_size: 2.5\n", [], "per_device_train_batch_size: expected int, got 2.5"),
+        ("learning_rate: [0.1, 0.2]\n", [], "learning_rate: expected one value, got [0.1, 0.2]"),
+        ("bf16: maybe\n", [], "bf16: expected true or false, got 'maybe'"),
+        ("max_steps: null\n", [], "max_steps: null is not allowed"),
+        ("", ["--learning_rate", "fast"], "--learning_rate/--learning-rate: invalid float value: 'fast'"),
+        ("", ["--batch_size", "8"], "unrecognized arguments: --batch_size 8"),
+    ],
+)
+def test_config_errors_are_one_line_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml: str, argv: list[str], message: str
+) -> None:
     config = tmp_path / "router.yaml"
     config.write_text(yaml, encoding="utf-8")
     with pytest.raises(SystemExit) as stopped:
@@ -313,15 +432,36 @@ def test_help_explains_every_option() -> None:
     assert "(default: 0.0005)" in parser.format_help()
 
 
-def test_wandb_offline_logs_run_and_stages_artifacts(tiny_llama: Path, dataset: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": tmp_path, "WANDB_DATA_DIR": tmp_path / "data",
-                        "WANDB_CACHE_DIR": tmp_path / "cache", "WANDB_CONFIG_DIR": tmp_path / "config",
-                        "WANDB_SILENT": "true"}.items():
+def test_wandb_offline_logs_run_and_stages_artifacts(
+    tiny_llama: Path, dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": tmp_path,
+        "WANDB_DATA_DIR": tmp_path / "data",
+        "WANDB_CACHE_DIR": tmp_path / "cache",
+        "WANDB_CONFIG_DIR": tmp_path / "config",
+        "WANDB_SILENT": "true",
+    }.items():
         monkeypatch.setenv(name, str(value))
     output = tmp_path / "run"
-    train(*parse_args(flags(dataset, output, tiny_llama, "--max_steps", "2", "--eval_steps", "2",
-                           "--report_to", "wandb", "--wandb_project", "voxroute-test")))
+    train(
+        *parse_args(
+            flags(
+                dataset,
+                output,
+                tiny_llama,
+                "--max_steps",
+                "2",
+                "--eval_steps",
+                "2",
+                "--report_to",
+                "wandb",
+                "--wandb_project",
+                "voxroute-test",
+            )
+        )
+    )
     import wandb
 
     wandb.finish()
@@ -353,19 +493,41 @@ def test_openai_compatible_baseline_over_http(http_server, dataset: Path, tmp_pa
         assert body["tool_choice"] == "required" and {t["function"]["name"] for t in body["tools"]} >= {"weather"}
         name, arguments = answers[body["messages"][-1]["content"]]
         reply = {
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                "role": "assistant", "content": None,
-                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}],
-            }}],
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls",
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+                        ],
+                    },
+                }
+            ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
         return 200, "application/json", json.dumps(reply).encode()
 
     server = http_server({"/v1/chat/completions": completions})
     report = tmp_path / "baseline.json"
-    code = evaluate.main(["--openai-model", "gpt-test", "--base-url", f"{server.url}/v1", "--data", str(dataset),
-                          "--json-out", str(report)])
+    code = evaluate.main(
+        [
+            "--openai-model",
+            "gpt-test",
+            "--base-url",
+            f"{server.url}/v1",
+            "--data",
+            str(dataset),
+            "--json-out",
+            str(report),
+        ]
+    )
     assert code == 0
     metrics = json.loads(report.read_text())
     assert metrics["n"] == 3 and len(server.requests) == 3

@@ -28,8 +28,13 @@ from assistant.voice.audio import SAMPLE_RATE, WAV_MAX_RATE, WAV_MIN_RATE, Audio
 
 CALL_LIMIT_S = 10.0  # one read of a few kB takes milliseconds; a hang is what this catches
 MEMORY_LIMIT = 200 << 20  # bytes Python and numpy may hold at the peak of one read (#37: 200 MB)
-FUZZ = settings(max_examples=200, derandomize=True, database=None, deadline=None,  # read() bounds each call itself
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=200,
+    derandomize=True,
+    database=None,
+    deadline=None,  # read() bounds each call itself
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +87,16 @@ def wav_header(format_tag: int, channels: int, rate: int, bits: int, data_bytes:
     """The 44-byte RIFF/WAVE header with whatever fields it is given, however absurd (sizes wrap as 32 bits do)."""
     block = channels * bits // 8
     fmt = struct.pack("<HHIIHH", format_tag, channels, rate, rate * block % 2**32, block % 2**16, bits)
-    return (b"RIFF" + struct.pack("<I", (36 + data_bytes) % 2**32) + b"WAVE" + b"fmt " + struct.pack("<I", 16)
-            + fmt + b"data" + struct.pack("<I", data_bytes % 2**32))
+    return (
+        b"RIFF"
+        + struct.pack("<I", (36 + data_bytes) % 2**32)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", data_bytes % 2**32)
+    )
 
 
 GOOD_HEADER = wav_header(1, 1, SAMPLE_RATE, 16, 2 * SAMPLE_RATE)
@@ -91,10 +104,14 @@ u16, u32 = st.integers(0, 2**16 - 1), st.integers(0, 2**32 - 1)
 recordings = st.one_of(
     st.binary(max_size=4096),
     st.binary(max_size=8192).map(lambda body: GOOD_HEADER + body),
-    st.builds(wav_header, st.sampled_from([1, 3, 0xFFFE]) | u16, st.integers(0, 16) | u16,
-              st.sampled_from([0, 1, WAV_MIN_RATE, SAMPLE_RATE, 48000, WAV_MAX_RATE, WAV_MAX_RATE + 1]) | u32,
-              st.sampled_from([8, 16, 24, 32]) | u16, u32)
-    .flatmap(lambda header: st.binary(max_size=4096).map(lambda body: header + body)),
+    st.builds(
+        wav_header,
+        st.sampled_from([1, 3, 0xFFFE]) | u16,
+        st.integers(0, 16) | u16,
+        st.sampled_from([0, 1, WAV_MIN_RATE, SAMPLE_RATE, 48000, WAV_MAX_RATE, WAV_MAX_RATE + 1]) | u32,
+        st.sampled_from([8, 16, 24, 32]) | u16,
+        u32,
+    ).flatmap(lambda header: st.binary(max_size=4096).map(lambda body: header + body)),
 )
 
 
@@ -125,8 +142,15 @@ def test_a_wav_path_that_is_no_file_is_refused_at_once(tmp_path: Path, kind: str
 
 # Config files -----------------------------------------------------------------------------------------------------
 
-NUMBER_KEYS = [("router", "skill_timeout_s"), ("router", "max_retries"), ("router", "max_utterance_chars"),
-               ("voice", "max_utterance_s"), ("news", "timeout_s"), ("llm", "max_new_tokens"), ("weather", "timeout_s")]
+NUMBER_KEYS = [
+    ("router", "skill_timeout_s"),
+    ("router", "max_retries"),
+    ("router", "max_utterance_chars"),
+    ("voice", "max_utterance_s"),
+    ("news", "timeout_s"),
+    ("llm", "max_new_tokens"),
+    ("weather", "timeout_s"),
+]
 toml_values = st.one_of(
     st.integers(-5, 200).map(str),
     st.integers(-(2**70), 2**70).map(str),
@@ -168,8 +192,11 @@ def test_a_config_number_of_thousands_of_digits_is_one_line(tmp_path: Path) -> N
     one_line_naming(str(refused), path)
 
 
-@pytest.mark.parametrize("text", ['"a\\nb" = 1\n', '[router]\n"x\\ny" = 1\n', '[apps.allow]\n"x\\ny" = 3\n'],
-                         ids=["section", "key", "table-key"])
+@pytest.mark.parametrize(
+    "text",
+    ['"a\\nb" = 1\n', '[router]\n"x\\ny" = 1\n', '[apps.allow]\n"x\\ny" = 3\n'],
+    ids=["section", "key", "table-key"],
+)
 def test_a_key_with_a_line_break_is_named_in_one_line(tmp_path: Path, text: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -196,8 +223,11 @@ SMALL_FILE_BYTES = 8000  # the shipped example files this small (the timer ones)
 @pytest.fixture(scope="module")
 def shipped(pack: SkillPack) -> list[list[str]]:
     """The lines of the small shipped example files, templates among them: what the fuzz changes."""
-    files = [path.read_text(encoding="utf-8").split("\n") for path in pack.example_files()
-             if path.stat().st_size <= SMALL_FILE_BYTES]
+    files = [
+        path.read_text(encoding="utf-8").split("\n")
+        for path in pack.example_files()
+        if path.stat().st_size <= SMALL_FILE_BYTES
+    ]
     assert files and any("#### Templates:" in lines for lines in files)
     return files
 
@@ -218,14 +248,14 @@ def edited(files: list[list[str]]) -> st.SearchStrategy[bytes]:
 def shuffled(files: list[list[str]]) -> st.SearchStrategy[bytes]:
     """Lines of the shipped files and random ones, in any order."""
     line = st.sampled_from([line for lines in files for line in lines])
-    return st.lists(line | st.text(max_size=80), max_size=60).map(
-        lambda rows: "\n".join(rows).encode())
+    return st.lists(line | st.text(max_size=80), max_size=60).map(lambda rows: "\n".join(rows).encode())
 
 
 @FUZZ
 @given(data=st.data())
-def test_random_bytes_as_an_example_file_are_read_or_refused_line_by_line(folder: Path, pack: SkillPack,
-                                                                          shipped: list[list[str]], data: Any) -> None:
+def test_random_bytes_as_an_example_file_are_read_or_refused_line_by_line(
+    folder: Path, pack: SkillPack, shipped: list[list[str]], data: Any
+) -> None:
     path = folder / "fuzz_examples.txt"
     path.write_bytes(data.draw(st.binary(max_size=4096) | edited(shipped) | shuffled(shipped)))
     read_back = read(lambda: read_example_file(path, pack), ExamplesError)
@@ -239,8 +269,10 @@ def test_random_bytes_as_an_example_file_are_read_or_refused_line_by_line(folder
 
 def template_file(pack: SkillPack, utterance: str) -> str:
     """A valid example file whose one template says ``utterance``."""
-    return ("#### Prompt:\n" + pack.skills["news"].prompt_line() + "\n\n#### Examples:\n\n### User: read the news\n"
-            "### Assistant: news()\n\n#### Templates:\n\n### User: " + utterance + "\n### Assistant: news()\n")
+    return (
+        "#### Prompt:\n" + pack.skills["news"].prompt_line() + "\n\n#### Examples:\n\n### User: read the news\n"
+        "### Assistant: news()\n\n#### Templates:\n\n### User: " + utterance + "\n### Assistant: news()\n"
+    )
 
 
 def write_lines(path: Path, lines: Iterator[str]) -> Path:

@@ -38,16 +38,34 @@ def answer(arguments: str | list[dict[str, str]]) -> Reply:
     """A completion whose one tool call carries ``arguments`` (a list is encoded as the schema asks)."""
     if not isinstance(arguments, str):
         arguments = json.dumps({"examples": arguments})
-    return Reply(body={
-        "id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000, "model": "test-model",
-        "choices": [{
-            "index": 0, "finish_reason": "tool_calls", "logprobs": None,
-            "message": {"role": "assistant", "content": None, "refusal": None, "tool_calls": [{
-                "id": "call_1", "type": "function", "function": {"name": "add_examples", "arguments": arguments},
-            }]},
-        }],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
-    })
+    return Reply(
+        body={
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "test-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls",
+                    "logprobs": None,
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "refusal": None,
+                        "tool_calls": [
+                            {
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "add_examples", "arguments": arguments},
+                            }
+                        ],
+                    },
+                }
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+        }
+    )
 
 
 def failure(status: int) -> Reply:
@@ -114,7 +132,9 @@ def folder(tmp_path: Path) -> Path:
 
 
 def create(capsys: pytest.CaptureFixture[str], server: FakeServer, file: Path, *argv: str) -> tuple[int, str, str]:
-    code = main(["-c", "--skills", PACK, "--file", str(file), "--base-url", server.url, "--model", "test-model", *FAST, *argv])
+    code = main(
+        ["-c", "--skills", PACK, "--file", str(file), "--base-url", server.url, "--model", "test-model", *FAST, *argv]
+    )
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -154,20 +174,27 @@ def test_prints_canonical_examples_and_sends_the_forced_tool(
     assert body["messages"] == expected
 
 
-def test_prompt_mode_prints_what_create_sends(server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prompt_mode_prints_what_create_sends(
+    server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = folder / "weather_examples.txt"
     assert main(["-p", "--skills", PACK, "--file", str(file), "--seed", "3"]) == 0
     printed = capsys.readouterr().out
     assert 'weather(location="[location]", day="[today|tomorrow]") Ask for the weather somewhere' in printed
-    assert '### User: what\'s the weather in Berlin tomorrow\n### Assistant: weather(location="Berlin", day="tomorrow")' in printed
-    assert "- day: one of \"today\", \"tomorrow\"" in printed
+    assert (
+        '### User: what\'s the weather in Berlin tomorrow\n### Assistant: weather(location="Berlin", day="tomorrow")'
+        in printed
+    )
+    assert '- day: one of "today", "tomorrow"' in printed
     server.script = [answer(QUITO)]
     assert create(capsys, server, file, "--seed", "3")[0] == 0
     for message in server.bodies[0]["messages"]:
         assert f"===== {message['role']} =====\n{message['content']}\n" in printed
 
 
-def test_later_requests_are_told_what_was_generated(server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_later_requests_are_told_what_was_generated(
+    server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     server.script = [answer(QUITO), answer(LIMA)]
     code, out, _ = create(capsys, server, folder / "weather_examples.txt", "--n_generations", "2")
     assert code == 0 and out.count("### User:") == 3
@@ -237,7 +264,7 @@ def test_malformed_tool_answers_are_dropped_and_generation_goes_on(
     server.script = [
         answer('{"examples": [{"user": "weather in oslo", "assis'),
         answer('{"items": []}'),
-        answer('[1, 2]'),
+        answer("[1, 2]"),
         answer([{"user": "snow in bern"}, {"user": 3, "assistant": "weather()"}, *QUITO]),
         no_tool,
         Reply(body="<html>proxy error</html>"),
@@ -259,20 +286,24 @@ def test_malformed_tool_answers_are_dropped_and_generation_goes_on(
 def test_invalid_generations_are_dropped_with_their_reasons(
     server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server.script = [answer([
-        {"user": "book a flight to rome", "assistant": 'flights(to="rome")'},
-        {"user": "weather for the city of rome", "assistant": 'weather(city="rome")'},
-        {"user": "what about madrid", "assistant": "Sure! weather in madrid"},
-        {"user": "timer for ten", "assistant": 'timer(minutes="ten")'},
-        {"user": "Weather in Paris?", "assistant": 'weather(location="paris")'},
-        {"user": "thanks for watching!", "assistant": "other()"},
-        {"user": "   ", "assistant": "weather()"},
-        *QUITO,
-        {"user": "Is it windy in Quito", "assistant": 'weather(location="quito")'},
-        {"user": "forty winks timer", "assistant": "timer(minutes=40)"},
-        {"user": "rain in oslo ### User: hi", "assistant": 'weather(location="oslo")'},
-        {"user": "snow in bergen", "assistant": 'weather(location="bergen")'},
-    ])]
+    server.script = [
+        answer(
+            [
+                {"user": "book a flight to rome", "assistant": 'flights(to="rome")'},
+                {"user": "weather for the city of rome", "assistant": 'weather(city="rome")'},
+                {"user": "what about madrid", "assistant": "Sure! weather in madrid"},
+                {"user": "timer for ten", "assistant": 'timer(minutes="ten")'},
+                {"user": "Weather in Paris?", "assistant": 'weather(location="paris")'},
+                {"user": "thanks for watching!", "assistant": "other()"},
+                {"user": "   ", "assistant": "weather()"},
+                *QUITO,
+                {"user": "Is it windy in Quito", "assistant": 'weather(location="quito")'},
+                {"user": "forty winks timer", "assistant": "timer(minutes=40)"},
+                {"user": "rain in oslo ### User: hi", "assistant": 'weather(location="oslo")'},
+                {"user": "snow in bergen", "assistant": 'weather(location="bergen")'},
+            ]
+        )
+    ]
     code, out, err = create(capsys, server, folder / "weather_examples.txt")
     assert code == 0, err
     assert out == (
@@ -283,7 +314,10 @@ def test_invalid_generations_are_dropped_with_their_reasons(
     assert "weather() has no argument 'city'" in err
     assert "'Sure! weather in madrid': not a call" in err
     assert "timer(): minutes must be int, got str 'ten'" in err
-    assert f"'Weather in Paris?' -> 'weather(location=\"paris\")': duplicate of {folder / 'weather_examples.txt'}:14" in err
+    assert (
+        f"'Weather in Paris?' -> 'weather(location=\"paris\")': duplicate of {folder / 'weather_examples.txt'}:14"
+        in err
+    )
     assert f"duplicate of {folder / 'other_examples.txt'}:" in err
     assert "empty utterance" in err
     assert "'Is it windy in Quito' -> 'weather(location=\"quito\")': duplicate of generated example 1" in err
@@ -298,24 +332,37 @@ def test_append_keeps_the_file_readable_by_the_strict_reader(
     file = folder / "timer_examples.txt"
     pack = load_pack(PACK)
     before = read_example_file(file, pack)
-    server.script = [answer([
-        {"user": "egg timer seven minutes", "assistant": 'timer(label="egg", minutes=7)'},
-        {"user": 'a timer called "the big one" for two hours', "assistant": 'timer(minutes=120, label="the big one")'},
-    ])]
+    server.script = [
+        answer(
+            [
+                {"user": "egg timer seven minutes", "assistant": 'timer(label="egg", minutes=7)'},
+                {
+                    "user": 'a timer called "the big one" for two hours',
+                    "assistant": 'timer(minutes=120, label="the big one")',
+                },
+            ]
+        )
+    ]
     code, out, err = create(capsys, server, file, "--append")
     assert code == 0, err
     after = read_example_file(file, pack)
     assert after.prompt_examples == before.prompt_examples
     assert after.examples[: len(before.examples)] == before.examples
-    assert [(e.user, str(e.calls)) for e in after.examples[len(before.examples):]] == [
+    assert [(e.user, str(e.calls)) for e in after.examples[len(before.examples) :]] == [
         ("egg timer seven minutes", 'timer(minutes=7, label="egg")'),
         ('a timer called "the big one" for two hours', 'timer(minutes=120, label="the big one")'),
     ]
     assert file.read_text(encoding="utf-8").endswith(out.rstrip("\n") + "\n")
-    assert sorted(path.name for path in folder.iterdir()) == ["other_examples.txt", "timer_examples.txt", "weather_examples.txt"]
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "other_examples.txt",
+        "timer_examples.txt",
+        "weather_examples.txt",
+    ]
 
 
-def test_append_adds_a_missing_examples_section(server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_append_adds_a_missing_examples_section(
+    server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = folder / "other_examples.txt"
     text = file.read_text(encoding="utf-8")
     file.write_text(text[: text.index("#### Examples:")], encoding="utf-8")
@@ -342,7 +389,9 @@ def test_no_key_and_no_server_is_bad_input(folder: Path, capsys: pytest.CaptureF
     assert "set OPENAI_API_KEY" in capsys.readouterr().err
 
 
-def test_a_malformed_target_file_is_bad_input(server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_malformed_target_file_is_bad_input(
+    server: FakeServer, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = folder / "weather_examples.txt"
     file.write_text(file.read_text(encoding="utf-8") + "oops\n", encoding="utf-8")
     code, _, err = create(capsys, server, file)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from test_audio import forged_wav
 
 from assistant.voice.samples import load_samples
+from test_audio import forged_wav
 
 VOXROUTE = Path(sys.executable).with_name("voxroute")
 PATH = "/v1/chat/completions"
@@ -42,11 +42,19 @@ def other() -> str:
 
 def headline_call(request: Any) -> tuple[int, str, bytes]:
     """chat.completions answered as OpenAI answers it: one tool call of headline()."""
-    message = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "headline", "arguments": "{}"}}]}
-    body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1705312800, "model": "test-model",
-            "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": message}],
-            "usage": {"prompt_tokens": 90, "completion_tokens": 9, "total_tokens": 99}}
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "headline", "arguments": "{}"}}],
+    }
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1705312800,
+        "model": "test-model",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": message}],
+        "usage": {"prompt_tokens": 90, "completion_tokens": 9, "total_tokens": 99},
+    }
     return 200, "application/json", json.dumps(body).encode()
 
 
@@ -58,20 +66,31 @@ def endpoint(http_server, tmp_path: Path) -> Any:
     (tmp_path / "config.toml").write_text(
         f'[notes]\npath = "{tmp_path / "notes.sqlite3"}"\n\n[router]\nbackend = "openai"\n'
         f'base_url = "{server.url}/v1"\nmodel = "test-model"\napi_key_env = "VOXROUTE_TEST_KEY"\nfollow_up_s = 0\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return server
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "VOXROUTE_TEST_KEY")}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "VOXROUTE_TEST_KEY")
+    }
     return {**env, "VOXROUTE_CONFIG": str(tmp_path / "config.toml"), "PYTHONPATH": str(tmp_path)}
 
 
-def voxroute(tmp_path: Path, *args: str, stdin: IO[bytes] | int = subprocess.DEVNULL,
-             stdout: IO[bytes] | int = subprocess.PIPE) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VOXROUTE), *args], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                          env=environment(tmp_path), timeout=120)
+def voxroute(
+    tmp_path: Path, *args: str, stdin: IO[bytes] | int = subprocess.DEVNULL, stdout: IO[bytes] | int = subprocess.PIPE
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VOXROUTE), *args],
+        stdin=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=environment(tmp_path),
+        timeout=120,
+    )
 
 
 def measured(tmp_path: Path, args: list[str], stdin: Path = Path(os.devnull)) -> tuple[int, str, str, float, int]:
@@ -80,19 +99,26 @@ def measured(tmp_path: Path, args: list[str], stdin: Path = Path(os.devnull)) ->
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     start = time.monotonic()
     with stdin.open("rb") as typed, out.open("wb") as stdout, err.open("wb") as stderr:
-        child = subprocess.Popen([str(VOXROUTE), *args], stdin=typed, stdout=stdout, stderr=stderr,
-                                 env=environment(tmp_path))
+        child = subprocess.Popen(
+            [str(VOXROUTE), *args], stdin=typed, stdout=stdout, stderr=stderr, env=environment(tmp_path)
+        )
         watchdog = threading.Timer(120, child.kill)
         watchdog.start()
         _, status, usage = os.wait4(child.pid, 0)
         watchdog.cancel()
         child.returncode = os.waitstatus_to_exitcode(status)
-    return (child.returncode, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"),
-            time.monotonic() - start, usage.ru_maxrss)
+    return (
+        child.returncode,
+        out.read_text(encoding="utf-8"),
+        err.read_text(encoding="utf-8"),
+        time.monotonic() - start,
+        usage.ru_maxrss,
+    )
 
 
-def test_text_of_the_user_a_skill_and_a_pack_is_shown_with_its_controls_written_out(tmp_path: Path,
-                                                                                     endpoint: Any) -> None:
+def test_text_of_the_user_a_skill_and_a_pack_is_shown_with_its_controls_written_out(
+    tmp_path: Path, endpoint: Any
+) -> None:
     said = voxroute(tmp_path, "say", "--skills", "hostile_pack", f"{HOSTILE} read the headline")
     assert said.returncode == 0, said.stderr
     shown = said.stdout.decode("utf-8")
@@ -109,8 +135,9 @@ def test_text_of_the_user_a_skill_and_a_pack_is_shown_with_its_controls_written_
     assert "Reads the top headline '\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m' aloud." in listed.stdout.decode("utf-8")
 
 
-def test_a_50_mb_line_on_standard_input_is_refused_at_once_and_the_next_line_is_routed(tmp_path: Path,
-                                                                                       endpoint: Any) -> None:
+def test_a_50_mb_line_on_standard_input_is_refused_at_once_and_the_next_line_is_routed(
+    tmp_path: Path, endpoint: Any
+) -> None:
     typed = tmp_path / "typed.txt"
     with typed.open("w", encoding="utf-8") as file:
         for _ in range(50):
@@ -122,18 +149,21 @@ def test_a_50_mb_line_on_standard_input_is_refused_at_once_and_the_next_line_is_
     status, stdout, stderr, seconds, peak_kib = measured(tmp_path, ["say", "--json", "--skills", "hostile_pack"], typed)
     assert status == 1, stderr  # one input failed
     refused, routed = (json.loads(line) for line in stdout.splitlines())
-    assert refused["error"] == ("too long to route: more than 500 characters, the most is 500 "
-                                "([router] max_utterance_chars)")
+    assert refused["error"] == (
+        "too long to route: more than 500 characters, the most is 500 ([router] max_utterance_chars)"
+    )
     assert refused["failed"] and refused["calls"] == ["other()"] and len(refused["transcript"]) <= 501
     assert routed["transcript"] == "read the headline" and routed["answer"].endswith("Markets rally")
     assert [json.loads(request.body)["messages"][-1]["content"] for request in endpoint.requests] == [
-        "read the headline"] * 2  # the long line never reached the router
+        "read the headline"
+    ] * 2  # the long line never reached the router
     assert seconds < 60  # it ran past 300 s when the line was read, then echoed, whole
     assert peak_kib < base[4] + 40 * 1024  # the 50 MB line was never held: peak memory as for one short line
 
 
-def test_standard_input_that_is_not_utf8_stops_with_exit_status_2_naming_the_line(tmp_path: Path,
-                                                                                  endpoint: Any) -> None:
+def test_standard_input_that_is_not_utf8_stops_with_exit_status_2_naming_the_line(
+    tmp_path: Path, endpoint: Any
+) -> None:
     typed = tmp_path / "typed.txt"
     typed.write_bytes(b"read the headline\nin T\xffkyo\nread the headline\n")
     status, stdout, stderr, _, _ = measured(tmp_path, ["say", "--skills", "hostile_pack"], typed)
@@ -142,8 +172,11 @@ def test_standard_input_that_is_not_utf8_stops_with_exit_status_2_naming_the_lin
     assert len(endpoint.requests) == 1  # the line before it was handled; nothing after it
 
 
-@pytest.mark.parametrize("args", [("config",), ("skills",), ("say", "--skills", "hostile_pack", "read the headline")],
-                         ids=["config", "skills", "say"])
+@pytest.mark.parametrize(
+    "args",
+    [("config",), ("skills",), ("say", "--skills", "hostile_pack", "read the headline")],
+    ids=["config", "skills", "say"],
+)
 def test_a_full_standard_output_is_one_line_on_stderr(tmp_path: Path, endpoint: Any, args: tuple[str, ...]) -> None:
     with open("/dev/full", "wb") as full:
         written = voxroute(tmp_path, *args, stdout=full)
@@ -152,8 +185,7 @@ def test_a_full_standard_output_is_one_line_on_stderr(tmp_path: Path, endpoint: 
 
 
 @pytest.mark.parametrize("args", [("config",), ("skills",)], ids=["config", "skills"])
-def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path, endpoint: Any,
-                                                          args: tuple[str, ...]) -> None:
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path, endpoint: Any, args: tuple[str, ...]) -> None:
     read, write = os.pipe()
     os.close(read)  # as `| head` does once it has read enough: every write gets EPIPE
     with os.fdopen(write, "wb") as closed:
@@ -170,13 +202,15 @@ def test_run_refuses_an_hour_long_or_forged_recording_in_one_line_and_goes_on(tm
     one_hz, zero_hz = (forged_wav(tmp_path / f"{rate}hz.wav", framerate=rate) for rate in (1, 0))
     spoken = load_samples()[0]["file"]
     status, stdout, stderr, _, peak_kib = measured(
-        tmp_path, ["run", "--json", "--skills", "hostile_pack", str(hour), str(one_hz), str(zero_hz), spoken])
+        tmp_path, ["run", "--json", "--skills", "hostile_pack", str(hour), str(one_hz), str(zero_hz), spoken]
+    )
     assert status == 1, stderr
     turns = [json.loads(line) for line in stdout.splitlines()]
     assert [turn["error"].split("; convert")[0] for turn in turns[:3]] == [
         f"{hour}: the recording is 3600.0 s long; the most is 15 s ([voice] max_utterance_s)",
         f"{one_hz}: a sample rate of 1 Hz, outside 8000-192000 Hz",
-        f"{zero_hz}: a sample rate of 0 Hz, outside 8000-192000 Hz"]
+        f"{zero_hz}: a sample rate of 0 Hz, outside 8000-192000 Hz",
+    ]
     assert all(turn["failed"] and turn["calls"] == [] for turn in turns[:3])
     assert turns[3]["transcript"] and turns[3]["calls"] == ["headline()"] and not turns[3]["failed"]
     assert peak_kib < 1024 * 1024  # models included, far below the gigabytes a header used to cost

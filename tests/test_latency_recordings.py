@@ -18,12 +18,12 @@ HOP = 320
 
 def longest_inner_quiet_s(audio: np.ndarray) -> float:
     """The longest run of 20 ms frames near the noise floor (the lead-in's level) between the first and last speech."""
-    rms = np.sqrt(np.mean(np.square(audio[:audio.size // HOP * HOP].reshape(-1, HOP)), axis=1))
+    rms = np.sqrt(np.mean(np.square(audio[: audio.size // HOP * HOP].reshape(-1, HOP)), axis=1))
     floor = np.sqrt(np.mean(np.square(audio[:4000])))  # the first 0.25 s are silence or noise only
     quiet = rms < max(3 * floor, rms.max() * 0.01)
     loud = np.flatnonzero(~quiet)
     best = run = 0
-    for frame in quiet[loud[0]:loud[-1]]:
+    for frame in quiet[loud[0] : loud[-1]]:
         run = run + 1 if frame else 0
         best = max(best, run)
     return best * HOP / 16000
@@ -40,9 +40,26 @@ def test_files_and_manifest(made: tuple[Path, list]) -> None:
     assert [r.path for r in read_manifest(folder)] == [r.path for r in records]
     lines = [json.loads(line) for line in (folder / MANIFEST).read_text().splitlines()]
     assert len(lines) == COUNT
-    assert set(lines[0]) == {"path", "text", "call", "voice", "wpm", "snr_db", "pause_s", "pause_kind", "speech_end_s",
-                             "resume_s"}
-    assert [r.pause_kind for r in records] == ["unfinished", "looks finished", None, None, "unfinished", "looks finished"]
+    assert set(lines[0]) == {
+        "path",
+        "text",
+        "call",
+        "voice",
+        "wpm",
+        "snr_db",
+        "pause_s",
+        "pause_kind",
+        "speech_end_s",
+        "resume_s",
+    }
+    assert [r.pause_kind for r in records] == [
+        "unfinished",
+        "looks finished",
+        None,
+        None,
+        "unfinished",
+        "looks finished",
+    ]
     assert sum(r.snr_db is not None for r in records) == 2
     for record in records:
         with wave.open(record.path, "rb") as file:
@@ -63,7 +80,7 @@ def test_a_pause_is_a_quiet_stretch_of_400_to_600_ms_until_resume_s(made: tuple[
             audio = read_wav(record.path)
             assert 0.38 <= longest_inner_quiet_s(audio) <= 0.64, record
             resume = round(record.resume_s * 16000)
-            level = [np.sqrt(np.mean(np.square(audio[start:start + 1600]))) for start in (resume - 1600, resume)]
+            level = [np.sqrt(np.mean(np.square(audio[start : start + 1600]))) for start in (resume - 1600, resume)]
             assert level[0] < 0.5 * level[1], record  # the pause ends where the manifest says
 
 
@@ -71,7 +88,7 @@ def test_speech_ends_where_the_manifest_says(made: tuple[Path, list]) -> None:
     for record in made[1]:
         audio = read_wav(record.path)
         end = round(record.speech_end_s * 16000)
-        after, before = audio[end + HOP:], audio[end - 3 * HOP:end]
+        after, before = audio[end + HOP :], audio[end - 3 * HOP : end]
         assert np.sqrt(np.mean(np.square(after))) < 0.5 * np.sqrt(np.mean(np.square(before))), record
 
 
@@ -94,8 +111,12 @@ def test_a_second_run_writes_only_what_is_missing(made: tuple[Path, list]) -> No
 
 def test_pause_points() -> None:
     call = 'timecheck(location="Tokyo")'
-    assert splits("what's the time in Tokyo", call) == {"unfinished": ("what's the time in", "Tokyo"),
-                                                         "looks finished": ("what's the time", "in Tokyo")}
+    assert splits("what's the time in Tokyo", call) == {
+        "unfinished": ("what's the time in", "Tokyo"),
+        "looks finished": ("what's the time", "in Tokyo"),
+    }
     assert splits("set a timer for ten minutes please", 'timer(duration="ten minutes")') == {
-        "unfinished": ("set a timer for", "ten minutes please"), "looks finished": ("set a timer", "for ten minutes please")}
+        "unfinished": ("set a timer for", "ten minutes please"),
+        "looks finished": ("set a timer", "for ten minutes please"),
+    }
     assert splits("paint the kitchen yellow", "other()") == {}

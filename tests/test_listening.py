@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_fixtures import PacedOutput, silence
 from assistant.config import Config, VoiceConfig
-from assistant.runtime.pack import SkillPack, load_pack
 from assistant.pipeline import Assistant, Turn
 from assistant.routing.router import load_local_router
+from assistant.runtime.pack import SkillPack, load_pack
 from assistant.voice.audio import SAMPLE_RATE, read_wav, trim_silence
 from assistant.voice.capture import Frames, play_into
 from assistant.voice.listening import Heard, listen
 from assistant.voice.stt import load_transcriber
 from assistant.voice.tts import Speaker, synthesize_wav
+from audio_fixtures import PacedOutput, silence
 
 USER = {"voice": "en-us", "wpm": 140}
 
@@ -45,8 +45,9 @@ def said(text: str, folder: Path, name: str = "speech") -> np.ndarray:
     return read_wav(synthesize_wav(text, folder / f"{name}.wav", **USER))
 
 
-def played(assistant: Assistant, audio: np.ndarray, voice: VoiceConfig = VoiceConfig(),
-           speaker: Speaker | None = None) -> tuple[list[Turn], list[Heard]]:
+def played(
+    assistant: Assistant, audio: np.ndarray, voice: VoiceConfig = VoiceConfig(), speaker: Speaker | None = None
+) -> tuple[list[Turn], list[Heard]]:
     """The turns of ``audio`` played in real time (then 1.5 s of quiet), and how each ended."""
     assistant.memory.forget()
     frames, ends = Frames(), []
@@ -54,8 +55,9 @@ def played(assistant: Assistant, audio: np.ndarray, voice: VoiceConfig = VoiceCo
     return list(listen(frames, assistant, voice, on_heard=ends.append, speaker=speaker)), ends
 
 
-def test_a_complete_request_ends_at_the_short_pause_recognised_and_routed_while_listening(assistant, tmp_path,
-                                                                                          skill_context) -> None:
+def test_a_complete_request_ends_at_the_short_pause_recognised_and_routed_while_listening(
+    assistant, tmp_path, skill_context
+) -> None:
     skill_context()
     voice = VoiceConfig(silence_s=1.2)  # a window no pass takes as long as, even on a busy machine
     turns, ends = played(assistant, said("What time is it in Tokyo?", tmp_path), voice)
@@ -66,7 +68,8 @@ def test_a_complete_request_ends_at_the_short_pause_recognised_and_routed_while_
 
 
 def test_speech_after_a_pause_is_heard_with_what_came_before_and_nothing_acts_on_the_first_part(
-        assistant, tmp_path, skill_context) -> None:
+    assistant, tmp_path, skill_context
+) -> None:
     context = skill_context()
     first = trim_silence(said("Set a timer for ten minutes", tmp_path, "first"), pad_s=0.0)
     rest = trim_silence(said("called pizza", tmp_path, "rest"), pad_s=0.0)
@@ -89,7 +92,8 @@ def test_a_pass_the_speaker_talks_over_is_not_routed(assistant, tmp_path, skill_
 
 
 def test_listening_ahead_turns_itself_off_when_passes_take_longer_than_the_silence_window(
-        assistant, tmp_path, skill_context, caplog) -> None:
+    assistant, tmp_path, skill_context, caplog
+) -> None:
     skill_context()
     voice = VoiceConfig(silence_s=0.1, early_s=0.1, turn_end="silence")  # no pass can beat a 0.1 s window
     command = said("What time is it in Tokyo?", tmp_path)
@@ -122,13 +126,15 @@ def test_the_end_of_turn_sound_is_short_and_quiet() -> None:
     assert 0 < sound.size / SAMPLE_RATE <= 0.1 and 0 < np.abs(sound).max() <= 0.25
 
 
-def test_a_command_during_the_assistants_answer_is_not_lost_when_speech_ends_first(assistant, tmp_path,
-                                                                                  skill_context) -> None:
+def test_a_command_during_the_assistants_answer_is_not_lost_when_speech_ends_first(
+    assistant, tmp_path, skill_context
+) -> None:
     """Capture never pauses: a command said right after the answer ends is a turn of its own."""
     skill_context()
     sinks: list[PacedOutput] = []
     speaker = Speaker(output=lambda rate: sinks.append(PacedOutput(rate)) or sinks[-1])
     speaker.say("Done.")
-    turns, _ = played(assistant, np.concatenate([silence(1.2), said("What time is it in Tokyo?", tmp_path)]),
-                      speaker=speaker)
+    turns, _ = played(
+        assistant, np.concatenate([silence(1.2), said("What time is it in Tokyo?", tmp_path)]), speaker=speaker
+    )
     assert [turn.calls for turn in turns] == [['timecheck(location="Tokyo")']]

@@ -28,10 +28,10 @@ def test_known_mixture() -> None:
     timer = Call("timer", (("duration", "five minutes"),))
     predictions = [
         p(WEATHER_BERLIN, WEATHER_BERLIN, latency=10),  # right: 2 true-positive arguments
-        p(WEATHER_BERLIN, wrong_day, latency=20),       # skill right, one argument wrong
-        p(timer, OTHER, latency=30),                    # missed command
-        p(OTHER, timer, latency=40),                    # false activation
-        p(OTHER, OTHER, parsed=False, latency=50),      # unparseable counts as wrong everywhere
+        p(WEATHER_BERLIN, wrong_day, latency=20),  # skill right, one argument wrong
+        p(timer, OTHER, latency=30),  # missed command
+        p(OTHER, timer, latency=40),  # false activation
+        p(OTHER, OTHER, parsed=False, latency=50),  # unparseable counts as wrong everywhere
     ]
     metrics = score(predictions)
     assert metrics["n"] == 5
@@ -45,11 +45,21 @@ def test_known_mixture() -> None:
     assert metrics["false_activation_rate"] == pytest.approx(1 / 2)  # the timer; unparsed output does nothing
     assert metrics["missed_command_rate"] == pytest.approx(1 / 3)
     assert metrics["latency_ms_p50"] == 30 and metrics["latency_ms_p95"] == 50
-    assert metrics["per_skill"]["weather"] == {"n": 2, "skill_accuracy": 1.0, "exact_call_accuracy": 0.5,
-                                               "resolved_call_accuracy": 0.5}
+    assert metrics["per_skill"]["weather"] == {
+        "n": 2,
+        "skill_accuracy": 1.0,
+        "exact_call_accuracy": 0.5,
+        "resolved_call_accuracy": 0.5,
+    }
     assert metrics["confusion"]["other"] == {"timer": 1, "(unparsed)": 1}
-    assert metrics["predictions"][4] == {"user": "u", "expected": "other()", "predicted": "garbage",
-                                         "correct": False, "resolved_correct": False, "latency_ms": 50.0}
+    assert metrics["predictions"][4] == {
+        "user": "u",
+        "expected": "other()",
+        "predicted": "garbage",
+        "correct": False,
+        "resolved_correct": False,
+        "latency_ms": 50.0,
+    }
 
 
 def test_packs_without_other_have_no_activation_rates() -> None:
@@ -67,7 +77,7 @@ def test_resolved_accuracy_counts_calls_that_resolve_to_the_same_action() -> Non
     labelled = Call("timer", (("duration", "a minute and a half"),))
     one = Calls([labelled])
     predictions = [
-        Prediction("u", one, Calls([said]), True, 1.0, resolved_same=(True,)),   # same action, other words
+        Prediction("u", one, Calls([said]), True, 1.0, resolved_same=(True,)),  # same action, other words
         Prediction("u", one, one, True, 1.0, resolved_same=(True,)),
         Prediction("u", one, Calls([OTHER]), True, 1.0, resolved_same=(False,)),
         Prediction("u", one, Calls([said]), False, 1.0, resolved_same=(True,)),  # unparsed output never counts
@@ -81,10 +91,10 @@ def test_several_calls_are_right_only_all_together_and_in_order() -> None:
     timer = Call("timer", (("duration", "five minutes"),))
     both = Calls([timer, WEATHER_BERLIN])
     predictions = [
-        p(both, both),                                 # 2 of 2 calls right
-        p(both, Calls([WEATHER_BERLIN, timer])),       # wrong order: no call at its place
-        p(both, Calls([timer])),                       # one dropped: 1 of 2
-        p(Calls([timer]), Calls([timer, OTHER])),      # one too many: 1 of 2 places
+        p(both, both),  # 2 of 2 calls right
+        p(both, Calls([WEATHER_BERLIN, timer])),  # wrong order: no call at its place
+        p(both, Calls([timer])),  # one dropped: 1 of 2
+        p(Calls([timer]), Calls([timer, OTHER])),  # one too many: 1 of 2 places
     ]
     metrics = score(predictions)
     assert metrics["exact_call_accuracy"] == pytest.approx(1 / 4)

@@ -18,17 +18,19 @@ import pytest
 
 from assistant.config import Config, LLMConfig, NewsConfig, RouterConfig, WeatherConfig
 from assistant.runtime.dispatch import Dispatcher
+from assistant.runtime.net import MAX_REDIRECTS, OverLimit, Unreachable, request
 from assistant.runtime.pack import load_pack
 from skills.chat import MAX_ANSWER_BYTES, ask
-from assistant.runtime.net import MAX_REDIRECTS, OverLimit, Unreachable, request
 from skills.news import MAX_FEED_BYTES, news
 from skills.weather import MAX_WEATHER_BYTES, weather
 
 HUGE = 200_000_000
 CHUNK = b"<item><title>filler</title><description>" + b"x" * 65_000 + b"</description></item>\n"
-FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title><item>'
-        b"<title>Bridge reopens after repairs</title><pubDate>Mon, 15 Jan 2024 11:00:00 GMT</pubDate>"
-        b"</item></channel></rss>")
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title><item>'
+    b"<title>Bridge reopens after repairs</title><pubDate>Mon, 15 Jan 2024 11:00:00 GMT</pubDate>"
+    b"</item></channel></rss>"
+)
 
 
 class Line:
@@ -140,8 +142,9 @@ def test_a_server_that_drips_a_byte_a_second_is_stopped_at_the_deadline(raw_serv
         request("GET", f"{server.url}/feed", until=start + 2.0, max_bytes=MAX_FEED_BYTES)
     assert time.monotonic() - start < 6  # a per-read timeout never fires: each read gets a byte within a second
     assert_too_slow(f"{slow.value}.", "", 2.0)
-    while (left := [thread for thread in threading.enumerate() if thread.name == "skill-request"
-                    and thread not in before]) and time.monotonic() - start < 15:
+    while (
+        left := [thread for thread in threading.enumerate() if thread.name == "skill-request" and thread not in before]
+    ) and time.monotonic() - start < 15:
         time.sleep(0.1)
     assert not left  # the abandoned read ended too, at the next byte on its closed connection
 
@@ -177,8 +180,9 @@ def test_an_unusable_url_is_unreachable(closed_url) -> None:
             request("GET", url, until=time.monotonic() + 10, max_bytes=100)
 
 
-def test_the_news_skips_a_dripping_feed_within_its_time_and_reads_the_next(raw_server, http_server,
-                                                                             skill_context) -> None:
+def test_the_news_skips_a_dripping_feed_within_its_time_and_reads_the_next(
+    raw_server, http_server, skill_context
+) -> None:
     slow = raw_server({"/feed": drip_body})
     good = http_server({"/rss.xml": (200, "application/rss+xml", FEED)})
     skill_context(Config(news=NewsConfig(feeds=[f"{slow.url}/feed", f"{good.url}/rss.xml"], timeout_s=2.0)))
@@ -195,14 +199,16 @@ def test_a_200_mb_feed_gets_a_one_line_answer(raw_server, skill_context) -> None
     before = peak_rss_mb()
     answer = news()
     assert answer == (
-        f"The news feed at {server.url}/feed sent more than {MAX_FEED_BYTES:,} bytes, so I stopped reading it.")
+        f"The news feed at {server.url}/feed sent more than {MAX_FEED_BYTES:,} bytes, so I stopped reading it."
+    )
     assert peak_rss_mb() - before < 100
 
 
 def test_the_news_answers_itself_before_the_dispatcher_stops_waiting(raw_server, skill_context) -> None:
     server = raw_server({"/feed": drip_body})
-    config = Config(news=NewsConfig(feeds=[f"{server.url}/feed"] * 3, timeout_s=10.0),
-                    router=RouterConfig(skill_timeout_s=5.0))
+    config = Config(
+        news=NewsConfig(feeds=[f"{server.url}/feed"] * 3, timeout_s=10.0), router=RouterConfig(skill_timeout_s=5.0)
+    )
     skill_context(config)
     pack = load_pack()
     outcome = Dispatcher(pack, timeout_s=config.router.skill_timeout_s).run(pack.parse("news()"))
@@ -222,7 +228,8 @@ def test_the_weather_service_is_bounded_in_time_and_size(raw_server, skill_conte
     assert time.monotonic() - start < 6
     skill_context(Config(weather=WeatherConfig(geocoding_url=f"{server.url}/huge", timeout_s=10.0)))
     assert weather("Berlin") == (
-        f"The weather service sent more than {MAX_WEATHER_BYTES:,} bytes, so I stopped reading it.")
+        f"The weather service sent more than {MAX_WEATHER_BYTES:,} bytes, so I stopped reading it."
+    )
 
 
 def endpoint(url: str, timeout_s: float = 10.0, max_retries: int = 0) -> Config:
@@ -241,12 +248,17 @@ def test_the_chat_endpoint_is_bounded_in_time_and_size(raw_server, skill_context
     assert time.monotonic() - start < 6
     skill_context(endpoint(f"{server.url}/long"))
     assert ask("Anything?") == (
-        f"The language model at {server.url}/long sent more than {MAX_ANSWER_BYTES:,} bytes, so I stopped reading it.")
+        f"The language model at {server.url}/long sent more than {MAX_ANSWER_BYTES:,} bytes, so I stopped reading it."
+    )
 
 
 def test_the_chat_endpoint_is_retried_within_its_deadline(http_server, skill_context) -> None:
-    answers = iter([(503, "application/json", b'{"error": {"message": "busy"}}'),
-                    (200, "application/json", json.dumps({"choices": [{"message": {"content": "Yes."}}]}).encode())])
+    answers = iter(
+        [
+            (503, "application/json", b'{"error": {"message": "busy"}}'),
+            (200, "application/json", json.dumps({"choices": [{"message": {"content": "Yes."}}]}).encode()),
+        ]
+    )
     server = http_server({"/v1/chat/completions": lambda request: next(answers)})
     skill_context(endpoint(f"{server.url}/v1", max_retries=1))
     assert ask("Anything?") == "Yes."

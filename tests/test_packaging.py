@@ -40,13 +40,32 @@ def test_the_wheel_carries_the_bundled_files_and_an_install_finds_them(tmp_path:
             os.symlink(os.readlink(REPO / name), target)
         elif (REPO / name).is_file():
             shutil.copy2(REPO / name, target)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q",
-                    "-w", str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("voxroute-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for expected in ("assistant/data/prompts/chatml.txt", "assistant/data/prompts/system.txt",
-                     "assistant/data/router/adapter_model.safetensors", "assistant/data/router/manifest.json",
-                     "assistant/data/examples/weather_examples.txt", "assistant/data/samples/samples.jsonl"):
+    for expected in (
+        "assistant/data/prompts/chatml.txt",
+        "assistant/data/prompts/system.txt",
+        "assistant/data/router/adapter_model.safetensors",
+        "assistant/data/router/manifest.json",
+        "assistant/data/examples/weather_examples.txt",
+        "assistant/data/samples/samples.jsonl",
+    ):
         assert expected in names
     assert any(name.startswith("assistant/data/samples/") and name.endswith(".wav") for name in names)
     metadata = next(name for name in names if name.endswith(".dist-info/METADATA"))
@@ -59,13 +78,27 @@ def test_the_wheel_carries_the_bundled_files_and_an_install_finds_them(tmp_path:
     assert 'voxroute[train]; extra == "bench"' in requires
 
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True)
-    found = subprocess.run([sys.executable, "-c", FIND_FILES], cwd=tmp_path, capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": str(site)}, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", FIND_FILES],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        check=True,
+    )
     import json
 
     report = json.loads(found.stdout)
     assert report["package"].startswith(str(site))
-    assert report == {"package": report["package"], "template": "<|im_end|>", "router": "chatml",
-                      "examples": len(load_pack().example_files()), "samples": 24}
+    assert report == {
+        "package": report["package"],
+        "template": "<|im_end|>",
+        "router": "chatml",
+        "examples": len(load_pack().example_files()),
+        "samples": 24,
+    }

@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Annotated
 
 import pytest
-from audio_fixtures import silence, speak_to_array, white_noise
 
-from assistant.routing.calls import Call
 from assistant.config import Config, NotesConfig, RouterConfig, VoiceConfig
 from assistant.dialogue import after_wake_word
+from assistant.pipeline import Assistant
+from assistant.routing.calls import Call
+from assistant.routing.router import load_local_router
 from assistant.runtime.dispatch import Dispatcher
 from assistant.runtime.pack import SkillPack, load_pack
-from assistant.pipeline import Assistant
-from assistant.routing.router import load_local_router
 from assistant.runtime.skill import Resolver, Skill
 from assistant.voice.audio import write_wav
 from assistant.voice.stt import load_transcriber
+from audio_fixtures import silence, speak_to_array, white_noise
 
 
 @pytest.mark.parametrize(
@@ -158,11 +158,14 @@ def router(pack: SkillPack):
     return load_local_router(pack)
 
 
-def assistant_for(pack: SkillPack, router, backend: str, tmp_path: Path, wake_word: str = "",
-                  follow_up_s: float = 0.0) -> Assistant:
-    config = Config(notes=NotesConfig(path=str(tmp_path / "notes.sqlite3")),
-                    voice=VoiceConfig(stt=backend, wake_word=wake_word),
-                    router=RouterConfig(skill_timeout_s=30, follow_up_s=follow_up_s))
+def assistant_for(
+    pack: SkillPack, router, backend: str, tmp_path: Path, wake_word: str = "", follow_up_s: float = 0.0
+) -> Assistant:
+    config = Config(
+        notes=NotesConfig(path=str(tmp_path / "notes.sqlite3")),
+        voice=VoiceConfig(stt=backend, wake_word=wake_word),
+        router=RouterConfig(skill_timeout_s=30, follow_up_s=follow_up_s),
+    )
     return Assistant(pack, config, lambda: router, lambda: load_transcriber(backend))
 
 
@@ -236,7 +239,9 @@ def test_a_pack_without_other_runs_the_pipeline(tmp_path: Path, skill_context) -
     snips = load_pack("benchmarks.snips.skills")
     assert snips.fallback is None and load_pack().fallback == Call("other")
     config = Config(router=RouterConfig(skill_timeout_s=30))
-    assistant = Assistant(snips, config, lambda: load_local_router(snips, None), lambda: load_transcriber("faster-whisper"))
+    assistant = Assistant(
+        snips, config, lambda: load_local_router(snips, None), lambda: load_transcriber("faster-whisper")
+    )
     skill_context(config)
     turn = assistant.handle_text("play bohemian rhapsody by queen on spotify")
     assert turn.calls[0].split("(")[0] in snips.skills and turn.answer.startswith(turn.calls[0].split("(")[0])
@@ -247,8 +252,9 @@ def test_a_pack_without_other_runs_the_pipeline(tmp_path: Path, skill_context) -
 
 
 @pytest.mark.slow
-def test_several_commands_in_one_breath_each_run_and_answer_in_order(pack, router, tmp_path: Path,
-                                                                     skill_context) -> None:
+def test_several_commands_in_one_breath_each_run_and_answer_in_order(
+    pack, router, tmp_path: Path, skill_context
+) -> None:
     assistant = assistant_for(pack, router, "faster-whisper", tmp_path)
     context = skill_context(assistant.config)
     turn = assistant.handle_text("set a timer for ten minutes and add a note to buy milk")
@@ -258,8 +264,9 @@ def test_several_commands_in_one_breath_each_run_and_answer_in_order(pack, route
 
 
 @pytest.mark.slow
-def test_calls_routed_while_listening_run_as_soon_as_each_is_decoded(pack, router, tmp_path: Path,
-                                                                     skill_context) -> None:
+def test_calls_routed_while_listening_run_as_soon_as_each_is_decoded(
+    pack, router, tmp_path: Path, skill_context
+) -> None:
     """The listening loop hands a turn on at its first decoded call; that call runs while the next is decoded."""
     assistant = assistant_for(pack, router, "faster-whisper", tmp_path)
     skill_context(assistant.config)
@@ -284,7 +291,8 @@ def test_calls_routed_while_listening_run_as_soon_as_each_is_decoded(pack, route
 
 @pytest.mark.slow
 def test_a_follow_up_builds_on_the_last_turn_and_changes_a_timer_instead_of_starting_another(
-        pack, router, tmp_path: Path, skill_context) -> None:
+    pack, router, tmp_path: Path, skill_context
+) -> None:
     assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer", follow_up_s=30)
     context = skill_context(assistant.config)
     first = assistant.handle_text("computer set a timer for five minutes")
@@ -300,7 +308,8 @@ def test_a_follow_up_builds_on_the_last_turn_and_changes_a_timer_instead_of_star
 
 @pytest.mark.slow
 def test_the_assistants_question_is_remembered_and_the_answer_completes_the_call(
-        pack, router, tmp_path: Path, skill_context) -> None:
+    pack, router, tmp_path: Path, skill_context
+) -> None:
     assistant = assistant_for(pack, router, "faster-whisper", tmp_path, wake_word="computer", follow_up_s=30)
     context = skill_context(assistant.config)
     asked = assistant.handle_text("computer set a timer for a while")

@@ -50,13 +50,29 @@ def test_every_public_name_is_there() -> None:
         _ = assistant.Asistant  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("error", "older"), [
-    (ConfigError, ValueError), (UnusableModel, ConfigError), (ModelNotFound, RuntimeError), (AudioError, RuntimeError),
-    (ExamplesError, ValueError), (TemplateError, ValueError), (CallError, ValueError), (UnknownSkill, CallError),
-    (NotSaid, CallError), (SetupError, Exception), (NoAPIKey, ValueError), (ReplyTooLarge, Exception),
-    (EndpointFailed, Exception), (TTSError, RuntimeError), (SmartTurnError, RuntimeError),
-    (ConversionError, RuntimeError), (EvalError, RuntimeError), (GenerationFailed, RuntimeError),
-])
+@pytest.mark.parametrize(
+    ("error", "older"),
+    [
+        (ConfigError, ValueError),
+        (UnusableModel, ConfigError),
+        (ModelNotFound, RuntimeError),
+        (AudioError, RuntimeError),
+        (ExamplesError, ValueError),
+        (TemplateError, ValueError),
+        (CallError, ValueError),
+        (UnknownSkill, CallError),
+        (NotSaid, CallError),
+        (SetupError, Exception),
+        (NoAPIKey, ValueError),
+        (ReplyTooLarge, Exception),
+        (EndpointFailed, Exception),
+        (TTSError, RuntimeError),
+        (SmartTurnError, RuntimeError),
+        (ConversionError, RuntimeError),
+        (EvalError, RuntimeError),
+        (GenerationFailed, RuntimeError),
+    ],
+)
 def test_one_line_errors_share_one_base_and_keep_their_own(error: type[Exception], older: type[Exception]) -> None:
     assert issubclass(error, VoxrouteError) and issubclass(error, older)
 
@@ -77,35 +93,54 @@ def test_an_assistant_built_from_python_routes_and_answers(http_server: Any, ski
     skill_context()
 
     def answer(request: Any) -> tuple[int, str, bytes]:
-        call = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"location": "Oslo"}'}}
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "weather", "arguments": '{"location": "Oslo"}'},
+        }
         message = {"role": "assistant", "content": None, "tool_calls": [call]}
-        body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1705312800, "model": "test-model",
-                "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": message}]}
+        body = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1705312800,
+            "model": "test-model",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": message}],
+        }
         return 200, "application/json", json.dumps(body).encode()
 
     server = http_server({"/v1/chat/completions": answer})
-    config = Config(router=RouterConfig(backend="openai", base_url=f"{server.url}/v1", model="test-model",
-                                        timeout_s=5.0, max_retries=0),
-                    voice=VoiceConfig(wake_word="computer"))
+    config = Config(
+        router=RouterConfig(
+            backend="openai", base_url=f"{server.url}/v1", model="test-model", timeout_s=5.0, max_retries=0
+        ),
+        voice=VoiceConfig(wake_word="computer"),
+    )
     pack = load_pack(PACK)
     built = build_assistant(config, pack)
     assert isinstance(built.pack, SkillPack) and built.pack is pack
     turn = built.handle_text("Computer, what's the weather in Oslo")
-    assert (turn.calls, turn.answer, turn.error, turn.failed) == (['weather(location="Oslo")'], "weather in Oslo today",
-                                                                  None, False)
+    assert (turn.calls, turn.answer, turn.error, turn.failed) == (
+        ['weather(location="Oslo")'],
+        "weather in Oslo today",
+        None,
+        False,
+    )
     unaddressed = build_assistant(config, PACK).handle_text("what's the weather in Oslo")
     assert unaddressed.calls == ["other()"] and unaddressed.error == "no wake word 'computer': ignored"
     assert [json.loads(r.body)["messages"][-1]["content"] for r in server.requests] == ["what's the weather in Oslo"]
 
 
-@pytest.mark.parametrize(("said", "command"), [
-    ("hey voxroute set a timer", "set a timer"),
-    ("Okay computer, what's the time", "what's the time"),
-    ("Voxroute... add a note", "add a note"),
-    ("hey voxroute", "hey voxroute"),  # nothing after it: the example's words as they are
-    ("computers are great", "computers are great"),
-    ("set a timer", "set a timer"),
-])
+@pytest.mark.parametrize(
+    ("said", "command"),
+    [
+        ("hey voxroute set a timer", "set a timer"),
+        ("Okay computer, what's the time", "what's the time"),
+        ("Voxroute... add a note", "add a note"),
+        ("hey voxroute", "hey voxroute"),  # nothing after it: the example's words as they are
+        ("computers are great", "computers are great"),
+        ("set a timer", "set a timer"),
+    ],
+)
 def test_examples_lose_the_wake_word_as_the_runtime_does(said: str, command: str) -> None:
     assert without_wake_word(said) == command
     if command != said:

@@ -17,8 +17,10 @@ from finetune.records import context_record, read_records
         ('{"user": "hi", "call": "other()"}\n{"user": "hi"}\n', ": line 2: expected an object with string fields"),
         ('{"user": "hi", "call": "fly()"}\n', ": line 1: unknown skill 'fly'"),
         ('[{"user": "hi", "call": "other()"},\n oops]', ":2: not valid JSON: Expecting value"),
-        ('{"context": [{"user": "add a note", "call": "notes()", "asked": 1}], "user": "hi", "call": "other()"}\n',
-         ": line 1: 'context' must be a list of objects"),
+        (
+            '{"context": [{"user": "add a note", "call": "notes()", "asked": 1}], "user": "hi", "call": "other()"}\n',
+            ": line 1: 'context' must be a list of objects",
+        ),
     ],
 )
 def test_bad_records_name_the_file_and_line(tmp_path: Path, text: str, message: str) -> None:
@@ -43,7 +45,9 @@ def test_the_previous_turns_question_is_read_or_derived_and_written_back(tmp_pat
         '{"context": [{"user": "a timer for a while", "call": "timer(duration=\\"a while\\")"}], '
         '"user": "ten minutes", "call": "timer(duration=\\"ten minutes\\")"}\n'
         '{"context": [{"user": "a timer for a minute", "call": "timer(duration=\\"a minute\\")"}], '
-        '"user": "hi", "call": "other()"}\n', encoding="utf-8")
+        '"user": "hi", "call": "other()"}\n',
+        encoding="utf-8",
+    )
     note, timer, done = (r.context for r in read_records(path, load_pack(), "test"))
     assert (note.asked, timer.asked, done.asked) == ("What should the note say?", "For how long?", "")
     assert context_record(timer)[0]["asked"] == "For how long?" and "asked" not in context_record(done)[0]

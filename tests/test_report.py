@@ -14,20 +14,40 @@ from benchmarks.report import BLOCK, FILES, ROOT, TABLES, documents, main
 
 README_MAX_LINES = 250  # issue #34: a README a newcomer reads, the rest in docs/
 
-EVAL = {"n": 20, "exact_call_accuracy": 0.8, "resolved_call_accuracy": 0.85,
-        "resolved_call_accuracy_ci95": [0.6, 0.95], "per_call_accuracy": 0.85}
+EVAL = {
+    "n": 20,
+    "exact_call_accuracy": 0.8,
+    "resolved_call_accuracy": 0.85,
+    "resolved_call_accuracy_ci95": [0.6, 0.95],
+    "per_call_accuracy": 0.85,
+}
 DIALOGUE = {
     "machine": {"cpus": 4, "load_average": [2.5, 2.0, 1.5]},
     "results": {
-        "this router | single": {"n": 10, "exact_call_accuracy": 0.7, "resolved_call_accuracy": 0.75,
-                                 "resolved_call_accuracy_ci95": [0.45, 0.92], "per_call_accuracy": 0.72},
-        "before | single": {"n": 10, "exact_call_accuracy": 0.4, "resolved_call_accuracy": 0.5,
-                            "resolved_call_accuracy_ci95": [0.2, 0.8], "per_call_accuracy": 0.5},
+        "this router | single": {
+            "n": 10,
+            "exact_call_accuracy": 0.7,
+            "resolved_call_accuracy": 0.75,
+            "resolved_call_accuracy_ci95": [0.45, 0.92],
+            "per_call_accuracy": 0.72,
+        },
+        "before | single": {
+            "n": 10,
+            "exact_call_accuracy": 0.4,
+            "resolved_call_accuracy": 0.5,
+            "resolved_call_accuracy_ci95": [0.2, 0.8],
+            "per_call_accuracy": 0.5,
+        },
     },
 }
 SNIPS = {
-    "intent_accuracy": 0.9, "slot_precision": 0.8, "slot_recall": 0.7, "slot_f1": 0.7466666, "exact_frame_accuracy": 0.6,
-    "n": 30, "unparseable": 1,
+    "intent_accuracy": 0.9,
+    "slot_precision": 0.8,
+    "slot_recall": 0.7,
+    "slot_f1": 0.7466666,
+    "exact_frame_accuracy": 0.6,
+    "n": 30,
+    "unparseable": 1,
     "per_intent": {"PlayMusic": {"n": 30, "exact_frame_accuracy": 0.6}},
     "per_slot": {
         "artist": {"true_positives": 9, "false_positives": 1, "false_negatives": 0, "f1": 0.947},
@@ -64,14 +84,17 @@ def made_up(tmp_path: Path) -> Path:
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text(
         "# made up\n\nProse stays as it is.\n\n<!-- results:router -->\nan old table\n<!-- /results:router -->\n\n"
-        "Between the tables.\n\n<!-- results:snips -->\n<!-- /results:snips -->\n\nThe end.\n", encoding="utf-8")
+        "Between the tables.\n\n<!-- results:snips -->\n<!-- /results:snips -->\n\nThe end.\n",
+        encoding="utf-8",
+    )
     return tmp_path
 
 
 def test_the_committed_documents_hold_what_the_result_files_give() -> None:
     """The check a contributor runs, as a real process: no table in README.md or docs/ differs from its JSON."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.report", "--check"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.report", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -119,14 +142,20 @@ def test_a_page_of_docs_is_written_too(made_up: Path) -> None:
     assert page.read_text(encoding="utf-8") == ROUTER_TABLE + "\n"
 
 
-@pytest.mark.parametrize(("readme", "error"), [
-    ("text\n<!-- results:nonsense -->\n<!-- /results:nonsense -->\n", "README.md:2: unknown results block 'nonsense'"),
-    ("\n\n<!-- results:router -->\nno end\n", "README.md:3: results:router is never closed"),
-    ("<!-- results:router -->\n<!-- results:snips -->\n", "README.md:2: results:snips opens inside results:router"),
-    ("<!-- /results:router -->\n", "README.md:1: /results:router closes no open block"),
-    ("<!-- results:router --> text\n<!-- /results:router -->\n", "README.md:1: results:router must end its line"),
-    ("<!-- results:latency -->\n<!-- /results:latency -->\n", "benchmarks/latency/results.json: missing"),
-])
+@pytest.mark.parametrize(
+    ("readme", "error"),
+    [
+        (
+            "text\n<!-- results:nonsense -->\n<!-- /results:nonsense -->\n",
+            "README.md:2: unknown results block 'nonsense'",
+        ),
+        ("\n\n<!-- results:router -->\nno end\n", "README.md:3: results:router is never closed"),
+        ("<!-- results:router -->\n<!-- results:snips -->\n", "README.md:2: results:snips opens inside results:router"),
+        ("<!-- /results:router -->\n", "README.md:1: /results:router closes no open block"),
+        ("<!-- results:router --> text\n<!-- /results:router -->\n", "README.md:1: results:router must end its line"),
+        ("<!-- results:latency -->\n<!-- /results:latency -->\n", "benchmarks/latency/results.json: missing"),
+    ],
+)
 def test_a_bad_document_is_one_line_naming_it(made_up: Path, capsys, readme: str, error: str) -> None:
     (made_up / "README.md").write_text(readme, encoding="utf-8")
     assert main(["--root", str(made_up)]) == 2
@@ -135,14 +164,23 @@ def test_a_bad_document_is_one_line_naming_it(made_up: Path, capsys, readme: str
     assert (made_up / "README.md").read_text(encoding="utf-8") == readme
 
 
-@pytest.mark.parametrize(("key", "content", "error"), [
-    ("test", "{\n  \"n\": 20,\n  oops\n}", "models/router/eval.json:3: not valid JSON"),
-    ("test", json.dumps({k: v for k, v in EVAL.items() if k != "per_call_accuracy"}),
-     "models/router/eval.json: no field 'per_call_accuracy'"),
-    ("dialogue", json.dumps(dict(DIALOGUE, machine={"cpus": "four", "load_average": [1.0]})),
-     "benchmarks/dialogue/results.json: machine.cpus is 'four', not a number"),
-    ("test", "[" * 100_000 + "]" * 100_000, "models/router/eval.json: not valid JSON: nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("key", "content", "error"),
+    [
+        ("test", '{\n  "n": 20,\n  oops\n}', "models/router/eval.json:3: not valid JSON"),
+        (
+            "test",
+            json.dumps({k: v for k, v in EVAL.items() if k != "per_call_accuracy"}),
+            "models/router/eval.json: no field 'per_call_accuracy'",
+        ),
+        (
+            "dialogue",
+            json.dumps(dict(DIALOGUE, machine={"cpus": "four", "load_average": [1.0]})),
+            "benchmarks/dialogue/results.json: machine.cpus is 'four', not a number",
+        ),
+        ("test", "[" * 100_000 + "]" * 100_000, "models/router/eval.json: not valid JSON: nested too deeply"),
+    ],
+)
 def test_a_bad_result_file_is_one_line_naming_it(made_up: Path, capsys, key: str, content: str, error: str) -> None:
     (made_up / FILES[key]).write_text(content, encoding="utf-8")
     before = (made_up / "README.md").read_text(encoding="utf-8")

@@ -9,8 +9,9 @@ import pytest
 
 from assistant.config import AppsConfig, Config
 from assistant.runtime.dispatch import Dispatcher
+from assistant.runtime.example_files import utterance_key
 from assistant.runtime.pack import load_pack
-from assistant.runtime.resolution import normalise_text, resolved_key, unresolved
+from assistant.runtime.resolution import resolved_key, unresolved
 from skills.math import calculate, math_expression, words_to_digits
 from skills.run_app import find_program
 from skills.timecheck import place_name
@@ -20,10 +21,19 @@ from skills.weather import place_or_words
 PACK = load_pack()
 
 
-@pytest.mark.parametrize("spoken, seconds", [
-    ("ninety seconds", 90), ("a minute and a half", 90), ("1 hour 30 minutes", 5400), ("an hour and a half", 5400),
-    ("two and a half hours", 9000), ("45 seconds", 45), ("20 minute", 1200), ("half an hour", 1800),
-])
+@pytest.mark.parametrize(
+    "spoken, seconds",
+    [
+        ("ninety seconds", 90),
+        ("a minute and a half", 90),
+        ("1 hour 30 minutes", 5400),
+        ("an hour and a half", 5400),
+        ("two and a half hours", 9000),
+        ("45 seconds", 45),
+        ("20 minute", 1200),
+        ("half an hour", 1800),
+    ],
+)
 def test_durations_resolve_to_seconds(spoken: str, seconds: float) -> None:
     assert parse_duration(spoken) == seconds
 
@@ -33,14 +43,38 @@ def test_words_that_are_no_duration_do_not_resolve(spoken: str) -> None:
     assert parse_duration(spoken) is None
 
 
-@pytest.mark.parametrize("spoken, entry", [
-    ("calculator app", "calculator"), ("the calculator", "calculator"), ("my email client thunderbird", "thunderbird"),
-    ("Fire Fox", "firefox"), ("FIREFOX", "firefox"), ("vs code", "vs code"), ("visual studio code app", "visual studio code"),
-    ("spotify please", "spotify"),
-])
+@pytest.mark.parametrize(
+    "spoken, entry",
+    [
+        ("calculator app", "calculator"),
+        ("the calculator", "calculator"),
+        ("my email client thunderbird", "thunderbird"),
+        ("Fire Fox", "firefox"),
+        ("FIREFOX", "firefox"),
+        ("vs code", "vs code"),
+        ("visual studio code app", "visual studio code"),
+        ("spotify please", "spotify"),
+    ],
+)
 def test_program_names_resolve_to_allow_list_entries(skill_context, spoken: str, entry: str) -> None:
-    skill_context(Config(apps=AppsConfig(allow={name: ["x"] for name in (
-        "firefox", "calculator", "thunderbird", "vs code", "visual studio code", "spotify", "terminal")})))
+    skill_context(
+        Config(
+            apps=AppsConfig(
+                allow={
+                    name: ["x"]
+                    for name in (
+                        "firefox",
+                        "calculator",
+                        "thunderbird",
+                        "vs code",
+                        "visual studio code",
+                        "spotify",
+                        "terminal",
+                    )
+                }
+            )
+        )
+    )
     assert find_program(spoken) == entry
 
 
@@ -50,10 +84,17 @@ def test_names_far_from_every_entry_do_not_resolve(skill_context, spoken: str) -
     assert find_program(spoken) is None
 
 
-@pytest.mark.parametrize("question, expression", [
-    ("nine*9", "9*9"), ("what is twelve times seven", "12*7"), ("twenty five plus one hundred and two", "25+102"),
-    ("12*7", "12*7"), ("the square root of 144", "sqrt(144)"), ("2 to the power of 10", "2**10"),
-])
+@pytest.mark.parametrize(
+    "question, expression",
+    [
+        ("nine*9", "9*9"),
+        ("what is twelve times seven", "12*7"),
+        ("twenty five plus one hundred and two", "25+102"),
+        ("12*7", "12*7"),
+        ("the square root of 144", "sqrt(144)"),
+        ("2 to the power of 10", "2**10"),
+    ],
+)
 def test_math_resolves_to_an_expression_with_digits(question: str, expression: str) -> None:
     assert math_expression(question) == expression
 
@@ -78,7 +119,7 @@ def test_places_resolve_to_gazetteer_entries() -> None:
 
 
 def test_texts_resolve_to_their_words() -> None:
-    assert normalise_text("Buy  MILK.") == "buy milk"
+    assert utterance_key("Buy  MILK.") == "buy milk"
     a = PACK.parse('notes(action="add", note="Buy milk.")')
     b = PACK.parse('notes(action="add", note="buy milk")')
     assert resolved_key(PACK, a) == resolved_key(PACK, b)
@@ -88,11 +129,14 @@ def test_texts_resolve_to_their_words() -> None:
 def test_calls_that_mean_the_same_action_have_the_same_key(skill_context) -> None:
     skill_context(Config())
     assert resolved_key(PACK, PACK.parse('timer(duration="90 seconds")')) == resolved_key(
-        PACK, PACK.parse('timer(duration="a minute and a half")'))
+        PACK, PACK.parse('timer(duration="a minute and a half")')
+    )
     assert resolved_key(PACK, PACK.parse('run_app(program="calculator app")')) == resolved_key(
-        PACK, PACK.parse('run_app(program="calculator")'))
+        PACK, PACK.parse('run_app(program="calculator")')
+    )
     assert resolved_key(PACK, PACK.parse('timer(duration="pizza")')) != resolved_key(
-        PACK, PACK.parse('timer(duration="pasta")'))  # two unresolved values agree only on the same words
+        PACK, PACK.parse('timer(duration="pasta")')
+    )  # two unresolved values agree only on the same words
 
 
 def test_an_unresolved_program_gets_a_question_and_nothing_is_launched(skill_context, tmp_path: Path) -> None:
@@ -105,11 +149,14 @@ def test_an_unresolved_program_gets_a_question_and_nothing_is_launched(skill_con
     assert not launched.exists()
 
 
-@pytest.mark.parametrize("call, question", [
-    ('timer(duration="pizza")', "For how long?"),
-    ('math(question="the meaning of life")', "What should I work out?"),
-    ('timecheck(location="Zzyzzxq")', "Which place?"),
-])
+@pytest.mark.parametrize(
+    "call, question",
+    [
+        ('timer(duration="pizza")', "For how long?"),
+        ('math(question="the meaning of life")', "What should I work out?"),
+        ('timecheck(location="Zzyzzxq")', "Which place?"),
+    ],
+)
 def test_each_unresolved_argument_gets_its_skills_question(skill_context, call: str, question: str) -> None:
     skill_context(Config())
     missing = unresolved(PACK, PACK.parse(call))

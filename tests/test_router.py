@@ -10,18 +10,20 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
-from assistant.routing.decoding import MAX_KEPT_PREFIXES, CallMatcher
 from assistant.dialogue import Exchange
 from assistant.models import embedded_llm_dir
-from assistant.runtime.pack import SkillPack, load_pack
+from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
+from assistant.routing.decoding import MAX_KEPT_PREFIXES, CallMatcher
 from assistant.routing.prompting import load_template, render_prompt
 from assistant.routing.router import load_local_router
-from assistant.runtime.skill import Skill, Span
 from assistant.routing.spans import is_span
+from assistant.runtime.pack import SkillPack, load_pack
+from assistant.runtime.skill import Skill, Span
 
 
-def volume(level: int, relative: bool = False, gain: float | None = None, mode: Literal["soft", "loud"] = "soft") -> str:
+def volume(
+    level: int, relative: bool = False, gain: float | None = None, mode: Literal["soft", "loud"] = "soft"
+) -> str:
     """Set the volume."""
     return ""
 
@@ -63,14 +65,25 @@ def span_calls(tokenizer) -> CallMatcher:
 SAID = "hey, find the Café de Flore near St. Louis, please!"
 
 
-@pytest.mark.parametrize("text, accepted", [
-    ('find(place="Café de Flore")', True), ('find(place="the Café de Flore", near="St. Louis")', True),
-    ('find(place="St", count=2)', True), ('find(place="please!")', True), ('find(place="hey, find the")', True),
-    ('find(place="Cafe de Flore")', False), ('find(place="Caf")', False), ('find(place=" the")', False),
-    ('find(place="Flore near")', True), ('find(place="Paris")', False), ('find(place="de  Flore")', False),
-    ('weather(location="anything at all")', True),  # a plain str stays free
-    ('find(place="!")', False), ('find(place=",")', False),  # punctuation alone is no value
-])
+@pytest.mark.parametrize(
+    "text, accepted",
+    [
+        ('find(place="Café de Flore")', True),
+        ('find(place="the Café de Flore", near="St. Louis")', True),
+        ('find(place="St", count=2)', True),
+        ('find(place="please!")', True),
+        ('find(place="hey, find the")', True),
+        ('find(place="Cafe de Flore")', False),
+        ('find(place="Caf")', False),
+        ('find(place=" the")', False),
+        ('find(place="Flore near")', True),
+        ('find(place="Paris")', False),
+        ('find(place="de  Flore")', False),
+        ('weather(location="anything at all")', True),  # a plain str stays free
+        ('find(place="!")', False),
+        ('find(place=",")', False),  # punctuation alone is no value
+    ],
+)
 def test_span_values_may_only_copy_words_of_the_utterance(span_calls: CallMatcher, text: str, accepted: bool) -> None:
     matcher = span_calls.fresh(SAID)
     ids = span_calls.tokenizer(text, add_special_tokens=False).input_ids + [span_calls.eos_id]
@@ -88,10 +101,12 @@ def test_without_an_utterance_span_values_are_free_text(span_calls: CallMatcher)
     assert span_calls.fresh().validate_tokens(ids) == len(ids)
 
 
-@pytest.mark.parametrize("said, word, unquotable", [('she said "hi" to me', "hi", '"hi"'),
-                                                     ("a back\\slash here", "slash", "back\\slash")])
-def test_quotes_and_backslashes_never_enter_a_span(span_calls: CallMatcher, said: str, word: str,
-                                                   unquotable: str) -> None:
+@pytest.mark.parametrize(
+    "said, word, unquotable", [('she said "hi" to me', "hi", '"hi"'), ("a back\\slash here", "slash", "back\\slash")]
+)
+def test_quotes_and_backslashes_never_enter_a_span(
+    span_calls: CallMatcher, said: str, word: str, unquotable: str
+) -> None:
     assert is_span(word, said) and not is_span(unquotable, said)
     ids = span_calls.tokenizer(f'find(place="{word}")', add_special_tokens=False).input_ids
     assert span_calls.fresh(said).validate_tokens(ids) == len(ids)
@@ -105,9 +120,17 @@ def accepts(calls: CallMatcher, text: str) -> bool:
 
 @pytest.mark.parametrize(
     "text",
-    ["other()", "weather()", 'weather(location="Berlin")', 'weather(day="friday")',
-     'weather(location="São Paulo", day="weekend")', "volume(level=3)", "volume(level=-2, gain=0.5)",
-     'volume(level=1, relative=True, mode="loud")', 'weather(location="say \\"hi\\", then \\\\ leave")'],
+    [
+        "other()",
+        "weather()",
+        'weather(location="Berlin")',
+        'weather(day="friday")',
+        'weather(location="São Paulo", day="weekend")',
+        "volume(level=3)",
+        "volume(level=-2, gain=0.5)",
+        'volume(level=1, relative=True, mode="loud")',
+        'weather(location="say \\"hi\\", then \\\\ leave")',
+    ],
 )
 def test_grammar_accepts_canonical_calls(calls: CallMatcher, text: str) -> None:
     assert accepts(calls, text)
@@ -115,8 +138,9 @@ def test_grammar_accepts_canonical_calls(calls: CallMatcher, text: str) -> None:
 
 
 @pytest.mark.parametrize("said", [None, SAID])
-def test_the_unfinished_mark_is_allowed_only_when_asked_and_parses_to_no_call(calls: CallMatcher, span_calls: CallMatcher,
-                                                                               said: str | None) -> None:
+def test_the_unfinished_mark_is_allowed_only_when_asked_and_parses_to_no_call(
+    calls: CallMatcher, span_calls: CallMatcher, said: str | None
+) -> None:
     for matcher in (calls, span_calls):
         ids = matcher.tokenizer("...", add_special_tokens=False).input_ids + [matcher.eos_id]
         assert matcher.fresh(said, unfinished=True).validate_tokens(ids) == len(ids)
@@ -125,14 +149,24 @@ def test_the_unfinished_mark_is_allowed_only_when_asked_and_parses_to_no_call(ca
             ids = matcher.tokenizer(text, add_special_tokens=False).input_ids + [matcher.eos_id]
             assert (matcher.fresh(said, unfinished=True).validate_tokens(ids) == len(ids)) is (text == "other()")
     assert PACK.parse_calls("...") is UNFINISHED and UNFINISHED.unfinished and not UNFINISHED
-    assert UNFINISHED != Calls() and str(UNFINISHED) == "..."
+    assert Calls() != UNFINISHED and str(UNFINISHED) == "..."
 
 
 @pytest.mark.parametrize(
     "text",
-    ['weather(day="friday", location="Berlin")', "weather(location='Berlin')", 'weather(location="")',
-     "volume()", 'volume(level="3")', 'volume(level=3, mode="medium")', "volume(level=3, relative=1)",
-     'forecast(location="x")', "other() other()", 'weather(location = "Berlin")', "weather(location=None)"],
+    [
+        'weather(day="friday", location="Berlin")',
+        "weather(location='Berlin')",
+        'weather(location="")',
+        "volume()",
+        'volume(level="3")',
+        'volume(level=3, mode="medium")',
+        "volume(level=3, relative=1)",
+        'forecast(location="x")',
+        "other() other()",
+        'weather(location = "Berlin")',
+        "weather(location=None)",
+    ],
 )
 def test_grammar_rejects_everything_else(calls: CallMatcher, text: str) -> None:
     assert not accepts(calls, text)
@@ -160,13 +194,26 @@ def test_matcher_mask_allows_only_what_the_grammar_allows(calls: CallMatcher, to
     matcher = calls.fresh()
     allowed = CallMatcher.allowed(matcher, len(tokenizer))
     words = {tokenizer.decode([i]) for i in allowed.nonzero()[0]}
-    assert words and all(("volume(".startswith(w) or "weather(".startswith(w) or "other(".startswith(w)
-                          or w.startswith(("volume(", "weather(", "other("))) for w in words)
+    assert words and all(
+        (
+            "volume(".startswith(w)
+            or "weather(".startswith(w)
+            or "other(".startswith(w)
+            or w.startswith(("volume(", "weather(", "other("))
+        )
+        for w in words
+    )
     assert isinstance(matcher, llguidance.LLMatcher)
 
 
-UTTERANCES = ["what's the weather in Berlin tomorrow", "set the volume to five", 'she said "hi" and left',
-              "what is twelve times seven?", "[music playing]", "open the pod bay doors, HAL"]
+UTTERANCES = [
+    "what's the weather in Berlin tomorrow",
+    "set the volume to five",
+    'she said "hi" and left',
+    "what is twelve times seven?",
+    "[music playing]",
+    "open the pod bay doors, HAL",
+]
 
 
 @pytest.mark.slow
@@ -203,6 +250,7 @@ class CountingEngine:
 
     def decode(self, prompt_ids, fixed_len, matcher, max_new_tokens, deadline, progress):
         self.prompts.append((prompt_ids, fixed_len))
+
         def counted(generated: list[int]) -> None:
             self.steps.append(len(generated))
             progress(generated)
@@ -216,30 +264,59 @@ def test_each_call_is_handed_on_once_closed_before_the_router_decodes_what_follo
     router = load_local_router(pack)
     router.engine = counting = CountingEngine(router.engine)
     handed: list[tuple[str, int]] = []
-    routed = router.route("set a timer for ten minutes and tell me the weather in Berlin",
-                          on_call=lambda call: handed.append((str(call), counting.steps[-1])))
-    assert [call for call, _ in handed] == [str(call) for call in routed.calls] == [
-        'timer(duration="ten minutes")', 'weather(location="Berlin")']
+    routed = router.route(
+        "set a timer for ten minutes and tell me the weather in Berlin",
+        on_call=lambda call: handed.append((str(call), counting.steps[-1])),
+    )
+    assert (
+        [call for call, _ in handed]
+        == [str(call) for call in routed.calls]
+        == ['timer(duration="ten minutes")', 'weather(location="Berlin")']
+    )
     assert handed[0][1] < handed[1][1] < routed.tokens  # the last one before its end token was decoded
     assert routed.tokens - handed[1][1] == 1
 
 
-WORDS = ["find", "the", "bakery", "near", "Berlin", "please", "um", "café", "St.", "Louis", "42", "weather", "in",
-         "Tokyo", "what's", "a", "place", "to", "eat", ",", "?"]
+WORDS = [
+    "find",
+    "the",
+    "bakery",
+    "near",
+    "Berlin",
+    "please",
+    "um",
+    "café",
+    "St.",
+    "Louis",
+    "42",
+    "weather",
+    "in",
+    "Tokyo",
+    "what's",
+    "a",
+    "place",
+    "to",
+    "eat",
+    ",",
+    "?",
+]
 
 
 @pytest.fixture(scope="module")
 def untuned_span_routers() -> dict:
-    return {engine: load_local_router(SPAN_PACK, adapter=None, engine=engine, max_new_tokens=24)
-            for engine in ("ctranslate2", "transformers")}
+    return {
+        engine: load_local_router(SPAN_PACK, adapter=None, engine=engine, max_new_tokens=24)
+        for engine in ("ctranslate2", "transformers")
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
 @settings(max_examples=6, deadline=None)
 @given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=10))
-def test_decoded_span_values_are_always_words_of_the_utterance(untuned_span_routers: dict, engine: str,
-                                                                words: list[str]) -> None:
+def test_decoded_span_values_are_always_words_of_the_utterance(
+    untuned_span_routers: dict, engine: str, words: list[str]
+) -> None:
     said = " ".join(words)
     routed = untuned_span_routers[engine].route(said)
     assert routed.calls
@@ -275,8 +352,9 @@ def test_training_and_the_router_render_a_follow_up_the_same_way() -> None:
 
     router = load_local_router(PACK, None, engine="transformers")
     before = Exchange("what's the weather in Paris", Calls([Call("weather", (("location", "Paris"),))]))
-    record = Record("and tomorrow?", Calls([Call("weather", (("location", "Paris"), ("day", "tomorrow")))]), "train",
-                    before)
+    record = Record(
+        "and tomorrow?", Calls([Call("weather", (("location", "Paris"), ("day", "tomorrow")))]), "train", before
+    )
     (example,) = to_examples([record], PACK, RouterArguments(), router.template)
     assert example["prompt"] == router.prompt("and tomorrow?", before)
     assert "what's the weather in Paris" in example["prompt"] and 'weather(location="Paris")' in example["prompt"]
@@ -290,7 +368,7 @@ def test_a_prepared_follow_up_encodes_only_its_own_words_and_decodes_the_same(en
     router.prepare(paris)
     router.engine = counting = CountingEngine(router.engine)
     warm = router.route("and tomorrow?", paris)
-    (prompt_ids, fixed_len), = counting.prompts
+    ((prompt_ids, fixed_len),) = counting.prompts
     assert router.tokenizer.decode(prompt_ids[fixed_len:]).startswith(" and tomorrow?")  # the turn was encoded before
     assert (warm.text, warm.calls) == (cold.text, cold.calls)
     router.engine = counting.engine

@@ -8,8 +8,8 @@ from typing import Literal
 import pytest
 
 from assistant.routing.calls import Call
-from assistant.runtime.pack import SkillPack, load_pack
 from assistant.routing.prompting import load_template, render_completion, render_prompt, system_text
+from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.skill import Skill, skill
 
 
@@ -43,7 +43,9 @@ def test_decorator_keeps_the_function_and_names_it() -> None:
     assert notes("list") == "list"
     marked = calculate.__voxroute_skill__
     assert marked.name == "math"
-    assert marked.prompt_line() == 'math(question="[question]", precision=[precision]) Calculate an arithmetic expression.'
+    assert (
+        marked.prompt_line() == 'math(question="[question]", precision=[precision]) Calculate an arithmetic expression.'
+    )
     assert str(SkillPack.from_skills([marked]).parse("math('1+1', 2)")) == 'math(question="1+1")'
 
 

@@ -68,8 +68,12 @@ def test_endpoint_http_error(http_server, skill_context) -> None:
 
 
 def test_endpoint_html_page_and_a_cut_answer(http_server, skill_context) -> None:
-    server = http_server({"/html/chat/completions": (200, "text/html", b"<html><body>proxy login</body></html>"),
-                          "/cut/chat/completions": lambda request: cut(completion(request))})
+    server = http_server(
+        {
+            "/html/chat/completions": (200, "text/html", b"<html><body>proxy login</body></html>"),
+            "/cut/chat/completions": lambda request: cut(completion(request)),
+        }
+    )
     skill_context(endpoint(f"{server.url}/html"))
     assert ask("Anything?") == f"The language model at {server.url}/html gave an answer I can't read."
     skill_context(endpoint(f"{server.url}/cut"))

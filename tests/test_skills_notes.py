@@ -45,8 +45,10 @@ def test_notes_are_private_to_the_user(skill_context, tmp_path: Path) -> None:
 def test_a_notes_file_of_an_older_version_is_used_as_it_is(skill_context, tmp_path: Path) -> None:
     older = tmp_path / "older.sqlite3"
     with closing(sqlite3.connect(older)) as database, database:
-        database.execute("CREATE TABLE IF NOT EXISTS notes ("
-                         "id INTEGER PRIMARY KEY, text TEXT NOT NULL, created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        database.execute(
+            "CREATE TABLE IF NOT EXISTS notes ("
+            "id INTEGER PRIMARY KEY, text TEXT NOT NULL, created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
         database.execute("INSERT INTO notes (text) VALUES ('feed the cat')")
     older.chmod(0o640)
     skill_context(Config(notes=NotesConfig(path=str(older))))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from skills.timecheck import time_in, timecheck
 
 # Monday 15 January 2024, 06:05 UTC.
-NOW = datetime(2024, 1, 15, 6, 5, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 15, 6, 5, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -39,8 +39,8 @@ def test_time_somewhere(location: str, answer: str) -> None:
 
 
 def test_noon_and_midnight() -> None:
-    assert time_in("London", datetime(2024, 1, 15, 12, 0, tzinfo=timezone.utc)) == "It's 12:00 PM in London."
-    assert time_in("London", datetime(2024, 1, 15, 0, 9, tzinfo=timezone.utc)) == "It's 12:09 AM in London."
+    assert time_in("London", datetime(2024, 1, 15, 12, 0, tzinfo=UTC)) == "It's 12:00 PM in London."
+    assert time_in("London", datetime(2024, 1, 15, 0, 9, tzinfo=UTC)) == "It's 12:09 AM in London."
 
 
 def test_local_time() -> None:

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from assistant.runtime import context as context_module
-from assistant.voice.audio import AudioError
 from assistant.cli import wait_for_timers
+from assistant.runtime import context as context_module
 from assistant.runtime.context import ring_tone
 from assistant.runtime.pack import load_pack
 from assistant.runtime.resolution import resolved_key, unresolved
 from assistant.runtime.timers import EVERY, TimerBoard, name_key, timer_name
+from assistant.voice.audio import AudioError
 from skills.timer import (
     describe_duration,
     largest_unit,
@@ -106,9 +106,12 @@ def test_several_timers_run_at_once_ring_and_announce(skill_context) -> None:
     assert time.monotonic() - start < 0.2, "setting a timer must not wait for it"
     assert all_done.wait(timeout=5)
     assert [text for _, text in heard] == [
-        "(ring)", "Your 0.2 second timer is done.",
-        "(ring)", "Your 0.4 second timer is done.",
-        "(ring)", "Your 0.6 second timer is done.",
+        "(ring)",
+        "Your 0.2 second timer is done.",
+        "(ring)",
+        "Your 0.4 second timer is done.",
+        "(ring)",
+        "Your 0.6 second timer is done.",
     ]
     assert heard[0][0] - start >= 0.2
 
@@ -152,10 +155,22 @@ def heard(skill_context, clock: Clock) -> Iterator[list[str]]:
         board.cancel(countdown)
 
 
-@pytest.mark.parametrize(("text", "resolved"), [
-    ("ten", ("bare", 10.0)), ("10", ("bare", 10.0)), ("twenty five", ("bare", 25.0)), ("another five", ("bare", 5.0)), ("5 more", ("bare", 5.0)),
-    ("ten minutes", 600.0), ("5 min", 300.0), ("soon", None), ("ten bananas", None), ("more", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "resolved"),
+    [
+        ("ten", ("bare", 10.0)),
+        ("10", ("bare", 10.0)),
+        ("twenty five", ("bare", 25.0)),
+        ("another five", ("bare", 5.0)),
+        ("5 more", ("bare", 5.0)),
+        ("ten minutes", 600.0),
+        ("5 min", 300.0),
+        ("soon", None),
+        ("ten bananas", None),
+        ("more", None),
+        ("", None),
+    ],
+)
 def test_a_new_duration_is_a_duration_or_a_bare_number(text: str, resolved: object) -> None:
     assert parse_new_duration(text) == resolved
 
@@ -164,22 +179,40 @@ def test_ten_and_10_are_the_same_change_when_calls_are_scored() -> None:
     pack = load_pack("skills")
     key = lambda text: resolved_key(pack, pack.parse(text))  # noqa: E731
     assert key('timer_change(duration="ten")') == key('timer_change(duration="10")')
-    assert key('timer_add(duration="two minutes", name="egg")') == key('timer_add(duration="2 min", name="the Egg timer")')
+    assert key('timer_add(duration="two minutes", name="egg")') == key(
+        'timer_add(duration="2 min", name="the Egg timer")'
+    )
     assert key('timer_cancel(name="all")') == key('timer_cancel(name="every")')
     assert unresolved(pack, pack.parse('timer_change(duration="soon")')).question.startswith("How long?")
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("five minutes", 60), ("90 seconds", 1), ("1 hour 30 minutes", 3600),
-                                                ("2 minutes 30 seconds", 60), ("an hour and a half", 3600)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("five minutes", 60),
+        ("90 seconds", 1),
+        ("1 hour 30 minutes", 3600),
+        ("2 minutes 30 seconds", 60),
+        ("an hour and a half", 3600),
+    ],
+)
 def test_largest_unit(text: str, seconds: float) -> None:
     assert largest_unit(text) == seconds
 
 
-@pytest.mark.parametrize(("said", "name", "key"), [
-    ("pizza", "pizza", "pizza"), ("the Pizza timer", "Pizza", "pizza"), ("my egg timer", "egg", "egg"),
-    ("timer", "", ""), ("all", "all", EVERY), ("every", "every", EVERY), ("all of my", "all of my", EVERY),
-    ("all day roast", "all day roast", "all day roast"),
-])
+@pytest.mark.parametrize(
+    ("said", "name", "key"),
+    [
+        ("pizza", "pizza", "pizza"),
+        ("the Pizza timer", "Pizza", "pizza"),
+        ("my egg timer", "egg", "egg"),
+        ("timer", "", ""),
+        ("all", "all", EVERY),
+        ("every", "every", EVERY),
+        ("all of my", "all of my", EVERY),
+        ("all day roast", "all day roast", "all day roast"),
+    ],
+)
 def test_names_match_as_people_say_them(said: str, name: str, key: str) -> None:
     assert (timer_name(said), name_key(said)) == (name, key)
 
@@ -197,7 +230,8 @@ def test_a_named_timer_rings_with_its_name(skill_context) -> None:
 def test_names_are_unique_whatever_their_case_and_the_words_around_them(heard: list[str]) -> None:
     assert timer("5 minutes", name="pizza") == "Pizza timer set for 5 minutes."
     assert timer("12 minutes", name="the Pizza timer") == (
-        "There is already a pizza timer, with 5 minutes left; give this one another name.")
+        "There is already a pizza timer, with 5 minutes left; give this one another name."
+    )
     assert timer("12 minutes", name="pasta") == "Pasta timer set for 12 minutes."
     assert timer("3 minutes") == timer("3 minutes") == "Timer set for 3 minutes."  # unnamed ones may repeat
 
@@ -217,8 +251,12 @@ def test_time_left_counts_down(heard: list[str], clock: Clock) -> None:
     assert timer_left() == "4 minutes and 12 seconds left on the pizza timer."
     timer("ten seconds")
     assert timer_left() == "10 seconds left on the 10 second timer."
-    assert timer_left("all") == "4 minutes and 12 seconds left on the pizza timer. 10 seconds left on the 10 second timer."
-    assert timer_left("the ten second timer") == "10 seconds left on the 10 second timer."  # an unnamed one, by its duration
+    assert (
+        timer_left("all") == "4 minutes and 12 seconds left on the pizza timer. 10 seconds left on the 10 second timer."
+    )
+    assert (
+        timer_left("the ten second timer") == "10 seconds left on the 10 second timer."
+    )  # an unnamed one, by its duration
 
 
 def test_a_paused_timer_stops_until_resumed(heard: list[str], clock: Clock) -> None:
@@ -281,7 +319,8 @@ def test_add_and_take_away_time(heard: list[str], clock: Clock) -> None:
     assert timer_add("2") == "Added 2 minutes to the egg timer; 8 minutes left."  # counted in the timer's own unit
     assert timer_subtract("30 seconds") == "Took 30 seconds off the egg timer; 7 minutes and 30 seconds left."
     assert timer_subtract("ten minutes") == (
-        "The egg timer has only 7 minutes and 30 seconds left; say cancel the timer to stop it.")
+        "The egg timer has only 7 minutes and 30 seconds left; say cancel the timer to stop it."
+    )
     assert timer_left() == "7 minutes and 30 seconds left on the egg timer."
     assert timer_add("24 hours") == "That would put more than 24 hours on the egg timer."
     assert timer_add("soon").startswith("I don't understand the duration 'soon'")
@@ -315,10 +354,18 @@ def test_cancel_one_the_latest_or_all(heard: list[str]) -> None:
     assert heard == [], "a cancelled timer never rings"
 
 
-@pytest.mark.parametrize("command", [timer_left, timer_cancel, timer_pause, timer_resume,
-                                     lambda name=None: timer_add("1 minute", name),
-                                     lambda name=None: timer_subtract("1 minute", name),
-                                     lambda name=None: timer_change("ten", name)])
+@pytest.mark.parametrize(
+    "command",
+    [
+        timer_left,
+        timer_cancel,
+        timer_pause,
+        timer_resume,
+        lambda name=None: timer_add("1 minute", name),
+        lambda name=None: timer_subtract("1 minute", name),
+        lambda name=None: timer_change("ten", name),
+    ],
+)
 def test_without_timers_or_the_one_named_each_command_says_so(heard: list[str], command: Callable[..., str]) -> None:
     assert command() == "There are no timers set."
     assert command(name="pizza") == "There are no timers set."

@@ -39,7 +39,7 @@ def test_speech_and_silence_give_probabilities(model: SmartTurn, speech: np.ndar
 def test_only_the_last_eight_seconds_are_heard(model: SmartTurn, speech: np.ndarray) -> None:
     long = np.concatenate([speech] * 8)
     assert long.size > 8 * 16000
-    assert model.complete(long) == model.complete(long[-8 * 16000:])
+    assert model.complete(long) == model.complete(long[-8 * 16000 :])
 
 
 def test_the_same_audio_gets_the_same_answer(model: SmartTurn, speech: np.ndarray) -> None:

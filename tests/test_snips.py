@@ -15,7 +15,13 @@ from benchmarks.snips.convert import DEFAULT_DATA, SKILLS_MODULE, Utterance, rea
 from benchmarks.snips.score import score
 
 INTENTS = {
-    "AddToPlaylist", "BookRestaurant", "GetWeather", "PlayMusic", "RateBook", "SearchCreativeWork", "SearchScreeningEvent",
+    "AddToPlaylist",
+    "BookRestaurant",
+    "GetWeather",
+    "PlayMusic",
+    "RateBook",
+    "SearchCreativeWork",
+    "SearchScreeningEvent",
 }
 SHIPPED_EXAMPLES = Path(convert.__file__).parent / "examples"
 needs_data = pytest.mark.skipif(not DEFAULT_DATA.is_dir(), reason=f"the SNIPS data is not at {DEFAULT_DATA}")
@@ -35,7 +41,10 @@ def splits():
 def converted(tmp_path_factory):
     out = tmp_path_factory.mktemp("snips")
     convert.main(["--out", str(out / "data"), "--examples", str(out / "examples")])
-    splits = {name: json.loads((out / "data" / f"{name}.json").read_text(encoding="utf-8")) for name in ("train", "dev", "test")}
+    splits = {
+        name: json.loads((out / "data" / f"{name}.json").read_text(encoding="utf-8"))
+        for name in ("train", "dev", "test")
+    }
     return {**splits, "examples": out / "examples"}
 
 
@@ -51,7 +60,10 @@ def test_one_skill_per_intent_all_slots_optional_strings(pack):
     for skill in pack.skills.values():
         assert skill.parameters, skill.name
         assert all(p.type is str and p.optional and not p.required and p.default is None for p in skill.parameters)
-    assert pack.skills["PlayMusic"].function(artist="queen", service="spotify") == "PlayMusic: artist=queen, service=spotify"
+    assert (
+        pack.skills["PlayMusic"].function(artist="queen", service="spotify")
+        == "PlayMusic: artist=queen, service=spotify"
+    )
 
 
 @needs_data
@@ -69,7 +81,11 @@ def test_skills_are_exactly_the_train_slots_and_cover_dev_and_test(pack, splits)
 @needs_data
 def test_split_sizes_and_repeated_slot_names(splits):
     assert {name: len(rows) for name, rows in splits.items()} == {"train": 13084, "dev": 700, "test": 700}
-    assert {name: sum(u.repeated > 0 for u in rows) for name, rows in splits.items()} == {"train": 61, "dev": 0, "test": 0}
+    assert {name: sum(u.repeated > 0 for u in rows) for name, rows in splits.items()} == {
+        "train": 61,
+        "dev": 0,
+        "test": 0,
+    }
 
 
 def _write_split(folder: Path, lines: list[tuple[str, str, str]]) -> Path:
@@ -80,13 +96,23 @@ def _write_split(folder: Path, lines: list[tuple[str, str, str]]) -> Path:
 
 
 def test_bio_spans_become_slot_values_and_a_repeated_name_keeps_its_first_span(tmp_path):
-    folder = _write_split(tmp_path / "train", [
-        ("book a cafe for 2 at a restaurant", "O O B-restaurant_type O B-party_size_number O O B-restaurant_type", "BookRestaurant"),
-        ("play new york state of mind", "O B-track I-track I-track I-track I-track", "PlayMusic"),
-    ])
+    folder = _write_split(
+        tmp_path / "train",
+        [
+            (
+                "book a cafe for 2 at a restaurant",
+                "O O B-restaurant_type O B-party_size_number O O B-restaurant_type",
+                "BookRestaurant",
+            ),
+            ("play new york state of mind", "O B-track I-track I-track I-track I-track", "PlayMusic"),
+        ],
+    )
     first, second = read_split(folder)
     assert first == Utterance(
-        "book a cafe for 2 at a restaurant", "BookRestaurant", (("restaurant_type", "cafe"), ("party_size_number", "2")), 1
+        "book a cafe for 2 at a restaurant",
+        "BookRestaurant",
+        (("restaurant_type", "cafe"), ("party_size_number", "2")),
+        1,
     )
     assert second.slots == (("track", "new york state of mind"),) and second.repeated == 0
 
@@ -112,7 +138,11 @@ def test_training_set_drops_held_out_utterances_repeats_and_values_the_grammar_c
 
 @needs_data
 def test_records_round_trip_through_the_pack(pack, converted):
-    assert {name: len(converted[name]) for name in ("train", "dev", "test")} == {"train": 13084 - 83 - 183 - 2, "dev": 700, "test": 700}
+    assert {name: len(converted[name]) for name in ("train", "dev", "test")} == {
+        "train": 13084 - 83 - 183 - 2,
+        "dev": 700,
+        "test": 700,
+    }
     for name, split in (("train", "train"), ("dev", "validation"), ("test", "test")):
         for record in converted[name]:
             assert set(record) == {"skill", "user", "call", "split"} and record["split"] == split
@@ -152,7 +182,9 @@ def test_example_files_read_back_and_hold_exactly_the_training_records(pack, con
     assert all(len(f.prompt_examples) >= 5 for f in files)
     examples, duplicates = deduplicate(e for f in files for e in f.all_examples)
     assert not duplicates
-    assert sorted((e.user, str(e.calls)) for e in examples) == sorted((r["user"], r["call"]) for r in converted["train"])
+    assert sorted((e.user, str(e.calls)) for e in examples) == sorted(
+        (r["user"], r["call"]) for r in converted["train"]
+    )
 
 
 @needs_data
@@ -160,23 +192,31 @@ def test_shipped_example_files_are_up_to_date(converted):
     shipped = sorted(p.name for p in SHIPPED_EXAMPLES.glob("*_examples.txt"))
     assert shipped == sorted(p.name for p in converted["examples"].glob("*_examples.txt"))
     for name in shipped:
-        assert (SHIPPED_EXAMPLES / name).read_text(encoding="utf-8") == (converted["examples"] / name).read_text(encoding="utf-8"), (
-            f"{name} is stale: run python -m benchmarks.snips.convert --out DIR --examples benchmarks/snips/examples"
-        )
+        assert (SHIPPED_EXAMPLES / name).read_text(encoding="utf-8") == (converted["examples"] / name).read_text(
+            encoding="utf-8"
+        ), f"{name} is stale: run python -m benchmarks.snips.convert --out DIR --examples benchmarks/snips/examples"
 
 
-EXPECTED = ['PlayMusic(artist="queen", service="spotify")', 'GetWeather(city="paris")', "RateBook(rating_value=\"5\")"]
+EXPECTED = ['PlayMusic(artist="queen", service="spotify")', 'GetWeather(city="paris")', 'RateBook(rating_value="5")']
 
 
-@pytest.mark.parametrize("predicted, intent, exact, tp_fp_fn", [
-    (EXPECTED, 3, 3, (4, 0, 0)),
-    (['SearchCreativeWork(artist="queen", service="spotify")', *EXPECTED[1:]], 2, 2, (4, 0, 0)),
-    (['PlayMusic(artist="queen")', *EXPECTED[1:]], 3, 2, (3, 0, 1)),
-    (['PlayMusic(artist="queen", service="spotify", year="1980")', *EXPECTED[1:]], 3, 2, (4, 1, 0)),
-    (['PlayMusic(artist="queen", service="deezer")', *EXPECTED[1:]], 3, 2, (3, 1, 1)),
-    (["I think you want music", *EXPECTED[1:]], 2, 2, (2, 0, 2)),
-    (['PlayMusic(artist="queen", service="spotify", year=None)', 'GetWeather("paris")', EXPECTED[2]], 3, 2, (3, 1, 1)),
-])
+@pytest.mark.parametrize(
+    "predicted, intent, exact, tp_fp_fn",
+    [
+        (EXPECTED, 3, 3, (4, 0, 0)),
+        (['SearchCreativeWork(artist="queen", service="spotify")', *EXPECTED[1:]], 2, 2, (4, 0, 0)),
+        (['PlayMusic(artist="queen")', *EXPECTED[1:]], 3, 2, (3, 0, 1)),
+        (['PlayMusic(artist="queen", service="spotify", year="1980")', *EXPECTED[1:]], 3, 2, (4, 1, 0)),
+        (['PlayMusic(artist="queen", service="deezer")', *EXPECTED[1:]], 3, 2, (3, 1, 1)),
+        (["I think you want music", *EXPECTED[1:]], 2, 2, (2, 0, 2)),
+        (
+            ['PlayMusic(artist="queen", service="spotify", year=None)', 'GetWeather("paris")', EXPECTED[2]],
+            3,
+            2,
+            (3, 1, 1),
+        ),
+    ],
+)
 def test_scorer(predicted, intent, exact, tp_fp_fn):
     scores = score(zip(EXPECTED, predicted))
     assert (scores.n, scores.intent_correct, scores.exact_frames) == (3, intent, exact)
@@ -197,8 +237,10 @@ def test_score_cli_writes_json(tmp_path, capsys):
     from benchmarks.snips.score import main
 
     predictions = tmp_path / "run.json"
-    rows = [{"user": "u", "expected": e, "predicted": p, "correct": e == p, "latency_ms": 1.0}
-            for e, p in zip(EXPECTED, ['PlayMusic(artist="queen")', *EXPECTED[1:]])]
+    rows = [
+        {"user": "u", "expected": e, "predicted": p, "correct": e == p, "latency_ms": 1.0}
+        for e, p in zip(EXPECTED, ['PlayMusic(artist="queen")', *EXPECTED[1:]])
+    ]
     predictions.write_text(json.dumps({"n": 3, "predictions": rows}), encoding="utf-8")
     main([str(predictions), "--json-out", str(tmp_path / "scores.json")])
     result = json.loads((tmp_path / "scores.json").read_text(encoding="utf-8"))
@@ -209,13 +251,22 @@ def test_score_cli_writes_json(tmp_path, capsys):
 def test_breakdown_says_which_intents_and_slots_fail() -> None:
     from benchmarks.snips.score import breakdown
 
-    details = breakdown([
-        ('PlayMusic(artist="queen", service="spotify")', 'PlayMusic(artist="queen", service="deezer")'),
-        ('GetWeather(city="paris")', 'GetWeather(city="paris")'),
-        ('GetWeather(city="rome", timeRange="today")', "not a call"),
-    ])
-    assert details["per_intent"] == {"GetWeather": {"n": 2, "exact_frame_accuracy": 0.5},
-                                     "PlayMusic": {"n": 1, "exact_frame_accuracy": 0.0}}
+    details = breakdown(
+        [
+            ('PlayMusic(artist="queen", service="spotify")', 'PlayMusic(artist="queen", service="deezer")'),
+            ('GetWeather(city="paris")', 'GetWeather(city="paris")'),
+            ('GetWeather(city="rome", timeRange="today")', "not a call"),
+        ]
+    )
+    assert details["per_intent"] == {
+        "GetWeather": {"n": 2, "exact_frame_accuracy": 0.5},
+        "PlayMusic": {"n": 1, "exact_frame_accuracy": 0.0},
+    }
     assert list(details["per_slot"])[0] == "service"
-    assert details["per_slot"]["service"] == {"true_positives": 0, "false_positives": 1, "false_negatives": 1, "f1": 0.0}
+    assert details["per_slot"]["service"] == {
+        "true_positives": 0,
+        "false_positives": 1,
+        "false_negatives": 1,
+        "f1": 0.0,
+    }
     assert details["per_slot"]["city"]["f1"] == pytest.approx(2 / 3)

@@ -20,8 +20,13 @@ def test_a_short_soak_has_nothing_escape_a_turn_and_writes_only_its_report(tmp_p
     is the soak's own measure, on a machine of its own, so it is not asserted here."""
     committed = OUT.read_bytes()
     out = tmp_path / "soak.json"
-    done = subprocess.run([sys.executable, "-m", "benchmarks.soak", "--turns", "80", "--warmup", "5", "--seed", "3",
-                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.soak", "--turns", "80", "--warmup", "5", "--seed", "3", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text(encoding="utf-8"))
     escaped = {failure: count for failure, count in result["failure_examples"].items() if ": took " not in failure}

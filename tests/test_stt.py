@@ -8,7 +8,6 @@ import wave
 import numpy as np
 import pytest
 import torch
-from audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
 
 from assistant.voice.audio import read_wav
 from assistant.voice.samples import SAMPLES_DIR, load_samples
@@ -23,6 +22,7 @@ from assistant.voice.stt import (
     word_error_rate,
 )
 from assistant.voice.whisper_convert import ConversionError, default_checkpoint, main, read_ct2_model
+from audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
 
 pytestmark = pytest.mark.slow
 
@@ -136,25 +136,44 @@ def test_converter_rejects_a_file_that_is_not_a_ctranslate2_model(tmp_path):
         read_ct2_model(path)
 
 
-@pytest.mark.parametrize(("heard", "kept"), [
-    ("Shut up! Shut up!", "Shut up!"),
-    ("Open Firefox. Open Firefox. Open", "Open Firefox."),
-    ("Set a timer for an hour and a half. set a timer for an hour and a half", "Set a timer for an hour and a half."),
-    ("add a note call the landlord, add a note pay the rent", "add a note call the landlord, add a note pay the rent"),
-    ("what time is it", "what time is it"),
-    ("I want a latte run party time! run party time! run party time! run party time!", "I want a latte run party time!"),
-    ("a b a b a b then the rest", "a b then the rest"),
-    ("very very good", "very very good"),
-])
+@pytest.mark.parametrize(
+    ("heard", "kept"),
+    [
+        ("Shut up! Shut up!", "Shut up!"),
+        ("Open Firefox. Open Firefox. Open", "Open Firefox."),
+        (
+            "Set a timer for an hour and a half. set a timer for an hour and a half",
+            "Set a timer for an hour and a half.",
+        ),
+        (
+            "add a note call the landlord, add a note pay the rent",
+            "add a note call the landlord, add a note pay the rent",
+        ),
+        ("what time is it", "what time is it"),
+        (
+            "I want a latte run party time! run party time! run party time! run party time!",
+            "I want a latte run party time!",
+        ),
+        ("a b a b a b then the rest", "a b then the rest"),
+        ("very very good", "very very good"),
+    ],
+)
 def test_a_transcript_that_only_says_itself_again_is_kept_once(heard: str, kept: str) -> None:
     assert without_repeats(heard) == kept
 
 
-@pytest.mark.parametrize(("heard", "routed"), [
-    ("Set a timer for.", "Set a timer for"), ("What time is it in Tokyo?", "What time is it in Tokyo"),
-    ("Open the...", "Open the"), ("Shut up!", "Shut up"), ("Weather in St. Louis", "Weather in St. Louis"),
-    ("Dr. Who, 3.5 minutes.", "Dr. Who, 3.5 minutes"), (".", ""),
-])
+@pytest.mark.parametrize(
+    ("heard", "routed"),
+    [
+        ("Set a timer for.", "Set a timer for"),
+        ("What time is it in Tokyo?", "What time is it in Tokyo"),
+        ("Open the...", "Open the"),
+        ("Shut up!", "Shut up"),
+        ("Weather in St. Louis", "Weather in St. Louis"),
+        ("Dr. Who, 3.5 minutes.", "Dr. Who, 3.5 minutes"),
+        (".", ""),
+    ],
+)
 def test_the_router_is_given_a_transcript_without_its_closing_punctuation(heard: str, routed: str) -> None:
     assert without_closing_punctuation(heard) == routed
 
@@ -165,8 +184,10 @@ def test_the_short_encoder_context_reads_the_bundled_commands_as_the_whole_windo
     audio = [read_wav(sample["file"]) for sample in samples]
     short, whole = FasterWhisperTranscriber(context="audio"), FasterWhisperTranscriber(context="30s")
     references = [sample["text"] for sample in samples]
-    assert word_error_rate(references, [short.transcribe(a) for a in audio]) <= \
-        word_error_rate(references, [whole.transcribe(a) for a in audio]) + 0.01
+    assert (
+        word_error_rate(references, [short.transcribe(a) for a in audio])
+        <= word_error_rate(references, [whole.transcribe(a) for a in audio]) + 0.01
+    )
 
 
 def test_only_speech_reaches_whisper_and_its_text_is_bounded_by_the_speech_heard(spoken) -> None:

@@ -47,13 +47,17 @@ def build(capsys: pytest.CaptureFixture[str], folder: Path, *extra: str) -> tupl
 
 
 def test_templates_expand_into_valid_calls_with_slot_values_and_optional_arguments(
-        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     add(folder, "weather_examples.txt", WEATHER_TEMPLATES)
     code, records, err = build(capsys, folder)
     assert code == 0
     written = set((MINI / "weather_examples.txt").read_text(encoding="utf-8").split("\n"))
-    made = {record["user"]: record for record in records
-            if record["skill"] == "weather" and f"### User: {record['user']}" not in written}
+    made = {
+        record["user"]: record
+        for record in records
+        if record["skill"] == "weather" and f"### User: {record['user']}" not in written
+    }
     assert len(made) == 32 + 2  # every wording of both templates, each with one value drawn per slot
     for user, record in made.items():
         city = next((city for city in ("Oslo", "new york", "St. Louis") if f" {city}" in user), None)
@@ -76,43 +80,65 @@ def test_expansion_is_seeded_and_capped(folder: Path, capsys: pytest.CaptureFixt
     assert "made from templates (weather_examples.txt 4)" in err  # two sentences from each of two templates
 
 
-def test_a_template_sentence_equal_to_a_written_example_is_dropped(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    add(folder, "weather_examples.txt", """
+def test_a_template_sentence_equal_to_a_written_example_is_dropped(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add(
+        folder,
+        "weather_examples.txt",
+        """
 #### Templates:
 
 ### User: (what's the weather in Berlin tomorrow | is it going to rain) [please]
 ### Assistant: weather(location="Berlin", day="tomorrow")
-""")
+""",
+    )
     code, records, err = build(capsys, folder)
     assert code == 1 and "is labelled" in err  # "is it going to rain" has another label in the prompt examples
     assert "weather_examples.txt" in err
 
 
-def test_a_conflict_between_a_template_and_a_written_example_names_both_lines(folder: Path,
-                                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    path = add(folder, "other_examples.txt", """
+def test_a_conflict_between_a_template_and_a_written_example_names_both_lines(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = add(
+        folder,
+        "other_examples.txt",
+        """
 #### Templates:
 
 ### User: is it going to rain
 ### Assistant: other()
-""")
+""",
+    )
     code, records, err = build(capsys, folder)
     line = path.read_text(encoding="utf-8").splitlines().index("### User: is it going to rain") + 1
     assert code == 1 and records == []
     assert "other_examples.txt:" in err and f":{line}:" in err and "weather_examples.txt:" in err
 
 
-@pytest.mark.parametrize("template, call, message", [
-    ("what's the (weather in {city}", 'weather(location="{city}")', "not a valid template"),
-    ("weather in {town}", 'weather(location="{town}")', "no list {town}"),
-    ("weather in {city}", 'weather(place="{city}")', "has no argument 'place'"),
-    ("weather in {city}", 'weather(location="{city}"', "not a call"),
-    ("weather in {city}", 'weather(location="{city}", day="{when}")', "the call uses {when}, which the template never"),
-])
-def test_template_errors_name_the_file_and_line(folder: Path, capsys: pytest.CaptureFixture[str], template: str,
-                                                call: str, message: str) -> None:
-    path = add(folder, "weather_examples.txt", f"\n#### Templates:\n\n{{city}} = Oslo\n\n### User: {template}\n"
-                                               f"### Assistant: {call}\n")
+@pytest.mark.parametrize(
+    "template, call, message",
+    [
+        ("what's the (weather in {city}", 'weather(location="{city}")', "not a valid template"),
+        ("weather in {town}", 'weather(location="{town}")', "no list {town}"),
+        ("weather in {city}", 'weather(place="{city}")', "has no argument 'place'"),
+        ("weather in {city}", 'weather(location="{city}"', "not a call"),
+        (
+            "weather in {city}",
+            'weather(location="{city}", day="{when}")',
+            "the call uses {when}, which the template never",
+        ),
+    ],
+)
+def test_template_errors_name_the_file_and_line(
+    folder: Path, capsys: pytest.CaptureFixture[str], template: str, call: str, message: str
+) -> None:
+    path = add(
+        folder,
+        "weather_examples.txt",
+        f"\n#### Templates:\n\n{{city}} = Oslo\n\n### User: {template}\n### Assistant: {call}\n",
+    )
     line = len(path.read_text(encoding="utf-8").splitlines()) - 1
     code, records, err = build(capsys, folder)
     assert code == 1 and records == []

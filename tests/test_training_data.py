@@ -73,13 +73,18 @@ def test_records_have_the_dataset_fields_and_canonical_calls(folder: Path, capsy
     records = json.loads(out)
     assert code == 0 and len(records) == 24
     assert all(list(record) == ["skill", "user", "call", "split"] for record in records)
-    assert {"skill": "weather", "user": "what's the weather in Berlin tomorrow",
-            "call": 'weather(location="Berlin", day="tomorrow")', "split": "train"} in records
+    assert {
+        "skill": "weather",
+        "user": "what's the weather in Berlin tomorrow",
+        "call": 'weather(location="Berlin", day="tomorrow")',
+        "split": "train",
+    } in records
     assert "24 examples of 3 skills" in err and "0 duplicates dropped" in err and "0 made from templates" in err
 
 
-def test_split_is_three_way_stratified_and_keeps_prompt_examples_in_train(folder: Path,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_split_is_three_way_stratified_and_keeps_prompt_examples_in_train(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     timer_lines = [f"### User: set timer number {i}\n### Assistant: timer(minutes={i})\n" for i in range(1, 91)]
     (folder / "timer_examples.txt").write_text(
         (MINI / "timer_examples.txt").read_text(encoding="utf-8") + "\n" + "\n".join(timer_lines), encoding="utf-8"
@@ -92,8 +97,13 @@ def test_split_is_three_way_stratified_and_keeps_prompt_examples_in_train(folder
     written = len(timer) - 2  # the two prompt examples are never held out
     for split in ("validation", "test"):
         assert sum(record["split"] == split for record in timer) == round(0.1 * written) == 10
-    prompt_examples = {"set a timer for ten minutes", "pasta timer eight minutes", "did you feed the cat",
-                       "what's the weather in Berlin tomorrow", "is it going to rain"}
+    prompt_examples = {
+        "set a timer for ten minutes",
+        "pasta timer eight minutes",
+        "did you feed the cat",
+        "what's the weather in Berlin tomorrow",
+        "is it going to rain",
+    }
     assert all(record["split"] == "train" for record in records if record["user"] in prompt_examples)
     halves = json.loads(run(capsys, "-t", "--test-fraction", "0.5", "--files", *files(folder))[1])
     assert sum(record["split"] == "test" for record in halves if record["skill"] == "timer") == round(0.5 * written)
@@ -108,9 +118,13 @@ def test_a_duplicate_across_files_is_counted_once(folder: Path, capsys: pytest.C
     assert "1 duplicates dropped" in err
 
 
-def test_a_prompt_example_wins_over_its_duplicate_and_stays_in_train(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_prompt_example_wins_over_its_duplicate_and_stays_in_train(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (folder / "a_weather_examples.txt").write_text(
-        MORE_WEATHER.replace("Weather in Paris!", "is it going to rain").replace('weather(location="paris")', "weather()"),
+        MORE_WEATHER.replace("Weather in Paris!", "is it going to rain").replace(
+            'weather(location="paris")', "weather()"
+        ),
         encoding="utf-8",
     )
     records = json.loads(run(capsys, "-t", "--files", *files(folder))[1])
@@ -156,8 +170,16 @@ def test_files_default_to_the_packs_examples_folder(folder: Path, capsys: pytest
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["-t", "-c"], ["-t", "--test-fraction", "1"], ["-t", "--validation-fraction", "0"], ["-c"], ["-p", "--files", "x"], ["-t", "--file", "x"],
-     ["-p", "--file", "x", "--append"]],
+    [
+        [],
+        ["-t", "-c"],
+        ["-t", "--test-fraction", "1"],
+        ["-t", "--validation-fraction", "0"],
+        ["-c"],
+        ["-p", "--files", "x"],
+        ["-t", "--file", "x"],
+        ["-p", "--file", "x", "--append"],
+    ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -174,8 +196,11 @@ def test_an_unloadable_pack_is_bad_input(capsys: pytest.CaptureFixture[str]) -> 
 def test_runs_as_a_script_and_as_a_module(command: list[str], folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["-t", "--files", *map(str, files(folder))]
     done = subprocess.run(
-        [sys.executable, *command, "--skills", PACK, "--compose", "0", *argv], cwd=REPO, capture_output=True, text=True,
-        timeout=60
+        [sys.executable, *command, "--skills", PACK, "--compose", "0", *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == run(capsys, *argv)[1]
@@ -191,7 +216,9 @@ def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, float, int]
             Example(f"utterance {number} {i}", Calls([Call(f"skill{number}", (("n", i),))]), f"f{number}", i)
             for i in range(size)
         )
-        example_files.append(ExampleFile(Path(f"f{number}"), f"skill{number}", "", examples[:pinned], examples[pinned:]))
+        example_files.append(
+            ExampleFile(Path(f"f{number}"), f"skill{number}", "", examples[:pinned], examples[pinned:])
+        )
     return example_files, draw(st.floats(0.01, 0.45)), draw(st.floats(0.01, 0.45)), draw(st.integers(0, 2**32))
 
 
@@ -199,9 +226,15 @@ def skill_groups(draw: st.DrawFn) -> tuple[list[ExampleFile], float, float, int]
 @given(skill_groups())
 def test_every_skill_is_split_as_promised(case: tuple[list[ExampleFile], float, float, int]) -> None:
     example_files, validation_fraction, test_fraction, seed = case
-    records, _ = build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed, sizes=Sizes(0, 0, 0, 0, 0, 0, 0))
-    assert records == build_dataset(example_files, PACK_OBJECT, validation_fraction, test_fraction, seed,
-                                    sizes=Sizes(0, 0, 0, 0, 0, 0, 0))[0]
+    records, _ = build_dataset(
+        example_files, PACK_OBJECT, validation_fraction, test_fraction, seed, sizes=Sizes(0, 0, 0, 0, 0, 0, 0)
+    )
+    assert (
+        records
+        == build_dataset(
+            example_files, PACK_OBJECT, validation_fraction, test_fraction, seed, sizes=Sizes(0, 0, 0, 0, 0, 0, 0)
+        )[0]
+    )
     for example_file in example_files:
         mine = [record for record in records if record["skill"] == example_file.skill]
         pinned = {example.user for example in example_file.prompt_examples}

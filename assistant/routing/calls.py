@@ -217,8 +217,10 @@ def _check_tokens(text: str) -> None:
                 raise CallSyntaxError(f"arguments must be literals, not f-strings: {text[:80]!r}")
             count += token.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)
             if count > MAX_CALL_TOKENS:
-                raise CallSyntaxError(f"more than {MAX_CALL_TOKENS} tokens, more than calls of literals ever have "
-                                      f"(nested or chained expressions): {text[:80]!r}")
+                raise CallSyntaxError(
+                    f"more than {MAX_CALL_TOKENS} tokens, more than calls of literals ever have "
+                    f"(nested or chained expressions): {text[:80]!r}"
+                )
     except (tokenize.TokenError, SyntaxError):  # what it read was counted; ast.parse says what is wrong
         return
 
@@ -245,4 +247,6 @@ def _literal(node: ast.expr, skill: str) -> Literal_:
             return -value
     elif isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (str, int, float, bool))):
         return node.value
-    raise CallSyntaxError(f"arguments of {skill}() must be literals (text, numbers, True/False/None), got a {type(node).__name__} expression")
+    raise CallSyntaxError(
+        f"arguments of {skill}() must be literals (text, numbers, True/False/None), got a {type(node).__name__} expression"
+    )

@@ -15,9 +15,12 @@ from typing import Any
 
 from jinja2.exceptions import TemplateError
 
-_PLACEHOLDERS = ("{system}", "{user}", "{call}")
-_WITH_SYSTEM = [{"role": "system", "content": "{system}"}, {"role": "user", "content": "{user}"},
-                {"role": "assistant", "content": "{call}"}]
+PLACEHOLDERS = ("{system}", "{user}", "{call}")  # what a prompt template holds once each, in this order
+_WITH_SYSTEM = [
+    {"role": "system", "content": "{system}"},
+    {"role": "user", "content": "{user}"},
+    {"role": "assistant", "content": "{call}"},
+]
 _SYSTEM_IN_USER = [{"role": "user", "content": "{system}\n\n{user}"}, {"role": "assistant", "content": "{call}"}]
 
 
@@ -34,12 +37,14 @@ def chat_template_text(tokenizer: Any) -> str | None:
     rendered = (_render(tokenizer, messages) for messages in (_WITH_SYSTEM, _SYSTEM_IN_USER))
     text = next((text for text in rendered if _placed(text)), None)
     if text is None:
-        raise ValueError(f"the chat template of {tokenizer.name_or_path} does not keep the system, user and assistant "
-                         "messages once each and in order, not even with the system text in the user message: "
-                         "name a file template instead")
+        raise ValueError(
+            f"the chat template of {tokenizer.name_or_path} does not keep the system, user and assistant "
+            "messages once each and in order, not even with the system text in the user message: "
+            "name a file template instead"
+        )
     bos, eos = tokenizer.bos_token, tokenizer.eos_token
     if bos and text.startswith(bos) and tokenizer("a").input_ids[:1] == [tokenizer.bos_token_id]:
-        text = text[len(bos):]
+        text = text[len(bos) :]
     head, tail = text.split("{call}")
     if eos and eos in tail:
         tail = tail[: tail.index(eos) + len(eos)]
@@ -56,7 +61,7 @@ def _render(tokenizer: Any, messages: list[dict[str, str]]) -> str | None:
 
 def _placed(text: str | None) -> bool:
     """Whether each placeholder came out once, in order (a template may drop or repeat a message)."""
-    if text is None or any(text.count(p) != 1 for p in _PLACEHOLDERS):
+    if text is None or any(text.count(p) != 1 for p in PLACEHOLDERS):
         return False
-    positions = [text.index(p) for p in _PLACEHOLDERS]
+    positions = [text.index(p) for p in PLACEHOLDERS]
     return positions == sorted(positions)

@@ -27,8 +27,8 @@ import llguidance.hf
 import numpy as np
 
 from assistant.files import staged_folder
-from assistant.routing.grammar import call_grammar, has_spans
 from assistant.models import hash_file
+from assistant.routing.grammar import call_grammar, has_spans
 from assistant.runtime.pack import SkillPack
 
 
@@ -63,8 +63,10 @@ class CallMatcher:
         self.eos_id = tokenizer.eos_token_id
         self._ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
         self._per_request = has_spans(pack)
-        self._pristine = {unfinished: self._compile(call_grammar(pack, lead=lead, unfinished=unfinished))
-                          for unfinished in (False, True)}
+        self._pristine = {
+            unfinished: self._compile(call_grammar(pack, lead=lead, unfinished=unfinished))
+            for unfinished in (False, True)
+        }
 
     def _compile(self, lark: str) -> llguidance.LLMatcher:
         matcher = llguidance.LLMatcher(self._ll_tokenizer, llguidance.LLMatcher.grammar_from_lark(lark), log_level=0)
@@ -92,8 +94,15 @@ class Engine(Protocol):
     def prepare(self, prefix_ids: list[int]) -> None:
         """Compute and keep the model's state after ``prefix_ids``, the head of a prompt to come."""
 
-    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
-               deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
+    def decode(
+        self,
+        prompt_ids: list[int],
+        fixed_len: int,
+        matcher: llguidance.LLMatcher,
+        max_new_tokens: int,
+        deadline: float = float("inf"),
+        progress: Progress = _ignore,
+    ) -> Decoded:
         """Greedy-decode calls after ``prompt_ids``, whose first ``fixed_len`` ids are a head shared with
         other requests (its state is kept), until the grammar ends, ``max_new_tokens`` or the
         ``time.perf_counter()`` deadline."""
@@ -133,8 +142,15 @@ class TorchEngine:
         self._kept.move_to_end(key)
         return self._kept[key]
 
-    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
-               deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
+    def decode(
+        self,
+        prompt_ids: list[int],
+        fixed_len: int,
+        matcher: llguidance.LLMatcher,
+        max_new_tokens: int,
+        deadline: float = float("inf"),
+        progress: Progress = _ignore,
+    ) -> Decoded:
         torch = self.torch
         past = copy.deepcopy(self._state(prompt_ids[:fixed_len])) if fixed_len else None
         feed = prompt_ids[fixed_len:]
@@ -143,8 +159,9 @@ class TorchEngine:
             if time.perf_counter() > deadline:
                 return _finish(self.calls, generated, len(generated), False, timed_out=True)
             with torch.inference_mode():
-                out = self.model(input_ids=torch.tensor([feed], device=self.model.device), past_key_values=past,
-                                 use_cache=True)
+                out = self.model(
+                    input_ids=torch.tensor([feed], device=self.model.device), past_key_values=past, use_cache=True
+                )
             past = out.past_key_values
             logits = out.logits[0, -1].float().cpu().numpy()
             logits = np.where(CallMatcher.allowed(matcher, self.vocab_size), logits, -np.inf)
@@ -191,7 +208,9 @@ class CTranslate2Engine:
             self._kept.clear()
         self._kept.add(key)
         tokens = self._tokens(prefix_ids)
-        steps = self.generator.generate_tokens(tokens[-1:], static_prompt=tokens, cache_static_prompt=True, max_length=1)
+        steps = self.generator.generate_tokens(
+            tokens[-1:], static_prompt=tokens, cache_static_prompt=True, max_length=1
+        )
         for _ in steps:  # one step after the head: what is kept is the state after it
             pass
 
@@ -205,8 +224,15 @@ class CTranslate2Engine:
     def _tokens(self, ids: list[int]) -> list[str]:
         return self.tokenizer.convert_ids_to_tokens(ids)
 
-    def decode(self, prompt_ids: list[int], fixed_len: int, matcher: llguidance.LLMatcher, max_new_tokens: int,
-               deadline: float = float("inf"), progress: Progress = _ignore) -> Decoded:
+    def decode(
+        self,
+        prompt_ids: list[int],
+        fixed_len: int,
+        matcher: llguidance.LLMatcher,
+        max_new_tokens: int,
+        deadline: float = float("inf"),
+        progress: Progress = _ignore,
+    ) -> Decoded:
         static, rest = self._tokens(prompt_ids[:fixed_len]), self._tokens(prompt_ids[fixed_len:])
         keep = bool(static) and self._may_keep(prompt_ids[:fixed_len])
         generated: list[int] = []
@@ -264,5 +290,7 @@ def convert_to_ctranslate2(model_dir: Path, cache: Path) -> Path:
     if (target / "model.bin").is_file():
         return target
     with staged_folder(target) as staging:
-        ctranslate2.converters.TransformersConverter(str(model_dir)).convert(str(staging), quantization="int8", force=True)
+        ctranslate2.converters.TransformersConverter(str(model_dir)).convert(
+            str(staging), quantization="int8", force=True
+        )
     return target

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 
 from assistant.routing.calls import MAX_CALLS, SEPARATOR, UNFINISHED_MARK
+from assistant.routing.spans import span_terminal
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.skill import Parameter, Skill
-from assistant.routing.spans import span_terminal
 
 _TERMINALS = {
     str: r'STRING: /"(\\(["\\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1F\x7F])+"/',

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.bundled import bundled
-from assistant.routing.calls import Call, Calls
-from assistant.routing.chat_template import chat_template_text
 from assistant.dialogue import Exchange
+from assistant.routing.calls import Call, Calls
+from assistant.routing.chat_template import PLACEHOLDERS, chat_template_text
 
 PROMPTS_DIR = bundled("prompts")
 DEFAULT_TEMPLATE = "chatml"
 TOKENIZER_TEMPLATE = "tokenizer"
-_PLACEHOLDERS = ("{system}", "{user}", "{call}")
 
 
 @dataclass(frozen=True)
@@ -35,15 +34,17 @@ class PromptTemplate:
     text: str
 
     def __post_init__(self) -> None:
-        positions = [self.text.find(p) for p in _PLACEHOLDERS]
-        if any(self.text.count(p) != 1 for p in _PLACEHOLDERS) or positions != sorted(positions):
-            raise ValueError(f"prompt template {self.name!r} needs {{system}}, {{user}} and {{call}} once each, in that order")
+        positions = [self.text.find(p) for p in PLACEHOLDERS]
+        if any(self.text.count(p) != 1 for p in PLACEHOLDERS) or positions != sorted(positions):
+            raise ValueError(
+                f"prompt template {self.name!r} needs {{system}}, {{user}} and {{call}} once each, in that order"
+            )
 
     @property
     def lead(self) -> str:
         """The spaces between the prompt and the call, which the completion carries (see the module docstring)."""
         head = self.text.split("{call}", 1)[0]
-        return head[len(head.rstrip(" ")):]
+        return head[len(head.rstrip(" ")) :]
 
     @property
     def suffix(self) -> str:
@@ -64,19 +65,25 @@ def load_template(name_or_path: str | Path = DEFAULT_TEMPLATE, tokenizer: Any = 
     if not path.is_file():
         path = PROMPTS_DIR / f"{name_or_path}.txt"
     if not path.is_file():
-        raise ValueError(f"no prompt template {str(name_or_path)!r} "
-                         f"(known: {_file_templates()}, {TOKENIZER_TEMPLATE}, or a file path)")
+        raise ValueError(
+            f"no prompt template {str(name_or_path)!r} "
+            f"(known: {_file_templates()}, {TOKENIZER_TEMPLATE}, or a file path)"
+        )
     return PromptTemplate(path.stem, path.read_text(encoding="utf-8"))
 
 
 def _from_tokenizer(tokenizer: Any) -> PromptTemplate:
     if tokenizer is None:
-        raise ValueError(f"the {TOKENIZER_TEMPLATE!r} prompt template is read from the model's tokenizer, and none is "
-                         f"loaded here: name a file template ({_file_templates()})")
+        raise ValueError(
+            f"the {TOKENIZER_TEMPLATE!r} prompt template is read from the model's tokenizer, and none is "
+            f"loaded here: name a file template ({_file_templates()})"
+        )
     text = chat_template_text(tokenizer)
     if text is None:
-        raise ValueError(f"{tokenizer.name_or_path} has no chat template: name a file template ({_file_templates()}) "
-                         f"instead of {TOKENIZER_TEMPLATE!r}")
+        raise ValueError(
+            f"{tokenizer.name_or_path} has no chat template: name a file template ({_file_templates()}) "
+            f"instead of {TOKENIZER_TEMPLATE!r}"
+        )
     return PromptTemplate(TOKENIZER_TEMPLATE, text)
 
 
@@ -102,8 +109,9 @@ def render_user(user: str, context: Exchange | None = None) -> str:
     return f"Before: {context.user} -> {context.calls}{asked}\nNow: {user}"
 
 
-def render_prompt(template: PromptTemplate, user: str, skill_lines: list[str] | None = None,
-                  context: Exchange | None = None) -> str:
+def render_prompt(
+    template: PromptTemplate, user: str, skill_lines: list[str] | None = None, context: Exchange | None = None
+) -> str:
     """The model's input for one utterance (after ``context``): everything up to where the calls begin."""
     head = template.text.split("{call}", 1)[0].rstrip(" ")
     return head.replace("{system}", system_text(skill_lines), 1).replace("{user}", render_user(user, context), 1)

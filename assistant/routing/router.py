@@ -22,18 +22,9 @@ from typing import Any, Protocol
 import openai
 
 from assistant.bundled import bundled
-from assistant.routing.calls import MAX_CALL_CHARS, MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
 from assistant.config import ConfigError, RouterConfig
-from assistant.routing.decoding import (
-    CallMatcher,
-    CTranslate2Engine,
-    Engine,
-    TorchEngine,
-    convert_to_ctranslate2,
-)
 from assistant.dialogue import Exchange
 from assistant.errors import VoxrouteError
-from assistant.web import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
 from assistant.files import staged_folder
 from assistant.models import (
     EMBEDDED_LLM,
@@ -44,7 +35,14 @@ from assistant.models import (
     read_json_file,
     resolve_base_model,
 )
-from assistant.runtime.pack import SkillPack
+from assistant.routing.calls import MAX_CALL_CHARS, MAX_CALLS, Call, CallError, Calls, RawCall, finished_calls
+from assistant.routing.decoding import (
+    CallMatcher,
+    CTranslate2Engine,
+    Engine,
+    TorchEngine,
+    convert_to_ctranslate2,
+)
 from assistant.routing.prompting import (
     DEFAULT_TEMPLATE,
     PromptTemplate,
@@ -53,7 +51,9 @@ from assistant.routing.prompting import (
     render_user,
     system_text,
 )
+from assistant.runtime.pack import SkillPack
 from assistant.timing import elapsed_ms
+from assistant.web import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,9 @@ def fallback_calls(pack: SkillPack) -> Calls:
 
 
 class Router(Protocol):
-    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
-              allow_unfinished: bool = False) -> Routed:
+    def route(
+        self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore, allow_unfinished: bool = False
+    ) -> Routed:
         """The calls of ``utterance`` (a follow-up of ``context``); ``on_call`` hears each as soon as it is known.
         With ``allow_unfinished`` (a partial transcript), the calls may be ``assistant.routing.calls.UNFINISHED`` instead."""
 
@@ -139,8 +140,17 @@ class RouterSpec:
 class LocalRouter:
     """A local model decoding under the pack's call grammar, with the prompt prefix cached."""
 
-    def __init__(self, pack: SkillPack, tokenizer: Any, engine: Engine, calls: CallMatcher, template: PromptTemplate,
-                 list_skills: bool, max_new_tokens: int = 128, deadline_s: float = RouterConfig.timeout_s):
+    def __init__(
+        self,
+        pack: SkillPack,
+        tokenizer: Any,
+        engine: Engine,
+        calls: CallMatcher,
+        template: PromptTemplate,
+        list_skills: bool,
+        max_new_tokens: int = 128,
+        deadline_s: float = RouterConfig.timeout_s,
+    ):
         self.pack = pack
         self.tokenizer = tokenizer
         self.engine = engine
@@ -167,8 +177,9 @@ class LocalRouter:
     def prompt(self, utterance: str, context: Exchange | None = None) -> str:
         return render_prompt(self.template, utterance, self.skill_lines, context)
 
-    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
-              allow_unfinished: bool = False) -> Routed:
+    def route(
+        self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore, allow_unfinished: bool = False
+    ) -> Routed:
         start = time.perf_counter()
         fallback = fallback_calls(self.pack)
         ids = self._ids(self.prompt(utterance, context))
@@ -177,15 +188,19 @@ class LocalRouter:
         fixed = len(head) if ids[: len(head)] == head else system
         said = context.said(utterance) if context is not None else " ".join(utterance.split())
         if len(ids) - system > MAX_UTTERANCE_TOKENS:  # rare scripts and symbols take several tokens a character
-            return Routed(fallback, "", elapsed_ms(start),
-                          error=f"too long to route: {len(ids) - system} tokens, the most is {MAX_UTTERANCE_TOKENS}")
+            return Routed(
+                fallback,
+                "",
+                elapsed_ms(start),
+                error=f"too long to route: {len(ids) - system} tokens, the most is {MAX_UTTERANCE_TOKENS}",
+            )
         budget = self.max_new_tokens + len(ids) - system  # room to copy all that was said (a dictated note)
         announced: list[Call] = []
 
         def progress(generated: list[int]) -> None:
             """Hand on each call once it is closed, so it can run while the rest is decoded."""
             text = self.tokenizer.decode([t for t in generated if t != self.calls.eos_id])
-            for piece in finished_calls(text.removeprefix(self.template.lead))[len(announced):]:
+            for piece in finished_calls(text.removeprefix(self.template.lead))[len(announced) :]:
                 try:
                     call = self.pack.parse(piece, said)
                 except CallError:
@@ -193,20 +208,29 @@ class LocalRouter:
                 announced.append(call)
                 on_call(call)
 
-        decoded = self.engine.decode(ids, fixed, self.calls.fresh(said, allow_unfinished), budget, start + self.deadline_s, progress)
+        decoded = self.engine.decode(
+            ids, fixed, self.calls.fresh(said, allow_unfinished), budget, start + self.deadline_s, progress
+        )
         latency = elapsed_ms(start)
         if not decoded.finished:
-            reason = (f"routing took longer than {self.deadline_s:g} s ([router] timeout_s)" if decoded.timed_out
-                      else f"no complete call within {budget} tokens")
-            return Routed(Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, reason)
+            reason = (
+                f"routing took longer than {self.deadline_s:g} s ([router] timeout_s)"
+                if decoded.timed_out
+                else f"no complete call within {budget} tokens"
+            )
+            return Routed(
+                Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, reason
+            )
         try:
             calls = self.pack.parse_calls(decoded.text.removeprefix(self.template.lead), said)
         except CallError as error:  # the grammar should make this impossible; never crash the loop
-            return Routed(Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps,
-                          str(error))
-        for call in calls[len(announced):]:
+            return Routed(
+                Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error)
+            )
+        for call in calls[len(announced) :]:
             on_call(call)
         return Routed(calls, decoded.text, latency, decoded.tokens, decoded.masked_steps)
+
 
 def is_trained_folder(folder: Path) -> bool:
     """Whether ``folder`` holds a router to serve: a LoRA adapter, or a whole model (``finetune.py --merge``)."""
@@ -300,10 +324,18 @@ def merged_model_dir(base_model: str, adapter: Path | None) -> Path:
     return target
 
 
-def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAPTER, *, base_model: str | None = None,
-                      template: str | None = None, list_skills: bool | None = None, engine: str = "ctranslate2",
-                      threads: int = RouterConfig.threads, max_new_tokens: int = 128,
-                      deadline_s: float = RouterConfig.timeout_s) -> LocalRouter:
+def load_local_router(
+    pack: SkillPack,
+    adapter: str | Path | None = SHIPPED_ADAPTER,
+    *,
+    base_model: str | None = None,
+    template: str | None = None,
+    list_skills: bool | None = None,
+    engine: str = "ctranslate2",
+    threads: int = RouterConfig.threads,
+    max_new_tokens: int = 128,
+    deadline_s: float = RouterConfig.timeout_s,
+) -> LocalRouter:
     """A router from a trained folder (an adapter or a merged model, with its run's manifest), or
     from a bare base model when adapter is None.
 
@@ -336,8 +368,16 @@ def load_local_router(pack: SkillPack, adapter: str | Path | None = SHIPPED_ADAP
         backend = TorchEngine(model, calls)
     else:
         raise ValueError(f"unknown router engine {engine!r} (ctranslate2 or transformers)")
-    return LocalRouter(pack, tokenizer, backend, calls, prompt_template,
-                       spec.list_skills if list_skills is None else list_skills, max_new_tokens, deadline_s)
+    return LocalRouter(
+        pack,
+        tokenizer,
+        backend,
+        calls,
+        prompt_template,
+        spec.list_skills if list_skills is None else list_skills,
+        max_new_tokens,
+        deadline_s,
+    )
 
 
 class EndpointFailed(VoxrouteError):
@@ -363,8 +403,9 @@ class OpenAIRouter:
     def prepare(self, context: Exchange) -> None:
         """Nothing to do here: a server that caches prompt heads (vLLM, llama.cpp) does it by itself."""
 
-    def route(self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore,
-              allow_unfinished: bool = False) -> Routed:
+    def route(
+        self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore, allow_unfinished: bool = False
+    ) -> Routed:
         """Tool calls of an OpenAI-compatible server; it always answers a complete request."""
         start = time.perf_counter()
         said = context.said(utterance) if context is not None else utterance
@@ -382,7 +423,10 @@ class OpenAIRouter:
     def _answer(self, utterance: str, context: Exchange | None) -> str:
         """The body of the endpoint's 200 answer (at most MAX_REPLY_BYTES), waited for until the deadline."""
         answers: queue.Queue[str | Exception] = queue.Queue(maxsize=1)
-        messages = [{"role": "system", "content": system_text()}, {"role": "user", "content": render_user(utterance, context)}]
+        messages = [
+            {"role": "system", "content": system_text()},
+            {"role": "user", "content": render_user(utterance, context)},
+        ]
         threading.Thread(target=self._ask, args=(messages, answers), daemon=True, name="endpoint").start()
         try:
             answer = answers.get(timeout=self.deadline_s)
@@ -421,8 +465,10 @@ class OpenAIRouter:
         """The tool call as a call of the pack, its span arguments checked against what was said; its text is
         bounded as a local router's is, and its nesting before it is parsed."""
         if len(name) + len(arguments) > MAX_CALL_CHARS:
-            raise CallError(f"the tool call is {len(name) + len(arguments):,} characters long, more than a call may "
-                            f"be ({MAX_CALL_CHARS}): {(name + '(' + arguments)[:80]!r}")
+            raise CallError(
+                f"the tool call is {len(name) + len(arguments):,} characters long, more than a call may "
+                f"be ({MAX_CALL_CHARS}): {(name + '(' + arguments)[:80]!r}"
+            )
         if nested_deeper_than(arguments):
             raise CallError(f"tool arguments nest more than {MAX_JSON_DEPTH} deep: {arguments[:80]!r}")
         try:

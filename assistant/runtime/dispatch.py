@@ -69,7 +69,9 @@ class Dispatcher:
         except Exception as error:  # a skill's bug must not end the loop
             log.info("skill %s failed on %s", call.name, call, exc_info=True)
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            return Outcome(f"Sorry, the {call.name} skill failed: {reason}", elapsed_ms(start), _kind(error), failed=True)
+            return Outcome(
+                f"Sorry, the {call.name} skill failed: {reason}", elapsed_ms(start), _kind(error), failed=True
+            )
         return Outcome("" if answer is None else str(answer), elapsed_ms(start))
 
     def _in_thread(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> Any:

@@ -31,10 +31,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.routing.calls import CallError, Calls
 from assistant.config import ConfigError, read_small_text
 from assistant.errors import VoxrouteError
 from assistant.files import write_atomically
+from assistant.routing.calls import CallError, Calls
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.templates import (
     MAX_FILE_FORMS,
@@ -46,7 +46,12 @@ from assistant.runtime.templates import (
     sentence_forms,
 )
 
-PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES = "#### Prompt:", "#### Prompt Examples:", "#### Examples:", "#### Templates:"
+PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES = (
+    "#### Prompt:",
+    "#### Prompt Examples:",
+    "#### Examples:",
+    "#### Templates:",
+)
 USER, ASSISTANT = "### User:", "### Assistant:"
 _SECTIONS = (PROMPT, PROMPT_EXAMPLES, EXAMPLES, TEMPLATES)
 MAX_EXAMPLE_FILE_BYTES = 4 << 20  # 4 MiB; the largest shipped example file (SNIPS BookRestaurant) has 345 kB
@@ -146,7 +151,7 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
                 problem(number, "example before any section header")
             if pending:
                 problem(pending[1], "'### User:' line has no '### Assistant:' line after it")
-            user = line[len(USER):].strip()
+            user = line[len(USER) :].strip()
             if not user:
                 problem(number, "empty utterance")
                 pending = None
@@ -158,12 +163,15 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
                 problem(number, "'### Assistant:' line without a '### User:' line before it")
                 continue
             if section == TEMPLATES:
-                template = Template(pending[0], line[len(ASSISTANT):].strip(), str(path), pending[1])
+                template = Template(pending[0], line[len(ASSISTANT) :].strip(), str(path), pending[1])
                 try:
                     forms += count_forms(template)
                     if forms > MAX_FILE_FORMS:
-                        problem(pending[1], f"the templates up to this one say {forms:,} sentences; "
-                                            f"the most for a file is {MAX_FILE_FORMS:,}")
+                        problem(
+                            pending[1],
+                            f"the templates up to this one say {forms:,} sentences; "
+                            f"the most for a file is {MAX_FILE_FORMS:,}",
+                        )
                     else:
                         sentence_forms(template)
                 except TemplateError as error:
@@ -172,7 +180,7 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
                 pending = None
                 continue
             try:
-                calls = pack.parse_calls(line[len(ASSISTANT):], pending[0])  # a said value must be words said
+                calls = pack.parse_calls(line[len(ASSISTANT) :], pending[0])  # a said value must be words said
             except CallError as error:
                 problem(number, str(error))
             else:
@@ -187,16 +195,21 @@ def read_example_file(path: str | Path, pack: SkillPack) -> ExampleFile:
         problems.append(f"{path}: no '{PROMPT}' section with its prompt line")
     skill = _prompt_skill(prompt or "", pack)
     if prompt is not None and skill is None:
-        problems.append(f"{path}: the prompt line must start with a skill of the pack, e.g. other() ...: {prompt[:60]!r}")
+        problems.append(
+            f"{path}: the prompt line must start with a skill of the pack, e.g. other() ...: {prompt[:60]!r}"
+        )
     elif prompt is not None and skill is not None and prompt != pack.skills[skill].prompt_line():
-        problems.append(f"{path}:{prompt_number}: the prompt line is derived from the skill's signature and docstring, "
-                        f"expected: {pack.skills[skill].prompt_line()} (training_data.py --sync-prompts rewrites it)")
+        problems.append(
+            f"{path}:{prompt_number}: the prompt line is derived from the skill's signature and docstring, "
+            f"expected: {pack.skills[skill].prompt_line()} (training_data.py --sync-prompts rewrites it)"
+        )
     if len(problems) > MAX_PROBLEMS:
         problems[MAX_PROBLEMS:] = [f"{path}: and {len(problems) - MAX_PROBLEMS:,} more problems"]
     if problems:
         raise ExamplesError(problems)
-    return ExampleFile(path, skill or "", prompt or "", tuple(found[PROMPT_EXAMPLES]), tuple(found[EXAMPLES]),
-                       tuple(templates), lists)
+    return ExampleFile(
+        path, skill or "", prompt or "", tuple(found[PROMPT_EXAMPLES]), tuple(found[EXAMPLES]), tuple(templates), lists
+    )
 
 
 def _not_plain_text(line: str) -> str | None:
@@ -204,8 +217,10 @@ def _not_plain_text(line: str) -> str | None:
     if len(line) > MAX_EXAMPLE_LINE_CHARS:
         return f"a line of {len(line):,} characters; the most is {MAX_EXAMPLE_LINE_CHARS:,}"
     if control := _CONTROL.search(line):
-        return (f"control character U+{ord(control.group()):04X} in column {control.start() + 1} "
-                "(an example file is plain text)")
+        return (
+            f"control character U+{ord(control.group()):04X} in column {control.start() + 1} "
+            "(an example file is plain text)"
+        )
     return None
 
 

@@ -50,8 +50,17 @@ def budget_s(seconds: float) -> float:
     return min(seconds, ANSWER_SHARE * current_context().config.router.skill_timeout_s)
 
 
-def request(method: str, url: str, *, until: float, max_bytes: int, follow_redirects: bool = False,
-            params: dict[str, Any] | None = None, json: Any = None, headers: dict[str, str] | None = None) -> Reply:
+def request(
+    method: str,
+    url: str,
+    *,
+    until: float,
+    max_bytes: int,
+    follow_redirects: bool = False,
+    params: dict[str, Any] | None = None,
+    json: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     """The status and body of one request, complete by the ``time.monotonic()`` value ``until``.
 
     Raises Unreachable, or OverLimit when the answer has more than ``max_bytes`` or is not complete in time.

@@ -34,6 +34,7 @@ DEFAULT_EXAMPLES = bundled("examples")
 
 FALLBACK_SKILL = "other"  # the skill for speech not meant for the assistant, where a pack has it
 
+
 @dataclass(frozen=True)
 class SkillPack:
     """Skills by name, in a stable order, and where their example files live."""

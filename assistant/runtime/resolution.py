@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.routing.calls import Call, Calls, Literal_
 from assistant.dialogue import first_question
-from assistant.runtime.example_files import utterance_key as normalise_text
+from assistant.routing.calls import Call, Calls, Literal_
+from assistant.runtime.example_files import utterance_key
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.skill import Parameter, Resolved
 
@@ -33,7 +33,7 @@ def resolve_value(parameter: Parameter, value: Literal_) -> Resolved | None:
     if not isinstance(value, str):
         return value
     if parameter.resolver is None:
-        return value if parameter.choices is not None else normalise_text(value)
+        return value if parameter.choices is not None else utterance_key(value)
     return parameter.resolver.resolve(value)
 
 
@@ -46,7 +46,12 @@ def unresolved(pack: SkillPack, call: Call) -> Unresolved | None:
     for name, value in call.args:
         parameter = parameters[name]
         resolver = parameter.resolver
-        if resolver is not None and resolver.ask is not None and isinstance(value, str) and resolver.resolve(value) is None:
+        if (
+            resolver is not None
+            and resolver.ask is not None
+            and isinstance(value, str)
+            and resolver.resolve(value) is None
+        ):
             return Unresolved(name, value, resolver.ask.format(value=value))
     return None
 
@@ -71,6 +76,6 @@ def resolved_key(pack: SkillPack, call: Call) -> tuple:
     for name, value in call.args:
         resolved = resolve_value(parameters[name], value)
         if resolved is None:
-            resolved = ("unresolved", normalise_text(str(value)))
+            resolved = ("unresolved", utterance_key(str(value)))
         args.append((name, resolved))
     return (call.name, tuple(sorted(args, key=lambda pair: pair[0])))

@@ -124,8 +124,14 @@ class Skill:
     reads_only: bool = False  # only looks things up: may run before the speaker is sure to have finished
 
     @classmethod
-    def from_function(cls, function: Callable[..., Any], name: str | None = None, isolated: bool = False,
-                      changes: str | None = None, reads_only: bool = False) -> Skill:
+    def from_function(
+        cls,
+        function: Callable[..., Any],
+        name: str | None = None,
+        isolated: bool = False,
+        changes: str | None = None,
+        reads_only: bool = False,
+    ) -> Skill:
         hints = typing.get_type_hints(function, include_extras=True)
         parameters = []
         for param in inspect.signature(function).parameters.values():
@@ -200,7 +206,6 @@ class Skill:
                 args.append((param.name, value))
         return Call(self.name, tuple(args))
 
-
     def check_spans(self, call: Call, said: str) -> None:
         """Raise NotSaid when a span argument of ``call`` is not words of the utterance ``said``."""
         spans = {param.name for param in self.parameters if param.span}
@@ -209,8 +214,14 @@ class Skill:
                 raise NotSaid(f"{self.name}(): {name}={value!r} is not words of what was said")
 
 
-def skill(function: Callable[..., Any] | None = None, *, name: str | None = None, isolated: bool = False,
-          changes: str | None = None, reads_only: bool = False) -> Any:
+def skill(
+    function: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    isolated: bool = False,
+    changes: str | None = None,
+    reads_only: bool = False,
+) -> Any:
     """Mark a function as a skill: ``@skill`` or ``@skill(name="math", isolated=True)``.
 
     The function is returned unchanged (still callable and testable as plain Python); a skill
@@ -241,9 +252,13 @@ def _markers(hint: Any) -> tuple[Any, tuple[Any, ...]]:
         return hint.__origin__, hint.__metadata__
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         members = typing.get_args(hint)
-        markers = tuple(m for member in members if typing.get_origin(member) is typing.Annotated for m in member.__metadata__)
+        markers = tuple(
+            m for member in members if typing.get_origin(member) is typing.Annotated for m in member.__metadata__
+        )
         if markers:
-            plain = [member.__origin__ if typing.get_origin(member) is typing.Annotated else member for member in members]
+            plain = [
+                member.__origin__ if typing.get_origin(member) is typing.Annotated else member for member in members
+            ]
             return typing.Union[tuple(plain)], markers
     return hint, ()
 

@@ -94,8 +94,9 @@ def sentence_forms(template: Template) -> list[str]:
 
     expression, _ = _parsed(template)
     try:
-        return sorted({" ".join(form.split()) for form in sample_expression(expression, expand_lists=False)
-                       if form.strip()})
+        return sorted(
+            {" ".join(form.split()) for form in sample_expression(expression, expand_lists=False) if form.strip()}
+        )
     except HassilError as error:  # a <rule>: example files define none
         raise TemplateError(f"{template.where}: not a valid template ({error}): {template.sentence!r}") from None
 
@@ -110,15 +111,17 @@ def _parsed(template: Template) -> tuple[Expression, int]:
     if (depth := _depth(template.sentence)) > MAX_TEMPLATE_DEPTH:
         raise TemplateError(f"{template.where}: brackets nested {depth} deep; the most is {MAX_TEMPLATE_DEPTH}")
     if len(template.sentence) > MAX_TEMPLATE_CHARS:
-        raise TemplateError(f"{template.where}: a template of {len(template.sentence):,} characters; "
-                            f"the most is {MAX_TEMPLATE_CHARS:,}")
+        raise TemplateError(
+            f"{template.where}: a template of {len(template.sentence):,} characters; the most is {MAX_TEMPLATE_CHARS:,}"
+        )
     try:
         expression = parse_sentence(template.sentence).expression
     except (ParseError, HassilError, ValueError, IndexError) as error:
         raise TemplateError(f"{template.where}: not a valid template ({error}): {template.sentence!r}") from None
     if (count := _count(expression)) > MAX_FORMS:
-        raise TemplateError(f"{template.where}: a template of more than {MAX_FORMS:,} sentences "
-                            "(say a choice of values as a {list})")
+        raise TemplateError(
+            f"{template.where}: a template of more than {MAX_FORMS:,} sentences (say a choice of values as a {{list}})"
+        )
     return expression, count
 
 
@@ -148,8 +151,9 @@ def _count(expression: Expression) -> int:
     return 1  # a word, a {slot}
 
 
-def expand(template: Template, lists: dict[str, list[SlotValue]], pack: SkillPack, rng: random.Random,
-           limit: int) -> Iterator[tuple[str, Call]]:
+def expand(
+    template: Template, lists: dict[str, list[SlotValue]], pack: SkillPack, rng: random.Random, limit: int
+) -> Iterator[tuple[str, Call]]:
     """Up to ``limit`` (utterance, call) pairs from one template, chosen with ``rng``."""
     try:
         raw = parse_call(template.call)
@@ -160,7 +164,9 @@ def expand(template: Template, lists: dict[str, list[SlotValue]], pack: SkillPac
     for name in sorted(said):
         if not lists.get(name):
             raise TemplateError(f"{template.where}: no list {{{name}}} in this file (write '{{{name}}} = a | b' above)")
-    for name in sorted({slot for _, value in raw.keywords if isinstance(value, str) for slot in SLOT.findall(value)} - said):
+    for name in sorted(
+        {slot for _, value in raw.keywords if isinstance(value, str) for slot in SLOT.findall(value)} - said
+    ):
         raise TemplateError(f"{template.where}: the call uses {{{name}}}, which the template never says")
     for form in rng.sample(forms, min(limit, len(forms))):
         chosen = {name: rng.choice(lists[name]) for name in dict.fromkeys(SLOT.findall(form))}

@@ -133,8 +133,9 @@ class TimerBoard:
                 self._run(timer, timer.paused_left)
             return self.left(timer)
 
-    def set_left(self, timer: Countdown, seconds: float, set_s: float | None = None,
-                 unit_s: float | None = None) -> bool:
+    def set_left(
+        self, timer: Countdown, seconds: float, set_s: float | None = None, unit_s: float | None = None
+    ) -> bool:
         """Give ``timer`` ``seconds`` left (a paused one stays paused), and a new set duration and unit
         when it is changed rather than added to; False when it is gone."""
         with self._changed:

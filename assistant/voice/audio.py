@@ -68,8 +68,9 @@ def read_wav(path: str | Path, max_s: float = VoiceConfig().max_utterance_s) -> 
         with path.open("rb") as file, wave.open(file, "rb") as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             if not WAV_MIN_RATE <= rate <= WAV_MAX_RATE:
-                raise AudioError(f"{path}: a sample rate of {rate} Hz, outside {WAV_MIN_RATE}-{WAV_MAX_RATE} Hz; "
-                                 f"{convert}")
+                raise AudioError(
+                    f"{path}: a sample rate of {rate} Hz, outside {WAV_MIN_RATE}-{WAV_MAX_RATE} Hz; {convert}"
+                )
             if not 1 <= channels <= WAV_MAX_CHANNELS:
                 raise AudioError(f"{path}: {channels} channels, the most is {WAV_MAX_CHANNELS}; {convert}")
             if width not in WAV_WIDTHS:
@@ -150,7 +151,9 @@ class SpeechDetector:
         options.inter_op_num_threads = options.intra_op_num_threads = 1
         options.log_severity_level = 4
         self._session = onnxruntime.InferenceSession(
-            str(Path(get_assets_path()) / "silero_vad_v6.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
+            str(Path(get_assets_path()) / "silero_vad_v6.onnx"),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
         )
         self.reset()
 
@@ -267,7 +270,9 @@ def import_sounddevice() -> ModuleType:
     try:
         import sounddevice
     except OSError as error:  # the PortAudio shared library is missing
-        raise AudioError(f"audio devices are unavailable ({error}): install libportaudio2, or {NO_MICROPHONE_HINT}") from None
+        raise AudioError(
+            f"audio devices are unavailable ({error}): install libportaudio2, or {NO_MICROPHONE_HINT}"
+        ) from None
     return sounddevice
 
 
@@ -310,8 +315,9 @@ class PushToTalk:
     The stream runs only while the user records.
     """
 
-    def __init__(self, device: int | str | None = None, *, max_s: float = 15.0,
-                 prompt: Callable[[str], object] = input) -> None:
+    def __init__(
+        self, device: int | str | None = None, *, max_s: float = 15.0, prompt: Callable[[str], object] = input
+    ) -> None:
         self.device, self.max_s, self.prompt = device, max_s, prompt
 
     def check(self) -> None:
@@ -323,7 +329,9 @@ class PushToTalk:
         self.check()
         sd = import_sounddevice()
         try:
-            stream = sd.InputStream(device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE, blocksize=FRAME)
+            stream = sd.InputStream(
+                device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE, blocksize=FRAME
+            )
         except (sd.PortAudioError, ValueError) as error:
             raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
         with stream:

@@ -22,12 +22,11 @@ from collections import deque
 
 import numpy as np
 
-from assistant.voice.audio import FRAME, SAMPLE_RATE, SpeechDetector
+from assistant.voice.audio import FRAME_S, SpeechDetector
 from assistant.voice.stt import Transcriber
 
 STOP_PHRASES = ("stop", "cancel", "quiet", "enough", "shut up")
 MAX_WORDS = 3  # longer transcripts are conversation or the assistant overheard, not a stop
-FRAME_S = FRAME / SAMPLE_RATE
 
 
 def words(text: str) -> list[str]:
@@ -44,9 +43,17 @@ class BargeIn:
     ``pad_s`` for the next one, so that a word spoken across the cut is still heard whole.
     """
 
-    def __init__(self, transcriber: Transcriber, wake_word: str = "", detector: SpeechDetector | None = None,
-                 threshold: float = 0.5, quiet_s: float = 0.2, max_s: float = 1.5, pad_s: float = 0.3,
-                 min_speech_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        wake_word: str = "",
+        detector: SpeechDetector | None = None,
+        threshold: float = 0.5,
+        quiet_s: float = 0.2,
+        max_s: float = 1.5,
+        pad_s: float = 0.3,
+        min_speech_s: float = 0.1,
+    ) -> None:
         self.transcriber = transcriber
         self.wake_word = words(wake_word)
         self.phrases = [words(phrase) for phrase in STOP_PHRASES] + ([self.wake_word] if self.wake_word else [])
@@ -90,13 +97,14 @@ class BargeIn:
         if self._quiet >= self._quiet_frames:
             return self._finish(carry=[])
         if len(self._stretch) >= self._max_frames:
-            return self._finish(carry=self._stretch[-self._pad_frames:])
+            return self._finish(carry=self._stretch[-self._pad_frames :])
         return False
 
     def _finish(self, carry: list[np.ndarray]) -> bool:
         """Transcribe the stretch (unless it was a blip) and start the next one with ``carry``."""
         heard = self._speech >= self._min_speech_frames and self._matches(
-            self.transcriber.transcribe(np.concatenate(self._stretch)))
+            self.transcriber.transcribe(np.concatenate(self._stretch))
+        )
         self._stretch, self._speech, self._quiet = carry, 0, 0
         if heard:
             self.reset()
@@ -105,7 +113,8 @@ class BargeIn:
     def _matches(self, transcript: str) -> bool:
         said = words(transcript)
         phrases = [phrase for phrase in self.phrases if not any(word.startswith(phrase[0]) for word in self._own)]
-        if self.wake_word in phrases and said[:len(self.wake_word)] == self.wake_word:
+        if self.wake_word in phrases and said[: len(self.wake_word)] == self.wake_word:
             return True
         return len(said) <= MAX_WORDS and any(
-            said[i:i + len(phrase)] == phrase for phrase in phrases for i in range(len(said)))
+            said[i : i + len(phrase)] == phrase for phrase in phrases for i in range(len(said))
+        )

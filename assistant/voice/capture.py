@@ -87,8 +87,7 @@ class Frames:
             yield frame
 
 
-def play_into(frames: Frames, audio: np.ndarray, tail_s: float = 1.5, noise_db: float = -70.0,
-              seed: int = 0) -> float:
+def play_into(frames: Frames, audio: np.ndarray, tail_s: float = 1.5, noise_db: float = -70.0, seed: int = 0) -> float:
     """Feed ``audio`` and then ``tail_s`` of faint noise into ``frames`` at real-time speed, one frame each
     32 ms as a microphone delivers it, from a thread; ``frames`` is closed at the end. Returns the
     ``time.perf_counter()`` of the start: frame ``i`` is delivered at ``start + (i + 1) * FRAME_S``."""
@@ -103,7 +102,7 @@ def play_into(frames: Frames, audio: np.ndarray, tail_s: float = 1.5, noise_db: 
             delay = start + (index + 1) * FRAME_S - time.perf_counter()  # a frame exists once it has been spoken
             if delay > 0:
                 time.sleep(delay)
-            frames.put(samples[index * FRAME:(index + 1) * FRAME])
+            frames.put(samples[index * FRAME : (index + 1) * FRAME])
         frames.close()
 
     threading.Thread(target=run, name="playback", daemon=True).start()
@@ -124,12 +123,15 @@ class MicrophoneStream:
     def start(self) -> Frames:
         sd = import_sounddevice()
         try:
-            self._stream = sd.InputStream(device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE,
-                                          blocksize=FRAME)
+            self._stream = sd.InputStream(
+                device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE, blocksize=FRAME
+            )
             self._stream.start()
         except (sd.PortAudioError, ValueError) as error:
             raise AudioError(f"cannot record from the microphone ({error}): {NO_MICROPHONE_HINT}") from None
-        threading.Thread(target=self._read, args=(self._stream, sd.PortAudioError), name="microphone", daemon=True).start()
+        threading.Thread(
+            target=self._read, args=(self._stream, sd.PortAudioError), name="microphone", daemon=True
+        ).start()
         return self.frames
 
     def _read(self, stream: InputStream, closed: type[Exception]) -> None:

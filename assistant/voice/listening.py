@@ -172,8 +172,14 @@ class Listener:
     """Consumes frames and yields :class:`Heard` turns. It must run in a thread of its own (see
     :func:`listen`): a turn that ended early is settled by the frames that come after it."""
 
-    def __init__(self, assistant: Assistant, voice: VoiceConfig, detector: SpeechDetector | None = None,
-                 smart_turn: Callable[[np.ndarray], float] | None = None, speaker: Speaker | None = None):
+    def __init__(
+        self,
+        assistant: Assistant,
+        voice: VoiceConfig,
+        detector: SpeechDetector | None = None,
+        smart_turn: Callable[[np.ndarray], float] | None = None,
+        speaker: Speaker | None = None,
+    ):
         self.assistant, self.voice = assistant, voice
         self.detector = detector or SpeechDetector()
         self.speaker = speaker
@@ -249,13 +255,22 @@ class Listener:
                         said.clear()
                         utterance += 1
                     continue
-                if (self.ahead and said.last_voiced < len(said.frames) and said.voiced_s >= MIN_SPEECH_S
-                        and (passes.latest is None or passes.latest.key != (utterance, said.last_voiced))
-                        and (passed is None or passed.voiced_upto != said.last_voiced)):
-                    passes.ask(_Job(utterance, said.last_voiced, np.concatenate(said.frames[:said.last_voiced])))
+                if (
+                    self.ahead
+                    and said.last_voiced < len(said.frames)
+                    and said.voiced_s >= MIN_SPEECH_S
+                    and (passes.latest is None or passes.latest.key != (utterance, said.last_voiced))
+                    and (passed is None or passed.voiced_upto != said.last_voiced)
+                ):
+                    passes.ask(_Job(utterance, said.last_voiced, np.concatenate(said.frames[: said.last_voiced])))
             last = index - (len(said.frames) - said.last_voiced)  # the last voiced frame in the stream
-            if (passed is not None and passed.complete and passed.voiced_upto == said.last_voiced
-                    and said.quiet_s >= self.voice.early_s and self.voice.turn_end != "silence"):
+            if (
+                passed is not None
+                and passed.complete
+                and passed.voiced_upto == said.last_voiced
+                and said.quiet_s >= self.voice.early_s
+                and self.voice.turn_end != "silence"
+            ):
                 settling = Heard(np.concatenate(said.frames), passed.transcript, passed.ahead, True, last)
                 yield settling
                 continue
@@ -290,9 +305,13 @@ class Listener:
         self._slow = self._slow + 1 if took > self.voice.silence_s else 0
         if self.ahead and self._slow >= SLOW_PASSES:
             self.ahead, self._off_for = False, RETRY_AFTER_TURNS
-            log.info("listening ahead is off for %d turns: recognising and routing took %.0f ms, longer than the %g s "
-                     "silence window, so the loop recognises after the window instead", RETRY_AFTER_TURNS, took * 1000,
-                     self.voice.silence_s)
+            log.info(
+                "listening ahead is off for %d turns: recognising and routing took %.0f ms, longer than the %g s "
+                "silence window, so the loop recognises after the window instead",
+                RETRY_AFTER_TURNS,
+                took * 1000,
+                self.voice.silence_s,
+            )
         return job.result
 
     def _final(self, utterance: Utterance, passed: _Pass | None, last: int) -> Heard:
@@ -326,8 +345,13 @@ class Listener:
         ahead = self.assistant.route_ahead(transcript, first_call) if transcript else None
         complete = judged_complete(self.voice.turn_end, routed_finished(ahead), audible, transcript)
         took = time.perf_counter() - start
-        log.info("heard so far (%.0f ms): %r -> %s%s", took * 1000, transcript,
-                 ahead.routed.calls if ahead else "nothing", "" if complete else " (not finished)")
+        log.info(
+            "heard so far (%.0f ms): %r -> %s%s",
+            took * 1000,
+            transcript,
+            ahead.routed.calls if ahead else "nothing",
+            "" if complete else " (not finished)",
+        )
         return _Pass(job.voiced_upto, transcript, ahead, complete, took)
 
 
@@ -350,9 +374,14 @@ def sounds_finished(smart_turn: Callable[[np.ndarray], float], audio: np.ndarray
     return smart_turn(audio) >= SMART_TURN_COMPLETE
 
 
-def listen(frames: Iterable[np.ndarray], assistant: Assistant, voice: VoiceConfig,
-           on_heard: Callable[[Heard], None] = lambda heard: None,
-           smart_turn: Callable[[np.ndarray], float] | None = None, speaker: Speaker | None = None) -> Iterator[Turn]:
+def listen(
+    frames: Iterable[np.ndarray],
+    assistant: Assistant,
+    voice: VoiceConfig,
+    on_heard: Callable[[Heard], None] = lambda heard: None,
+    smart_turn: Callable[[np.ndarray], float] | None = None,
+    speaker: Speaker | None = None,
+) -> Iterator[Turn]:
     """Turns from live frames: the listener runs in its own thread so capture and recognition go on
     while a turn is handled; ``on_heard`` hears each turn's end (the end-of-turn sound). While
     ``speaker`` speaks or rings, only "stop" (or the wake word) is listened for."""
@@ -386,4 +415,3 @@ def end_of_turn_sound() -> np.ndarray:
     """A short soft tick (60 ms at 880 Hz, faded) that tells the speaker they were heard."""
     t = np.arange(int(0.06 * SAMPLE_RATE)) / SAMPLE_RATE
     return (0.2 * np.sin(2 * np.pi * 880 * t) * np.hanning(t.size)).astype(np.float32)
-

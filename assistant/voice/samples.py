@@ -32,14 +32,26 @@ SAMPLES: tuple[tuple[str, str, str], ...] = (
     ("app_spotify", "Start Spotify.", 'run_app(program="Spotify")'),
     ("app_calculator", "Please open the calculator.", 'run_app(program="calculator")'),
     ("note_milk", "Take a note, buy milk and eggs.", 'notes(action="add", note="buy milk and eggs")'),
-    ("note_dentist", "Note to self, call the dentist on Monday.", 'notes(action="add", note="call the dentist on Monday")'),
+    (
+        "note_dentist",
+        "Note to self, call the dentist on Monday.",
+        'notes(action="add", note="call the dentist on Monday")',
+    ),
     ("notes_list", "Read my notes.", 'notes(action="list")'),
     ("math_times", "What is twelve times seven?", 'math(question="12*7")'),
     ("math_root", "What is the square root of one hundred forty four?", 'math(question="sqrt(144)")'),
     ("news_science", "What's the latest science news?", 'news(topic="science")'),
     ("news_headlines", "Read me the headlines.", "news()"),
-    ("story_robot", "Tell me a story about a robot who learns to dance.", 'story(description="a robot who learns to dance")'),
-    ("story_cat", "Tell me a story about a cat who lives on the moon.", 'story(description="a cat who lives on the moon")'),
+    (
+        "story_robot",
+        "Tell me a story about a robot who learns to dance.",
+        'story(description="a robot who learns to dance")',
+    ),
+    (
+        "story_cat",
+        "Tell me a story about a cat who lives on the moon.",
+        'story(description="a cat who lives on the moon")',
+    ),
     ("ask_sky", "Why is the sky blue?", 'ask(question="Why is the sky blue?")'),
     ("ask_spider", "How many legs does a spider have?", 'ask(question="How many legs does a spider have?")'),
     ("other_kitchen", "I think we should paint the kitchen yellow.", "other()"),
@@ -71,7 +83,9 @@ def generate(folder: Path = SAMPLES_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m assistant.voice.samples", description="Regenerate the sample recordings.")
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant.voice.samples", description="Regenerate the sample recordings."
+    )
     parser.add_argument("--out", type=Path, default=SAMPLES_DIR, help="folder to write (default: %(default)s)")
     print(generate(parser.parse_args(argv).out))
 

@@ -54,8 +54,9 @@ class SmartTurn:
         options = onnxruntime.SessionOptions()
         options.inter_op_num_threads, options.intra_op_num_threads = 1, threads
         options.log_severity_level = 4
-        self._session = onnxruntime.InferenceSession(str(model_path()), sess_options=options,
-                                                     providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(
+            str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         self._features: Any = WhisperFeatureExtractor(chunk_length=WINDOW_S)
 
     def complete(self, audio: np.ndarray) -> float:
@@ -63,7 +64,14 @@ class SmartTurn:
         samples = WINDOW_S * SAMPLE_RATE
         audio = np.asarray(audio, dtype=np.float32).ravel()[-samples:]
         audio = np.pad(audio, (samples - audio.size, 0))  # silence before, as Pipecat pads
-        features = self._features(audio, sampling_rate=SAMPLE_RATE, return_tensors="np", padding="max_length",
-                                  max_length=samples, truncation=True, do_normalize=True).input_features
+        features = self._features(
+            audio,
+            sampling_rate=SAMPLE_RATE,
+            return_tensors="np",
+            padding="max_length",
+            max_length=samples,
+            truncation=True,
+            do_normalize=True,
+        ).input_features
         (probability,) = self._session.run(None, {"input_features": features.astype(np.float32)})
         return float(np.clip(probability.ravel()[0], 0.0, 1.0))

@@ -25,8 +25,13 @@ from assistant.voice.audio import FRAME, FRAME_S, SAMPLE_RATE, SpeechDetector, t
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 # The same decoding for both backends (see the module docstring).
-DECODING = {"language": "en", "beam_size": 5, "temperature": 0.0, "without_timestamps": True,
-            "condition_on_previous_text": False}
+DECODING = {
+    "language": "en",
+    "beam_size": 5,
+    "temperature": 0.0,
+    "without_timestamps": True,
+    "condition_on_previous_text": False,
+}
 MIN_SPEECH_S = 0.1
 CONTEXTS = ("audio", "30s")  # what the encoder sees: the command itself, or Whisper's whole 30 s window
 WINDOW_S, TAIL_S, MIN_WINDOW_S = 30, 0.5, 8  # Whisper's window; the short one's silence after a command, least length
@@ -91,10 +96,16 @@ class FasterWhisperTranscriber:
         if context not in CONTEXTS:
             raise ValueError(f"unknown encoder context {context!r}: choose one of {', '.join(CONTEXTS)}")
         self.context = context
-        self.model = WhisperModel(model or str(embedded_whisper_dir()), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+        self.model = WhisperModel(
+            model or str(embedded_whisper_dir()), device="cpu", compute_type="int8", cpu_threads=cpu_threads
+        )
         multilingual = self.model.model.is_multilingual
-        self._tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
-                                    language=DECODING["language"] if multilingual else None)
+        self._tokenizer = Tokenizer(
+            self.model.hf_tokenizer,
+            multilingual,
+            task="transcribe",
+            language=DECODING["language"] if multilingual else None,
+        )
         self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._gate = SpeechGate()
@@ -119,8 +130,9 @@ class FasterWhisperTranscriber:
         padded = np.zeros(seconds * SAMPLE_RATE, dtype=np.float32)
         padded[: audio.size] = audio
         features = self.model.feature_extractor(padded, padding=0)[:, : seconds * 100]
-        encoded = self.model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
-                                          to_cpu=True)
+        encoded = self.model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=True
+        )
         return np.asarray(encoded)
 
     def _transcribe_short(self, audio: np.ndarray, most_tokens: int) -> str:
@@ -129,12 +141,18 @@ class FasterWhisperTranscriber:
         assert self._silent_window is not None
         seconds = max(MIN_WINDOW_S, math.ceil(audio.size / SAMPLE_RATE + TAIL_S))  # zeros after it, as Whisper pads
         command = self._encode(audio, seconds)
-        window = np.concatenate([command, self._silent_window[:, command.shape[1]:]], axis=1)
+        window = np.concatenate([command, self._silent_window[:, command.shape[1] :]], axis=1)
         encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(window))
-        result = self.model.model.generate(encoded, [self._start], beam_size=DECODING["beam_size"],
-                                           max_length=len(self._start) + most_tokens, return_scores=True,
-                                           return_no_speech_prob=True, suppress_blank=True,
-                                           suppress_tokens=self._suppress)[0]
+        result = self.model.model.generate(
+            encoded,
+            [self._start],
+            beam_size=DECODING["beam_size"],
+            max_length=len(self._start) + most_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
         tokens = result.sequences_ids[0]
         average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
@@ -159,8 +177,9 @@ class OpenAIWhisperTranscriber:
         if prepared is None:
             return ""
         audio, most_tokens = prepared
-        result = self._whisper.transcribe(self.model, audio, **DECODING, fp16=False, verbose=None,
-                                          sample_len=most_tokens)
+        result = self._whisper.transcribe(
+            self.model, audio, **DECODING, fp16=False, verbose=None, sample_len=most_tokens
+        )
         return without_repeats(str(result["text"]).strip())
 
 
@@ -179,10 +198,10 @@ def without_repeats(text: str) -> str:
         period = _repeating_period(plain, index)
         copies = 1
         if period:
-            while plain[index + copies * period: index + (copies + 1) * period] == plain[index: index + period]:
+            while plain[index + copies * period : index + (copies + 1) * period] == plain[index : index + period]:
                 copies += 1
         step = period * copies if period else 1
-        kept += words[index: index + (period or 1)]
+        kept += words[index : index + (period or 1)]
         index += step
     return " ".join(kept)
 
@@ -190,8 +209,10 @@ def without_repeats(text: str) -> str:
 def _repeating_period(plain: list[str], start: int) -> int:
     """The shortest phrase length that repeats :data:`MIN_REPEATS` times from ``start``, or 0."""
     for period in range(1, (len(plain) - start) // MIN_REPEATS + 1):
-        phrase = plain[start: start + period]
-        if plain[start + period] == plain[start] and all(plain[start + copy * period: start + (copy + 1) * period] == phrase for copy in range(1, MIN_REPEATS)):
+        phrase = plain[start : start + period]
+        if plain[start + period] == plain[start] and all(
+            plain[start + copy * period : start + (copy + 1) * period] == phrase for copy in range(1, MIN_REPEATS)
+        ):
             return period
     return 0
 

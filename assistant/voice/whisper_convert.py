@@ -73,7 +73,9 @@ def _read_ct2_model(path: Path, data: bytes) -> dict[str, np.ndarray]:
         size = unpack("I")
         if dtype == "bfloat16":
             raise ConversionError(f"{path}: bfloat16 tensors are not supported")
-        tensors[name] = np.frombuffer(data, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=offset).reshape(shape)
+        tensors[name] = np.frombuffer(data, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=offset).reshape(
+            shape
+        )
         offset += size
     for _ in range(unpack("I")):
         alias, target = string(), string()
@@ -87,13 +89,17 @@ def _weights(tensors: dict[str, np.ndarray], prefix: str) -> np.ndarray:
     return tensors[f"{prefix}/weight"]
 
 
-def _split_attention(tensors: dict[str, np.ndarray], prefix: str, fused: dict[int, tuple[str, ...]], out: str) -> dict[str, np.ndarray]:
+def _split_attention(
+    tensors: dict[str, np.ndarray], prefix: str, fused: dict[int, tuple[str, ...]], out: str
+) -> dict[str, np.ndarray]:
     """Map ``prefix/linear_i`` (possibly fused along rows) to query/key/value/out tensors."""
     state = {}
     for index, names in fused.items():
         weight = _weights(tensors, f"{prefix}/linear_{index}")
         bias = tensors[f"{prefix}/linear_{index}/bias"]
-        for name, part_weight, part_bias in zip(names, np.split(weight, len(names)), np.split(bias, len(names)), strict=True):
+        for name, part_weight, part_bias in zip(
+            names, np.split(weight, len(names)), np.split(bias, len(names)), strict=True
+        ):
             state[f"{out}.{name}.weight"] = part_weight
             if name != "key":  # Whisper's key projection has no bias; CTranslate2 stored zeros.
                 state[f"{out}.{name}.bias"] = part_bias
@@ -103,7 +109,9 @@ def _split_attention(tensors: dict[str, np.ndarray], prefix: str, fused: dict[in
 
 
 def _block(tensors: dict[str, np.ndarray], ct2: str, out: str, cross: bool) -> dict[str, np.ndarray]:
-    state = _split_attention(tensors, f"{ct2}/self_attention", {0: ("query", "key", "value"), 1: ("out",)}, f"{out}.attn")
+    state = _split_attention(
+        tensors, f"{ct2}/self_attention", {0: ("query", "key", "value"), 1: ("out",)}, f"{out}.attn"
+    )
     if cross:
         state |= _split_attention(
             tensors, f"{ct2}/attention", {0: ("query",), 1: ("key", "value"), 2: ("out",)}, f"{out}.cross_attn"
@@ -157,7 +165,9 @@ def convert(tensors: dict[str, np.ndarray]) -> dict:
         state |= _block(tensors, f"decoder/layer_{i}", f"decoder.blocks.{i}", cross=True)
     return {
         "dims": dims,
-        "model_state_dict": {name: torch.from_numpy(np.array(value, dtype=np.float32)) for name, value in state.items()},
+        "model_state_dict": {
+            name: torch.from_numpy(np.array(value, dtype=np.float32)) for name, value in state.items()
+        },
     }
 
 
@@ -180,7 +190,9 @@ def converted_checkpoint() -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m assistant.voice.whisper_convert", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant.voice.whisper_convert", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--source", type=Path, help="a CTranslate2 Whisper folder (default: the bundled tiny.en)")
     parser.add_argument("--out", type=Path, help=f"checkpoint to write (default: {default_checkpoint()})")
     args = parser.parse_args(argv)

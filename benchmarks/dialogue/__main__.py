@@ -27,8 +27,8 @@ from rich.table import Table
 from assistant import SkillPack, load_pack
 from assistant.dialogue import Exchange, remembered
 from assistant.files import write_atomically
-from assistant.runtime.resolution import question
 from assistant.routing.router import SHIPPED_ADAPTER, load_local_router
+from assistant.runtime.resolution import question
 from finetune.compose import cut_before_last_spoken
 from finetune.eval import evaluate
 from finetune.metrics import wilson
@@ -36,8 +36,16 @@ from finetune.records import Record, read_records
 
 SETS = Path(__file__).resolve().parent.parent / "router"
 OUT = Path(__file__).resolve().parent / "results.json"
-KEYS = ("n", "exact_call_accuracy", "exact_call_accuracy_ci95", "resolved_call_accuracy", "resolved_call_accuracy_ci95",
-        "per_call_accuracy", "latency_ms_p50", "latency_ms_p95")
+KEYS = (
+    "n",
+    "exact_call_accuracy",
+    "exact_call_accuracy_ci95",
+    "resolved_call_accuracy",
+    "resolved_call_accuracy_ci95",
+    "per_call_accuracy",
+    "latency_ms_p50",
+    "latency_ms_p95",
+)
 
 
 def with_unrelated_turn(records: list[Record], pack: SkillPack, seed: int = 0) -> list[Record]:
@@ -77,9 +85,12 @@ def previous_turn_cost(router: Any, records: list[Record]) -> dict[str, Any]:
         if cold.text == warm.text == alone.text:
             unprepared.append(cold.latency_ms / alone.latency_ms)
             prepared.append(warm.latency_ms / alone.latency_ms)
-    return {"ratio_p50": statistics.median(prepared) if prepared else None,
-            "ratio_p50_unprepared": statistics.median(unprepared) if unprepared else None,
-            "pairs": len(prepared), "of": len(records)}
+    return {
+        "ratio_p50": statistics.median(prepared) if prepared else None,
+        "ratio_p50_unprepared": statistics.median(unprepared) if unprepared else None,
+        "pairs": len(prepared),
+        "of": len(records),
+    }
 
 
 def finished_judgements(router: Any, records: list[Record], pack: SkillPack) -> dict[str, Any]:
@@ -88,11 +99,15 @@ def finished_judgements(router: Any, records: list[Record], pack: SkillPack) -> 
     whole = [not router.route(r.user, allow_unfinished=True).calls.unfinished for r in commands]
     cuts = [cut for r in commands if (cut := cut_before_last_spoken(r.user.strip(), r.calls[0], pack)) is not None]
     unfinished = [router.route(cut, allow_unfinished=True).calls.unfinished for cut in cuts]
-    return {"whole_called_finished": sum(whole) / len(whole), "whole_n": len(whole),
-            "whole_ci95": wilson(sum(whole), len(whole)),
-            "cut_called_unfinished": sum(unfinished) / len(unfinished) if unfinished else None, "cut_n": len(cuts),
-            "cut_ci95": wilson(sum(unfinished), len(unfinished)),
-            "cut_called_finished": [cut for cut, said in zip(cuts, unfinished) if not said]}
+    return {
+        "whole_called_finished": sum(whole) / len(whole),
+        "whole_n": len(whole),
+        "whole_ci95": wilson(sum(whole), len(whole)),
+        "cut_called_unfinished": sum(unfinished) / len(unfinished) if unfinished else None,
+        "cut_n": len(cuts),
+        "cut_ci95": wilson(sum(unfinished), len(unfinished)),
+        "cut_called_finished": [cut for cut, said in zip(cuts, unfinished) if not said],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,9 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     pack = load_pack()
-    sets = {name: read_records(SETS / f"{file}.jsonl", pack)
-            for name, file in (("single", "fresh_utterances"), ("compound", "compound"),
-                               ("follow-up", "followups"), ("timers", "timers"))}
+    sets = {
+        name: read_records(SETS / f"{file}.jsonl", pack)
+        for name, file in (
+            ("single", "fresh_utterances"),
+            ("compound", "compound"),
+            ("follow-up", "followups"),
+            ("timers", "timers"),
+        )
+    }
     sets["single, after an unrelated turn"] = with_unrelated_turn(sets["single"], pack)  # turns from the whole set
     sets = {name: records[: args.limit] for name, records in sets.items()}
     order = ["single", "single, after an unrelated turn", "compound", "follow-up", "timers"]
@@ -123,28 +144,46 @@ def main(argv: list[str] | None = None) -> int:
             cost = previous_turn_cost(router, sets["single, after an unrelated turn"])
     report = {
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
-        "model": str(args.model), "baseline": str(args.baseline) if args.baseline else None,
+        "model": str(args.model),
+        "baseline": str(args.baseline) if args.baseline else None,
         "latency_with_previous_turn": cost,
         "finished": judged,
         "results": results,
     }
     table = Table(title=f"{args.model} on the independent sets (95 % intervals)")
-    for column in ("router", "set", "n", "all calls right (exact)", "all calls right (resolved)", "per call",
-                   "route p50"):
+    for column in (
+        "router",
+        "set",
+        "n",
+        "all calls right (exact)",
+        "all calls right (resolved)",
+        "per call",
+        "route p50",
+    ):
         table.add_column(column, justify="left" if column in ("router", "set") else "right")
     for key, row in results.items():
         label, name = key.split(" | ")
-        table.add_row(label, name, str(row["n"]), _with_interval(row, "exact_call_accuracy"),
-                      _with_interval(row, "resolved_call_accuracy"), f"{100 * row['per_call_accuracy']:.1f}%",
-                      f"{row['latency_ms_p50']:.0f} ms")
+        table.add_row(
+            label,
+            name,
+            str(row["n"]),
+            _with_interval(row, "exact_call_accuracy"),
+            _with_interval(row, "resolved_call_accuracy"),
+            f"{100 * row['per_call_accuracy']:.1f}%",
+            f"{row['latency_ms_p50']:.0f} ms",
+        )
     console = Console()
     console.print(table)
-    console.print(f"finished? whole commands called finished: {_share(judged, 'whole_called_finished', 'whole')}; "
-                  f"cut before their last value called unfinished: {_share(judged, 'cut_called_unfinished', 'cut')}")
-    console.print(f"single-command routing with a previous turn in the prompt: {_ratio(cost, 'ratio_p50')} the time "
-                  f"without one, prepared as the assistant does ({_ratio(cost, 'ratio_p50_unprepared')} unprepared); "
-                  f"median of {cost['pairs']} interleaved pairs that decode alike, of {cost['of']}; "
-                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    console.print(
+        f"finished? whole commands called finished: {_share(judged, 'whole_called_finished', 'whole')}; "
+        f"cut before their last value called unfinished: {_share(judged, 'cut_called_unfinished', 'cut')}"
+    )
+    console.print(
+        f"single-command routing with a previous turn in the prompt: {_ratio(cost, 'ratio_p50')} the time "
+        f"without one, prepared as the assistant does ({_ratio(cost, 'ratio_p50_unprepared')} unprepared); "
+        f"median of {cost['pairs']} interleaved pairs that decode alike, of {cost['of']}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     write_atomically(args.json_out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return 0
 

@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant import SkillPack, load_pack
-from assistant.routing.decoding import CallMatcher
 from assistant.files import write_atomically
+from assistant.routing.decoding import CallMatcher
 from assistant.routing.router import (
     SHIPPED_ADAPTER,
     LocalRouter,
@@ -39,9 +39,9 @@ from assistant.routing.router import (
     load_local_router,
     merged_model_dir,
 )
-from assistant.voice.samples import load_samples
 from assistant.timing import elapsed_ms, percentile
 from assistant.voice.audio import read_wav
+from assistant.voice.samples import load_samples
 from assistant.voice.stt import load_transcriber, word_error_rate
 from benchmarks.latency import realtime, turn_end
 
@@ -58,11 +58,20 @@ def peak_rss_mb() -> float:
 
 def without_spans(router: LocalRouter) -> LocalRouter:
     """The same model and engine with every Span marker dropped: the grammar is compiled once, values are free."""
-    skills = [dataclasses.replace(skill, parameters=tuple(dataclasses.replace(p, span=False) for p in skill.parameters))
-              for skill in router.pack.skills.values()]
+    skills = [
+        dataclasses.replace(skill, parameters=tuple(dataclasses.replace(p, span=False) for p in skill.parameters))
+        for skill in router.pack.skills.values()
+    ]
     pack = SkillPack.from_skills(skills)
-    return LocalRouter(pack, router.tokenizer, router.engine, CallMatcher(router.tokenizer, pack, router.template.lead),
-                       router.template, router.skill_lines is not None, router.max_new_tokens)
+    return LocalRouter(
+        pack,
+        router.tokenizer,
+        router.engine,
+        CallMatcher(router.tokenizer, pack, router.template.lead),
+        router.template,
+        router.skill_lines is not None,
+        router.max_new_tokens,
+    )
 
 
 def baseline_router(router: LocalRouter, model_dir: Path) -> Any:
@@ -78,9 +87,14 @@ def baseline_router(router: LocalRouter, model_dir: Path) -> Any:
         start = time.perf_counter()
         ids = tokenizer(router.prompt(utterance), return_tensors="pt")
         with torch.inference_mode():
-            out = model.generate(**ids, max_new_tokens=router.max_new_tokens, do_sample=False,
-                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)
-        new = out[0, ids["input_ids"].shape[1]:]
+            out = model.generate(
+                **ids,
+                max_new_tokens=router.max_new_tokens,
+                do_sample=False,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.eos_token_id,
+            )
+        new = out[0, ids["input_ids"].shape[1] :]
         return tokenizer.decode(new, skip_special_tokens=True), len(new), (time.perf_counter() - start) * 1000
 
     return route
@@ -154,41 +168,64 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
 
 
 def show(result: dict[str, Any]) -> None:
-    table = Table(title=f"voxroute latency, {result['n_commands']} spoken commands x {result['repeats']} "
-                        f"({result['machine']['cpus']} CPUs)")
+    table = Table(
+        title=f"voxroute latency, {result['n_commands']} spoken commands x {result['repeats']} "
+        f"({result['machine']['cpus']} CPUs)"
+    )
     for column in ("stage", "p50", "p95", "mean"):
         table.add_column(column, justify="left" if column == "stage" else "right")
-    for key, label in (("stt_ms", "speech recognition (ms)"), ("route_ms", "router (ms)"),
-                       ("route_ms_without_spans", "router without span grammar (ms)"),
-                       ("route_ms_one_thread", "router with one thread (ms)"),
-                       ("span_grammar_compile_ms", "per-request span grammar compile (ms)"),
-                       ("end_of_speech_to_dispatch_ms", "end of speech → dispatch (ms)"),
-                       ("router_tokens_per_s", "router tokens/s"),
-                       ("baseline_generate_ms", "baseline: plain generate (ms)"),
-                       ("baseline_tokens_per_s", "baseline tokens/s"), ("audio_seconds", "command length (s)")):
+    for key, label in (
+        ("stt_ms", "speech recognition (ms)"),
+        ("route_ms", "router (ms)"),
+        ("route_ms_without_spans", "router without span grammar (ms)"),
+        ("route_ms_one_thread", "router with one thread (ms)"),
+        ("span_grammar_compile_ms", "per-request span grammar compile (ms)"),
+        ("end_of_speech_to_dispatch_ms", "end of speech → dispatch (ms)"),
+        ("router_tokens_per_s", "router tokens/s"),
+        ("baseline_generate_ms", "baseline: plain generate (ms)"),
+        ("baseline_tokens_per_s", "baseline tokens/s"),
+        ("audio_seconds", "command length (s)"),
+    ):
         row = result[key]
         table.add_row(label, *(f"{row[p]:.1f}" for p in ("p50", "p95", "mean")))
     console = Console()
     console.print(table)
-    console.print(f"router speed-up over plain generate (p50 ratio, same run): {result['router_speedup_p50']:.1f}x; "
-                  f"WER {100 * result['wer']:.1f}%; calls as expected {result['calls_as_expected']}/"
-                  f"{result['n_commands']}; peak RSS {result['peak_rss_mb_runtime']:.0f} MB "
-                  f"({result['peak_rss_mb_with_baseline']:.0f} MB with the baseline loaded)")
+    console.print(
+        f"router speed-up over plain generate (p50 ratio, same run): {result['router_speedup_p50']:.1f}x; "
+        f"WER {100 * result['wer']:.1f}%; calls as expected {result['calls_as_expected']}/"
+        f"{result['n_commands']}; peak RSS {result['peak_rss_mb_runtime']:.0f} MB "
+        f"({result['peak_rss_mb_with_baseline']:.0f} MB with the baseline loaded)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--adapter", type=Path, default=SHIPPED_ADAPTER)
     parser.add_argument("--repeats", type=int, default=3, help="passes over the recordings (default 3)")
-    parser.add_argument("--out", type=Path, help=f"JSON results (default: {OUT.name}, {realtime.OUT.name} with --realtime)")
+    parser.add_argument(
+        "--out", type=Path, help=f"JSON results (default: {OUT.name}, {realtime.OUT.name} with --realtime)"
+    )
     parser.add_argument("--realtime", action="store_true", help="play recordings in real time into the listening loops")
-    parser.add_argument("--loops", default="today,new", help="with --realtime: today, new, new:<turn_end> (router, "
-                                                             "smart-turn, both, silence), comma-separated (default: %(default)s)")
-    parser.add_argument("--turn-end", action="store_true", help="score the end-of-turn judges (router, Smart Turn, "
-                                                                 "both) on the recordings, offline")
-    parser.add_argument("--limit", type=int, help="with --realtime or --turn-end: this many recordings, spread over all")
-    parser.add_argument("--time-limit", type=float, default=realtime.TIME_LIMIT_S,
-                        help="with --realtime: seconds a loop may stay busy after a recording ends (default: %(default)s)")
+    parser.add_argument(
+        "--loops",
+        default="today,new",
+        help="with --realtime: today, new, new:<turn_end> (router, "
+        "smart-turn, both, silence), comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--turn-end",
+        action="store_true",
+        help="score the end-of-turn judges (router, Smart Turn, both) on the recordings, offline",
+    )
+    parser.add_argument(
+        "--limit", type=int, help="with --realtime or --turn-end: this many recordings, spread over all"
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=realtime.TIME_LIMIT_S,
+        help="with --realtime: seconds a loop may stay busy after a recording ends (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, not {args.limit}")

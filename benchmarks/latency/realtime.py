@@ -40,10 +40,9 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant import Assistant, Config, Turn, build_assistant
-from assistant.routing.calls import Call
 from assistant.config import RouterConfig
+from assistant.routing.calls import Call
 from assistant.runtime.dispatch import Dispatcher, Outcome
-from assistant.voice.samples import load_samples
 from assistant.timing import percentile
 from assistant.voice.audio import (
     FRAME_S,
@@ -53,6 +52,7 @@ from assistant.voice.audio import (
     segment,
 )
 from assistant.voice.capture import Frames, play_into
+from assistant.voice.samples import load_samples
 from assistant.voice.stt import load_transcriber, word_error_rate
 from benchmarks.latency import recordings
 
@@ -90,8 +90,11 @@ class Stages:
 
     def dispatched(self, skills: set[str] | None = None) -> list[float]:
         """When calls were dispatched (of ``skills`` only, if given)."""
-        return [at for at, stage in list(self.seen)
-                if stage.startswith("running ") and (skills is None or stage.removeprefix("running ") in skills)]
+        return [
+            at
+            for at, stage in list(self.seen)
+            if stage.startswith("running ") and (skills is None or stage.removeprefix("running ") in skills)
+        ]
 
 
 class DryDispatcher(Dispatcher):
@@ -107,11 +110,28 @@ def load_clips(limit: int | None) -> list[Clip]:
     for sample in load_samples():
         audio = read_wav(sample["file"])
         loud = recordings.voiced(audio).nonzero()[0]
-        clips.append(Clip(Path(sample["file"]).stem, sample["file"], sample["text"], sample["call"],
-                          (loud[-1] + 1) * recordings.HOP / SAMPLE_RATE))
+        clips.append(
+            Clip(
+                Path(sample["file"]).stem,
+                sample["file"],
+                sample["text"],
+                sample["call"],
+                (loud[-1] + 1) * recordings.HOP / SAMPLE_RATE,
+            )
+        )
     for record in recordings.generate():
-        clips.append(Clip(Path(record.path).stem, record.path, record.text, record.call, record.speech_end_s,
-                          record.resume_s, record.pause_kind, record.pause_s))
+        clips.append(
+            Clip(
+                Path(record.path).stem,
+                record.path,
+                record.text,
+                record.call,
+                record.speech_end_s,
+                record.resume_s,
+                record.pause_kind,
+                record.pause_s,
+            )
+        )
     if limit is not None and limit < len(clips):
         clips = [clips[index * len(clips) // limit] for index in range(limit)]
     return clips
@@ -122,7 +142,7 @@ def parse_loops(spec: str) -> list[str]:
     loops = [name.strip() for name in spec.split(",") if name.strip()]
     for name in loops:
         kind, _, turn_end = name.partition(":")
-        if kind == "today" and not turn_end or kind == "new" and (not turn_end or turn_end in TURN_ENDS):
+        if (kind == "today" and not turn_end) or (kind == "new" and (not turn_end or turn_end in TURN_ENDS)):
             continue
         raise ValueError(f"unknown loop {name!r}: use today, new or new:<{'|'.join(TURN_ENDS)}>")
     if not loops:
@@ -190,7 +210,9 @@ def listen_once(clip: Clip, loop: Loop, stages: Stages, limit_s: float, acting: 
         premature = len(said) > 1 or bool(acted and acted[0] < resumed)  # split, or acted on the first part
         answered_part = any(turn.superseded for turn in turns)  # a skill that only reads answered the first part
     return {
-        "recording": clip.name, "text": clip.text, "pause_kind": clip.pause_kind,
+        "recording": clip.name,
+        "text": clip.text,
+        "pause_kind": clip.pause_kind,
         "latency_ms": (after[0] - last_word) * 1000 if after else None,
         "first_dispatch_ms": (dispatched[0] - last_word) * 1000 if dispatched else None,  # < 0: before the last word
         "premature": premature,
@@ -215,8 +237,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "max_ms": max(latencies, default=None),
         "with_pause": len(pauses),
         "premature": sum(row["premature"] for row in pauses),
-        "premature_by_kind": {kind: sum(row["premature"] for row in pauses if row["pause_kind"] == kind)
-                              for kind in ("unfinished", "looks finished")},
+        "premature_by_kind": {
+            kind: sum(row["premature"] for row in pauses if row["pause_kind"] == kind)
+            for kind in ("unfinished", "looks finished")
+        },
         "answered_part": sum(bool(row["answered_part"]) for row in pauses),
         "wer": word_error_rate([row["text"] for row in rows], [row["transcript"] for row in rows]),
         "correct": sum(row["correct"] for row in rows),
@@ -230,8 +254,13 @@ def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def run(loop_names: list[str], limit: int | None, adapter: Path, limit_s: float = TIME_LIMIT_S,
-        say: Callable[[str], None] = print) -> dict[str, Any]:
+def run(
+    loop_names: list[str],
+    limit: int | None,
+    adapter: Path,
+    limit_s: float = TIME_LIMIT_S,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Every clip through every loop that can run; loops that cannot are reported as skipped."""
     load_before = os.getloadavg()
     clips = load_clips(limit)
@@ -271,31 +300,52 @@ def run(loop_names: list[str], limit: int | None, adapter: Path, limit_s: float 
     for result in summary.values():
         result["p50_ratio_to_today"] = result["p50_ms"] / base if base and result["p50_ms"] is not None else None
     return {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
         "recordings": len(clips),
-        "tail_s": TAIL_S, "time_limit_s": limit_s, "skipped": skipped, "summary": summary, "rows": rows,
+        "tail_s": TAIL_S,
+        "time_limit_s": limit_s,
+        "skipped": skipped,
+        "summary": summary,
+        "rows": rows,
     }
 
 
 def show(result: dict[str, Any]) -> None:
     machine = result["machine"]
-    table = Table(title=f"last word → first skill called (ms), {result['recordings']} recordings played in real "
-                        f"time ({machine['cpus']} CPUs, load {machine['load_average_before'][0]:.1f} → "
-                        f"{machine['load_average_after'][0]:.1f})")
+    table = Table(
+        title=f"last word → first skill called (ms), {result['recordings']} recordings played in real "
+        f"time ({machine['cpus']} CPUs, load {machine['load_average_before'][0]:.1f} → "
+        f"{machine['load_average_after'][0]:.1f})"
+    )
     table.add_column("loop", no_wrap=True)
     for column in ("n", "p50", "p95", "max", "÷ today", "cut off", "WER", "right"):
         table.add_column(column, justify="right", no_wrap=True)
 
     for name, row in result["summary"].items():
         ratio = row["p50_ratio_to_today"]
-        table.add_row(name, f"{row['measured']}/{row['n']}", ms(row["p50_ms"]), ms(row["p95_ms"]), ms(row["max_ms"]),
-                      "-" if ratio is None else f"{ratio:.2f}", f"{row['premature']}/{row['with_pause']}",
-                      f"{100 * row['wer']:.1f}%", f"{row['correct']}/{row['n']}")
+        table.add_row(
+            name,
+            f"{row['measured']}/{row['n']}",
+            ms(row["p50_ms"]),
+            ms(row["p95_ms"]),
+            ms(row["max_ms"]),
+            "-" if ratio is None else f"{ratio:.2f}",
+            f"{row['premature']}/{row['with_pause']}",
+            f"{100 * row['wer']:.1f}%",
+            f"{row['correct']}/{row['n']}",
+        )
     console = Console()
     console.print(table)
     for name, row in result["summary"].items():
         if row["timed_out"] or row["errors"]:
-            console.print(f"{name}: {row['timed_out']} recordings over the time limit, {row['errors']} errors (see the JSON)")
+            console.print(
+                f"{name}: {row['timed_out']} recordings over the time limit, {row['errors']} errors (see the JSON)"
+            )
     for name, reason in result["skipped"].items():
         console.print(f"skipped {name}: {reason}")

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.routing.calls import parse_calls
 from assistant.files import staged_file, write_atomically
+from assistant.routing.calls import parse_calls
 from assistant.runtime.pack import REPO_ROOT
 from assistant.voice.audio import SAMPLE_RATE, read_wav, write_wav
 from assistant.voice.tts import synthesize_wav
@@ -55,8 +55,33 @@ BELOW_PEAK_DB = 40.0
 CYCLE = ("unfinished", "looks finished", None, None)
 
 # Words after which a request cannot be over.
-OPEN_WORDS = {"in", "for", "at", "on", "about", "to", "of", "into", "like", "the", "a", "an", "my", "this",
-              "that", "called", "named", "me", "up", "is", "and", "or", "with", "um", "uh"}
+OPEN_WORDS = {
+    "in",
+    "for",
+    "at",
+    "on",
+    "about",
+    "to",
+    "of",
+    "into",
+    "like",
+    "the",
+    "a",
+    "an",
+    "my",
+    "this",
+    "that",
+    "called",
+    "named",
+    "me",
+    "up",
+    "is",
+    "and",
+    "or",
+    "with",
+    "um",
+    "uh",
+}
 PREPOSITIONS = {"in", "for", "at", "on", "about", "to", "into"}
 MAX_WORDS_AFTER_VALUE = 2  # "... Tokyo right now" still ends with the value's phrase
 
@@ -105,7 +130,7 @@ def splits(text: str, call: str) -> dict[str, tuple[str, str]]:
     words, said = text.split(), _words(text)
     found_at = []  # (word index, length) of each value's last occurrence
     for wanted in values:
-        at = [i for i in range(len(said) - len(wanted) + 1) if wanted and said[i:i + len(wanted)] == wanted]
+        at = [i for i in range(len(said) - len(wanted) + 1) if wanted and said[i : i + len(wanted)] == wanted]
         if at:
             found_at.append((at[-1], len(wanted)))
     if not found_at:
@@ -154,12 +179,18 @@ def plan(count: int = COUNT, seed: int = 0, commands: list[tuple[str, str]] | No
         kind = CYCLE[index % len(CYCLE)]
         order = orders[kind]
         parts, call = pools[kind][order[(index // len(CYCLE)) % len(order)]]
-        plans.append(Plan(
-            parts=parts, call=call, voice=str(rng.choice(VOICES)), wpm=int(rng.integers(WPM[0], WPM[1] + 1)),
-            snr_db=round(float(rng.uniform(*SNR_DB)), 1) if index % 3 == 2 else None,
-            pause_s=round(float(rng.uniform(*PAUSE_S)), 2) if kind else None, pause_kind=kind,
-            seed=int(rng.integers(2**31)),
-        ))
+        plans.append(
+            Plan(
+                parts=parts,
+                call=call,
+                voice=str(rng.choice(VOICES)),
+                wpm=int(rng.integers(WPM[0], WPM[1] + 1)),
+                snr_db=round(float(rng.uniform(*SNR_DB)), 1) if index % 3 == 2 else None,
+                pause_s=round(float(rng.uniform(*PAUSE_S)), 2) if kind else None,
+                pause_kind=kind,
+                seed=int(rng.integers(2**31)),
+            )
+        )
     return plans
 
 
@@ -177,7 +208,7 @@ def _speak(text: str, voice: str, wpm: int) -> np.ndarray:
     frames = np.flatnonzero(voiced(audio))
     if frames.size == 0:
         raise ValueError(f"espeak-ng said nothing audible for {text!r} (voice {voice})")
-    return audio[frames[0] * HOP:(frames[-1] + 1) * HOP]
+    return audio[frames[0] * HOP : (frames[-1] + 1) * HOP]
 
 
 def pink_noise(samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -203,7 +234,7 @@ def render(item: Plan) -> tuple[np.ndarray, float, float | None]:
     speech_end_s = (np.flatnonzero(loud)[-1] + 1) * HOP / SAMPLE_RATE
     if item.snr_db is None:
         return clean, speech_end_s, resume_s
-    speech_power = np.mean(np.square(clean[:loud.size * HOP].reshape(-1, HOP)[loud], dtype=np.float64))
+    speech_power = np.mean(np.square(clean[: loud.size * HOP].reshape(-1, HOP)[loud], dtype=np.float64))
     noise = pink_noise(clean.size, np.random.default_rng(item.seed)) * np.sqrt(speech_power / 10 ** (item.snr_db / 10))
     mixed = clean + noise
     peak = np.abs(mixed).max()
@@ -216,7 +247,9 @@ def read_manifest(folder: Path) -> list[Recording]:
     if not path.is_file():
         return []
     try:
-        records = [Recording(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = [
+            Recording(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     except (json.JSONDecodeError, TypeError) as error:
         raise ValueError(f"{path}: not a recordings manifest ({error}); delete it to regenerate") from None
     return [replace(record, path=str(folder / record.path)) for record in records]
@@ -233,10 +266,18 @@ def generate(folder: Path = FOLDER, count: int = COUNT, seed: int = 0) -> list[R
             audio, speech_end_s, resume_s = render(item)
             with staged_file(path) as temp:
                 write_wav(temp, audio)
-            record = Recording(path=str(path), text=" ".join(item.parts), call=item.call, voice=item.voice, wpm=item.wpm,
-                               snr_db=item.snr_db, pause_s=item.pause_s, pause_kind=item.pause_kind,
-                               speech_end_s=round(float(speech_end_s), 3),
-                               resume_s=None if resume_s is None else round(resume_s, 3))
+            record = Recording(
+                path=str(path),
+                text=" ".join(item.parts),
+                call=item.call,
+                voice=item.voice,
+                wpm=item.wpm,
+                snr_db=item.snr_db,
+                pause_s=item.pause_s,
+                pause_kind=item.pause_kind,
+                speech_end_s=round(float(speech_end_s), 3),
+                resume_s=None if resume_s is None else round(resume_s, 3),
+            )
         records.append(record)
     lines = [json.dumps({**asdict(r), "path": Path(r.path).name}, ensure_ascii=False) + "\n" for r in records]
     write_atomically(folder / MANIFEST, "".join(lines))
@@ -244,7 +285,9 @@ def generate(folder: Path = FOLDER, count: int = COUNT, seed: int = 0) -> list[R
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.latency.recordings", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.latency.recordings", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", type=Path, default=FOLDER, help="folder (default: %(default)s)")
     parser.add_argument("--count", type=int, default=COUNT, help="recordings (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
@@ -255,8 +298,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {error}\n")
     kinds = Counter(record.pause_kind or "no pause" for record in records)
     noisy = sum(record.snr_db is not None for record in records)
-    print(f"{len(records)} recordings in {args.out} ({MANIFEST}): " + ", ".join(f"{n} {k}" for k, n in kinds.items())
-          + f"; {noisy} with noise at {SNR_DB[0]:g}-{SNR_DB[1]:g} dB SNR; voices {', '.join(VOICES)}")
+    print(
+        f"{len(records)} recordings in {args.out} ({MANIFEST}): "
+        + ", ".join(f"{n} {k}" for k, n in kinds.items())
+        + f"; {noisy} with noise at {SNR_DB[0]:g}-{SNR_DB[1]:g} dB SNR; voices {', '.join(VOICES)}"
+    )
 
 
 if __name__ == "__main__":

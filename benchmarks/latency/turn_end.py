@@ -65,17 +65,30 @@ def run(adapter: Path, limit: int | None = None) -> dict[str, Any]:
         start = time.perf_counter()
         audible = sounds_finished(smart_turn.complete, audio)
         smart_ms.append((time.perf_counter() - start) * 1000)
-        rows.append({"case": case, "recording": name, "transcript": transcript,
-                     "calls": str(ahead.routed.calls) if ahead else None,
-                     **{judge: judged_complete(judge, routed, audible, transcript) for judge in JUDGES}})
-    summary = {case: {judge: _share([r[judge] for r in rows if r["case"] == case]) for judge in JUDGES}
-               for case in CASES}
+        rows.append(
+            {
+                "case": case,
+                "recording": name,
+                "transcript": transcript,
+                "calls": str(ahead.routed.calls) if ahead else None,
+                **{judge: judged_complete(judge, routed, audible, transcript) for judge in JUDGES},
+            }
+        )
+    summary = {
+        case: {judge: _share([r[judge] for r in rows if r["case"] == case]) for judge in JUDGES} for case in CASES
+    }
     return {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average_before": load_before,
-                    "load_average_after": os.getloadavg()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
         "summary": summary,
-        "judgement_ms_p50": {"router (recognition included)": statistics.median(router_ms),
-                             "smart-turn": statistics.median(smart_ms)},
+        "judgement_ms_p50": {
+            "router (recognition included)": statistics.median(router_ms),
+            "smart-turn": statistics.median(smart_ms),
+        },
         "rows": rows,
     }
 
@@ -91,9 +104,13 @@ def show(result: dict[str, Any]) -> None:
     for judge in JUDGES:
         table.add_column(judge, justify="right")
     for case, by_judge in result["summary"].items():
-        table.add_row(f"{case} (n={by_judge['router']['n']})",
-                      *(f"{100 * v['share']:.1f} %" if v["share"] is not None else "-" for v in by_judge.values()))
+        table.add_row(
+            f"{case} (n={by_judge['router']['n']})",
+            *(f"{100 * v['share']:.1f} %" if v["share"] is not None else "-" for v in by_judge.values()),
+        )
     Console().print(table)
     timing = ", ".join(f"{name} {value:.0f} ms" for name, value in result["judgement_ms_p50"].items())
-    Console().print(f"p50 per judgement: {timing}; load {result['machine']['load_average_before'][0]:.1f} before, "
-                    f"{result['machine']['load_average_after'][0]:.1f} after")
+    Console().print(
+        f"p50 per judgement: {timing}; load {result['machine']['load_average_before'][0]:.1f} before, "
+        f"{result['machine']['load_average_after'][0]:.1f} after"
+    )

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import SkillPack, load_pack
+from assistant.files import write_atomically
 from assistant.routing.calls import Call, RawCall
+from assistant.routing.spans import is_span
 from assistant.runtime.example_files import (
     ASSISTANT,
     EXAMPLES,
@@ -29,9 +31,7 @@ from assistant.runtime.example_files import (
     USER,
     utterance_key,
 )
-from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
-from assistant.routing.spans import is_span
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "snips" / "goo2018"
 SKILLS_MODULE = "benchmarks.snips.skills"
@@ -122,7 +122,9 @@ def sample_per_intent(utterances: list[Utterance], limit: int, seed: int) -> lis
     by_intent: dict[str, list[int]] = {}
     for index, utterance in enumerate(utterances):
         by_intent.setdefault(utterance.intent, []).append(index)
-    keep = {i for intent in sorted(by_intent) for i in rng.sample(by_intent[intent], min(limit, len(by_intent[intent])))}
+    keep = {
+        i for intent in sorted(by_intent) for i in rng.sample(by_intent[intent], min(limit, len(by_intent[intent])))
+    }
     return [u for i, u in enumerate(utterances) if i in keep]
 
 
@@ -153,7 +155,17 @@ def example_file(intent: str, utterances: list[Utterance], pack: SkillPack) -> s
         return [f"{USER} {u.user}\n{ASSISTANT} {u.call(pack)}\n" for u in items]
 
     rest = [u for u in utterances if u not in shown]
-    parts = [PROMPT, pack.skills[intent].prompt_line(), "", PROMPT_EXAMPLES, "", *pairs(shown), EXAMPLES, "", *pairs(rest)]
+    parts = [
+        PROMPT,
+        pack.skills[intent].prompt_line(),
+        "",
+        PROMPT_EXAMPLES,
+        "",
+        *pairs(shown),
+        EXAMPLES,
+        "",
+        *pairs(rest),
+    ]
     return "\n".join(parts)
 
 
@@ -163,7 +175,11 @@ def convert(data: Path, out: Path, examples: Path | None = None, limit: int | No
     splits = {name: read_split(data / name) for name in ("train", *HELD_OUT)}
     kept = training_set(splits["train"], [u for name in HELD_OUT for u in splits[name]])
     train = kept.utterances if limit is None else sample_per_intent(kept.utterances, limit, seed)
-    written = {"train": records(train, pack, "train"), "dev": records(splits["dev"], pack, "validation"), "test": records(splits["test"], pack, "test")}
+    written = {
+        "train": records(train, pack, "train"),
+        "dev": records(splits["dev"], pack, "validation"),
+        "test": records(splits["test"], pack, "test"),
+    }
     for name, rows in written.items():
         write_atomically(out / f"{name}.json", json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     if examples is not None:
@@ -173,8 +189,12 @@ def convert(data: Path, out: Path, examples: Path | None = None, limit: int | No
     return {
         "read": {name: len(rows) for name, rows in splits.items()},
         "repeated_slot_utterances": {name: sum(u.repeated > 0 for u in rows) for name, rows in splits.items()},
-        "train_dropped": {"held_out": kept.held_out, "repeats": kept.repeats, "of_which_conflicts": kept.conflicts,
-                          "uncopyable": kept.uncopyable},
+        "train_dropped": {
+            "held_out": kept.held_out,
+            "repeats": kept.repeats,
+            "of_which_conflicts": kept.conflicts,
+            "uncopyable": kept.uncopyable,
+        },
         "written": {name: len(rows) for name, rows in written.items()},
         "train_per_intent": dict(sorted(Counter(u.intent for u in train).items())),
     }
@@ -185,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for train.json, dev.json, test.json")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the goo2018 folder (default: %(default)s)")
     parser.add_argument("--examples", type=Path, help="also write <Intent>_examples.txt files from train here")
-    parser.add_argument("--limit-per-intent", type=int, metavar="N", help="keep a seeded sample of N train utterances per intent")
+    parser.add_argument(
+        "--limit-per-intent", type=int, metavar="N", help="keep a seeded sample of N train utterances per intent"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.limit_per_intent is not None and args.limit_per_intent < 1:

@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant.routing.calls import CallError, parse_call
 from assistant.files import write_atomically
+from assistant.routing.calls import CallError, parse_call
 from finetune.metrics import overlap
 
 # Goo et al. 2018 test split, text input, as in the JointBERT README: intent, slot F1, exact frame (%).
@@ -112,18 +112,32 @@ def breakdown(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, dict[str,
         if expected is None:
             raise ValueError(f"expected call does not parse: {expected_text!r}")
         predicted = read_frame(predicted_text) or Frame("", Counter())
-        intents[expected.intent].update(n=1, exact=predicted.intent == expected.intent and predicted.slots == expected.slots)
+        intents[expected.intent].update(
+            n=1, exact=predicted.intent == expected.intent and predicted.slots == expected.slots
+        )
         for name in {slot for slot, _ in expected.slots + predicted.slots}:
-            hits, wrong, missed = overlap(Counter({k: v for k, v in predicted.slots.items() if k[0] == name}),
-                                          Counter({k: v for k, v in expected.slots.items() if k[0] == name}))
+            hits, wrong, missed = overlap(
+                Counter({k: v for k, v in predicted.slots.items() if k[0] == name}),
+                Counter({k: v for k, v in expected.slots.items() if k[0] == name}),
+            )
             slots[name].update(true_positives=hits, false_positives=wrong, false_negatives=missed)
     return {
-        "per_intent": {intent: {"n": row["n"], "exact_frame_accuracy": row["exact"] / row["n"]}
-                       for intent, row in sorted(intents.items())},
-        "per_slot": {name: {**row, "f1": _ratio(2 * row["true_positives"], 2 * row["true_positives"] +
-                                                row["false_positives"] + row["false_negatives"])}
-                     for name, row in sorted(slots.items(), key=lambda item: -item[1]["false_positives"] -
-                                             item[1]["false_negatives"])},
+        "per_intent": {
+            intent: {"n": row["n"], "exact_frame_accuracy": row["exact"] / row["n"]}
+            for intent, row in sorted(intents.items())
+        },
+        "per_slot": {
+            name: {
+                **row,
+                "f1": _ratio(
+                    2 * row["true_positives"],
+                    2 * row["true_positives"] + row["false_positives"] + row["false_negatives"],
+                ),
+            }
+            for name, row in sorted(
+                slots.items(), key=lambda item: -item[1]["false_positives"] - item[1]["false_negatives"]
+            )
+        },
     }
 
 
@@ -138,8 +152,13 @@ def breakdown_tables(details: dict[str, dict[str, dict[str, float | int]]], wors
     for column in ("slot", "right", "wrong or extra", "missed", "F1"):
         slots.add_column(column, justify="left" if column == "slot" else "right")
     for name, row in list(details["per_slot"].items())[:worst]:
-        slots.add_row(name, str(row["true_positives"]), str(row["false_positives"]), str(row["false_negatives"]),
-                      f"{100 * row['f1']:.1f}")
+        slots.add_row(
+            name,
+            str(row["true_positives"]),
+            str(row["false_positives"]),
+            str(row["false_negatives"]),
+            f"{100 * row['f1']:.1f}",
+        )
     return intents, slots
 
 

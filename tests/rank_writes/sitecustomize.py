@@ -23,7 +23,9 @@ def watch(root: str, log: int) -> None:
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
             path, mode, flags = args
-            if not (isinstance(mode, str) and set(mode) & set("wax+") or isinstance(flags, int) and flags & WRITING):
+            if not (
+                (isinstance(mode, str) and set(mode) & set("wax+")) or (isinstance(flags, int) and flags & WRITING)
+            ):
                 return
         elif event in CHANGES:
             path = args[CHANGES[event]]
@@ -32,11 +34,16 @@ def watch(root: str, log: int) -> None:
         if isinstance(path, (str, bytes, os.PathLike)):
             full = os.path.realpath(os.fsdecode(path)) + os.sep
             if full.startswith(root):
-                os.write(log, f"{event} {full[len(root):-1]}\n".encode())
+                os.write(log, f"{event} {full[len(root) : -1]}\n".encode())
 
     sys.addaudithook(hook)
 
 
 if "RANK" in os.environ and "WATCH_WRITES" in os.environ:
-    watch(os.environ["WATCH_WRITES"], os.open(os.path.join(os.environ["WATCH_LOG"], f"rank{os.environ['RANK']}.txt"),
-                                              os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+    watch(
+        os.environ["WATCH_WRITES"],
+        os.open(
+            os.path.join(os.environ["WATCH_LOG"], f"rank{os.environ['RANK']}.txt"),
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+        ),
+    )
