@@ -112,7 +112,8 @@ class Stdout(io.TextIOBase):
 
 
 STDOUT = Stdout()
-console = Console(file=STDOUT)
+# rich wants a typing.IO[str]; typeshed does not declare io.TextIOBase one, though Stdout serves as one.
+console = Console(file=STDOUT)  # type: ignore[arg-type]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,6 +238,7 @@ def typed_lines(limit: int) -> Iterator[str | Cut]:
     """A typed conversation: one utterance per line of standard input, until end of input. At most ``limit`` + 1
     characters of a line are read: a longer line is refused at once, and the rest of it skipped unheld.
     A line that is not UTF-8 stops the command (exit status 2), as such an argument does."""
+    assert isinstance(sys.stdin, io.TextIOWrapper), "the interpreter's standard input is a text wrapper"
     sys.stdin.reconfigure(errors="surrogateescape")  # a line that is not UTF-8 is told by its number
     interactive = sys.stdin.isatty()
     number = 0
@@ -277,8 +279,10 @@ def one_turn_each(
     for item in inputs:
         if isinstance(item, Cut):
             turn = assistant.refuse(item.start)
+        elif isinstance(item, Path):  # a WAV file: the inputs when ``audio`` (argparse makes them Paths)
+            turn = assistant.handle_file(item)
         else:
-            turn = assistant.handle_file(item) if audio else assistant.handle_text(item)
+            turn = assistant.handle_text(item)
         show_turn(turn, args.json, acknowledge and assistant.not_for_me(turn))
         say(turn.answer)
         failed = failed or turn.failed
@@ -658,7 +662,8 @@ def run_command(argv: list[str] | None) -> int:
     try:
         config = read_config(args)
         with use_context(SkillContext(config, confirm=ask_in_terminal, announce=speaker_and_printer(config))):
-            return args.handler(args, config)
+            handler: Callable[[argparse.Namespace, Config], int] = args.handler  # set by the subcommand's parser
+            return handler(args, config)
     except VoxrouteError as error:
         if args.verbose:
             traceback.print_exc()

@@ -23,7 +23,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import platformdirs
 
@@ -393,7 +393,16 @@ def default_config_toml() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
+class _Dataclass(Protocol):
+    """A dataclass (a section, or Config itself): what dataclasses.fields reads."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+
+_Section = TypeVar("_Section", bound=_Dataclass)
+
+
+def _build(cls: type[_Section], table: dict[str, Any], path: Path, prefix: str) -> _Section:
     """Make ``cls`` from a TOML table, checking every key and value."""
     hints = typing.get_type_hints(cls)
     declared = {item.name: item for item in dataclasses.fields(cls)}
@@ -406,7 +415,7 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
                 raise ConfigError(f"{path}: unknown section [{_toml_key(key)}] (known sections: {known})")
             raise ConfigError(f"{path}: unknown key {where} (known keys of [{prefix[:-1]}]: {known})")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):  # a hint is a class, never an instance
             if not isinstance(value, dict):
                 raise ConfigError(f"{path}: {where} must be a table ([{where}]), got {value!r}")
             values[key] = _build(hint, value, path, f"{where}.")
@@ -416,7 +425,9 @@ def _build(cls: type, table: dict[str, Any], path: Path, prefix: str) -> Any:
         if allowed is not None and _is_number(value) and not _within(value, declared[key].metadata):
             raise ConfigError(f"{path}: {where} must be {allowed}, got {value!r}")
         if isinstance(value, dict):
-            value = {**declared[key].default_factory(), **value}
+            factory = declared[key].default_factory
+            assert factory is not dataclasses.MISSING, "a table setting is declared with a factory (see setting)"
+            value = {**factory(), **value}
         values[key] = value
     return cls(**values)
 

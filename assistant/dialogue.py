@@ -78,7 +78,8 @@ class Exchange:
     asked: str = ""
 
     def said(self, utterance: str) -> str:
-        """What spans may copy from in a follow-up: both utterances, one per line (see :mod:`assistant.routing.spans`)."""
+        """What spans may copy from in a follow-up: both utterances, one per line
+        (see :mod:`assistant.routing.spans`)."""
         return f"{' '.join(self.user.split())}\n{' '.join(utterance.split())}"
 
 

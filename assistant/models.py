@@ -72,7 +72,8 @@ def embedded_llm_dir() -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # A GGUF-loaded model refuses save_pretrained until its quantizer marks are removed.
-    model.hf_quantizer = None
+    # torch types Module.__setattr__ for tensors and modules; hf_quantizer is transformers' plain attribute.
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     with staged_folder(target) as staging:
@@ -145,5 +146,5 @@ def load_causal_lm(name: str = EMBEDDED_LLM, **kwargs: Any) -> tuple[Any, Any]:
     path = resolve_base_model(name)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]  # transformers' PreTrainedModel.eval has no annotations
     return model, tokenizer

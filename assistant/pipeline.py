@@ -85,8 +85,12 @@ class RoutedAhead:
         """Each call as soon as it is decoded, until routing has ended."""
         index = 0
         while True:
+
+            def ready(index: int = index) -> bool:  # index bound now, though wait_for calls it at once
+                return len(self._decoded) > index or self._routed is not None
+
             with self._changed:
-                self._changed.wait_for(lambda: len(self._decoded) > index or self._routed is not None)
+                self._changed.wait_for(ready)
                 if len(self._decoded) <= index:
                     return
                 call = self._decoded[index]
@@ -337,7 +341,9 @@ class Assistant:
         if len(outcomes) == 1:
             return outcomes[0].answer
         parts = []
-        for index, (call, outcome) in enumerate(zip(calls, outcomes)):
+        # strict=False: the outcomes are of the calls run as the router announced them (on_call), which the Router
+        # protocol does not bind to the calls it returns; the shipped routers keep them equal, a custom one may not.
+        for index, (call, outcome) in enumerate(zip(calls, outcomes, strict=False)):
             if call == self.pack.fallback:
                 parts.append(f"I can't do the {ORDINALS[index]} part of that.")
             elif outcome.answer:

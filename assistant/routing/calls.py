@@ -203,7 +203,7 @@ def parse_calls(text: str) -> tuple[RawCall, ...]:
     pieces = [ast.get_source_segment(text, node) for node in nodes]
     if SEPARATOR.join(piece or "" for piece in pieces) != text:
         raise CallSyntaxError(f"calls are separated by {SEPARATOR!r} and nothing else: {text[:80]!r}")
-    return tuple(_raw_call(node, piece or "") for node, piece in zip(nodes, pieces))
+    return tuple(_raw_call(node, piece or "") for node, piece in zip(nodes, pieces, strict=True))
 
 
 def _check_tokens(text: str) -> None:
@@ -248,5 +248,6 @@ def _literal(node: ast.expr, skill: str) -> Literal_:
     elif isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (str, int, float, bool))):
         return node.value
     raise CallSyntaxError(
-        f"arguments of {skill}() must be literals (text, numbers, True/False/None), got a {type(node).__name__} expression"
+        f"arguments of {skill}() must be literals (text, numbers, True/False/None), "
+        f"got a {type(node).__name__} expression"
     )

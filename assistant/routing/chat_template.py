@@ -54,7 +54,8 @@ def chat_template_text(tokenizer: Any) -> str | None:
 def _render(tokenizer: Any, messages: list[dict[str, str]]) -> str | None:
     """The conversation as text, or None where the template refuses it (``raise_exception``)."""
     try:
-        return tokenizer.apply_chat_template(messages, tokenize=False)
+        text: str = tokenizer.apply_chat_template(messages, tokenize=False)  # tokenize=False: the text
+        return text
     except TemplateError:
         return None
 

@@ -222,7 +222,8 @@ class CTranslate2Engine:
         return False
 
     def _tokens(self, ids: list[int]) -> list[str]:
-        return self.tokenizer.convert_ids_to_tokens(ids)
+        tokens: list[str] = self.tokenizer.convert_ids_to_tokens(ids)  # a list of ids gives a list of tokens
+        return tokens
 
     def decode(
         self,

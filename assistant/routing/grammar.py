@@ -3,9 +3,9 @@
 The router decodes under this grammar (llguidance), so every output parses and validates: one
 to three calls separated by ``"; "``, registered names only, keyword arguments in signature
 order, required ones present, values of the right type or among a Literal's choices, strings as
-JSON-style double-quoted literals (so quotes, backslashes and punctuation inside them are fine). Given the utterance, a ``Span``
-parameter's value is further limited to words copied from it (:mod:`assistant.routing.spans`), so the
-grammar is then built per request.
+JSON-style double-quoted literals (so quotes, backslashes and punctuation inside them are fine).
+Given the utterance, a ``Span`` parameter's value is further limited to words copied from it
+(:mod:`assistant.routing.spans`), so the grammar is then built per request.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def call_grammar(pack: SkillPack, said: str | None = None, lead: str = "", unfin
         f"call: {' | '.join(names)}",
     ]
     used: set[type] = set()
-    for rule, skill in zip(names, pack.skills.values()):
+    for rule, skill in zip(names, pack.skills.values(), strict=True):
         lines.extend(_skill_rules(skill, rule, spans))
         used.update(p.type for p in skill.parameters if p.choices is None and not (p.span and spans))
     lines.extend(_TERMINALS[kind] for kind in (str, int, float, bool) if kind in used)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import openai
 
@@ -55,6 +55,9 @@ from assistant.runtime.pack import SkillPack
 from assistant.timing import elapsed_ms
 from assistant.web import MAX_JSON_DEPTH, ReplyTooLarge, bounded_body, nested_deeper_than, openai_client
 
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+
 log = logging.getLogger(__name__)
 
 SHIPPED_ADAPTER = bundled("router")
@@ -89,7 +92,8 @@ class Router(Protocol):
         self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore, allow_unfinished: bool = False
     ) -> Routed:
         """The calls of ``utterance`` (a follow-up of ``context``); ``on_call`` hears each as soon as it is known.
-        With ``allow_unfinished`` (a partial transcript), the calls may be ``assistant.routing.calls.UNFINISHED`` instead."""
+        With ``allow_unfinished`` (a partial transcript), the calls may be ``assistant.routing.calls.UNFINISHED``
+        instead."""
 
     def prepare(self, context: Exchange) -> None:
         """Get ready to route a follow-up of ``context`` (before the user has said it)."""
@@ -172,7 +176,8 @@ class LocalRouter:
         self.engine.prepare(self._head_ids(context))
 
     def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=True).input_ids
+        ids: list[int] = self.tokenizer(text, add_special_tokens=True).input_ids
+        return ids
 
     def prompt(self, utterance: str, context: Exchange | None = None) -> str:
         return render_prompt(self.template, utterance, self.skill_lines, context)
@@ -364,7 +369,8 @@ def load_local_router(
         on_gpu = torch.cuda.is_available()
         with _loading(model_dir):
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if on_gpu else torch.float32)
-        model.to("cuda" if on_gpu else "cpu").eval()
+        # transformers decorates to() with functools.wraps, whose stub type leaves self unbound
+        model.to("cuda" if on_gpu else "cpu").eval()  # type: ignore[arg-type]
         backend = TorchEngine(model, calls)
     else:
         raise ValueError(f"unknown router engine {engine!r} (ctranslate2 or transformers)")
@@ -423,7 +429,7 @@ class OpenAIRouter:
     def _answer(self, utterance: str, context: Exchange | None) -> str:
         """The body of the endpoint's 200 answer (at most MAX_REPLY_BYTES), waited for until the deadline."""
         answers: queue.Queue[str | Exception] = queue.Queue(maxsize=1)
-        messages = [
+        messages: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": system_text()},
             {"role": "user", "content": render_user(utterance, context)},
         ]
@@ -436,7 +442,7 @@ class OpenAIRouter:
             return answer
         raise EndpointFailed(self._describe(answer))
 
-    def _ask(self, messages: list[dict[str, str]], answers: queue.Queue[str | Exception]) -> None:
+    def _ask(self, messages: list[ChatCompletionMessageParam], answers: queue.Queue[str | Exception]) -> None:
         """One request with the client's retries; its body, or what it raised, goes to ``answers``.
 
         The body is streamed, so that it is read outside the client's retries and no further than its bound."""

@@ -50,7 +50,7 @@ def span_terminal(name: str, said: str) -> str:
     lines = said.split("\n")
     parts = [f"{name}_{index}" for index in range(len(lines))]
     terminals = [f"{name}: {' | '.join(parts)}"]
-    for part, line in zip(parts, lines):
+    for part, line in zip(parts, lines, strict=True):
         chunks = json.dumps({"substring_words": quotable(line)}, ensure_ascii=False)
         terminals.append(f"{part}: %regex {chunks} & /[^\\s](.*[^\\s])?/ & /.*\\w.*/")
     return "\n".join(terminals)

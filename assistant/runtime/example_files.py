@@ -291,7 +291,9 @@ def sync_prompt_line(path: Path, pack: SkillPack) -> bool:
     if not headers:
         return False
     index = next((i for i in range(headers[0] + 1, len(lines)) if lines[i].strip()), None)
-    skill = _prompt_skill(lines[index], pack) if index is not None else None
+    if index is None:
+        return False
+    skill = _prompt_skill(lines[index], pack)
     if skill is None or lines[index].strip() == pack.skills[skill].prompt_line():
         return False
     lines[index] = pack.skills[skill].prompt_line() + "\n"

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from assistant.bundled import bundled
 from assistant.routing.calls import (
@@ -26,6 +27,9 @@ from assistant.routing.calls import (
     parse_calls,
 )
 from assistant.runtime.skill import SKILL_ATTRIBUTE, Skill
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionFunctionToolParam
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODULE = "skills"
@@ -83,9 +87,10 @@ class SkillPack:
     def prompt_lines(self) -> list[str]:
         return [skill.prompt_line() for skill in self.skills.values()]
 
-    def tools(self) -> list[dict]:
+    def tools(self) -> list[ChatCompletionFunctionToolParam]:
         """OpenAI ``tools`` for every skill of the pack."""
-        return [skill.json_schema() for skill in self.skills.values()]
+        # Each entry as Skill.json_schema makes it ({"type": "function", "function": ...}), typed as openai's.
+        return [{"type": "function", "function": skill.json_schema()["function"]} for skill in self.skills.values()]
 
     def signatures(self) -> dict[str, str]:
         """Name to prompt line: what a trained router's manifest records and compares."""

@@ -62,7 +62,7 @@ def question(pack: SkillPack, calls: Calls) -> str:
     return next((first_question(missing.question) for call in calls if (missing := unresolved(pack, call))), "")
 
 
-def resolved_key(pack: SkillPack, call: Call) -> tuple:
+def resolved_key(pack: SkillPack, call: Call) -> tuple[str, tuple[tuple[str, Resolved], ...]]:
     """A call as the action it stands for: the skill and each argument's resolved value.
 
     An argument that does not resolve keeps its normalised words, so two calls that both fail
@@ -72,7 +72,7 @@ def resolved_key(pack: SkillPack, call: Call) -> tuple:
     if skill is None:
         return (call.name, call.args)
     parameters = {parameter.name: parameter for parameter in skill.parameters}
-    args = []
+    args: list[tuple[str, Resolved]] = []
     for name, value in call.args:
         resolved = resolve_value(parameters[name], value)
         if resolved is None:

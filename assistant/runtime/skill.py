@@ -185,7 +185,8 @@ class Skill:
             raise TooManyArguments(
                 f"{self.name}() takes {len(self.parameters)} arguments, {len(raw.positional)} were given"
             )
-        given: dict[str, Literal_] = dict(zip((p.name for p in self.parameters), raw.positional))
+        # strict=False: fewer positional arguments than parameters is fine (more were refused above)
+        given: dict[str, Literal_] = dict(zip((p.name for p in self.parameters), raw.positional, strict=False))
         names = {param.name for param in self.parameters}
         for key, value in raw.keywords:
             if key not in names:
@@ -259,7 +260,9 @@ def _markers(hint: Any) -> tuple[Any, tuple[Any, ...]]:
             plain = [
                 member.__origin__ if typing.get_origin(member) is typing.Annotated else member for member in members
             ]
-            return typing.Union[tuple(plain)], markers
+            # A union of members known only at run time: ``X | Y`` cannot spell it, and folding the members with
+            # ``|`` would build a types.UnionType where this builds a typing.Union.
+            return typing.Union[tuple(plain)], markers  # noqa: UP007
     return hint, ()
 
 

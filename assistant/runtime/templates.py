@@ -170,8 +170,13 @@ def expand(
         raise TemplateError(f"{template.where}: the call uses {{{name}}}, which the template never says")
     for form in rng.sample(forms, min(limit, len(forms))):
         chosen = {name: rng.choice(lists[name]) for name in dict.fromkeys(SLOT.findall(form))}
-        utterance = " ".join(SLOT.sub(lambda m: chosen[m.group(1)].said, form).split())
+        utterance = " ".join(_say(form, chosen).split())
         yield utterance, _fill(template, raw, chosen, pack)
+
+
+def _say(form: str, chosen: dict[str, SlotValue]) -> str:
+    """The sentence form with the chosen values said in its slots."""
+    return SLOT.sub(lambda m: chosen[m.group(1)].said, form)
 
 
 def _fill(template: Template, raw: RawCall, chosen: dict[str, SlotValue], pack: SkillPack) -> Call:

@@ -102,7 +102,8 @@ class TimerBoard:
             if name and name_key(name):
                 return self._named(name)
             preferred = [timer for timer in self._timers if paused is None or timer.paused == paused]
-            return (preferred or self._timers or [None])[-1]
+            candidates = preferred or self._timers
+            return candidates[-1] if candidates else None
 
     def timers(self) -> list[Countdown]:
         """Every timer, the one touched last at the end."""

@@ -44,7 +44,8 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
         return audio.astype(np.float32, copy=False)
     import soxr
 
-    return soxr.resample(audio.astype(np.float32, copy=False), rate, target).astype(np.float32, copy=False)
+    resampled: np.ndarray = soxr.resample(audio.astype(np.float32, copy=False), rate, target)
+    return resampled.astype(np.float32, copy=False)
 
 
 def recording_too_long(seconds: float, limit: float) -> str:
@@ -107,7 +108,8 @@ def _mono(data: bytes, width: int, channels: int) -> np.ndarray:
         padded[:, 4 - width :] = raw
         samples = padded.view("<i4")[:, 0].astype(np.float32)
         samples /= 2**31
-    return samples.reshape(frames, channels).mean(axis=1, dtype=np.float32)
+    mono: np.ndarray = samples.reshape(frames, channels).mean(axis=1, dtype=np.float32)  # an array: axis is given
+    return mono
 
 
 def write_wav(path: str | Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
@@ -273,7 +275,8 @@ def import_sounddevice() -> ModuleType:
         raise AudioError(
             f"audio devices are unavailable ({error}): install libportaudio2, or {NO_MICROPHONE_HINT}"
         ) from None
-    return sounddevice
+    module: ModuleType = sounddevice  # sounddevice has no type information: mypy sees Any
+    return module
 
 
 def list_devices() -> str:

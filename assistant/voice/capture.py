@@ -115,7 +115,7 @@ class MicrophoneStream:
     def __init__(self, device: int | str | None = None):
         self.device = device
         self.frames = Frames()
-        self._stream = None
+        self._stream: InputStream | None = None
 
     def check(self) -> None:
         check_microphone(self.device)

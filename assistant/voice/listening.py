@@ -25,12 +25,14 @@ turns later, in case the machine was only busy for a while.
 
 from __future__ import annotations
 
+import enum
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 import numpy as np
 
@@ -110,13 +112,24 @@ class _FirstCall:
     result: _Pass
 
 
+class _End(enum.Enum):
+    """The end of the frames: a sentinel of its own type, so that the queue's type can name it."""
+
+    FRAMES = enum.auto()
+
+
+_FRAMES_END: Final = _End.FRAMES
+# What the listener's queue holds: frames, what stopped them, passes (at their first call and when done), the end.
+_Event = np.ndarray | Exception | _FirstCall | _Job | _End
+
+
 class _Passes:
     """Passes run one at a time in a thread of their own, so frames are heard while one runs and the
     turn can end the moment its first call is decoded; a pass posts that (:class:`_FirstCall`), and
     then itself once done, among the frames. A pass the speaker talked over is cancelled:
     recognition cannot be stopped, but it is not routed."""
 
-    def __init__(self, run: Callable[[_Job, Callable[[object], None]], _Pass | None], events: queue.Queue[object]):
+    def __init__(self, run: Callable[[_Job, Callable[[_FirstCall], None]], _Pass | None], events: queue.Queue[_Event]):
         self._run, self._events = run, events
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self.latest: _Job | None = None
@@ -155,10 +168,7 @@ class _Passes:
             self._events.put(job)
 
 
-_FRAMES_END = object()
-
-
-def _feed(frames: Iterable[np.ndarray], events: queue.Queue[object]) -> None:
+def _feed(frames: Iterable[np.ndarray], events: queue.Queue[_Event]) -> None:
     """Frames into the listener's event queue, then the end of them (or what stopped them)."""
     try:
         for frame in frames:
@@ -196,7 +206,7 @@ class Listener:
     def heard(self, frames: Iterable[np.ndarray]) -> Iterator[Heard]:
         """The turns of ``frames``. Frames and finished passes arrive in one queue: a frame is heard
         while a pass runs, and a pass that finishes ends its turn at once, not at the next frame."""
-        events: queue.Queue[object] = queue.Queue()  # holds what arrives during one pass at most
+        events: queue.Queue[_Event] = queue.Queue()  # holds what arrives during one pass at most
         threading.Thread(target=_feed, args=(frames, events), name="frames", daemon=True).start()
         passes = _Passes(self._pass, events)
         try:
@@ -204,7 +214,7 @@ class Listener:
         finally:
             passes.close()
 
-    def _turns(self, events: queue.Queue[object], passes: _Passes) -> Iterator[Heard]:
+    def _turns(self, events: queue.Queue[_Event], passes: _Passes) -> Iterator[Heard]:
         said = Utterance(self.detector, THRESHOLD, PRE_ROLL_S)
         utterance = 0  # numbers the utterances said; a pass belongs to one (see _Job)
         passed: _Pass | None = None  # the latest pass of what was said, up to its last voiced frame
@@ -327,7 +337,7 @@ class Listener:
         heard.settle(resumed=False)
         return heard
 
-    def _pass(self, job: _Job, post: Callable[[object], None]) -> _Pass | None:
+    def _pass(self, job: _Job, post: Callable[[_FirstCall], None]) -> _Pass | None:
         start = time.perf_counter()
         transcript = self.assistant.recognise(job.audio)
         if job.cancelled.is_set():  # the speaker went on while it was recognised: routing it would only take CPU

@@ -57,7 +57,8 @@ class SmartTurn:
         self._session = onnxruntime.InferenceSession(
             str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self._features: Any = WhisperFeatureExtractor(chunk_length=WINDOW_S)
+        # transformers leaves WhisperFeatureExtractor.__init__ unannotated
+        self._features: Any = WhisperFeatureExtractor(chunk_length=WINDOW_S)  # type: ignore[no-untyped-call]
 
     def complete(self, audio: np.ndarray) -> float:
         """Float32 16 kHz mono audio ending where the speaker paused; only its last 8 s are heard."""

@@ -157,7 +157,8 @@ class FasterWhisperTranscriber:
         average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
             return ""  # faster-whisper's rule: probably not speech, and not confidently read
-        return self._tokenizer.decode(tokens)
+        text: str = self._tokenizer.decode(tokens)
+        return text
 
 
 class OpenAIWhisperTranscriber:

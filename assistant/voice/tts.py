@@ -238,7 +238,8 @@ class Speaker:
             stream.start()
         except (sd.PortAudioError, ValueError) as error:
             raise _no_output(error) from None
-        return stream
+        started: Output = stream  # a started OutputStream (sounddevice has no type information)
+        return started
 
     def _work(self) -> None:
         """Play the queue until it is empty, then let the thread end (the next ``_submit`` starts one)."""

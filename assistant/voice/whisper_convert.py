@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -22,12 +23,22 @@ from assistant.errors import VoxrouteError
 from assistant.files import staged_file
 from assistant.models import cache_dir, embedded_whisper_dir
 
+if TYPE_CHECKING:
+    import torch
+
 # Order of ctranslate2's DataType enum (include/ctranslate2/types.h).
 _DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
 
 
 class ConversionError(VoxrouteError, RuntimeError):
     """The CTranslate2 model cannot be converted (unknown layout or quantized weights)."""
+
+
+class Checkpoint(TypedDict):
+    """An openai-whisper checkpoint: the model's dimensions and its float32 weights by name."""
+
+    dims: dict[str, int]
+    model_state_dict: dict[str, torch.Tensor]
 
 
 def default_checkpoint() -> Path:
@@ -48,6 +59,7 @@ def _read_ct2_model(path: Path, data: bytes) -> dict[str, np.ndarray]:
 
     def unpack(fmt: str) -> int:
         nonlocal offset
+        value: int  # every format read here is one unsigned integer (B, H or I)
         (value,) = struct.unpack_from("<" + fmt, data, offset)
         offset += struct.calcsize(fmt)
         return value
@@ -128,7 +140,7 @@ def _layers(tensors: dict[str, np.ndarray], stack: str) -> int:
     return sum(1 for name in tensors if name.startswith(f"{stack}/layer_") and name.endswith("/ffn/linear_0/bias"))
 
 
-def convert(tensors: dict[str, np.ndarray]) -> dict:
+def convert(tensors: dict[str, np.ndarray]) -> Checkpoint:
     """Build an openai-whisper checkpoint dict ({"dims", "model_state_dict"}) with float32 weights."""
     import torch
 
