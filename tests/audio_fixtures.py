@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -23,6 +24,14 @@ SENTENCES = (
     "Give me the news about sports.",
     "Tell me a story about a cat who lives on the moon.",
 )
+
+
+class Voice(TypedDict, total=False):
+    """Keyword arguments of synthesize_wav that choose how the speech sounds."""
+
+    engine: str
+    voice: str
+    wpm: int
 
 
 def speak_to_array(text: str, folder: Path, name: str = "speech") -> np.ndarray:

@@ -125,7 +125,7 @@ def packs(draw: st.DrawFn) -> tuple[SkillPack, list[Example], Sizes, int]:
     for name in names:
         values = SAID[name][1]
         for number in range(draw(st.integers(1, 4))):
-            value = draw(st.sampled_from(values)) if values and draw(st.booleans()) else None
+            value = draw(st.sampled_from(values)) if bool(values) and draw(st.booleans()) else None
             examples.append(example(name, value, number))
     sizes = Sizes(*(draw(st.integers(0, 30)) for _ in KINDS))
     return SkillPack.from_skills(SKILLS[name] for name in names), examples, sizes, draw(st.integers(0, 2**16))

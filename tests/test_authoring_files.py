@@ -10,6 +10,7 @@ import subprocess
 import sys
 from itertools import islice
 from pathlib import Path
+from typing import IO
 
 import pytest
 from hypothesis import given, settings
@@ -60,7 +61,7 @@ def problems(path: Path) -> list[str]:
     return caught.value.problems
 
 
-def cli(*argv: str | Path, stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+def cli(*argv: str | Path, stdout: int | IO[str] | None = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     """``training_data.py`` in a real process, as an author runs it (a hang fails at the limit)."""
     return subprocess.run(
         [sys.executable, "finetune/training_data.py", "--skills", PACK_NAME, *map(str, argv)],

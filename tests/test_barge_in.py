@@ -12,6 +12,7 @@ import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 import pytest
@@ -21,8 +22,8 @@ from assistant.voice.audio import FRAME, SAMPLE_RATE, read_wav, resample
 from assistant.voice.barge_in import BargeIn
 from assistant.voice.stt import Transcriber, load_transcriber
 from assistant.voice.tts import Speaker, TTSError, synthesize_wav
-from audio_fixtures import PacedOutput, run_python, silence
 from skills.timer import timer
+from tests.audio_fixtures import PacedOutput, Voice, run_python, silence
 
 ANSWERS = (
     "It is 14:05 in Tokyo.",
@@ -38,7 +39,7 @@ LONG_ANSWER = (
     "Here is the news. The city council met on Tuesday to discuss the new bridge over the river, "
     "which has been planned for many years and will open to traffic next spring."
 )
-USER_VOICE = {"voice": "en-us", "wpm": 130}  # the assistant speaks with the default voice "en" at 150 wpm
+USER_VOICE: Voice = {"voice": "en-us", "wpm": 130}  # the assistant speaks with the default voice "en" at 150 wpm
 
 
 class Heard:
@@ -73,7 +74,7 @@ def speaker(outputs: list[PacedOutput]) -> Speaker:
     return Speaker(output=open_output)
 
 
-def speech(text: str, folder: Path, **voice: object) -> np.ndarray:
+def speech(text: str, folder: Path, **voice: Unpack[Voice]) -> np.ndarray:
     return read_wav(synthesize_wav(text, folder / "speech.wav", **voice))
 
 

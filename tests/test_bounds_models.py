@@ -157,7 +157,7 @@ def test_a_changed_adapter_config_is_merged_afresh_never_served_stale(
     torch.manual_seed(0)
     lora = LoraConfig(r=2, lora_alpha=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     folder = tmp_path / "adapter"
-    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama), lora).save_pretrained(folder)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama), lora).save_pretrained(str(folder))
 
     first = merged_model_dir(str(tiny_llama), folder)
     assert merged_model_dir(str(tiny_llama), folder) == first  # nothing changed: the cached merge

@@ -13,7 +13,8 @@ from assistant.config import MAX_CONFIG_BYTES
 from finetune.config import MAX_YAML_DEPTH, parse_args
 
 BOMB = "".join(
-    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from typing import Literal
 
 import pytest
@@ -131,7 +132,7 @@ def test_round_trip_parse_canonical_parse(call: Call) -> None:
     assert str(PACK.parse(printed)) == printed
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60))
 def test_any_string_value_round_trips(value: str) -> None:
     call = Call("ask", (("question", value),))
     assert PACK.parse(str(call)) == call
@@ -185,10 +186,8 @@ def test_arbitrary_text_only_raises_call_errors(text: str) -> None:
     ),
 )
 def test_call_shaped_fuzz_only_raises_call_errors(name: str, args: list[str]) -> None:
-    try:
+    with suppress(CallError):
         PACK.parse(f"{name}({', '.join(args)})")
-    except CallError:
-        pass
 
 
 def test_clean_strips_only_the_documented_wrapping() -> None:

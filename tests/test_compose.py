@@ -11,10 +11,12 @@ from assistant.runtime.example_files import Example, read_example_files, utteran
 from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.resolution import question, unresolved
 from assistant.runtime.skill import Skill, Span
-from finetune.compose import CONNECTIVES, KINDS, Sizes, compose, follows_on, previous_turns
+from finetune.compose import CONNECTIVES, KINDS, Composition, Sizes, compose, follows_on, previous_turns
 from finetune.training_data import build_dataset
 
 PACK = load_pack()
+assert PACK.fallback is not None  # the shipped pack has other()
+FALLBACK: Call = PACK.fallback
 FILES = read_example_files(PACK.example_files(), PACK)
 EXAMPLES = [example for example_file in FILES for example in example_file.all_examples]
 
@@ -42,15 +44,15 @@ def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentenc
     fallback_at: Counter[int] = Counter()
     for item in compose(EXAMPLES, PACK, Sizes(400, 0, 0, 0, 0, 0, 0), seed=0).made:
         assert item.context is None
-        if item.calls == Calls([PACK.fallback]):  # two things said not for the assistant are still one fallback call
+        if item.calls == Calls([FALLBACK]):  # two things said not for the assistant are still one fallback call
             talk += 1
             assert any(connective.format(a="", b="").strip(" ,") in item.user for connective in CONNECTIVES)
             continue
         assert 2 <= len(item.calls) <= 3
         assert PACK.parse_calls(str(item.calls), item.user) == item.calls  # spans are words of the whole sentence
-        assert not all(call == PACK.fallback for call in item.calls)
+        assert not all(call == FALLBACK for call in item.calls)
         assert len(set(item.calls)) == len(item.calls)  # the same request twice is not two requests
-        fallback_at.update(at for at, call in enumerate(item.calls) if call == PACK.fallback)
+        fallback_at.update(at for at, call in enumerate(item.calls) if call == FALLBACK)
         first, second = item.calls[0], item.calls[-1]
         if first.name == second.name and any(
             str(v) in item.user.split(" and ")[-1] for k, v in second.args if first.kwargs.get(k) != v
@@ -89,7 +91,7 @@ def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
             continue
         changed = {k: v for k, v in after.args if before.kwargs.get(k) != v}
         assert after.name != before.name or len(changed) == 1
-        assert all(value in item.user for value in changed.values())
+        assert all(isinstance(value, str) and value in item.user for value in changed.values())
         literal_changes += any(p.choices and p.name in changed for p in PACK.skills[after.name].parameters)
         corrections += any(
             isinstance(v, str) and v not in item.context.user and str(before.kwargs.get(k)) in item.user
@@ -143,9 +145,9 @@ def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallbac
             assert item.context is not None and item.context.calls[0].name != item.calls[0].name
             after_unrelated.append(item.calls)
         else:
-            assert item.context is None and item.calls == Calls([PACK.fallback])
+            assert item.context is None and item.calls == Calls([FALLBACK])
     # speech not for the assistant stays so after a command, and is about half of what follows one
-    assert 0.35 < after_unrelated.count(Calls([PACK.fallback])) / len(after_unrelated) < 0.65
+    assert 0.35 < after_unrelated.count(Calls([FALLBACK])) / len(after_unrelated) < 0.65
 
 
 def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complete_example() -> None:
@@ -172,7 +174,7 @@ def test_a_change_that_does_not_name_what_it_changes_comes_after_a_turn_of_it_an
     made = compose(EXAMPLES, PACK, Sizes(300, 0, 0, 300, 100, 0, 0), seed=0).made
     alone = [item for item in made if utterance_key(item.user) in said]
     assert len(alone) >= 10  # taught as the fallback when no timer was just set, and never a part of a compound
-    assert all(item.kind == "no context" and item.calls == Calls([PACK.fallback]) for item in alone)
+    assert all(item.kind == "no context" and item.calls == Calls([FALLBACK]) for item in alone)
     records, _ = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(0, 0, 0, 0, 100, 0, 0))
     written = [r for r in records if "kind" not in r and utterance_key(r["user"]) in said]
     assert {r["split"] for r in written} >= {"train", "test"}
@@ -187,9 +189,11 @@ def skill(function) -> Skill:
 def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> None:
     def timer(duration: Annotated[str, Span()]) -> str:
         """Start a timer."""
+        return ""
 
     def timer_change(duration: Annotated[str, Span()]) -> str:
         """Change a timer."""
+        return ""
 
     pack = SkillPack.from_skills([skill(timer), Skill.from_function(timer_change, changes="timer")])
     examples = [
@@ -199,7 +203,8 @@ def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> 
     made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0, 0), seed=0).made
     assert made and all(item.calls[0].name == "timer_change" for item in made)
     assert all(
-        item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
+        item.context is not None
+        and item.context == Exchange(f"timer {item.context.calls[0].kwargs['duration']}", item.context.calls)
         for item in made
     )
 
@@ -207,6 +212,7 @@ def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> 
 def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
     def weather(location: Annotated[str, Span()] | None = None) -> str:
         """Weather."""
+        return ""
 
     pack = SkillPack.from_skills([skill(weather)])
     examples = [
@@ -223,9 +229,9 @@ def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(
 
     given: list[Example] = []
 
-    def spy(examples: list[Example], *args: object) -> list:
+    def spy(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -> Composition:
         given.extend(examples)
-        return compose(examples, *args)
+        return compose(examples, pack, sizes, seed)
 
     monkeypatch.setattr(training_data, "compose", spy)
     records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20, 30, 20))

@@ -17,7 +17,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 MAKEFILE = (REPO / "Makefile").read_text()
-# Our own top-level names; tests/ is on sys.path under pytest, so its modules import each other by name too.
+# Our own top-level names; tests/ is on sys.path under pytest, so its modules may be imported by name too (they
+# import each other as tests.<name>).
 OURS = {"assistant", "skills", "finetune", "benchmarks", "tests"} | {path.stem for path in REPO.glob("tests/*.py")}
 # Modules assistant/ imports inside the one function that needs them, from an extra: (distribution, extra).
 OPTIONAL = {

@@ -15,7 +15,7 @@ def test_the_previous_turn_cost_compares_each_utterance_with_itself_alone() -> N
     paired = with_unrelated_turn(single, PACK)
     assert all(
         p.user == s.user and p.context is not None and p.context.calls[0].name != s.calls[0].name
-        for p, s in zip(paired, single)
+        for p, s in zip(paired, single, strict=True)
     )
     cost = previous_turn_cost(load_local_router(PACK), paired)
     assert cost["of"] == 6 and 0 < cost["pairs"] <= 6  # short commands decode alike with and without the turn

@@ -132,7 +132,8 @@ def test_a_tool_call_becomes_the_call(http_server) -> None:
         (HTML, "the endpoint's answer is not JSON: '<html>\\n<body>Bad gateway</body>\\n</html>'"),
         (
             json_reply({"id": "chatcmpl-1", "object": "chat.completion"}),
-            'the endpoint\'s answer is not a chat completion with choices: \'{"id": "chatcmpl-1", "object": "chat.completion"}\'',
+            "the endpoint's answer is not a chat completion with choices: "
+            '\'{"id": "chatcmpl-1", "object": "chat.completion"}\'',
         ),
         (
             json_reply({"choices": []}),

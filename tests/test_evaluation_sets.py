@@ -32,7 +32,8 @@ def keys(path: Path) -> dict[str, str]:
 
 
 def utterances(path: Path) -> set[str]:
-    """The keys of the set's utterances alone: a follow-up ("and tomorrow?") is never trained on, whatever came before."""
+    """The keys of the set's utterances alone: a follow-up ("and tomorrow?") is never trained on, whatever came
+    before."""
     return {utterance_key(record.user) for record in read_records(path, PACK)}
 
 

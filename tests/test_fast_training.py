@@ -51,7 +51,12 @@ def test_completion_loss_equals_the_plain_loss_and_gradients(tiny_llama: Path) -
 
     plain = model(**batch).loss  # transformers' own causal-LM loss over every labelled position
     plain.backward()
-    plain_grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.requires_grad}
+
+    def grad(p: torch.nn.Parameter) -> torch.Tensor:
+        assert p.grad is not None  # backward() gave every trainable parameter one
+        return p.grad
+
+    plain_grads = {name: grad(p).clone() for name, p in model.named_parameters() if p.requires_grad}
     model.zero_grad()
     fast, logits, targets = completion_loss(model, batch)
     fast.backward()
@@ -60,4 +65,4 @@ def test_completion_loss_equals_the_plain_loss_and_gradients(tiny_llama: Path) -
     assert torch.allclose(fast, plain, atol=1e-6)
     for name, p in model.named_parameters():
         if p.requires_grad:
-            assert torch.allclose(p.grad, plain_grads[name], atol=1e-6, rtol=1e-4), name
+            assert torch.allclose(grad(p), plain_grads[name], atol=1e-6, rtol=1e-4), name

@@ -16,7 +16,9 @@ KILLED_WRITER = """
 import sys, time
 from pathlib import Path
 from assistant.files import write_atomically
-write_atomically(Path(sys.argv[1]), "new text\\n" * 100_000, check=lambda temp: (print("staged", flush=True), time.sleep(60)))
+write_atomically(
+    Path(sys.argv[1]), "new text\\n" * 100_000, check=lambda temp: (print("staged", flush=True), time.sleep(60))
+)
 """
 
 
@@ -33,6 +35,7 @@ def test_a_writer_killed_midway_leaves_the_old_file_and_its_staging_is_removed_l
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
+    assert writer.stdout is not None  # stdout=subprocess.PIPE
     assert writer.stdout.readline().strip() == "staged"
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()

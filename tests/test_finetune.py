@@ -188,7 +188,7 @@ def test_the_tokenizer_template_is_trained_recorded_and_served(tiny_llama: Path,
 
 def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Path, tmp_path: Path) -> None:
     """The CUDA default (4-bit NF4 base, LoRA on top), forced on a CPU: bitsandbytes runs there, slowly."""
-    import bitsandbytes
+    from bitsandbytes.nn.modules import Linear4bit
 
     from assistant.routing.router import load_local_router
     from finetune.finetune import load_model
@@ -212,7 +212,7 @@ def test_qlora_path_trains_saves_and_routes_on_cpu(tiny_llama: Path, dataset: Pa
         )
     )
     model, _ = load_model(arguments[2], gradient_checkpointing=False)
-    assert any(isinstance(module, bitsandbytes.nn.Linear4bit) for module in model.modules())
+    assert any(isinstance(module, Linear4bit) for module in model.modules())
     train(*arguments)
     adapter = json.loads((output / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(tiny_llama)

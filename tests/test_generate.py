@@ -7,7 +7,7 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,7 +34,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def answer(arguments: str | list[dict[str, str]]) -> Reply:
+def answer(arguments: str | Sequence[Mapping[str, object]]) -> Reply:
     """A completion whose one tool call carries ``arguments`` (a list is encoded as the schema asks)."""
     if not isinstance(arguments, str):
         arguments = json.dumps({"examples": arguments})

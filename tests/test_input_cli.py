@@ -18,7 +18,7 @@ from typing import IO, Any
 import pytest
 
 from assistant.voice.samples import load_samples
-from test_audio import forged_wav
+from tests.test_audio import forged_wav
 
 VOXROUTE = Path(sys.executable).with_name("voxroute")
 PATH = "/v1/chat/completions"

@@ -93,10 +93,10 @@ def test_speech_ends_where_the_manifest_says(made: tuple[Path, list]) -> None:
 
 
 def test_the_same_seed_makes_the_same_recordings(made: tuple[Path, list], tmp_path: Path) -> None:
-    folder, records = made
+    _folder, records = made
     again = generate(tmp_path, COUNT, seed=0)
     assert [Path(r.path).name for r in again] == [Path(r.path).name for r in records]
-    for first, second in zip(records, again):
+    for first, second in zip(records, again, strict=True):
         assert Path(first.path).read_bytes() == Path(second.path).read_bytes()
         assert {**vars(first), "path": ""} == {**vars(second), "path": ""}
 

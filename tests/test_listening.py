@@ -24,9 +24,9 @@ from assistant.voice.capture import Frames, play_into
 from assistant.voice.listening import Heard, listen
 from assistant.voice.stt import load_transcriber
 from assistant.voice.tts import Speaker, synthesize_wav
-from audio_fixtures import PacedOutput, silence
+from tests.audio_fixtures import PacedOutput, Voice, silence
 
-USER = {"voice": "en-us", "wpm": 140}
+USER: Voice = {"voice": "en-us", "wpm": 140}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,8 @@ def played(
 ) -> tuple[list[Turn], list[Heard]]:
     """The turns of ``audio`` played in real time (then 1.5 s of quiet), and how each ended."""
     assistant.memory.forget()
-    frames, ends = Frames(), []
+    frames = Frames()
+    ends: list[Heard] = []
     play_into(frames, np.concatenate([silence(0.3), audio]), tail_s=1.5)
     return list(listen(frames, assistant, voice, on_heard=ends.append, speaker=speaker)), ends
 
@@ -107,7 +108,12 @@ def test_listening_ahead_turns_itself_off_when_passes_take_longer_than_the_silen
 def test_stop_silences_the_assistant_and_its_own_voice_is_never_a_turn(assistant, tmp_path, skill_context) -> None:
     skill_context()
     sinks: list[PacedOutput] = []
-    speaker = Speaker(output=lambda rate: sinks.append(PacedOutput(rate)) or sinks[-1])
+
+    def open_output(rate: int) -> PacedOutput:
+        sinks.append(PacedOutput(rate))
+        return sinks[-1]
+
+    speaker = Speaker(output=open_output)
     answer = "It is sunny in Berlin today, with a high of twenty one degrees and a light wind from the west."
     echo = read_wav(synthesize_wav(answer, tmp_path / "echo.wav"))  # its own voice, as the microphone hears it
     speaker.say(answer)
@@ -132,7 +138,12 @@ def test_a_command_during_the_assistants_answer_is_not_lost_when_speech_ends_fir
     """Capture never pauses: a command said right after the answer ends is a turn of its own."""
     skill_context()
     sinks: list[PacedOutput] = []
-    speaker = Speaker(output=lambda rate: sinks.append(PacedOutput(rate)) or sinks[-1])
+
+    def open_output(rate: int) -> PacedOutput:
+        sinks.append(PacedOutput(rate))
+        return sinks[-1]
+
+    speaker = Speaker(output=open_output)
     speaker.say("Done.")
     turns, _ = played(
         assistant, np.concatenate([silence(1.2), said("What time is it in Tokyo?", tmp_path)]), speaker=speaker

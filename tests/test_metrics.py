@@ -103,6 +103,8 @@ def test_several_calls_are_right_only_all_together_and_in_order() -> None:
 
 
 def test_wilson_interval_matches_a_known_value_and_stays_in_bounds() -> None:
-    low, high = wilson(90, 100)
+    known, none_right, all_right = wilson(90, 100), wilson(0, 10), wilson(10, 10)
+    assert known is not None and none_right is not None and all_right is not None  # n > 0: an interval
+    low, high = known
     assert low == pytest.approx(0.8256, abs=1e-3) and high == pytest.approx(0.9448, abs=1e-3)
-    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0 and wilson(0, 0) is None
+    assert none_right[0] == 0.0 and all_right[1] == 1.0 and wilson(0, 0) is None

@@ -8,10 +8,11 @@ import resource
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -36,7 +37,7 @@ FEED = (
 class Line:
     """The server's side of one response: it writes raw bytes, slowly if it likes, until the test ends."""
 
-    def __init__(self, out: BinaryIO, stop: threading.Event, sent: list[int]):
+    def __init__(self, out: BufferedIOBase, stop: threading.Event, sent: list[int]):
         self._out, self._stop, self._sent = out, stop, sent
 
     def send(self, data: bytes) -> None:
@@ -77,10 +78,8 @@ def raw_server() -> Iterator[Callable[[dict[str, Callable[[Line], None]]], RawSe
                 def _answer(self) -> None:
                     self.rfile.read(int(self.headers.get("Content-Length") or 0))
                     self.close_connection = True
-                    try:
+                    with suppress(OSError):  # the client hung up, as it should
                         routes[urlsplit(self.path).path](Line(self.wfile, stop, sent))
-                    except OSError:
-                        pass  # the client hung up, as it should
 
                 def log_message(self, format: str, *args: Any) -> None:
                     """Keep test output clean."""

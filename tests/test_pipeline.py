@@ -7,7 +7,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, TypedDict
 
 import pytest
 
@@ -21,7 +21,7 @@ from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.skill import Resolver, Skill
 from assistant.voice.audio import write_wav
 from assistant.voice.stt import load_transcriber
-from audio_fixtures import silence, speak_to_array, white_noise
+from tests.audio_fixtures import silence, speak_to_array, white_noise
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,11 @@ def test_dispatch_kills_an_isolated_skill_that_holds_the_interpreter() -> None:
 def test_dispatch_runs_the_skill_in_the_callers_context(skill_context) -> None:
     from assistant.runtime.context import current_context
 
-    seen = {}
+    class Seen(TypedDict, total=False):
+        config: Config
+        thread: str
+
+    seen: Seen = {}
 
     def where() -> str:
         """Reports the context it sees."""
@@ -148,6 +152,9 @@ def test_a_recording_file_over_max_utterance_s_is_refused_before_any_model_loads
     assert assistant._transcriber is None and assistant._router is None
 
 
+Backend = Literal["faster-whisper", "openai-whisper"]  # [voice] stt
+
+
 @pytest.fixture(scope="module")
 def pack() -> SkillPack:
     return load_pack()
@@ -159,7 +166,7 @@ def router(pack: SkillPack):
 
 
 def assistant_for(
-    pack: SkillPack, router, backend: str, tmp_path: Path, wake_word: str = "", follow_up_s: float = 0.0
+    pack: SkillPack, router, backend: Backend, tmp_path: Path, wake_word: str = "", follow_up_s: float = 0.0
 ) -> Assistant:
     config = Config(
         notes=NotesConfig(path=str(tmp_path / "notes.sqlite3")),
@@ -177,7 +184,7 @@ COMMANDS = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper"])
-def test_spoken_commands_end_to_end(pack, router, backend: str, tmp_path: Path, skill_context) -> None:
+def test_spoken_commands_end_to_end(pack, router, backend: Backend, tmp_path: Path, skill_context) -> None:
     assistant = assistant_for(pack, router, backend, tmp_path)
     skill_context(assistant.config)
     for index, (sentence, call) in enumerate(COMMANDS):
@@ -202,11 +209,12 @@ def test_faults_end_the_turn_not_the_loop(pack, router, tmp_path: Path, skill_co
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
     unreadable = assistant.handle_file(corrupt)
-    assert str(corrupt) in unreadable.error and unreadable.failed
+    assert unreadable.error is not None and str(corrupt) in unreadable.error and unreadable.failed
     missing = assistant.handle_file(tmp_path / "missing.wav")
-    assert "missing.wav" in missing.error and missing.failed
+    assert missing.error is not None and "missing.wav" in missing.error and missing.failed
     ignored = assistant.handle_text("what time is it in Tokyo")
-    assert ignored.calls == ["other()"] and "no wake word 'computer'" in ignored.error and ignored.answer == ""
+    assert ignored.error is not None and "no wake word 'computer'" in ignored.error
+    assert ignored.calls == ["other()"] and ignored.answer == ""
     assert not ignored.failed and not assistant.not_for_me(ignored)
     heard = assistant.handle_text("Computer, what time is it in Tokyo?")
     assert heard.calls == ['timecheck(location="Tokyo")'] and "Tokyo" in heard.answer and not heard.failed
@@ -224,7 +232,8 @@ def test_oversized_input_is_refused_before_any_model_runs(pack, router, tmp_path
     assert typed.error == "too long to route: 52000 characters, the most is 500 ([router] max_utterance_chars)"
     assert typed.failed
     symbols = assistant.handle_text("𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 60)  # 360 characters, several tokens each
-    assert symbols.calls == ["other()"] and symbols.error.startswith("too long to route: ") and symbols.failed
+    assert symbols.error is not None and symbols.error.startswith("too long to route: ")
+    assert symbols.calls == ["other()"] and symbols.failed
     assert symbols.error.endswith(" tokens, the most is 384") and symbols.timings["route_ms"] < 1000
     long_recording = silence(16.0)
     heard = assistant.handle_audio(long_recording)
@@ -246,7 +255,7 @@ def test_a_pack_without_other_runs_the_pipeline(tmp_path: Path, skill_context) -
     turn = assistant.handle_text("play bohemian rhapsody by queen on spotify")
     assert turn.calls[0].split("(")[0] in snips.skills and turn.answer.startswith(turn.calls[0].split("(")[0])
     refused = assistant.handle_text("x" * 501)
-    assert refused.calls == [] and refused.error.startswith("too long to route")
+    assert refused.calls == [] and refused.error is not None and refused.error.startswith("too long to route")
     outside = Dispatcher(snips).run(Call("other"))
     assert outside.error == "no skill 'other' in this pack" and outside.failed
 
@@ -303,7 +312,7 @@ def test_a_follow_up_builds_on_the_last_turn_and_changes_a_timer_instead_of_star
     assert 590 < context.timers.left(only) <= 600
     assistant.memory.forget()
     alone = assistant.handle_text("make it ten")  # no recent turn, no wake word: not for the assistant
-    assert alone.calls == ["other()"] and alone.error.startswith("no wake word")
+    assert alone.calls == ["other()"] and alone.error is not None and alone.error.startswith("no wake word")
 
 
 @pytest.mark.slow
@@ -314,7 +323,9 @@ def test_the_assistants_question_is_remembered_and_the_answer_completes_the_call
     context = skill_context(assistant.config)
     asked = assistant.handle_text("computer set a timer for a while")
     assert asked.calls == ['timer(duration="a while")'] and asked.answer.startswith("For how long?"), asked
-    assert assistant.memory.recent().asked == "For how long?" and not context.timers.timers()
+    recent = assistant.memory.recent()
+    assert recent is not None and recent.asked == "For how long?" and not context.timers.timers()
     answered = assistant.handle_text("twenty minutes")
     assert answered.calls == ['timer(duration="twenty minutes")'], answered
-    assert assistant.memory.recent().asked == "" and len(context.timers.timers()) == 1
+    recent = assistant.memory.recent()
+    assert recent is not None and recent.asked == "" and len(context.timers.timers()) == 1

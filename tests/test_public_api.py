@@ -47,7 +47,7 @@ def test_every_public_name_is_there() -> None:
     assert all(getattr(assistant, name) is not None for name in assistant.__all__)
     assert (assistant.Assistant, assistant.Turn) == (Assistant, Turn)
     with pytest.raises(AttributeError, match="no attribute 'Asistant'"):
-        _ = assistant.Asistant  # type: ignore[attr-defined]
+        _ = assistant.Asistant
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_one_line_errors_share_one_base_and_keep_their_own(error: type[Exception
 
 
 def test_a_pack_that_is_not_there_is_one_line_before_anything_loads() -> None:
-    with pytest.raises(SetupError, match="^no skill pack module 'no_such_pack' "):
+    with pytest.raises(SetupError, match=r"^no skill pack module 'no_such_pack' "):
         build_assistant(Config(), "no_such_pack")
 
 

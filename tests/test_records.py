@@ -40,7 +40,8 @@ def test_good_jsonl_reads_every_line(tmp_path: Path) -> None:
 def test_the_previous_turns_question_is_read_or_derived_and_written_back(tmp_path: Path) -> None:
     path = tmp_path / "set.jsonl"
     path.write_text(
-        '{"context": [{"user": "add a note", "call": "notes(action=\\"add\\")", "asked": "What should the note say?"}], '
+        '{"context": [{"user": "add a note", "call": "notes(action=\\"add\\")", '
+        '"asked": "What should the note say?"}], '
         '"user": "buy milk", "call": "notes(action=\\"add\\", note=\\"buy milk\\")"}\n'
         '{"context": [{"user": "a timer for a while", "call": "timer(duration=\\"a while\\")"}], '
         '"user": "ten minutes", "call": "timer(duration=\\"ten minutes\\")"}\n'
@@ -49,5 +50,6 @@ def test_the_previous_turns_question_is_read_or_derived_and_written_back(tmp_pat
         encoding="utf-8",
     )
     note, timer, done = (r.context for r in read_records(path, load_pack(), "test"))
+    assert note is not None and timer is not None and done is not None  # each record has a previous turn
     assert (note.asked, timer.asked, done.asked) == ("What should the note say?", "For how long?", "")
     assert context_record(timer)[0]["asked"] == "For how long?" and "asked" not in context_record(done)[0]

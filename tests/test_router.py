@@ -13,7 +13,15 @@ from transformers import AutoTokenizer
 from assistant.dialogue import Exchange
 from assistant.models import embedded_llm_dir
 from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
-from assistant.routing.decoding import MAX_KEPT_PREFIXES, CallMatcher
+from assistant.routing.decoding import (
+    MAX_KEPT_PREFIXES,
+    CallMatcher,
+    CTranslate2Engine,
+    Decoded,
+    Engine,
+    Progress,
+    TorchEngine,
+)
 from assistant.routing.prompting import load_template, render_prompt
 from assistant.routing.router import load_local_router
 from assistant.routing.spans import is_span
@@ -86,7 +94,7 @@ SAID = "hey, find the Café de Flore near St. Louis, please!"
 )
 def test_span_values_may_only_copy_words_of_the_utterance(span_calls: CallMatcher, text: str, accepted: bool) -> None:
     matcher = span_calls.fresh(SAID)
-    ids = span_calls.tokenizer(text, add_special_tokens=False).input_ids + [span_calls.eos_id]
+    ids = [*span_calls.tokenizer(text, add_special_tokens=False).input_ids, span_calls.eos_id]
     assert (matcher.validate_tokens(ids) == len(ids)) is accepted
     call = SPAN_PACK.parse(text)
     if accepted:
@@ -97,7 +105,7 @@ def test_span_values_may_only_copy_words_of_the_utterance(span_calls: CallMatche
 
 
 def test_without_an_utterance_span_values_are_free_text(span_calls: CallMatcher) -> None:
-    ids = span_calls.tokenizer('find(place="Paris")', add_special_tokens=False).input_ids + [span_calls.eos_id]
+    ids = [*span_calls.tokenizer('find(place="Paris")', add_special_tokens=False).input_ids, span_calls.eos_id]
     assert span_calls.fresh().validate_tokens(ids) == len(ids)
 
 
@@ -114,7 +122,7 @@ def test_quotes_and_backslashes_never_enter_a_span(
 
 def accepts(calls: CallMatcher, text: str) -> bool:
     matcher = calls.fresh()
-    ids = calls.tokenizer(text, add_special_tokens=False).input_ids + [calls.eos_id]
+    ids = [*calls.tokenizer(text, add_special_tokens=False).input_ids, calls.eos_id]
     return matcher.validate_tokens(ids) == len(ids)
 
 
@@ -142,11 +150,11 @@ def test_the_unfinished_mark_is_allowed_only_when_asked_and_parses_to_no_call(
     calls: CallMatcher, span_calls: CallMatcher, said: str | None
 ) -> None:
     for matcher in (calls, span_calls):
-        ids = matcher.tokenizer("...", add_special_tokens=False).input_ids + [matcher.eos_id]
+        ids = [*matcher.tokenizer("...", add_special_tokens=False).input_ids, matcher.eos_id]
         assert matcher.fresh(said, unfinished=True).validate_tokens(ids) == len(ids)
         assert matcher.fresh(said).validate_tokens(ids) < len(ids)
         for text in ("other()", "...other()", "other(); ..."):
-            ids = matcher.tokenizer(text, add_special_tokens=False).input_ids + [matcher.eos_id]
+            ids = [*matcher.tokenizer(text, add_special_tokens=False).input_ids, matcher.eos_id]
             assert (matcher.fresh(said, unfinished=True).validate_tokens(ids) == len(ids)) is (text == "other()")
     assert PACK.parse_calls("...") is UNFINISHED and UNFINISHED.unfinished and not UNFINISHED
     assert Calls() != UNFINISHED and str(UNFINISHED) == "..."
@@ -245,10 +253,23 @@ def test_default_pack_grammar_compiles_and_routes_with_the_shipped_router() -> N
 class CountingEngine:
     """The router's own engine, noting each prompt and how many tokens were decoded each time progress is told."""
 
-    def __init__(self, engine):
-        self.engine, self.steps, self.prompts = engine, [0], []
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.steps: list[int] = [0]
+        self.prompts: list[tuple[list[int], int]] = []
 
-    def decode(self, prompt_ids, fixed_len, matcher, max_new_tokens, deadline, progress):
+    def prepare(self, prefix_ids: list[int]) -> None:
+        self.engine.prepare(prefix_ids)
+
+    def decode(
+        self,
+        prompt_ids: list[int],
+        fixed_len: int,
+        matcher: llguidance.LLMatcher,
+        max_new_tokens: int,
+        deadline: float = float("inf"),
+        progress: Progress = lambda generated: None,
+    ) -> Decoded:
         self.prompts.append((prompt_ids, fixed_len))
 
         def counted(generated: list[int]) -> None:
@@ -374,6 +395,7 @@ def test_a_prepared_follow_up_encodes_only_its_own_words_and_decodes_the_same(en
     router.engine = counting.engine
     for n in range(MAX_KEPT_PREFIXES + 2):  # each turn's head is kept, a bounded number of them
         router.prepare(Exchange(f"the weather in Rome {n}", Calls([Call("weather", (("location", "Rome"),))])))
+    assert isinstance(router.engine, TorchEngine | CTranslate2Engine)  # the engines load_local_router makes
     assert len(router.engine._kept) <= MAX_KEPT_PREFIXES
     assert router.route("and tomorrow?", paris).text == cold.text
 

@@ -49,7 +49,7 @@ def test_decorator_keeps_the_function_and_names_it() -> None:
     assert str(SkillPack.from_skills([marked]).parse("math('1+1', 2)")) == 'math(question="1+1")'
 
 
-def _untyped(x):  # type: ignore[no-untyped-def]
+def _untyped(x):
     """Doc."""
 
 

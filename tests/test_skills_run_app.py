@@ -31,7 +31,12 @@ def test_launches_an_allowed_program_after_confirmation(skill_context, tmp_path:
     launched = tmp_path / "launched"
     questions: list[str] = []
     apps = AppsConfig(allow={"Marker  Program": marker_program(launched)})
-    skill_context(Config(apps=apps), confirm=lambda question: questions.append(question) or True)
+
+    def confirm(question: str) -> bool:
+        questions.append(question)
+        return True
+
+    skill_context(Config(apps=apps), confirm=confirm)
     assert run_app("marker   PROGRAM") == "Opening marker PROGRAM."
     assert questions == ["Open marker PROGRAM?"]
     assert wait_for(launched)

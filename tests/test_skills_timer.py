@@ -183,7 +183,8 @@ def test_ten_and_10_are_the_same_change_when_calls_are_scored() -> None:
         'timer_add(duration="2 min", name="the Egg timer")'
     )
     assert key('timer_cancel(name="all")') == key('timer_cancel(name="every")')
-    assert unresolved(pack, pack.parse('timer_change(duration="soon")')).question.startswith("How long?")
+    asked = unresolved(pack, pack.parse('timer_change(duration="soon")'))
+    assert asked is not None and asked.question.startswith("How long?")
 
 
 @pytest.mark.parametrize(
@@ -220,7 +221,12 @@ def test_names_match_as_people_say_them(said: str, name: str, key: str) -> None:
 def test_a_named_timer_rings_with_its_name(skill_context) -> None:
     rang = threading.Event()
     said: list[str] = []
-    skill_context(announce=lambda text: (said.append(text), rang.set()), ring=lambda: said.append("(ring)"))
+
+    def announce(text: str) -> None:
+        said.append(text)
+        rang.set()
+
+    skill_context(announce=announce, ring=lambda: said.append("(ring)"))
     assert timer("0.2 seconds", name="pizza") == "Pizza timer set for 0.2 seconds."
     assert rang.wait(timeout=5)
     assert said == ["(ring)", "Your pizza timer is done."]
@@ -375,7 +381,12 @@ def test_without_timers_or_the_one_named_each_command_says_so(heard: list[str], 
 
 def test_a_paused_timer_does_not_keep_say_waiting(skill_context, capsys: pytest.CaptureFixture[str]) -> None:
     rang = threading.Event()
-    board = skill_context(announce=lambda text: (time.sleep(0.2), rang.set()), ring=lambda: None).timers
+
+    def announce(text: str) -> None:
+        time.sleep(0.2)
+        rang.set()
+
+    board = skill_context(announce=announce, ring=lambda: None).timers
     timer("1 minute", name="pizza")
     timer_pause()
     timer("0.3 seconds", name="egg")

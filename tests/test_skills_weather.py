@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import pytest
 
@@ -98,7 +99,10 @@ def open_meteo(http_server, skill_context):
     server = http_server({"/v1/search": geocoding, "/v1/forecast": forecast})
 
     def configure(
-        units: str = "metric", home: str = "Berlin", geocoding_url: str | None = None, forecast_url: str | None = None
+        units: Literal["metric", "imperial"] = "metric",
+        home: str = "Berlin",
+        geocoding_url: str | None = None,
+        forecast_url: str | None = None,
     ) -> None:
         weather_config = WeatherConfig(
             units=units,

@@ -218,7 +218,7 @@ EXPECTED = ['PlayMusic(artist="queen", service="spotify")', 'GetWeather(city="pa
     ],
 )
 def test_scorer(predicted, intent, exact, tp_fp_fn):
-    scores = score(zip(EXPECTED, predicted))
+    scores = score(zip(EXPECTED, predicted, strict=True))
     assert (scores.n, scores.intent_correct, scores.exact_frames) == (3, intent, exact)
     assert (scores.true_positives, scores.false_positives, scores.false_negatives) == tp_fp_fn
     tp, fp, fn = tp_fp_fn
@@ -239,7 +239,7 @@ def test_score_cli_writes_json(tmp_path, capsys):
     predictions = tmp_path / "run.json"
     rows = [
         {"user": "u", "expected": e, "predicted": p, "correct": e == p, "latency_ms": 1.0}
-        for e, p in zip(EXPECTED, ['PlayMusic(artist="queen")', *EXPECTED[1:]])
+        for e, p in zip(EXPECTED, ['PlayMusic(artist="queen")', *EXPECTED[1:]], strict=True)
     ]
     predictions.write_text(json.dumps({"n": 3, "predictions": rows}), encoding="utf-8")
     main([str(predictions), "--json-out", str(tmp_path / "scores.json")])
@@ -262,7 +262,7 @@ def test_breakdown_says_which_intents_and_slots_fail() -> None:
         "GetWeather": {"n": 2, "exact_frame_accuracy": 0.5},
         "PlayMusic": {"n": 1, "exact_frame_accuracy": 0.0},
     }
-    assert list(details["per_slot"])[0] == "service"
+    assert next(iter(details["per_slot"])) == "service"
     assert details["per_slot"]["service"] == {
         "true_positives": 0,
         "false_positives": 1,

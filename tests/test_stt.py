@@ -22,7 +22,7 @@ from assistant.voice.stt import (
     word_error_rate,
 )
 from assistant.voice.whisper_convert import ConversionError, default_checkpoint, main, read_ct2_model
-from audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
+from tests.audio_fixtures import SENTENCES, silence, speak_to_array, white_noise
 
 pytestmark = pytest.mark.slow
 

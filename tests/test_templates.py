@@ -74,9 +74,9 @@ def test_expansion_is_seeded_and_capped(folder: Path, capsys: pytest.CaptureFixt
     first, second = build(capsys, folder)[1], build(capsys, folder)[1]
     assert first == second
     assert build(capsys, folder, "--seed", "3")[1] != first
-    _, capped, err = build(capsys, folder, "--template-cap", "5")
+    _, _capped, err = build(capsys, folder, "--template-cap", "5")
     assert "made from templates (weather_examples.txt 5)" in err
-    _, few, err = build(capsys, folder, "--template-samples", "2")
+    _, _few, err = build(capsys, folder, "--template-samples", "2")
     assert "made from templates (weather_examples.txt 4)" in err  # two sentences from each of two templates
 
 
@@ -93,7 +93,7 @@ def test_a_template_sentence_equal_to_a_written_example_is_dropped(
 ### Assistant: weather(location="Berlin", day="tomorrow")
 """,
     )
-    code, records, err = build(capsys, folder)
+    code, _records, err = build(capsys, folder)
     assert code == 1 and "is labelled" in err  # "is it going to rain" has another label in the prompt examples
     assert "weather_examples.txt" in err
 
