@@ -236,7 +236,8 @@ def headline_table(results: Results) -> str:
         (
             realtime,
             "last word → first skill called, listening ahead / waiting out the silence (p50)",
-            f"{ms(realtime.number('summary', loops[0], 'p50_ms'))} / {ms(realtime.number('summary', 'today', 'p50_ms'))}",
+            f"{ms(realtime.number('summary', loops[0], 'p50_ms'))} / "
+            f"{ms(realtime.number('summary', 'today', 'p50_ms'))}",
         ),
         (
             snips,

@@ -396,6 +396,7 @@ def _compounds(
             yield None
             continue
         if len(fallbacks) > 1 and rng.random() < TALK_ONLY_SHARE:  # talk joined with talk is not for the assistant
+            assert pack.fallback is not None  # fallbacks are the examples that call it
             parts, calls = rng.sample(fallbacks, 2), Calls([pack.fallback])
         else:
             if fallbacks and rng.random() < FALLBACK_PART_SHARE:  # a part the pack cannot do keeps its place
@@ -557,7 +558,9 @@ def _answers(
         else:  # not said at all: the skill asks for it
             asked_about = Calls([Call(call.name, tuple((k, v) for k, v in call.args if k != name))])
             said_before = " ".join(words[:-1] if word in LEAD_WORDS else words) + rest
-            asked = first_question(param.resolver.ask.format(value=""))  # as the dispatcher words it, nothing said
+            resolver = param.resolver
+            assert resolver is not None and resolver.ask is not None  # unresolvable holds only those that ask
+            asked = first_question(resolver.ask.format(value=""))  # as the dispatcher words it, nothing said
         if len(said_before.split()) < 2:
             yield None
             continue

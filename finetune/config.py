@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from trl import ModelConfig, SFTConfig, TrlParser
+from trl import ModelConfig, SFTConfig, TrlParser  # type: ignore[attr-defined]  # trl re-exports lazily, not "as X"
 
 from assistant.config import ConfigError, read_small_text
 from assistant.models import EMBEDDED_LLM
@@ -53,7 +53,8 @@ class RouterArguments:
     eval_samples: int = field(
         default=20,
         metadata={
-            "help": "Validation utterances whose calls are generated and scored (exact call) at each evaluation; 0: none."
+            "help": "Validation utterances whose calls are generated and scored (exact call) at each evaluation; "
+            "0: none."
         },
     )
     wandb_project: str = field(
@@ -63,7 +64,8 @@ class RouterArguments:
     resume: bool = field(
         default=False,
         metadata={
-            "help": "Resume from the newest complete checkpoint in --output_dir (incomplete ones are skipped and named)."
+            "help": "Resume from the newest complete checkpoint in --output_dir "
+            "(incomplete ones are skipped and named)."
         },
     )
     merge: bool = field(
@@ -122,7 +124,8 @@ class TrainParser(TrlParser):
 
     def __init__(self, description: str | None = None) -> None:
         types = (RouterArguments, SFTConfig, ModelConfig)
-        super().__init__(types, prog="finetune.py", description=description)
+        # trl's DataClassType is a NewType of Any, which no dataclass type matches unwrapped
+        super().__init__(types, prog="finetune.py", description=description)  # type: ignore[arg-type]
         self.add_argument(
             "--config",
             default=argparse.SUPPRESS,
@@ -164,6 +167,7 @@ class TrainParser(TrlParser):
     @staticmethod
     def scalar(key: str, value: Any, action: argparse.Action) -> Any:
         convert = action.type or str
+        assert callable(convert)  # the parser gives every option a function or class, never a registry name
         try:
             result = convert(value if isinstance(value, str) else str(value))
         except (TypeError, ValueError, argparse.ArgumentTypeError):

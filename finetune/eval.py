@@ -113,7 +113,9 @@ def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str 
     with use_context(SkillContext(Config())):
         for record in track(records, description=label, console=console, transient=True):
             routed = router.route(record.user, record.context)
-            same = tuple(resolved_key(pack, p) == resolved_key(pack, e) for p, e in zip(routed.calls, record.calls))
+            # strict=False: the router may predict more or fewer calls than expected; the pairs at a place are compared
+            pairs = zip(routed.calls, record.calls, strict=False)
+            same = tuple(resolved_key(pack, p) == resolved_key(pack, e) for p, e in pairs)
             predictions.append(
                 Prediction(
                     record.user, record.calls, routed.calls, routed.error is None, routed.latency_ms, routed.text, same

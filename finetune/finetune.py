@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trl import ModelConfig, SFTConfig
+from trl import ModelConfig, SFTConfig  # type: ignore[attr-defined]  # trl re-exports lazily, not "as X"
 
 from assistant.config import ConfigError
 from assistant.files import write_atomically
@@ -72,8 +72,9 @@ def load_model(model_args: ModelConfig, gradient_checkpointing: bool) -> tuple[A
     """(model, tokenizer) as ``model_args`` says; a quantized base is made ready for QLoRA."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import get_quantization_config
+    from trl import get_quantization_config  # type: ignore[attr-defined]  # trl re-exports lazily, not "as X"
 
+    assert model_args.model_name_or_path is not None  # defaults() names the embedded model
     path = resolve_base_model(model_args.model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path, revision=model_args.model_revision)
     if tokenizer.pad_token is None:
@@ -186,7 +187,7 @@ def resume_checkpoint(output: Path) -> tuple[Path | None, list[Path]]:
     """
     from transformers.trainer import TRAINER_STATE_NAME
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-    from transformers.utils import (
+    from transformers.utils import (  # type: ignore[attr-defined]  # re-exported without "as X"
         ADAPTER_SAFE_WEIGHTS_NAME,
         ADAPTER_WEIGHTS_NAME,
         SAFE_WEIGHTS_INDEX_NAME,
@@ -275,7 +276,7 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     """Train, save the adapter with its manifest into ``output_dir``, and return that folder."""
     from datasets import Dataset
     from transformers.trainer_utils import IntervalStrategy
-    from trl import get_peft_config
+    from trl import get_peft_config  # type: ignore[attr-defined]  # trl re-exports lazily, not "as X"
 
     from finetune.shared_prefix import CompletionOnlySFTTrainer
 
@@ -293,11 +294,13 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
             f"max_length={training.max_length} is shorter than the longest training example "
             f"({longest} tokens, prompt included): raise --max_length"
         )
+    assert isinstance(training.report_to, list)  # TrainingArguments.__post_init__ makes it a list
     use_wandb = "wandb" in training.report_to
     if use_wandb:
         os.environ.setdefault("WANDB_PROJECT", script.wandb_project)
         if script.wandb_entity:
             os.environ.setdefault("WANDB_ENTITY", script.wandb_entity)
+    assert training.output_dir is not None  # TrainingArguments.__post_init__ fills in a default
     output = Path(training.output_dir)
     if not validation_records:
         training.eval_strategy = IntervalStrategy.NO  # nothing to evaluate on
@@ -348,6 +351,9 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     if use_wandb:
         log_artifacts(script, model_args, output)
     if script.merge:
+        from peft import PeftModel
+
+        assert isinstance(trainer.model, PeftModel)  # use_peft (a default): the trainer wrapped the model
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(output / "merged")
         tokenizer.save_pretrained(output / "merged")

@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from openai.types.chat import (
+    ChatCompletionMessageParam,
+    ChatCompletionNamedToolChoiceParam,
+    ChatCompletionToolParam,
+)
 
 from assistant.errors import VoxrouteError
 from assistant.files import write_atomically
@@ -33,7 +38,7 @@ from assistant.runtime.pack import SkillPack
 from assistant.runtime.skill import Skill
 
 TOOL_NAME = "add_examples"
-TOOL: dict[str, Any] = {
+TOOL: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": TOOL_NAME,
@@ -59,7 +64,7 @@ TOOL: dict[str, Any] = {
         },
     },
 }
-TOOL_CHOICE: dict[str, Any] = {"type": "function", "function": {"name": TOOL_NAME}}
+TOOL_CHOICE: ChatCompletionNamedToolChoiceParam = {"type": "function", "function": {"name": TOOL_NAME}}
 AVOID_SAMPLE = 40
 DEFAULT_MODEL = "gpt-4o-mini"
 _TYPE_WORDS = {str: "text", int: "a whole number", float: "a number", bool: "True or False"}
@@ -113,14 +118,17 @@ def signature_rules(skill: Skill) -> str:
         elif param.default is None:
             need = "optional: leave it out unless the person says it"
         else:
-            need = f"optional, default {format_literal(param.default)}: leave it out unless the person asks for another value"
+            need = (
+                f"optional, default {format_literal(param.default)}: "
+                "leave it out unless the person asks for another value"
+            )
         lines.append(f"- {param.name}: {kind}; {need}")
     return "\n".join(lines)
 
 
 def build_messages(
     example_file: ExampleFile, pack: SkillPack, generated: Sequence[str], count: int, rng: random.Random
-) -> list[dict[str, str]]:
+) -> list[ChatCompletionMessageParam]:
     """The chat messages of one request: the skill, its argument rules, its prompt examples, and a
     sample of the file's other examples and of those ``generated`` so far, not to be repeated (a
     different sample each request, drawn from ``rng``)."""
@@ -141,7 +149,7 @@ def build_messages(
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def request(client: openai.OpenAI, model: str, messages: list[dict[str, str]]) -> Any:
+def request(client: openai.OpenAI, model: str, messages: list[ChatCompletionMessageParam]) -> Any:
     """One chat completion forced through the tool. The client (:func:`assistant.web.openai_client`)
     has retried timeouts, connection errors, 429 and 5xx, waiting as Retry-After says; what still fails is final."""
     try:

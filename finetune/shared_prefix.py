@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trl import SFTTrainer
+from trl import SFTTrainer  # type: ignore[attr-defined]  # trl re-exports lazily, not "as X"
 
 IGNORE = -100
 
@@ -110,6 +110,7 @@ class CompletionOnlySFTTrainer(SFTTrainer):
             # Wrapped for several processes (DDP under accelerate launch): the wrapper's forward arms the gradient
             # all-reduce, which completion_loss, calling the modules inside, would bypass; the plain step runs.
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        assert self.model is not None  # a trainer is built with its model
         mode = "train" if self.model.training else "eval"
         loss, logits, targets = completion_loss(model, inputs, num_items_in_batch)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:

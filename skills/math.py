@@ -188,36 +188,32 @@ def _round(value: int | float, digits: int = 0) -> int | float:
     return round(value, digits) if digits else round(value)
 
 
-FUNCTIONS = {
-    name: _bounded(function)
-    for name, function in {
-        "sqrt": m.sqrt,
-        "abs": abs,
-        "round": _round,
-        "floor": m.floor,
-        "ceil": m.ceil,
-        "log": m.log,
-        "sin": m.sin,
-        "cos": m.cos,
-        "tan": m.tan,
-    }.items()
+_UNBOUNDED_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": m.sqrt,
+    "abs": abs,
+    "round": _round,
+    "floor": m.floor,
+    "ceil": m.ceil,
+    "log": m.log,
+    "sin": m.sin,
+    "cos": m.cos,
+    "tan": m.tan,
 }
+FUNCTIONS = {name: _bounded(function) for name, function in _UNBOUNDED_FUNCTIONS.items()}
 
 
-OPERATORS = {
-    node: _bounded(function)
-    for node, function in {
-        ast.Add: operator.add,
-        ast.Sub: operator.sub,
-        ast.Mult: operator.mul,
-        ast.Div: operator.truediv,
-        ast.FloorDiv: operator.floordiv,
-        ast.Mod: operator.mod,
-        ast.Pow: _power,
-        ast.USub: operator.neg,
-        ast.UAdd: operator.pos,
-    }.items()
+_UNBOUNDED_OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: _power,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
 }
+OPERATORS = {node: _bounded(function) for node, function in _UNBOUNDED_OPERATORS.items()}
 
 
 def _evaluate(expression: str) -> object:

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from typing import Annotated
 
@@ -70,11 +71,11 @@ def run_app(
 
 def _launch(argv: list[str]) -> None:
     """Start a program detached from us (its own session or process group), without a shell."""
-    if os.name == "nt":
-        detach = {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}
-    else:
-        detach = {"start_new_session": True}
     quiet = subprocess.DEVNULL
-    process = subprocess.Popen(argv, shell=False, stdin=quiet, stdout=quiet, stderr=quiet, **detach)
+    if sys.platform == "win32":  # os.name == "nt", spelt so mypy knows the Windows-only flags
+        detach = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        process = subprocess.Popen(argv, shell=False, stdin=quiet, stdout=quiet, stderr=quiet, creationflags=detach)
+    else:
+        process = subprocess.Popen(argv, shell=False, stdin=quiet, stdout=quiet, stderr=quiet, start_new_session=True)
     # Reap it when it exits, so it leaves no zombie behind.
     threading.Thread(target=process.wait, daemon=True).start()

@@ -137,6 +137,7 @@ def timer(duration: Duration, name: Name | None = None) -> str:
     refusal = _refusal(seconds, duration)
     if refusal:
         return refusal
+    assert seconds is not None  # _refusal refuses None
     # Alarm threads do not inherit context variables: take the context now.
     context = current_context()
     named = timer_name(name) if name else ""
@@ -282,7 +283,10 @@ def _seconds_for(timer: Countdown, duration: str) -> float | str:
     resolved = parse_new_duration(duration)
     seconds = resolved[1] * timer.unit_s if isinstance(resolved, tuple) else resolved
     refusal = _refusal(seconds, duration)
-    return seconds if refusal is None else refusal
+    if refusal is not None:
+        return refusal
+    assert seconds is not None  # _refusal refuses None
+    return seconds
 
 
 def _ringer(context: SkillContext) -> Callable[[Countdown], None]:

@@ -73,7 +73,7 @@ def previous_turn_cost(router: Any, records: list[Record]) -> dict[str, Any]:
     prepared, unprepared = [], []
     for n, record in enumerate(records):
 
-        def after_turn() -> tuple[Any, Any]:
+        def after_turn(record: Record = record) -> tuple[Any, Any]:  # this iteration's record, bound
             cold = router.route(record.user, record.context)
             router.prepare(record.context)
             return cold, router.route(record.user, record.context)
@@ -106,7 +106,7 @@ def finished_judgements(router: Any, records: list[Record], pack: SkillPack) -> 
         "cut_called_unfinished": sum(unfinished) / len(unfinished) if unfinished else None,
         "cut_n": len(cuts),
         "cut_ci95": wilson(sum(unfinished), len(unfinished)),
-        "cut_called_finished": [cut for cut, said in zip(cuts, unfinished) if not said],
+        "cut_called_finished": [cut for cut, said in zip(cuts, unfinished, strict=True) if not said],
     }
 
 

@@ -113,6 +113,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
     one_thread = load_local_router(pack, adapter, threads=1)
     one_thread.route(transcripts[0])
 
+    calls: list[str]
     stt_ms, route_ms, e2e_ms, tokens_per_s, transcripts, calls = [], [], [], [], [], []
     free_ms, one_thread_ms, compile_ms = [], [], []
     for _ in range(repeats):
@@ -161,7 +162,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
         "baseline_tokens_per_s": percentiles(baseline_tokens),
         "router_speedup_p50": statistics.median(baseline_ms) / statistics.median(route_ms),
         "wer": word_error_rate([s["text"] for s in samples], transcripts),
-        "calls_as_expected": sum(call == s["call"] for call, s in zip(calls, samples)),
+        "calls_as_expected": sum(call == s["call"] for call, s in zip(calls, samples, strict=True)),  # one a sample
         "peak_rss_mb_runtime": rss_runtime,
         "peak_rss_mb_with_baseline": peak_rss_mb(),
     }

@@ -169,7 +169,9 @@ def make_loop(name: str, assistant: Assistant) -> Loop | str:
             raise
         return "assistant/voice/listening.py is not on this branch yet"
     _, _, turn_end = name.partition(":")
-    settings = {"early_s": EARLY_S, "silence_s": SILENCE_S} | ({"turn_end": turn_end} if turn_end else {})
+    settings: dict[str, Any] = {"early_s": EARLY_S, "silence_s": SILENCE_S} | (
+        {"turn_end": turn_end} if turn_end else {}
+    )
     try:
         voice = dataclasses.replace(assistant.config.voice, **settings)
     except TypeError as error:
@@ -186,6 +188,7 @@ def heard(turns: list[Turn]) -> list[Turn]:
 def listen_once(clip: Clip, loop: Loop, stages: Stages, limit_s: float, acting: set[str]) -> dict[str, Any]:
     """Play ``clip`` into a loop and time it; a loop still busy ``limit_s`` after the playback is given up."""
     audio = read_wav(clip.path)
+    turns: list[Turn]
     frames, turns, failure = Frames(), [], []
 
     def work() -> None:

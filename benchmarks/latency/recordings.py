@@ -170,6 +170,7 @@ def plan(count: int = COUNT, seed: int = 0, commands: list[tuple[str, str]] | No
     commands = commands if commands is not None else load_commands()
     rng = np.random.default_rng(seed)
     pools: dict[str | None, list[tuple[tuple[str, ...], str]]] = {None: [((text,), call) for text, call in commands]}
+    kind: str | None  # a pause kind; None: the whole command
     for text, call in commands:
         for kind, parts in splits(text, call).items():
             pools.setdefault(kind, []).append((parts, call))

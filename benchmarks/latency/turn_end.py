@@ -55,7 +55,8 @@ def run(adapter: Path, limit: int | None = None) -> dict[str, Any]:
         if clip.resume_s is not None and clip.pause_s is not None:
             cut_s = clip.resume_s - clip.pause_s
             pieces.append((f"cut, {clip.pause_kind}", clip.name, audio[: round(cut_s * SAMPLE_RATE)]))
-    rows, router_ms, smart_ms = [], [], []
+    rows: list[dict[str, Any]] = []  # JSON rows: names, a transcript and each judge's verdict
+    router_ms, smart_ms = [], []
     for case, name, audio in pieces:
         start = time.perf_counter()
         transcript = assistant.recognise(audio)

@@ -73,7 +73,7 @@ def read_split(folder: Path) -> list[Utterance]:
     )
     if not len(words) == len(tags) == len(labels):
         raise ValueError(f"{folder}: seq.in, seq.out and label have different line counts")
-    lines = enumerate(zip(words, tags, labels), start=1)
+    lines = enumerate(zip(words, tags, labels, strict=True), start=1)  # counts checked equal above
     return [_utterance(w.split(), t.split(), label.strip(), f"{folder}:{n}") for n, (w, t, label) in lines]
 
 
@@ -82,7 +82,7 @@ def _utterance(words: list[str], tags: list[str], intent: str, where: str) -> Ut
         raise ValueError(f"{where}: {len(words)} words but {len(tags)} tags")
     spans: list[tuple[str, list[str]]] = []
     previous = "O"
-    for word, tag in zip(words, tags):
+    for word, tag in zip(words, tags, strict=True):  # lengths checked equal above
         if tag.startswith("B-"):
             spans.append((tag[2:], [word]))
         elif tag.startswith("I-") and previous in (f"B-{tag[2:]}", tag):
@@ -134,7 +134,8 @@ def records(utterances: list[Utterance], pack: SkillPack, split: str) -> list[di
 
 
 def prompt_examples(utterances: list[Utterance], count: int = PROMPT_EXAMPLE_COUNT) -> list[Utterance]:
-    """Pick ``count`` utterances greedily: each adds the most slot names not yet shown (then most slots, fewest words)."""
+    """Pick ``count`` utterances greedily: each adds the most slot names not yet shown (then most slots,
+    fewest words)."""
     chosen: list[Utterance] = []
     shown: set[str] = set()
     for _ in range(min(count, len(utterances))):

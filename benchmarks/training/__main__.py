@@ -74,7 +74,7 @@ def run(
     """One variant's throughput: trl's plain SFTTrainer on random batches, or voxroute's step."""
     import torch
     from datasets import Dataset
-    from trl import SFTTrainer, get_peft_config
+    from trl import SFTTrainer, get_peft_config  # type: ignore[attr-defined]  # trl re-exports lazily, not "as X"
 
     from finetune.shared_prefix import CompletionOnlySFTTrainer
 
@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     flags = ["--config", args.config, "--data", args.data]
     script, training, model_args = parse_args(flags)
+    assert model_args.model_name_or_path is not None  # the config, or finetune's defaults, names the base model
     pack = load_pack(script.skills)
     tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(model_args.model_name_or_path))
     template = training_template(script.template, tokenizer)
