@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -93,26 +92,41 @@ def voxroute(
     )
 
 
+# Linux carries a process's peak RSS across fork and exec, so a child of this (large) test process would
+# report this process's peak: a small launcher starts voxroute and reports the peak of that child alone.
+LAUNCHER = """
+import os, subprocess, sys, threading
+child = subprocess.Popen(sys.argv[2:])
+threading.Timer(110, child.kill).start()
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+os._exit(0)  # the watchdog timer is no reason to wait
+"""
+
+
 def measured(tmp_path: Path, args: list[str], stdin: Path = Path(os.devnull)) -> tuple[int, str, str, float, int]:
     """Run voxroute with ``stdin`` from a file: exit status, stdout, stderr, seconds, and its own peak RSS in KiB
-    (os.wait4 reports that child's, whatever other tests ran before)."""
-    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    (measured by a small launcher, whatever other tests ran before in this process)."""
+    out, err, report = tmp_path / "stdout.txt", tmp_path / "stderr.txt", tmp_path / "usage.txt"
     start = time.monotonic()
     with stdin.open("rb") as typed, out.open("wb") as stdout, err.open("wb") as stderr:
-        child = subprocess.Popen(
-            [str(VOXROUTE), *args], stdin=typed, stdout=stdout, stderr=stderr, env=environment(tmp_path)
+        subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(report), str(VOXROUTE), *args],
+            stdin=typed,
+            stdout=stdout,
+            stderr=stderr,
+            env=environment(tmp_path),
+            timeout=120,
+            check=False,
         )
-        watchdog = threading.Timer(120, child.kill)
-        watchdog.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        watchdog.cancel()
-        child.returncode = os.waitstatus_to_exitcode(status)
+    status, peak_kib = (int(field) for field in report.read_text(encoding="utf-8").split())
     return (
-        child.returncode,
+        status,
         out.read_text(encoding="utf-8"),
         err.read_text(encoding="utf-8"),
         time.monotonic() - start,
-        usage.ru_maxrss,
+        peak_kib,
     )
 
 
