@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 SAMPLE_RATE = 16000
 FRAME = 512  # Silero's window at 16 kHz: 32 ms
 FRAME_S = FRAME / SAMPLE_RATE
+SPEECH_THRESHOLD = 0.5  # Silero's speech probability; quiet is below it less 0.15 (its hysteresis)
 WAV_MIN_RATE, WAV_MAX_RATE = 8000, 192000  # Hz: a 1 Hz header would be resampled 16,000-fold
 WAV_MAX_CHANNELS = 8
 WAV_WIDTHS = (1, 2, 3, 4)  # bytes per sample: 8-bit unsigned, 16/24/32-bit signed PCM
@@ -177,7 +178,7 @@ class Utterance:
     voiced one, how many were voiced, and how many have been quiet since the last voiced one
     (quiet is below ``threshold - 0.15``: Silero's hysteresis)."""
 
-    def __init__(self, detector: SpeechDetector, threshold: float = 0.5, pad_s: float = 0.3):
+    def __init__(self, detector: SpeechDetector, threshold: float = SPEECH_THRESHOLD, pad_s: float = 0.3):
         self.detector, self.threshold = detector, threshold
         self.pad = max(1, round(pad_s / FRAME_S))
         self._pre_roll: deque[np.ndarray] = deque(maxlen=self.pad)
@@ -238,7 +239,7 @@ def frames_of(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 def segment(
     blocks: Iterable[np.ndarray],
     detector: SpeechDetector | None = None,
-    threshold: float = 0.5,
+    threshold: float = SPEECH_THRESHOLD,
     silence_s: float = 0.7,
     min_speech_s: float = 0.25,
     max_s: float = 15.0,

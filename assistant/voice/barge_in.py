@@ -22,7 +22,7 @@ from collections import deque
 
 import numpy as np
 
-from assistant.voice.audio import FRAME_S, SpeechDetector
+from assistant.voice.audio import FRAME_S, SPEECH_THRESHOLD, SpeechDetector
 from assistant.voice.stt import Transcriber
 
 STOP_PHRASES = ("stop", "cancel", "quiet", "enough", "shut up")
@@ -48,7 +48,7 @@ class BargeIn:
         transcriber: Transcriber,
         wake_word: str = "",
         detector: SpeechDetector | None = None,
-        threshold: float = 0.5,
+        threshold: float = SPEECH_THRESHOLD,
         quiet_s: float = 0.2,
         max_s: float = 1.5,
         pad_s: float = 0.3,

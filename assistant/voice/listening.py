@@ -39,13 +39,12 @@ import numpy as np
 from assistant.config import VoiceConfig
 from assistant.pipeline import Assistant, RoutedAhead, Turn
 from assistant.timing import elapsed_ms
-from assistant.voice.audio import SAMPLE_RATE, SpeechDetector, Utterance
+from assistant.voice.audio import SAMPLE_RATE, SPEECH_THRESHOLD, SpeechDetector, Utterance
 from assistant.voice.barge_in import BargeIn
 from assistant.voice.tts import Speaker
 
 log = logging.getLogger(__name__)
 
-THRESHOLD = 0.5  # Silero's speech probability; quiet is below THRESHOLD - 0.15 (its hysteresis)
 PRE_ROLL_S = 0.3  # audio kept before the first voiced frame
 MIN_SPEECH_S = 0.25  # shorter voiced stretches are blips
 SLOW_PASSES = 2  # passes in a row slower than the silence window before listening ahead turns off
@@ -215,7 +214,7 @@ class Listener:
             passes.close()
 
     def _turns(self, events: queue.Queue[_Event], passes: _Passes) -> Iterator[Heard]:
-        said = Utterance(self.detector, THRESHOLD, PRE_ROLL_S)
+        said = Utterance(self.detector, SPEECH_THRESHOLD, PRE_ROLL_S)
         utterance = 0  # numbers the utterances said; a pass belongs to one (see _Job)
         passed: _Pass | None = None  # the latest pass of what was said, up to its last voiced frame
         settling: Heard | None = None  # a turn that ended early, while the silence window runs on

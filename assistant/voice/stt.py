@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.voice.audio import FRAME, FRAME_S, SAMPLE_RATE, SpeechDetector, trim_silence
+from assistant.voice.audio import FRAME_S, SAMPLE_RATE, SPEECH_THRESHOLD, SpeechDetector, frames_of, trim_silence
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 # The same decoding for both backends (see the module docstring).
@@ -36,7 +36,7 @@ MIN_SPEECH_S = 0.1
 CONTEXTS = ("audio", "30s")  # what the encoder sees: the command itself, or Whisper's whole 30 s window
 WINDOW_S, TAIL_S, MIN_WINDOW_S = 30, 0.5, 8  # Whisper's window; the short one's silence after a command, least length
 MAX_TOKENS = 224  # Whisper's own limit for one window's text
-MIN_VOICED_S, VOICED_THRESHOLD = 0.2, 0.5  # Silero VAD: less speech than this is not recognised
+MIN_VOICED_S = 0.2  # Silero VAD: less speech than this is not recognised
 TOKENS_PER_VOICED_S, MIN_TEXT_TOKENS = 10, 16  # the most text a second of speech can hold (fast speech: ~5)
 MIN_REPEATS = 3  # a phrase said this many times in a row is kept once
 NO_SPEECH_THRESHOLD, LOGPROB_THRESHOLD = 0.6, -1.0  # faster-whisper's defaults
@@ -49,17 +49,16 @@ class Transcriber(Protocol):
 
 
 class SpeechGate:
-    """Seconds of speech in a clip by Silero VAD, so silence and noise never reach a prompted Whisper."""
+    """Seconds of speech in a clip by Silero VAD, so that silence and noise never reach Whisper."""
 
     def __init__(self) -> None:
         self._detector = SpeechDetector()
         self._lock = threading.Lock()
 
     def voiced_s(self, audio: np.ndarray) -> float:
-        frames = audio[: audio.size // FRAME * FRAME].reshape(-1, FRAME)
         with self._lock:
             self._detector.reset()
-            voiced = sum(self._detector(frame) >= VOICED_THRESHOLD for frame in frames)
+            voiced = sum(self._detector(frame) >= SPEECH_THRESHOLD for frame in frames_of([audio]))
         return float(voiced * FRAME_S)
 
 
