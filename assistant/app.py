@@ -85,6 +85,6 @@ def build_assistant(
         pack,
         config,
         router_factory(pack, config),
-        lambda: load_transcriber(voice.stt, voice.stt_model, voice.stt_context),
+        lambda: load_transcriber(voice.stt, voice.stt_model, voice.stt_context, pack if voice.stt_vocabulary else None),
         on_stage,
     )

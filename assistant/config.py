@@ -228,6 +228,9 @@ class VoiceConfig:
         "audio",
         doc='What faster-whisper\'s encoder sees: "audio" (the command, at least 8 s: cost follows length) or "30s".',
     )
+    stt_vocabulary: bool = setting(
+        True, doc="Tell speech recognition the skill pack's fixed choices (Literal values), so they are heard."
+    )
     silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True, high=10.0)
     early_s: float = setting(
         0.25,

@@ -21,7 +21,9 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.runtime.pack import SkillPack
 from assistant.voice.audio import FRAME_S, SAMPLE_RATE, SPEECH_THRESHOLD, SpeechDetector, frames_of, trim_silence
+from assistant.voice.vocabulary import copies_prompt, recognition_prompt
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 # The same decoding for both backends (see the module docstring).
@@ -85,7 +87,9 @@ class FasterWhisperTranscriber:
     and the text are faster-whisper's own; ``context="30s"`` is faster-whisper's ``transcribe``.
     """
 
-    def __init__(self, model: str | None = None, cpu_threads: int = 2, context: str = "audio") -> None:
+    def __init__(
+        self, model: str | None = None, cpu_threads: int = 2, context: str = "audio", pack: SkillPack | None = None
+    ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -109,6 +113,13 @@ class FasterWhisperTranscriber:
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._gate = SpeechGate()
         self._silent_window = self._encode(np.zeros(0, dtype=np.float32), WINDOW_S) if context == "audio" else None
+        self.prompt = recognition_prompt(pack, lambda text: len(self._prompt_tokens(text))) if pack else ""
+        # A prompt is text said before the audio: Whisper's "previous text" marker, then its tokens.
+        self._prompted = [self._tokenizer.sot_prev, *self._prompt_tokens(self.prompt)] if self.prompt else []
+
+    def _prompt_tokens(self, text: str) -> list[int]:
+        tokens: list[int] = self._tokenizer.encode(" " + text.strip())
+        return tokens
 
     def transcribe(self, audio: np.ndarray) -> str:
         prepared = _prepare(audio, self._gate)
@@ -116,11 +127,13 @@ class FasterWhisperTranscriber:
             return ""
         audio, most_tokens = prepared
         if self.context == "30s" or audio.size > (WINDOW_S - TAIL_S) * SAMPLE_RATE:
-            segments, _info = self.model.transcribe(audio, **DECODING, max_new_tokens=most_tokens)
+            segments, _info = self.model.transcribe(
+                audio, **DECODING, max_new_tokens=most_tokens, initial_prompt=self.prompt or None
+            )
             text = " ".join(segment.text.strip() for segment in segments)
         else:
             text = self._transcribe_short(audio, most_tokens)
-        return without_repeats(text.strip())
+        return heard(text, self.prompt)
 
     def _encode(self, audio: np.ndarray, seconds: int) -> np.ndarray:
         """Whisper's encoder output for ``audio`` padded with zeros to ``seconds``: (1, 50 per second, width)."""
@@ -142,11 +155,12 @@ class FasterWhisperTranscriber:
         command = self._encode(audio, seconds)
         window = np.concatenate([command, self._silent_window[:, command.shape[1] :]], axis=1)
         encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(window))
+        start = [*self._prompted, *self._start]
         result = self.model.model.generate(
             encoded,
-            [self._start],
+            [start],
             beam_size=DECODING["beam_size"],
-            max_length=len(self._start) + most_tokens,
+            max_length=len(start) + most_tokens,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
@@ -163,14 +177,17 @@ class FasterWhisperTranscriber:
 class OpenAIWhisperTranscriber:
     """openai-whisper on CPU in float32; ``model`` is a checkpoint path or a model name (names download)."""
 
-    def __init__(self, model: str | None = None) -> None:
+    def __init__(self, model: str | None = None, pack: SkillPack | None = None) -> None:
         import whisper
+        from whisper.tokenizer import get_tokenizer
 
         from assistant.voice.whisper_convert import converted_checkpoint
 
         self._whisper = whisper
         self.model = whisper.load_model(model or str(converted_checkpoint()), device="cpu")
         self._gate = SpeechGate()
+        tokenizer = get_tokenizer(self.model.is_multilingual, language="en", task="transcribe")
+        self.prompt = recognition_prompt(pack, lambda text: len(tokenizer.encode(" " + text.strip()))) if pack else ""
 
     def transcribe(self, audio: np.ndarray) -> str:
         prepared = _prepare(audio, self._gate)
@@ -178,9 +195,22 @@ class OpenAIWhisperTranscriber:
             return ""
         audio, most_tokens = prepared
         result = self._whisper.transcribe(
-            self.model, audio, **DECODING, fp16=False, verbose=None, sample_len=most_tokens
+            self.model,
+            audio,
+            **DECODING,
+            fp16=False,
+            verbose=None,
+            sample_len=most_tokens,
+            initial_prompt=self.prompt or None,
         )
-        return without_repeats(str(result["text"]).strip())
+        return heard(str(result["text"]), self.prompt)
+
+
+def heard(text: str, prompt: str) -> str:
+    """What was said, from Whisper's text: its loops cut (:func:`without_repeats`), and nothing when the
+    text is the prompt heard back (:func:`~assistant.voice.vocabulary.copies_prompt`)."""
+    text = without_repeats(text.strip())
+    return "" if prompt and copies_prompt(text, prompt) else text
 
 
 def without_repeats(text: str) -> str:
@@ -224,13 +254,16 @@ def without_closing_punctuation(text: str) -> str:
     return text.rstrip(" .?!…")
 
 
-def load_transcriber(backend: str = "faster-whisper", model: str | None = None, context: str = "audio") -> Transcriber:
+def load_transcriber(
+    backend: str = "faster-whisper", model: str | None = None, context: str = "audio", pack: SkillPack | None = None
+) -> Transcriber:
     """Load a Whisper backend (``faster-whisper`` or ``openai-whisper``) for CPU inference; ``context``
-    is faster-whisper's encoder context (see :class:`FasterWhisperTranscriber`)."""
+    is faster-whisper's encoder context (see :class:`FasterWhisperTranscriber`); with a ``pack``, recognition
+    is told the pack's closed vocabularies (:mod:`assistant.voice.vocabulary`)."""
     if backend == "faster-whisper":
-        return FasterWhisperTranscriber(model, context=context)
+        return FasterWhisperTranscriber(model, context=context, pack=pack)
     if backend == "openai-whisper":
-        return OpenAIWhisperTranscriber(model)
+        return OpenAIWhisperTranscriber(model, pack=pack)
     raise ValueError(f"unknown speech-to-text backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
