@@ -14,20 +14,19 @@ import sys
 import threading
 from typing import Annotated
 
-from rapidfuzz import fuzz, process
-
 from assistant.config import config_path, spoken_key
 from assistant.runtime.context import current_context
 from assistant.runtime.example_files import utterance_key
+from assistant.runtime.names import closest_name
 from assistant.runtime.skill import Resolver, Span, skill
 
 # Words people put around a program's name: "open my email client thunderbird", "the calculator app".
 FILLER = re.compile(r"\b(the|my|a|an|app|apps|application|program|programme|please|for me)\b")
-MATCH_SCORE = 85  # rapidfuzz WRatio (0-100) a spoken name needs to select an allow-list entry
 
 
 def find_program(spoken: str) -> str | None:
-    """The allow-list entry a spoken program name means: exact, else fuzzy (rapidfuzz); None if none is close."""
+    """The allow-list entry a spoken program name means: exact, else by spelling or sound
+    (:func:`~assistant.runtime.names.closest_name`); None if none is close."""
     allow = current_context().config.apps.allow
     key = spoken_key(spoken)
     if key in allow:
@@ -35,8 +34,7 @@ def find_program(spoken: str) -> str | None:
     bare = " ".join(FILLER.sub(" ", utterance_key(key)).split())
     if bare in allow:
         return bare
-    best = process.extractOne(bare, list(allow), scorer=fuzz.WRatio, score_cutoff=MATCH_SCORE) if bare else None
-    return best[0] if best else None
+    return closest_name(bare, allow)
 
 
 @skill
