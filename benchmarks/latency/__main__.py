@@ -8,6 +8,7 @@ ratio measured side by side; so do the same router with its span markers dropped
 compiled once, values free), which prices the per-request span grammar, and the same router
 decoding with one thread instead of two. Prints a table and writes JSON.
 
+``--steps`` counts the decode steps the call grammar forces (:mod:`benchmarks.latency.steps`).
 ``--realtime`` plays recordings in real time into the listening loops instead and measures last
 word → first skill called (:mod:`benchmarks.latency.realtime`); ``--turn-end`` scores the judges
 that may end a turn early (:mod:`benchmarks.latency.turn_end`).
@@ -39,11 +40,12 @@ from assistant.routing.router import (
     load_local_router,
     merged_model_dir,
 )
+from assistant.runtime.pack import REPO_ROOT
 from assistant.timing import elapsed_ms, percentile
 from assistant.voice.audio import read_wav
 from assistant.voice.samples import load_samples
 from assistant.voice.stt import load_transcriber, word_error_rate
-from benchmarks.latency import realtime, turn_end
+from benchmarks.latency import realtime, steps, turn_end
 
 OUT = Path(__file__).resolve().parent / "results.json"
 
@@ -227,9 +229,19 @@ def main(argv: list[str] | None = None) -> None:
         default=realtime.TIME_LIMIT_S,
         help="with --realtime: seconds a loop may stay busy after a recording ends (default: %(default)s)",
     )
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="count the decode steps the grammar forces on the independent sets, and time the first call",
+    )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, not {args.limit}")
+    if args.steps:
+        result = steps.run(args.adapter, REPO_ROOT / "benchmarks" / "router", args.limit)
+        steps.show(result)
+        write_atomically(args.out or steps.OUT, json.dumps(result, indent=2) + "\n")
+        return
     if args.turn_end:
         result = turn_end.run(args.adapter, args.limit)
         turn_end.show(result)
