@@ -1,0 +1,118 @@
+"""The barista benchmark's parts on the real recordings: the pack is the benchmark's grammar, the mix is the
+benchmark's mix, the score is the benchmark's score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from assistant import load_pack
+from assistant.routing.calls import RawCall
+from assistant.runtime.example_files import read_example_file
+from assistant.voice.audio import read_wav
+from benchmarks.barista.__main__ import PICOVOICE, noise_clips, recordings
+from benchmarks.barista.mix import FRAME, max_frame_energy, mix, noise_scale, noise_segment
+from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share, whisper_normalizer
+
+pytestmark = pytest.mark.skipif(not PICOVOICE.is_dir(), reason="the recordings live in ../shared/data/picovoice")
+EXAMPLES = Path(__file__).resolve().parents[1] / "benchmarks" / "barista" / "examples"
+PACK = load_pack("benchmarks.barista.skills", EXAMPLES)
+CLIP = "3d13959a-4c40-4af9-bc07-5d15ff4e36c3.wav"
+
+
+def test_the_pack_takes_the_grammars_slots_and_values_as_its_choices() -> None:
+    grammar = yaml.safe_load((PICOVOICE / "coffee_maker.yaml").read_text())["context"]
+    order = PACK.skills["orderDrink"]
+    choices = {parameter.name: parameter.choices for parameter in order.parameters}
+    assert choices == {slot: tuple(values) for slot, values in grammar["slots"].items()}
+    assert set(PACK.skills) == {"orderDrink", "other"}
+    assert [p.name for p in order.parameters if p.required] == ["coffeeDrink"]  # the only slot every expression says
+
+
+def test_the_example_files_template_says_every_wording_of_the_grammar() -> None:
+    from hassil.parse_expression import parse_sentence
+    from hassil.sample import sample_expression
+
+    examples = read_example_file(EXAMPLES / "orderDrink_examples.txt", PACK)
+    (template,) = examples.templates
+    forms = {
+        " ".join(f.split()) for f in sample_expression(parse_sentence(template.sentence).expression, expand_lists=False)
+    }
+    grammar = yaml.safe_load((PICOVOICE / "coffee_maker.yaml").read_text())["context"]["expressions"]["orderDrink"]
+    names = {
+        "size": "size",
+        "roast": "roast",
+        "numberOfShots": "shots",
+        "coffeeDrink": "drink",
+        "milkAmount": "milk",
+        "sugarAmount": "sugar",
+    }
+    wordings = set()
+    for expression in grammar:
+        for slot, name in names.items():
+            expression = expression.replace(f"${slot}:{slot}", f"{{{name}}}")
+        prefixes, rest = expression[1:].split("] [a, an] ")
+        for prefix in prefixes.split(", "):
+            for article in ("a", "an"):
+                wordings.add(f"{prefix} {article} {rest}")
+    assert forms == wordings  # 1,440: nine openings, two articles, 80 orders of slots
+
+
+def test_a_mix_stands_the_loudest_frames_the_snr_apart_at_half_scale_and_is_the_same_each_run() -> None:
+    speech = read_wav(PICOVOICE / "wav" / CLIP)
+    noise = read_wav(PICOVOICE / "kitchen.wav", 600)
+    segment = noise_segment(noise, speech.size, f"{CLIP}@12")
+    scale = noise_scale(speech, segment, 12)
+    assert 10 * np.log10(max_frame_energy(speech) / max_frame_energy(scale * segment)) == pytest.approx(12, abs=1e-6)
+    mixed = mix(speech, noise, 12, CLIP)
+    assert np.abs(mixed).max() == pytest.approx(0.5, abs=1e-6)
+    assert np.array_equal(mixed, mix(speech, noise, 12, CLIP))
+    assert not np.array_equal(mixed, mix(speech, noise, 6, CLIP))  # another SNR draws another segment
+    expected = speech + scale * segment
+    assert np.allclose(mixed, expected / (2 * np.abs(expected).max()), atol=1e-6)
+    with pytest.raises(ValueError, match="shorter than one frame"):
+        max_frame_energy(speech[: FRAME - 1])
+    assert all(np.abs(clip).max() == pytest.approx(0.5, abs=1e-6) for clip in noise_clips(noise, 3))
+
+
+def test_the_score_is_the_benchmarks_rule() -> None:
+    labels = json.loads((PICOVOICE / "label.json").read_text())
+    spaced = next(
+        Label.of(entry) for entry in labels.values() if any(v.startswith(" ") for v in entry["slots"].values())
+    )
+    right = PACK.bind(RawCall("orderDrink", (), tuple((k, v.strip()) for k, v in spaced.slots.items())))
+    assert accepted(spaced, inference([right]))  # a label's leading space is stripped, as engine.py strips it
+    label = Label("orderDrink", {"coffeeDrink": "latte", "size": "large"})
+    extra = PACK.parse('orderDrink(coffeeDrink="latte", size="large", roast="dark roast")')
+    missing = PACK.parse('orderDrink(coffeeDrink="latte")')
+    wrong = PACK.parse('orderDrink(coffeeDrink="mocha", size="large")')
+    assert accepted(label, inference([PACK.parse("other()"), extra]))  # extra slots are free; the first order counts
+    assert not accepted(label, inference([missing]))
+    assert not accepted(label, inference([wrong]))
+    assert not accepted(label, inference([PACK.parse("other()")]))
+    assert inference([]) is None
+
+
+def test_a_slot_phrase_is_heard_in_words_or_digits_and_errors_are_blamed() -> None:
+    normalize = whisper_normalizer()
+    label = Label("orderDrink", {"coffeeDrink": "latte", "size": " twelve ounce"})
+    assert heard_every_slot(label, "Can I get a 12 ounce latte?", normalize)
+    assert not heard_every_slot(label, "Can I get a 12 ounce lot day?", normalize)
+    rows = [
+        {"accepted": True, "heard": True},
+        {"accepted": False, "heard": False},
+        {"accepted": False, "heard": True},
+    ]
+    assert share(rows) == {"n": 3, "accepted": 1, "errors": 2, "recogniser_errors": 1}
+
+
+def test_the_recordings_are_the_619_present_and_a_fixed_fifth_chooses_settings() -> None:
+    found = recordings(PICOVOICE)
+    assert len(found) == 619
+    fifth = [r.name for r in found if r.in_settings_fifth]
+    assert 0.15 < len(fifth) / len(found) < 0.25
+    assert fifth == [r.name for r in recordings(PICOVOICE) if r.in_settings_fifth]
