@@ -80,6 +80,7 @@ class Routed:
     tokens: int = 0
     masked_steps: int = 0
     error: str | None = None
+    path: str = "router"  # which answered: the trained router, or the pack's own sentences ("instant")
 
 
 def fallback_calls(pack: SkillPack) -> Calls:

@@ -171,7 +171,7 @@ def expand(
     for form in rng.sample(forms, min(limit, len(forms))):
         chosen = {name: rng.choice(lists[name]) for name in dict.fromkeys(SLOT.findall(form))}
         utterance = " ".join(_say(form, chosen).split())
-        yield utterance, _fill(template, raw, chosen, pack)
+        yield utterance, fill(template, raw, chosen, pack)
 
 
 def _say(form: str, chosen: dict[str, SlotValue]) -> str:
@@ -179,8 +179,9 @@ def _say(form: str, chosen: dict[str, SlotValue]) -> str:
     return SLOT.sub(lambda m: chosen[m.group(1)].said, form)
 
 
-def _fill(template: Template, raw: RawCall, chosen: dict[str, SlotValue], pack: SkillPack) -> Call:
-    """The call template with the chosen values; arguments whose slots were not said are dropped."""
+def fill(template: Template, raw: RawCall, chosen: dict[str, SlotValue], pack: SkillPack) -> Call:
+    """The call template with the chosen values; arguments whose slots were not said are dropped. The one way a
+    template's call is made, for the data set (:func:`expand`) and the instant path (:mod:`assistant.routing.instant`)."""
     keywords = []
     for key, value in raw.keywords:
         if isinstance(value, str) and SLOT.search(value):
