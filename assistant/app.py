@@ -7,6 +7,7 @@ what is missing or misnamed is told in one line before minutes go into loading.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,9 @@ from assistant.runtime.pack import DEFAULT_MODULE, SkillPack, load_pack
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant
     from assistant.routing.router import Router
+
+
+log = logging.getLogger(__name__)
 
 
 class SetupError(VoxrouteError):
@@ -37,7 +41,29 @@ def load_skills(module: str) -> SkillPack:
 
 
 def router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
-    """How to build the router; its adapter folder is checked now, before minutes go into loading."""
+    """How to build the router, behind the instant path where ``[router] instant`` is on; the adapter folder is
+    checked now, before minutes go into loading."""
+    trained = trained_router_factory(pack, config)
+    if not config.router.instant:
+        return trained
+
+    def instant() -> Router:
+        from assistant.routing.instant import InstantMatcher, InstantRouter
+        from assistant.runtime.example_files import ExamplesError
+
+        router = trained()
+        try:
+            return InstantRouter(router, InstantMatcher.for_pack(pack))
+        except ExamplesError as error:  # the router still serves; the first problem is said, in one line
+            more = f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 else ""
+            log.warning("no instant path ([router] instant): %s%s", error.problems[0], more)
+            return router
+
+    return instant
+
+
+def trained_router_factory(pack: SkillPack, config: Config) -> Callable[[], Router]:
+    """How to build the trained router (local or an endpoint); its adapter folder is checked now."""
     from assistant.routing.router import (
         SHIPPED_ADAPTER,
         OpenAIRouter,

@@ -301,6 +301,11 @@ class RouterConfig:
         low=0,
         high=3600.0,
     )
+    instant: bool = setting(
+        True,
+        doc="Answer the example files' own sentences (template sentences and written examples, said whole, "
+        "no follow-up) at once, ahead of the router: a new skill works before it is trained.",
+    )
 
 
 @dataclass(frozen=True)

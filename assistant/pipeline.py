@@ -113,6 +113,7 @@ class Turn:
     error: str | None = None
     failed: bool = False
     superseded: bool = False  # ended at a pause, but the speaker went on: the next turn is the whole request
+    path: str | None = None  # what found the calls: "router", or "instant" (the pack's own sentence); None: unrouted
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -284,11 +285,13 @@ class Assistant:
         else:
             with self._routing:
                 routed = self.router.route(command, context, run_now)
-        turn.calls, turn.error, turn.failed = (
+        turn.calls, turn.error, turn.failed, turn.path = (
             [str(call) for call in routed.calls],
             routed.error,
             routed.error is not None,
+            routed.path,
         )
+        log.info("path %s: %s", routed.path, routed.calls)
         turn.timings["route_ms"] = routed.latency_ms
         if not started:  # a router that failed before its first call answers with the fallback: run it as any call
             for call in routed.calls:
