@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.routing.calls import Call, CallError, Calls, RawCall, parse_call
 from assistant.routing.router import OnCall, Routed, Router
 from assistant.routing.spans import is_span
-from assistant.runtime.example_files import Example, ExampleFile, read_example_files, utterance_key
+from assistant.runtime.example_files import Example, ExampleFile, ExamplesError, read_example_files, utterance_key
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.skill import Parameter
 from assistant.runtime.templates import SLOT, SlotValue, Template, TemplateError, fill, sentence_forms
@@ -287,8 +287,13 @@ class InstantMatcher:
 
     @classmethod
     def for_pack(cls, pack: SkillPack, max_match_s: float = MAX_MATCH_S) -> InstantMatcher:
-        """The matcher of the pack's example files; ExamplesError (file:line) when one cannot be read."""
-        return cls(pack, read_example_files(pack.example_files(), pack), max_match_s)
+        """The matcher of the pack's example files; ExamplesError (file:line) when one cannot be read or a template
+        cannot be used."""
+        files = read_example_files(pack.example_files(), pack)
+        try:
+            return cls(pack, files, max_match_s)
+        except TemplateError as error:
+            raise ExamplesError([str(error)]) from None
 
     def _template_data(self, name: str, example_file: ExampleFile, template: Template) -> dict[str, Any]:
         """hassil's data for one template: its sentence and lists, a Span argument's list a wildcard."""
