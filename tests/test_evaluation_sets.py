@@ -1,9 +1,10 @@
 """Honest numbers: no evaluation set shares an utterance with the training data.
 
 Utterances are compared as ``training_data.py`` deduplicates them: case, punctuation and spacing
-aside. Checked for every evaluation file in benchmarks/router, against the written examples
-(which may never hold an evaluation utterance) and against the data set `make dataset` built
-(whose template sentences are filtered with ``--exclude``).
+aside. Checked for every evaluation file in benchmarks/router and benchmarks/corpora (MASSIVE's test
+partition mapped by finetune/corpora.py), against the written examples (which may never hold an
+evaluation utterance) and against the data set `make dataset` built (whose template sentences are
+filtered with ``--exclude``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from finetune.compose import exchange_key
 from finetune.records import read_records
 
 PACK = load_pack()
-EVALUATION_FILES = sorted((REPO_ROOT / "benchmarks" / "router").glob("*.jsonl"))
+EVALUATION_FILES = sorted(
+    path for folder in ("router", "corpora") for path in (REPO_ROOT / "benchmarks" / folder).glob("*.jsonl")
+)
 DATASET = REPO_ROOT / "dataset" / "training_data.json"
 
 
