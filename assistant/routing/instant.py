@@ -85,8 +85,7 @@ def spoken(text: str) -> tuple[str, list[int], list[int]]:
     """``text`` with each number written in digits said in words ("10" -> "ten", "3rd" -> "third", "1.5" ->
     "one point five", "1,000" -> "one thousand"), and for each character of the result the start and end of
     the characters of ``text`` it comes from (every word of a number comes from the whole number)."""
-    from hassil.numbers import get_rbnf_engine
-    from unicode_rbnf import FormatPurpose
+    from hassil.numbers import get_rbnf_engine  # unicode-rbnf, as hassil has it
 
     engine = get_rbnf_engine("en")
     out: list[str] = []
@@ -104,8 +103,8 @@ def spoken(text: str) -> tuple[str, list[int], list[int]]:
         digits, end = match.group(), match.end()
         ordinal = None if "." in digits else _ORDINAL.match(text, end)
         number = float(digits) if "." in digits else int(digits.replace(",", ""))
-        purpose = FormatPurpose.ORDINAL if ordinal is not None else FormatPurpose.CARDINAL
-        words = engine.format_number(number, purpose).text.replace("-", " ")
+        rulesets = ["spellout-ordinal"] if ordinal is not None else None  # None: the cardinal ones
+        words = engine.format_number(number, ruleset_names=rulesets).text.replace("-", " ")
         end = ordinal.end() if ordinal is not None else end
         before = " " if out and out[-1].isalnum() else ""
         after = " " if end < len(text) and text[end].isalnum() else ""
