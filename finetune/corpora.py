@@ -43,6 +43,7 @@ from assistant.runtime.pack import REPO_ROOT, SkillPack, load_pack
 from assistant.runtime.resolution import resolved_key
 from finetune.corpus_mapping import DEFAULT_MAPPING, CorpusRow, Dropped, Labelled, Mapping, MappingError, load_mapping
 from finetune.metrics import label
+from finetune.records import read_records
 from finetune.training_data import evaluation_keys
 
 OK, BAD_INPUT = 0, 1
@@ -445,9 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         nlu, nlu_unreadable = read_nlu_eval(args.nlu_eval)
         clinc, aside = read_clinc(args.clinc)
         excluded = evaluation_keys(args.exclude, pack)
-        trained: set[str] = set()
-        if args.dataset:
-            trained = {utterance_key(record["user"]) for record in json.loads(_text(args.dataset))}
+        trained = {utterance_key(record.user) for record in read_records(args.dataset, pack)} if args.dataset else set()
         conversion = convert(massive, nlu + clinc, mapping, pack, written_examples(pack), excluded, trained)
     except (CorpusError, MappingError, ExamplesError, ValueError) as error:
         print(str(error), file=sys.stderr)
