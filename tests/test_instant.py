@@ -150,6 +150,18 @@ def test_two_readings_with_different_calls_are_left_to_the_router(new_pack: Skil
     assert matcher.match("top up the basil") is None
 
 
+def test_a_written_example_copies_its_string_values_from_the_words_heard(default_matcher: InstantMatcher) -> None:
+    """ask_examples.txt writes "how do I change a flat tire?" with the question mark in its call; a transcript
+    without one (the recogniser's closing punctuation is taken off) is asked as said, as the router copies it."""
+    pack = default_matcher.pack
+    assert default_matcher.match("How do I change a flat tire") == calls(
+        pack, 'ask(question="How do I change a flat tire")'
+    )
+    assert default_matcher.match("how do I change a flat tire?") == calls(
+        pack, 'ask(question="how do I change a flat tire?")'
+    )
+
+
 def test_a_sentence_that_changes_another_skill_without_naming_it_is_not_answered_alone(
     default_matcher: InstantMatcher,
 ) -> None:

@@ -4,7 +4,8 @@ A skill works the moment its example file exists. :class:`InstantMatcher` is bui
 its example files and recognises, with hassil's matcher,
 
 * every ``#### Templates:`` template with its lists, the sentences ``training_data.py -t`` expands, and
-* every written example (``### User:`` / ``### Assistant:``), each said value a slot of that one value.
+* every written example (``### User:`` / ``### Assistant:``), each value copied from its words a slot of
+  that one value.
 
 An utterance that is one of these sentences, whole, gets the call(s) ``-t`` labels that sentence with:
 the same ``said => value`` mapping, an argument whose optional slot was left out dropped, the call
@@ -71,7 +72,7 @@ log = logging.getLogger(__name__)
 
 INSTANT = "instant"  # Routed.path when the matcher answered (the trained router's is "router")
 MAX_WORDS = 40  # longer utterances go to the router; the longest shipped written example says 30 words
-MAX_MATCH_S = 0.25  # one utterance's search (checked between results and files); the shipped pack's take ~2 ms
+MAX_MATCH_S = 0.1  # one search (checked between results and files); the shipped pack's take ~2 ms, at most 17
 MAX_EXTRA_WORDS = 2  # words an open slot may take beyond its longest example
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:\.\d+)?")
 _ORDINAL = re.compile(r"(?:st|nd|rd|th)(?![^\W\d_])")
@@ -320,14 +321,14 @@ class InstantMatcher:
         return {"sentences": [_spoken_template(template.sentence)], "lists": lists}
 
     def _example_data(self, name: str, example: Example) -> dict[str, Any]:
-        """hassil's data for one written example: its words, each said (Span) value a slot of that one value."""
+        """hassil's data for one written example: its words, each value copied from them a slot of that one value."""
         from hassil.util import remove_punctuation
 
         pieces: list[str] = []
         said: list[tuple[str, str]] = []
         lists: dict[str, Any] = {}
         at = 0
-        for start, end in _said_places(example.user, _said_values(self.pack, example.calls)):
+        for start, end in _said_places(example.user, _copied_values(self.pack, example)):
             slot = f"s{len(said)}"
             pieces += [spoken(example.user[at:start])[0], f"{{{slot}}}"]
             said.append((slot, example.user[start:end]))
@@ -477,6 +478,23 @@ def _slot_arguments(pack: SkillPack, template: Template) -> tuple[RawCall, dict[
         for slot in SLOT.findall(value) if isinstance(value, str) and key in params else []:
             feeds.setdefault(slot, []).append(params[key])
     return raw, feeds
+
+
+def _copied_values(pack: SkillPack, example: Example) -> list[str]:
+    """The values of a written example's string arguments (no Literal) that are words of its sentence: copied
+    from the words heard, as a Span's always is ("How many legs does a spider have?" asks the words said)."""
+    strings = {
+        (name, param.name)
+        for name, skill in pack.skills.items()
+        for param in skill.parameters
+        if param.type is str and param.choices is None
+    }
+    return [
+        value
+        for call in example.calls
+        for key, value in call.args
+        if isinstance(value, str) and (call.name, key) in strings and is_span(value, example.user)
+    ]
 
 
 def _said_values(pack: SkillPack, calls: Calls) -> list[str]:
