@@ -37,6 +37,7 @@ FILES = {
     "realtime": "benchmarks/latency/results_realtime.json",
     "turn-end": "benchmarks/latency/results_turn_end.json",
     "snips": "benchmarks/snips/results.json",
+    "barista": "benchmarks/barista/results.json",
     "soak": "benchmarks/soak/results.json",
     "training": "benchmarks/training/results.json",
 }
@@ -527,6 +528,53 @@ def snips_table(results: Results) -> str:
     )
 
 
+def barista_table(results: Results) -> str:
+    """Command acceptance on the recorded coffee orders, clean and per kitchen SNR, beside the published engines."""
+    barista = results["barista"]
+    conditions = list(barista.table("conditions"))
+    noisy = [condition for condition in conditions if condition != "clean"]
+    header = ["engine", *(condition.removeprefix("kitchen ") for condition in conditions), "kitchen mean"]
+    parts = {"all": f"voxroute, all {count(barista.number('recordings'))}", "report": "voxroute, four fifths"}
+    rows = [
+        [
+            label,
+            *(barista.with_interval("conditions", condition, part, "rate") for condition in conditions),
+            barista.pct("kitchen_mean", part),
+        ]
+        for part, label in parts.items()
+    ]
+    published = barista.table("published_kitchen")
+    snrs = [condition.removeprefix("kitchen ").removesuffix(" dB") for condition in noisy]
+    for engine in published:
+        rates = barista.numbers("published_kitchen", engine)
+        by_snr = dict(zip(["6", "9", "12", "15", "18", "21", "24"], rates, strict=True))
+        rows.append([engine, "", *(f"{by_snr[snr]} %" for snr in snrs), f"{sum(rates) / len(rates):.1f} %"])
+    blame = [
+        [
+            condition,
+            count(barista.number("conditions", condition, "all", "errors")),
+            count(barista.number("conditions", condition, "all", "recogniser_errors")),
+        ]
+        for condition in conditions
+    ]
+    settings = barista.table("settings")
+    note = (
+        f"Recogniser context {settings.get('stt_context')!s}, vocabulary prompt "
+        f"{'on' if settings.get('stt_vocabulary') else 'off'}; per recording p50 recognition "
+        f"{ms(barista.number('stt_ms_p50'))}, routing {ms(barista.number('route_ms_p50'))}. Noise alone: "
+        f"{count(barista.number('noise_only', 'orders'))} orders from {count(barista.number('noise_only', 'clips'))} "
+        "clips."
+    )
+    return (
+        markdown(header, rows)
+        + "\n\n"
+        + markdown(["condition", "errors", "the recogniser's (a slot phrase not heard)"], blame)
+        + "\n\n"
+        + note
+        + source(barista, where=machine(barista))
+    )
+
+
 def soak_table(results: Results) -> str:
     """The soak run's turns per kind against each kind's limit, its memory and what it wrote."""
     soak = results["soak"]
@@ -610,6 +658,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "realtime": realtime_table,
     "turn-end": turn_end_table,
     "snips": snips_table,
+    "barista": barista_table,
     "soak": soak_table,
     "training": training_table,
 }

@@ -14,9 +14,10 @@ from assistant import load_pack
 from assistant.routing.calls import RawCall
 from assistant.runtime.example_files import read_example_file
 from assistant.voice.audio import read_wav
+from assistant.voice.stt import transcript_normalizer
 from benchmarks.barista.__main__ import PICOVOICE, noise_clips, recordings
 from benchmarks.barista.mix import FRAME, max_frame_energy, mix, noise_scale, noise_segment
-from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share, whisper_normalizer
+from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share
 
 pytestmark = pytest.mark.skipif(not PICOVOICE.is_dir(), reason="the recordings live in ../shared/data/picovoice")
 EXAMPLES = Path(__file__).resolve().parents[1] / "benchmarks" / "barista" / "examples"
@@ -98,7 +99,7 @@ def test_the_score_is_the_benchmarks_rule() -> None:
 
 
 def test_a_slot_phrase_is_heard_in_words_or_digits_and_errors_are_blamed() -> None:
-    normalize = whisper_normalizer()
+    normalize = transcript_normalizer()
     label = Label("orderDrink", {"coffeeDrink": "latte", "size": " twelve ounce"})
     assert heard_every_slot(label, "Can I get a 12 ounce latte?", normalize)
     assert not heard_every_slot(label, "Can I get a 12 ounce lot day?", normalize)

@@ -12,7 +12,7 @@ from assistant import SkillPack, load_pack
 from assistant.models import embedded_whisper_dir
 from assistant.runtime.skill import Skill
 from assistant.voice.audio import read_wav
-from assistant.voice.stt import heard, load_transcriber
+from assistant.voice.stt import heard, load_transcriber, transcript_normalizer
 from assistant.voice.vocabulary import MAX_PROMPT_TOKENS, copies_prompt, recognition_prompt, vocabulary
 from tests.audio_fixtures import silence, white_noise
 
@@ -114,9 +114,7 @@ def test_both_backends_take_the_prompt_and_hear_nothing_in_silence_or_noise(back
 def test_real_coffee_orders_are_heard_with_the_packs_words(context: str) -> None:
     """Recordings of Picovoice's benchmark whose slot phrases tiny.en misheard without the prompt ("a dark rose
     mocha", "a media mocha", "a small iced marker with a lot of skin milk", "a triple-shot mocker")."""
-    from whisper.normalizers import EnglishTextNormalizer
-
-    normalize = EnglishTextNormalizer()
+    normalize = transcript_normalizer()
     transcriber = load_transcriber(context=context, pack=load_pack("benchmarks.barista.skills"))
     labels = json.loads((PICOVOICE / "label.json").read_text())
     for name in (

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -267,10 +268,17 @@ def load_transcriber(
     raise ValueError(f"unknown speech-to-text backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
-def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
-    """WER after Whisper's English text normalization, so "12" and "twelve" or "it's"/"it is" agree."""
-    import jiwer
+def transcript_normalizer() -> Callable[[str], str]:
+    """Whisper's English text normalization: how transcripts are compared, so "12" and "twelve" or
+    "it's"/"it is" agree (openai-whisper's, imported here so that the runtime needs it only to measure)."""
     from whisper.normalizers import EnglishTextNormalizer
 
-    normalize = EnglishTextNormalizer()
+    return EnglishTextNormalizer()  # type: ignore[no-any-return]
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    """WER after :func:`transcript_normalizer`."""
+    import jiwer
+
+    normalize = transcript_normalizer()
     return jiwer.wer([normalize(text) for text in references], [normalize(text) or "<empty>" for text in hypotheses])

@@ -35,8 +35,9 @@ from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
 from assistant.timing import percentile
 from assistant.voice.audio import read_wav
+from assistant.voice.stt import transcript_normalizer
 from benchmarks.barista.mix import mix
-from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share, whisper_normalizer
+from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share
 from finetune.metrics import wilson
 
 HERE = Path(__file__).resolve().parent
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pack = load_pack("benchmarks.barista.skills", HERE / "examples")
     assistant = build_assistant(config, pack)
     assistant.load()
-    normalize = whisper_normalizer()
+    normalize = transcript_normalizer()
     noise = read_wav(folder / "kitchen.wav", MAX_NOISE_LENGTH_S)
     key = f"{Path(args.adapter).name}-{args.context}-{'prompt' if settings['stt_vocabulary'] else 'plain'}"
     log = RowLog(ROWS / f"{key}.jsonl")
@@ -163,8 +164,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settings=settings,
         noise_only={"clips": args.noise_clips, "seconds": NOISE_CLIP_S, "orders": len(orders), "heard": orders},
         minutes=(time.perf_counter() - started) / 60,
-        load_average=[list(load_before), list(os.getloadavg())],
-        machine={"cpus": os.cpu_count(), "platform": platform.platform()},
+        machine={
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_before": list(load_before),
+            "load_average_after": list(os.getloadavg()),
+        },
     )
     return result
 
@@ -182,7 +187,7 @@ def summary(chosen: list[Recording], snrs: list[float | None], log: RowLog, part
         for name, members in parts.items():
             scored = share(log.rows[r.name, condition] for r in members)
             scored["rate"] = scored["accepted"] / scored["n"] if scored["n"] else None
-            scored["interval"] = wilson(scored["accepted"], scored["n"])
+            scored["rate_ci95"] = wilson(scored["accepted"], scored["n"])
             conditions[condition][name] = scored
     noisy = [condition_name(snr) for snr in snrs if snr is not None]
     rows = [log.rows[r.name, c] for r in chosen for c in conditions]

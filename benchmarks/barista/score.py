@@ -51,13 +51,6 @@ def heard_every_slot(label: Label, transcript: str, normalize: Callable[[str], s
     return all(f" {normalize(value.strip())} " in heard for value in label.slots.values())
 
 
-def whisper_normalizer() -> Callable[[str], str]:
-    """Whisper's English text normaliser: case, punctuation, and number words as digits."""
-    from whisper.normalizers import EnglishTextNormalizer
-
-    return EnglishTextNormalizer()
-
-
 def share(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Accepted count and rate of scored rows, and how many of the misses the recogniser caused."""
     rows = list(rows)
