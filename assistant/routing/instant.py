@@ -298,9 +298,9 @@ class InstantMatcher:
     def _template_data(self, name: str, example_file: ExampleFile, template: Template) -> dict[str, Any]:
         """hassil's data for one template: its sentence and lists, a Span argument's list a wildcard."""
         raw, feeds = _slot_arguments(self.pack, template)
-        adjacent = {
-            slot for form in sentence_forms(template) for pair in _ADJACENT_SLOTS.findall(form) for slot in pair
-        }
+        spans = {slot for slot, arguments in feeds.items() if any(param.span for param in arguments)}
+        pairs = {pair for form in sentence_forms(template) for pair in _ADJACENT_SLOTS.findall(form)}
+        adjacent = {slot for pair in pairs if set(pair) <= spans for slot in pair}  # two wildcards side by side
         lists: dict[str, Any] = {}
         open_slots: dict[str, OpenSlot] = {}
         copied = set()
@@ -309,7 +309,7 @@ class InstantMatcher:
             if not values:
                 raise TemplateError(f"{template.where}: no list {{{slot}}} in this file (write '{{{slot}}} = a | b')")
             arguments = feeds.get(slot, [])
-            if slot not in adjacent and any(param.span for param in arguments):
+            if slot in spans - adjacent:
                 lists[slot] = {"wildcard": True}
                 written = (value for param in arguments for value in self._values.get((raw.name, param.name), ()))
                 open_slots[slot] = OpenSlot.of([*(value.said for value in values), *written], values)
