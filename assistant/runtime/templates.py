@@ -181,7 +181,7 @@ def _say(form: str, chosen: dict[str, SlotValue]) -> str:
 
 def fill(template: Template, raw: RawCall, chosen: dict[str, SlotValue], pack: SkillPack) -> Call:
     """The call template with the chosen values; arguments whose slots were not said are dropped. The one way a
-    template's call is made, for the data set (:func:`expand`) and the instant path (:mod:`assistant.routing.instant`)."""
+    template's call is made: for the data set (:func:`expand`) and the instant path (assistant.routing.instant)."""
     keywords = []
     for key, value in raw.keywords:
         if isinstance(value, str) and SLOT.search(value):
