@@ -104,11 +104,11 @@ def test_a_slot_phrase_is_heard_in_words_or_digits_and_errors_are_blamed() -> No
     assert heard_every_slot(label, "Can I get a 12 ounce latte?", normalize)
     assert not heard_every_slot(label, "Can I get a 12 ounce lot day?", normalize)
     rows = [
-        {"accepted": True, "heard": True},
-        {"accepted": False, "heard": False},
-        {"accepted": False, "heard": True},
+        {"accepted": True, "heard": True, "path": "instant"},
+        {"accepted": False, "heard": False, "path": "router"},
+        {"accepted": False, "heard": True, "path": "router"},
     ]
-    assert share(rows) == {"n": 3, "accepted": 1, "errors": 2, "recogniser_errors": 1}
+    assert share(rows) == {"n": 3, "accepted": 1, "errors": 2, "recogniser_errors": 1, "instant": 1}
 
 
 def test_the_recordings_are_the_619_present_and_a_fixed_fifth_chooses_settings() -> None:

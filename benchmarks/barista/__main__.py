@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "heard": heard_every_slot(recording.label, turn.transcript, normalize),
                     "stt_ms": turn.timings.get("stt_ms"),
                     "route_ms": turn.timings.get("route_ms"),
+                    "path": turn.path,
                 }
             )
     orders = []

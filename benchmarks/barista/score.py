@@ -52,7 +52,8 @@ def heard_every_slot(label: Label, transcript: str, normalize: Callable[[str], s
 
 
 def share(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Accepted count and rate of scored rows, and how many of the misses the recogniser caused."""
+    """Accepted count of scored rows, how many of the misses the recogniser caused, and how many the pack's
+    own sentences answered (the instant path) rather than the router."""
     rows = list(rows)
     errors = [row for row in rows if not row["accepted"]]
     missed_by_ear = sum(1 for row in errors if not row["heard"])
@@ -61,4 +62,5 @@ def share(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "accepted": len(rows) - len(errors),
         "errors": len(errors),
         "recogniser_errors": missed_by_ear,
+        "instant": sum(1 for row in rows if row.get("path") == "instant"),
     }
