@@ -28,10 +28,13 @@ class SetupError(VoxrouteError):
     """Something named on the command line or in the config is missing or unusable: one line, exit status 2."""
 
 
-def load_skills(module: str) -> SkillPack:
-    """The skill pack; a module that is not there is one line, not an import traceback."""
+def load_skills(module: str, examples: str | Path | None = None) -> SkillPack:
+    """The skill pack, with its example files in ``examples`` (the default pack's own when None); a module or
+    folder that is not there is one line, not an import traceback."""
+    if examples is not None and not Path(examples).is_dir():
+        raise SetupError(f"no example folder {str(examples)!r} (--examples)")
     try:
-        return load_pack(module)
+        return load_pack(module, examples)
     except ModuleNotFoundError as error:
         if error.name is None or not (module == error.name or module.startswith(f"{error.name}.")):
             raise  # the pack is there but imports something that is not: its own bug, worth a traceback

@@ -272,7 +272,7 @@ def one_turn_each(
     silent: it hears every conversation). Exit status 1 when any turn failed (see ``Turn.failed``),
     so that a script can tell. Timers set by the turns ring before the command ends.
     """
-    assistant = build_assistant(config, args.skills)
+    assistant = build_assistant(config, load_skills(args.skills, args.examples))
     load_models(assistant, speech=audio)
     say = speaker(config)
     failed = False
@@ -364,7 +364,7 @@ def listening(
 ) -> int:
     """Load the models, say so, then show (and speak) each turn until Ctrl+C."""
     status = console.status("listening")
-    assistant = build_assistant(config, args.skills, lambda stage: status.update(stage))
+    assistant = build_assistant(config, load_skills(args.skills, args.examples), lambda stage: status.update(stage))
     load_models(assistant, speech=True)
     wake = f' (say "{config.voice.wake_word} ..." first)' if config.voice.wake_word else ""
     console.print(f"voxroute is listening{wake}. Ctrl+C stops.")
@@ -409,7 +409,7 @@ def end_of_turn_player(on: bool) -> Callable[[Heard], None]:
 def cmd_skills(args: argparse.Namespace, config: Config) -> int:
     """Each call with its arguments' types, choices and defaults on a line of its own (whole at any
     width, and greppable), the description indented below it."""
-    pack = load_skills(args.skills)
+    pack = load_skills(args.skills, args.examples)
     console.print(
         f"[bold]skills of {shown(args.skills)}[/bold] (an argument with a default may be left out)", highlight=False
     )
@@ -440,7 +440,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         general=dataclasses.replace(config.general, speak=False),
     )
     samples = load_samples()
-    assistant = build_assistant(config, args.skills)
+    assistant = build_assistant(config, load_skills(args.skills, args.examples))
     load_models(assistant, speech=True)
     table = Table(title="voxroute demo: bundled recordings → Whisper → router → skill")
     for column in ("recording", "heard", "call", "ok", "answer", "stt ms", "route ms", "skill ms"):
@@ -529,6 +529,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_MODULE,
         metavar="MODULE",
         help="the skill pack: a Python module or package of @skill functions (default: %(default)s)",
+    )
+    pack.add_argument(
+        "--examples",
+        type=Path,
+        metavar="DIR",
+        help="the pack's example files (<skill>_examples.txt), whose sentences are answered at once "
+        "(default: the default pack's own)",
     )
     routing = argparse.ArgumentParser(add_help=False)
     override(routing, "--router", RouterConfig, "backend")

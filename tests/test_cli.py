@@ -89,6 +89,7 @@ def test_setup_errors_are_one_line_with_the_traceback_only_with_v(tmp_path: Path
         ("say", "--skills", "no_such_pack", "hello"): "no skill pack module 'no_such_pack' (--skills)",
         ("say", "--config", str(tmp_path / "absent.toml"), "hello"): f"{tmp_path / 'absent.toml'}: no such config file",
         ("skills", "--skills", "no_such_pack"): "no skill pack module 'no_such_pack'",
+        ("skills", "--examples", str(tmp_path / "absent")): f"no example folder '{tmp_path / 'absent'}' (--examples)",
     }
     for args, message in cases.items():
         failed = voxroute(tmp_path, *args)
@@ -203,3 +204,24 @@ def test_say_without_text_is_a_conversation_that_remembers_the_last_turn(tmp_pat
     first, second = (json.loads(line) for line in said.stdout.splitlines())
     assert first["calls"] == ['timecheck(location="Tokyo")'] and second["calls"] == ['timecheck(location="Paris")']
     assert 'follow-up of: what time is it in Tokyo -> timecheck(location="Tokyo")' in said.stderr
+
+
+@pytest.mark.slow
+def test_another_pack_with_its_example_files_answers_its_own_sentences_at_once(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[1] / "benchmarks" / "barista" / "examples"
+    said = voxroute(
+        tmp_path,
+        "say",
+        "--json",
+        "--skills",
+        "benchmarks.barista.skills",
+        "--examples",
+        str(examples),
+        "Can I get a 12 ounce dark roast latte with some soy milk?",
+    )
+    assert said.returncode == 0, said.stderr
+    turn = json.loads(said.stdout)
+    assert (turn["path"], turn["calls"]) == (
+        "instant",
+        ['orderDrink(coffeeDrink="latte", size="twelve ounce", roast="dark roast", milkAmount="some soy milk")'],
+    )
