@@ -13,12 +13,13 @@ import re
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any
 
 import simpleeval
-from word2number import w2n
 
 from assistant.runtime.skill import Resolver, skill
+from assistant.runtime.spoken_numbers import FRACTION_WORDS, NUMBER_WORDS, spoken_amount
 
 LARGEST_DIGITS = 1000
 MAX_QUESTION_CHARS = 300  # a spoken question is far shorter; a longer one could drive the parser's recursion
@@ -59,9 +60,18 @@ NOT_ALLOWED = (
 )
 
 
-# Runs of spoken number words ("twenty five", "one hundred and two", "three point five").
-_NUMBER_WORD = "|".join(sorted(w2n.american_number_system, key=len, reverse=True))
-NUMBER_WORDS = re.compile(rf"\b(?:{_NUMBER_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_NUMBER_WORD}))*\b")
+# Runs of spoken numbers: "twenty five", "one hundred and two", "three point five", "1 million twelve hundred",
+# "a thousand", "twelve and a half", "three quarters", and "half of" (a fraction of what follows).
+_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+_PART = "|".join(sorted(FRACTION_WORDS, key=len, reverse=True))
+_COUNT = r"(?:\d+(?:\.\d+)?|an?)[\s-]+(?=(?:hundred|thousand|million|billion)\b)"  # "400 thousand", "a hundred"
+_RUN = rf"(?:{_COUNT})?(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}))*"
+_FRACTION = rf"(?:(?:an?|{_WORD}|\d+)[\s-]+)?(?:{_PART})"
+SPOKEN_NUMBERS = re.compile(
+    rf"\b(?:(?P<mixed>(?:{_RUN}|\d+(?:\.\d+)?)[\s-]+and[\s-]+{_FRACTION})"
+    rf"|(?P<fraction>{_FRACTION})(?P<of>[\s-]+of\b)?"
+    rf"|{_RUN})\b"
+)
 
 
 class _TooBig(simpleeval.NumberTooHigh):
@@ -69,16 +79,35 @@ class _TooBig(simpleeval.NumberTooHigh):
 
 
 def words_to_digits(text: str) -> str:
-    """'nine times twenty five' becomes '9 times 25' (runs that are not one number are left alone)."""
+    """'nine times twenty five' becomes '9 times 25', 'twelve and a half' '12.5', 'half of 8' '0.5 * 8' (runs
+    that are not one number are left alone)."""
 
     def number(match: re.Match[str]) -> str:
-        try:
-            value = w2n.word_to_num(match.group(0).replace("-", " "))
-        except ValueError:
+        value = spoken_amount(match.group(0) if match["of"] is None else match["fraction"])
+        if value is None:
             return match.group(0)
-        return str(value)
+        return _digits(value) + (" * " if match["of"] else "")
 
-    return NUMBER_WORDS.sub(number, text)
+    return SPOKEN_NUMBERS.sub(number, text)
+
+
+def _digits(value: Fraction) -> str:
+    """A number as an expression writes it: '12.5', '1001200', or '(4/3)' where no decimal is exact."""
+    twos, fives = _factor_count(value.denominator, 2), _factor_count(value.denominator, 5)
+    if value.denominator != 2**twos * 5**fives:
+        return f"({value.numerator}/{value.denominator})"
+    places = max(twos, fives)
+    digits = str(abs(value.numerator) * 10**places // value.denominator).rjust(places + 1, "0")
+    sign = "-" if value < 0 else ""
+    return sign + (f"{digits[:-places]}.{digits[-places:]}" if places else digits)
+
+
+def _factor_count(number: int, factor: int) -> int:
+    """How many times ``factor`` divides ``number``."""
+    count = 0
+    while number % factor == 0:
+        number, count = number // factor, count + 1
+    return count
 
 
 def math_expression(question: str) -> str | None:
@@ -90,7 +119,9 @@ def math_expression(question: str) -> str | None:
     if not re.search(r"\d", expression):
         return None
     try:
-        ast.parse(expression, mode="eval")
+        with warnings.catch_warnings():  # "12.5and0.5" warns of an invalid literal on its way to parsing
+            warnings.simplefilter("ignore", SyntaxWarning)
+            ast.parse(expression, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return expression
@@ -218,6 +249,9 @@ OPERATORS = {node: _bounded(function) for node, function in _UNBOUNDED_OPERATORS
 
 def _evaluate(expression: str) -> object:
     evaluator = simpleeval.SimpleEval(operators=OPERATORS, functions=FUNCTIONS, names=NAMES)
+    # "and", "or" and "if" are no arithmetic: "twelve and a half and a half" is "12.5 and 0.5", not 0.5.
+    for node in (ast.BoolOp, ast.IfExp):
+        del evaluator.nodes[node]
     with warnings.catch_warnings():
         # simpleeval only warns about "1; 2" or "x = 1": refuse them instead.
         warnings.simplefilter("error")

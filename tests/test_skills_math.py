@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skills.math import MAX_QUESTION_CHARS, calculate, math_expression, say_number
 
@@ -42,6 +44,18 @@ ONLY = "numbers, + - * / ** % // and parentheses, sqrt, abs, round, floor, ceil,
         ("sin(0)", "The answer is 0."),
         ("e", "The answer is 2.7183."),
         ("3e-9 * 2", "The answer is about 6 times 10 to the power of -9."),
+        ("twelve and a half times four", "12.5 times 4 is 50."),
+        ("What's 12 and a half times 4", "12.5 times 4 is 50."),
+        ("one and a quarter plus two", "1.25 plus 2 is 3.25."),
+        ("two and three quarters minus a half", "2.75 minus 0.5 is 2.25."),
+        ("half of 326", "0.5 times 326 is 163."),
+        ("three quarters of eighty", "0.75 times 80 is 60."),
+        ("one and a third times three", "(4 divided by 3) times 3 is 4."),
+        ("a hundred divided by four", "100 divided by 4 is 25."),
+        ("three point one four times two", "3.14 times 2 is 6.28."),
+        ("two million three thousand plus one", "2003000 plus 1 is 2003001."),  # word2number: 2004003
+        ("what is 1 million twelve hundred divided by 400 thousand", "1001200 divided by 400000 is 2.503."),
+        ("1.5 million minus twelve hundred thousand", "1500000 minus 1200000 is 300000."),
     ],
 )
 def test_answers(question: str, answer: str) -> None:
@@ -120,3 +134,47 @@ def test_a_question_longer_than_anyone_says_is_refused_before_it_is_parsed() -> 
     deep = "-" * 3900 + "1"  # under the call reader's limit; ast.parse would recurse past Python's limit
     assert math_expression(deep) is None
     assert calculate(deep) == f"That question is too long to work out: at most {MAX_QUESTION_CHARS} characters."
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "million thousand million",  # word2number raised IndexError on such runs
+        "three billion million",
+        "thousand million",
+        "one thousand two thousand",
+        "hundred hundred",
+        "point",
+        "one point",
+        "a half quarter",
+    ],
+)
+def test_number_words_that_are_no_one_number_are_refused_not_raised(question: str) -> None:
+    assert math_expression(question) is None
+    assert calculate(question).startswith("I can't work out")
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("two three times four", "it isn't an arithmetic expression I understand"),
+        ("twelve and a half and a half", f"I only know {ONLY}"),  # "12.5 and 0.5" would be 0.5 in Python
+        ("1 if 2 else 3", f"I only know {ONLY}"),
+    ],
+)
+def test_words_left_over_are_refused_not_read_as_python(question: str, why: str) -> None:
+    assert calculate(question) == f"I can't work out '{question}': {why}."
+
+
+SPOKEN = ["one", "twelve", "twenty", "hundred", "thousand", "million", "billion", "point", "and", "a", "half"]
+SPOKEN += ["quarter", "quarters", "third", "of", "times", "plus", "divided by", "1", "400", "1.5", "-", "zero"]
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(st.lists(st.sampled_from(SPOKEN), max_size=12))
+def test_any_run_of_number_words_gives_an_answer_or_a_refusal(words: list[str]) -> None:
+    """Whatever words a transcript strings together, the skill answers or refuses in words; nothing raises."""
+    question = " ".join(words)
+    expression = math_expression(question)
+    assert expression is None or expression == expression.strip()
+    assert calculate(question).endswith((".", "?"))
