@@ -2,7 +2,8 @@
 add or take time away, change or cancel them; each rings and announces itself when done.
 
 The timers live on the board of the skill context (:mod:`assistant.runtime.timers`). A command without a
-name is about the only timer, else the one set or changed last.
+name is about the only timer, else the one set or changed last; a name that is a duration ("the 1 hour
+timer") is about the timer set for that long, and asks which when several are.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Annotated
 
-from word2number import w2n
-
 from assistant.runtime.context import SkillContext, current_context
 from assistant.runtime.skill import Resolver, Span, skill
+from assistant.runtime.spoken_numbers import FRACTION_WORDS, NUMBER_WORDS, spoken_amount
 from assistant.runtime.timers import (
     EVERY,
     MOST_TIMERS,
@@ -32,13 +32,13 @@ UNIT_SECONDS = {
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
     **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
 }
-FRACTIONS = {"half": 0.5, "quarter": 0.25}
 LONGEST_S = 24 * 3600
-BARE_WORDS = set(w2n.american_number_system) | {"and", "a", "an", "half", "quarter", "more", "another", "extra"}
+BARE_WORDS = NUMBER_WORDS | FRACTION_WORDS.keys() | {"and", "a", "an", "more", "another", "extra"}
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in '1 hour 30 minutes', '1.5 hours', '5 min', 'an hour and a half', 'twenty five seconds'...
+    """Seconds in '1 hour 30 minutes', '1.5 hours', '5 min', 'an hour and a half', 'twenty five seconds',
+    'half a minute', 'three quarters of an hour', 'an hour and a quarter'...
 
     None when the text is not a duration.
     """
@@ -57,10 +57,11 @@ def parse_duration(text: str) -> float | None:
         words = []
     if not unit:
         return None
-    if words:
-        if words[:-1] != ["and", "a"] or words[-1] not in FRACTIONS:
+    if words:  # "an hour and a half", "two minutes and three quarters"
+        fraction = spoken_amount(" ".join(words[1:])) if words[0] == "and" and words[-1] in FRACTION_WORDS else None
+        if fraction is None:
             return None
-        total += FRACTIONS[words[-1]] * unit
+        total += float(fraction) * unit
     return total
 
 
@@ -92,25 +93,14 @@ def _tokens(text: str) -> list[str]:
 
 def _amount(words: list[str]) -> float | None:
     """The number before a unit: '5', '1.5', 'twenty five', 'a', 'an', 'half an', 'two and a half',
-    and as added time: '5 more', 'another', 'an extra'."""
+    'three quarters of an', and as added time: '5 more', 'another', 'an extra'."""
     words = ["a" if word == "another" else word for word in words if word not in ("of", "more", "extra")]
     if len(words) > 1 and words[-1] in ("a", "an"):
         words = words[:-1]
     if words and words[0] in ("a", "an"):
         words = words[1:] or ["one"]
-    extra = 0.0
-    if len(words) > 3 and words[-3:-1] == ["and", "a"] and words[-1] in FRACTIONS:
-        extra, words = FRACTIONS[words[-1]], words[:-3]
-    if not words:
-        return None
-    if len(words) == 1 and words[0] in FRACTIONS:
-        return FRACTIONS[words[0]] + extra
-    if len(words) == 1 and words[0][0].isdigit():
-        return float(words[0]) + extra
-    try:
-        return float(w2n.word_to_num(" ".join(words))) + extra
-    except ValueError:
-        return None
+    amount = spoken_amount(" ".join(words)) if words else None
+    return None if amount is None else float(amount)
 
 
 def describe_duration(seconds: float) -> str:
@@ -124,9 +114,23 @@ def describe_duration(seconds: float) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _without_one(name: str) -> str:
+    """A name without the "one" that stands for "timer" ("the five minute one"), unless that is all of it."""
+    words = name.split()
+    return " ".join(words[:-1]) if len(words) > 1 and words[-1].casefold() == "one" else name
+
+
+def timer_key(said: str) -> str | float:
+    """What a timer's name resolves to when calls are scored: the seconds of a duration ("the 1 hour one"
+    is "one hour"), else the name as :func:`name_key` matches it ("the pizza one" is "pizza")."""
+    named = _without_one(timer_name(said))
+    seconds = parse_duration(named)
+    return name_key(named) if seconds is None else seconds
+
+
 Duration = Annotated[str, Span(), Resolver(parse_duration, "For how long? Say something like five minutes.")]
 NewDuration = Annotated[str, Span(), Resolver(parse_new_duration, "How long? Say something like ten minutes.")]
-Name = Annotated[str, Span(), Resolver(name_key)]
+Name = Annotated[str, Span(), Resolver(timer_key)]
 NO_TIMERS = "There are no timers set."
 
 
@@ -300,9 +304,10 @@ def _ringer(context: SkillContext) -> Callable[[Countdown], None]:
 
 
 def _find(board: TimerBoard, name: str | None, paused: bool | None = None) -> Countdown | str:
-    """The timer a command is about, or the sentence saying there is none.
+    """The timer a command is about, or the sentence saying there is none (or asking which).
 
-    A name that is a duration ("the ten minute timer") also finds an unnamed timer set for that long.
+    A name that is no timer's but a duration ("the ten minute timer", "the 1 hour one") finds the timer set
+    for that long; of several, the only one ``paused`` (or not), else the answer asks which.
     """
     if _every(name):
         return "I can do that to one timer at a time; say which."
@@ -311,9 +316,30 @@ def _find(board: TimerBoard, name: str | None, paused: bool | None = None) -> Co
         return found
     if not name or not name_key(name) or not board.timers():
         return NO_TIMERS
-    seconds = parse_duration(timer_name(name))
-    same = [timer for timer in board.timers() if timer.name is None and timer.set_s == seconds]
-    return same[-1] if same else f"There is no {timer_name(name)} timer."
+    named = _without_one(timer_name(name))
+    found = board.find(named, paused)
+    if found is not None:
+        return found
+    seconds = parse_duration(named)
+    same = [timer for timer in board.timers() if seconds is not None and math.isclose(timer.set_s, seconds)]
+    preferred = [timer for timer in same if paused is None or timer.paused == paused]
+    if len(preferred) == 1:
+        return preferred[0]
+    if len(same) == 1:
+        return same[0]
+    if not same:
+        return f"There is no {named} timer."
+    assert seconds is not None  # only a duration finds timers
+    options = [_option(board, timer) for timer in same]
+    return f"Which {_duration_label(seconds)} do you mean: {', '.join(options[:-1])} or {options[-1]}?"
+
+
+def _option(board: TimerBoard, timer: Countdown) -> str:
+    """One of the timers a question offers: "the pizza timer", "the one with 4 minutes left (paused)"."""
+    paused = " (paused)" if timer.paused else ""
+    if timer.name:
+        return f"the {timer.name} timer{paused}"
+    return f"the one with {_say_left(board.left(timer))} left{paused}"
 
 
 def _to_every(board: TimerBoard, paused: bool, act: Callable[[Countdown], float | None], done: str) -> str:
@@ -333,9 +359,12 @@ def _every(name: str | None) -> bool:
 
 def _label(timer: Countdown) -> str:
     """How answers call a timer: "pizza timer", or "5 minute timer" for one nobody named."""
-    if timer.name:
-        return f"{timer.name} timer"
-    return re.sub(r"(hour|minute|second)s\b", r"\1", describe_duration(timer.set_s)) + " timer"
+    return f"{timer.name} timer" if timer.name else _duration_label(timer.set_s)
+
+
+def _duration_label(seconds: float) -> str:
+    """A timer called by its duration: "5 minute timer", "1 hour and 30 minute timer"."""
+    return re.sub(r"(hour|minute|second)s\b", r"\1", describe_duration(seconds)) + " timer"
 
 
 def _left_on(board: TimerBoard, timer: Countdown) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from assistant.cli import wait_for_timers
 from assistant.runtime import context as context_module
-from assistant.runtime.context import ring_tone
+from assistant.runtime.context import current_context, ring_tone
 from assistant.runtime.pack import load_pack
 from assistant.runtime.resolution import resolved_key, unresolved
 from assistant.runtime.timers import EVERY, TimerBoard, name_key, timer_name
@@ -62,13 +62,41 @@ from skills.timer import (
         ("five extra minutes", 300),
         ("another minute", 60),
         ("an extra hour", 3600),
+        ("half a minute", 30),
+        ("a minute and a half", 90),
+        ("one and a half minutes", 90),
+        ("1 and a half minutes", 90),
+        ("quarter of an hour", 900),
+        ("an hour and a quarter", 4500),
+        ("three quarters of an hour", 2700),
+        ("three quarters of a minute", 45),
+        ("an hour and three quarters", 6300),
+        ("one half minute", 30),
+        ("a third of an hour", 1200),
+        ("two hours and a half", 9000),
+        ("one thousand two hundred seconds", 1200),
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "5", "minutes", "five bananas", "an hour and a banana", "ten past"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "soon",
+        "5",
+        "minutes",
+        "five bananas",
+        "an hour and a banana",
+        "ten past",
+        "five banana minutes",  # word2number skips the words it does not know; a duration may not
+        "two three minutes",
+        "an hour and fifteen",  # fifteen what?
+        "thousand million seconds",
+    ],
+)
 def test_not_a_duration(text: str) -> None:
     assert parse_duration(text) is None
 
@@ -144,6 +172,11 @@ def clock() -> Clock:
     return Clock()
 
 
+def board() -> TimerBoard:
+    """The board of the context a test runs in."""
+    return current_context().timers
+
+
 @pytest.fixture
 def heard(skill_context, clock: Clock) -> Iterator[list[str]]:
     """Run the test with a board on the stopped clock; what rings and is announced lands in the list."""
@@ -163,6 +196,7 @@ def heard(skill_context, clock: Clock) -> Iterator[list[str]]:
         ("twenty five", ("bare", 25.0)),
         ("another five", ("bare", 5.0)),
         ("5 more", ("bare", 5.0)),
+        ("five and a half", ("bare", 5.5)),
         ("ten minutes", 600.0),
         ("5 min", 300.0),
         ("soon", None),
@@ -377,6 +411,64 @@ def test_without_timers_or_the_one_named_each_command_says_so(heard: list[str], 
     assert command(name="pizza") == "There are no timers set."
     timer("5 minutes", name="pasta")
     assert command(name="the pizza timer") == "There is no pizza timer."
+
+
+def test_a_timer_is_found_by_the_duration_it_was_set_for(heard: list[str], clock: Clock) -> None:
+    """A duration names a timer ("the 1 hour timer", "the five minute one"), named or not, however it is said."""
+    timer("1 hour")
+    timer("5 minutes", name="pizza")
+    clock.now += 60
+    assert timer_left("the 1 hour timer") == "59 minutes left on the 1 hour timer."
+    assert timer_add("5 minutes", name="1 hour") == "Added 5 minutes to the 1 hour timer; 1 hour and 4 minutes left."
+    assert (
+        timer_subtract("two minutes", name="one hour")
+        == "Took 2 minutes off the 1 hour timer; 1 hour and 2 minutes left."
+    )
+    assert timer_pause("the 60 minute timer") == "Paused the 1 hour timer with 1 hour and 2 minutes left."
+    assert timer_resume("the one hour one") == "Resumed the 1 hour timer with 1 hour and 2 minutes left."
+    assert timer_left("the five minute one") == "4 minutes left on the pizza timer."
+    assert timer_change("ten minutes", name="the 5 minutes timer") == "Changed the pizza timer to 10 minutes."
+    assert timer_left("5 minutes") == "There is no 5 minutes timer."  # it is a 10 minute timer now
+    assert timer_cancel("an hour") == "Cancelled the 1 hour timer."
+    assert [countdown.name for countdown in board().timers()] == ["pizza"]
+
+
+def test_a_timer_named_like_a_duration_is_found_by_its_name_first(heard: list[str]) -> None:
+    timer("10 minutes")
+    timer("3 minutes", name="10 minutes")
+    timer("4 minutes")
+    assert timer_left("the 10 minutes timer") == "3 minutes left on the 10 minutes timer."
+    assert timer_cancel("10 minute") == "Cancelled the 10 minute timer."  # not a name: the duration
+
+
+def test_two_timers_of_the_duration_named_are_a_question_not_a_guess(heard: list[str], clock: Clock) -> None:
+    timer("5 minutes")
+    timer("5 minutes", name="pizza")
+    timer("five minutes", name="tea")
+    timer("2 minutes")
+    clock.now += 30
+    timer_pause("tea")
+    question = (
+        "Which 5 minute timer do you mean: the one with 4 minutes and 30 seconds left, the pizza timer"
+        " or the tea timer (paused)?"
+    )
+    assert timer_cancel("the 5 minute timer") == question
+    assert timer_add("a minute", name="five minutes") == question
+    assert len(board().timers()) == 4, "nothing was cancelled"
+    assert timer_resume("the five minute one") == "Resumed the tea timer with 4 minutes and 30 seconds left."
+    assert timer_pause("5 minutes").startswith("Which 5 minute timer do you mean: ")
+    assert timer_pause("2 minutes") == "Paused the 2 minute timer with 1 minute and 30 seconds left."
+
+
+def test_a_name_that_is_a_duration_resolves_to_its_seconds_when_calls_are_scored() -> None:
+    pack = load_pack("skills")
+    key = lambda text: resolved_key(pack, pack.parse(text))  # noqa: E731
+    assert key('timer_add(duration="5 minutes", name="1 hour")') == key(
+        'timer_add(duration="five minutes", name="the one hour timer")'
+    )
+    assert key('timer_left(name="the five minute one")') == key('timer_left(name="5 minutes")')
+    assert key('timer_left(name="5 minutes")') != key('timer_left(name="pizza")')
+    assert key('timer_left(name="the pizza one")') == key('timer_left(name="Pizza")')
 
 
 def test_a_paused_timer_does_not_keep_say_waiting(skill_context, capsys: pytest.CaptureFixture[str]) -> None:
