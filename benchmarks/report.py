@@ -38,6 +38,7 @@ FILES = {
     "turn-end": "benchmarks/latency/results_turn_end.json",
     "snips": "benchmarks/snips/results.json",
     "barista": "benchmarks/barista/results.json",
+    "barista-settings": "benchmarks/barista/results_settings.json",
     "soak": "benchmarks/soak/results.json",
     "training": "benchmarks/training/results.json",
 }
@@ -201,10 +202,21 @@ def dialogue_sets(dialogue: Result) -> list[tuple[str, str, str]]:
 
 
 # The tables, by block name.
+def published_means(barista: Result) -> str:
+    """The two best published engines' kitchen means: "Picovoice Rhino 98.1 %, Microsoft LUIS 90.6 %"."""
+    means = {}
+    for engine in barista.table("published_kitchen"):
+        rates = barista.numbers("published_kitchen", engine)
+        means[engine] = sum(rates) / len(rates)
+    best = sorted(means, key=means.__getitem__, reverse=True)[:2]
+    return ", ".join(f"{engine} {means[engine]:.1f} %" for engine in best)
+
+
 def headline_table(results: Results) -> str:
     """One line per benchmark: the number a newcomer asks for first."""
     test, dialogue, latency = results["test"], results["dialogue"], results["latency"]
     realtime, snips, soak, training = results["realtime"], results["snips"], results["soak"], results["training"]
+    barista = results["barista"]
     talk = test.table("confusion", "other")
     if not all(_is_number(value) for value in talk.values()):
         raise ReportError(f"{test.name}: confusion.other holds something that is not a count")
@@ -239,6 +251,12 @@ def headline_table(results: Results) -> str:
             "last word → first skill called, listening ahead / waiting out the silence (p50)",
             f"{ms(realtime.number('summary', loops[0], 'p50_ms'))} / "
             f"{ms(realtime.number('summary', 'today', 'p50_ms'))}",
+        ),
+        (
+            barista,
+            f"{count(barista.number('recordings'))} real recorded coffee orders right, clean / kitchen noise 6-24 dB "
+            f"(published: {published_means(barista)})",
+            f"{barista.pct('conditions', 'clean', 'all', 'rate')} / {barista.pct('kitchen_mean', 'all')}",
         ),
         (
             snips,
@@ -554,6 +572,7 @@ def barista_table(results: Results) -> str:
             condition,
             count(barista.number("conditions", condition, "all", "errors")),
             count(barista.number("conditions", condition, "all", "recogniser_errors")),
+            count(barista.number("conditions", condition, "all", "instant")),
         ]
         for condition in conditions
     ]
@@ -561,18 +580,44 @@ def barista_table(results: Results) -> str:
     note = (
         f"Recogniser context {settings.get('stt_context')!s}, vocabulary prompt "
         f"{'on' if settings.get('stt_vocabulary') else 'off'}; per recording p50 recognition "
-        f"{ms(barista.number('stt_ms_p50'))}, routing {ms(barista.number('route_ms_p50'))}. Noise alone: "
+        f"{ms(barista.number('stt_ms_p50'))}, routing "
+        + " and ".join(f"{ms(barista.number('route_ms_p50', path))} ({path})" for path in barista.table("route_ms_p50"))
+        + ". Noise alone: "
         f"{count(barista.number('noise_only', 'orders'))} orders from {count(barista.number('noise_only', 'clips'))} "
         "clips."
     )
     return (
         markdown(header, rows)
         + "\n\n"
-        + markdown(["condition", "errors", "the recogniser's (a slot phrase not heard)"], blame)
+        + markdown(
+            ["condition", "errors", "the recogniser's (a slot phrase not heard)", "answered by the pack's sentences"],
+            blame,
+        )
         + "\n\n"
         + note
         + source(barista, where=machine(barista))
     )
+
+
+def barista_settings_table(results: Results) -> str:
+    """The variants tried on the fixed fifth of the recordings that settings are chosen on."""
+    tried = results["barista-settings"]
+    variants = list(tried.table("variants"))
+    if not variants:
+        raise ReportError(f"{tried.name}: no variants")
+    conditions = list(tried.table("variants", variants[0], "conditions"))
+    rows = []
+    for variant in variants:
+        rows.append(
+            [
+                variant,
+                *(tried.with_interval("variants", variant, "conditions", c, "settings", "rate") for c in conditions),
+                ms(tried.number("variants", variant, "stt_ms_p50")),
+                tried.load("variants", variant, "machine", "load_average_before"),
+            ]
+        )
+    header = ["router, recogniser", *conditions, "recognition p50", "load average"]
+    return markdown(header, rows) + source(tried)
 
 
 def soak_table(results: Results) -> str:
@@ -659,6 +704,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "turn-end": turn_end_table,
     "snips": snips_table,
     "barista": barista_table,
+    "barista-settings": barista_settings_table,
     "soak": soak_table,
     "training": training_table,
 }

@@ -44,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 PICOVOICE = REPO_ROOT.parent / "shared" / "data" / "picovoice"
 ROWS = REPO_ROOT / "runs" / "barista-bench"
 OUT = HERE / "results.json"
+SETTINGS_OUT = HERE / "results_settings.json"  # one entry per variant tried on the settings fifth
 SNRS = (6, 9, 12, 15, 18, 21, 24)
 NOISE_CLIP_S = 6.0  # a noise-only clip: about as long as a short recording
 MAX_NOISE_LENGTH_S = 600.0  # the kitchen noise is 123 s
@@ -198,8 +199,11 @@ def summary(chosen: list[Recording], snrs: list[float | None], log: RowLog, part
         "kitchen_mean": {
             name: float(np.mean([conditions[c][name]["rate"] for c in noisy])) if noisy else None for name in parts
         },
-        "stt_ms_p50": percentile([row["stt_ms"] for row in rows if row["stt_ms"] is not None], 50),
-        "route_ms_p50": percentile([row["route_ms"] for row in rows if row["route_ms"] is not None], 50),
+        "stt_ms_p50": percentile([row["stt_ms"] for row in rows if row["stt_ms"] is not None], 0.5),
+        "route_ms_p50": {
+            path: percentile([row["route_ms"] for row in rows if row["path"] == path], 0.5)
+            for path in sorted({row["path"] for row in rows if row["path"] is not None})
+        },
         "errors": [row for row in rows if not row["accepted"]],
         "published_kitchen": {engine: list(rates) for engine, rates in PUBLISHED.items()},
     }
@@ -246,14 +250,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--noise-clips", type=int, default=60, help="noise-only clips that must give no order")
     parser.add_argument("--limit", type=int, default=None, help="only the first N recordings (a quick look)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="results JSON (default: results.json, or results_settings.json)"
+        "--out",
+        type=Path,
+        default=None,
+        help="results JSON (default: results.json; a settings run adds its variant to results_settings.json)",
     )
     args = parser.parse_args(argv)
     result = run(args)
     result["command"] = " ".join(["python -m benchmarks.barista", *(sys.argv[1:] if argv is None else argv)])
-    show(result, "report" if args.part == "report" else "settings")
-    out = args.out or (OUT if args.part == "report" else HERE / "results_settings.json")
-    write_atomically(out, json.dumps(result, indent=2) + "\n")
+    if args.part == "report":
+        show(result, "report")
+        write_atomically(args.out or OUT, json.dumps(result, indent=2) + "\n")
+        return
+    show(result, "settings")
+    out = args.out or SETTINGS_OUT
+    tried = json.loads(out.read_text()) if out.exists() else {"variants": {}}
+    tried["variants"][variant_name(result["settings"])] = result
+    write_atomically(out, json.dumps(tried, indent=2) + "\n")
+
+
+def variant_name(settings: dict[str, Any]) -> str:
+    """How results_settings.json keys one variant tried on the settings fifth."""
+    prompt = "prompt" if settings["stt_vocabulary"] else "no prompt"
+    return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}"
 
 
 if __name__ == "__main__":
