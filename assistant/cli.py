@@ -633,7 +633,7 @@ def parser() -> argparse.ArgumentParser:
         help="the bundled recordings through the whole pipeline",
         description="Run the bundled recordings of the shipped skills through the whole pipeline "
         "and compare each call with the expected one.",
-    ).set_defaults(handler=cmd_demo, skills=DEFAULT_MODULE)
+    ).set_defaults(handler=cmd_demo, skills=DEFAULT_MODULE, examples=None)
     commands.add_parser(
         "config",
         parents=[verbosity, configured],

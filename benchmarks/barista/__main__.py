@@ -93,16 +93,21 @@ class RowLog:
 
     def __init__(self, path: Path):
         self.path = path
-        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
-        if path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                self.rows[row["name"], row["condition"]] = row
+        self.rows = self.read(path) if path.exists() else {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a")
+
+    @staticmethod
+    def read(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+        """The rows written so far, by (recording, condition)."""
+        rows = {}
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rows[row["name"], row["condition"]] = row
+        return rows
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows[row["name"], row["condition"]] = row

@@ -1,0 +1,59 @@
+"""Two runs of the barista benchmark compared on the same recordings: per condition, how much more often
+the first is right, with the 95 % interval of the paired difference.
+
+    python -m benchmarks.barista.compare runs/barista-bench/barista-audio-prompt.jsonl \\
+        runs/barista-bench/barista-30s-prompt.jsonl --out benchmarks/barista/results_paired.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from assistant.files import write_atomically
+from benchmarks.barista.__main__ import RowLog
+from benchmarks.barista.score import paired_difference
+
+
+def accepted_by_condition(path: Path) -> dict[str, dict[str, bool]]:
+    """A run's rows as condition -> recording -> accepted."""
+    by_condition: dict[str, dict[str, bool]] = defaultdict(dict)
+    for (name, condition), row in RowLog.read(path).items():
+        by_condition[condition][name] = bool(row["accepted"])
+    return by_condition
+
+
+def compare(first: Path, second: Path) -> dict[str, Any]:
+    a, b = accepted_by_condition(first), accepted_by_condition(second)
+    conditions: dict[str, Any] = {}
+    for condition in a:
+        if condition in b:
+            difference, low, high, n = paired_difference(a[condition], b[condition])
+            conditions[condition] = {"difference": difference, "difference_ci95": [low, high], "n": n}
+    return {"first": first.stem, "second": second.stem, "conditions": conditions}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.barista.compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("first", type=Path, help="a run's rows (runs/barista-bench/*.jsonl)")
+    parser.add_argument("second", type=Path, help="the other run's rows")
+    parser.add_argument("--out", type=Path, default=None, help="write the comparison as JSON")
+    args = parser.parse_args(argv)
+    result = compare(args.first, args.second)
+    result["command"] = " ".join(["python -m benchmarks.barista.compare", *(sys.argv[1:] if argv is None else argv)])
+    for condition, paired in result["conditions"].items():
+        low, high = paired["difference_ci95"]
+        print(
+            f"{condition}: {result['first']} - {result['second']} = {100 * paired['difference']:+.1f} points "
+            f"({100 * low:+.1f} to {100 * high:+.1f}) on {paired['n']} recordings"
+        )
+    if args.out is not None:
+        write_atomically(args.out, json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
