@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import wave
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -141,6 +142,43 @@ def trim_silence(
         return audio[:0]
     pad = int(pad_s * rate)
     return audio[max(0, loud[0] * hop - pad) : min(audio.size, (loud[-1] + 1) * hop + pad)]
+
+
+MIX_FRAME = 2048  # samples per frame of the mix's energy comparison, as the Picovoice benchmark's mix.py
+
+
+def max_frame_energy(pcm: np.ndarray, frame_length: int = MIX_FRAME) -> float:
+    """The energy (sum of squares) of the loudest whole frame."""
+    frames = pcm.size // frame_length
+    if frames == 0:
+        raise ValueError(f"{pcm.size} samples: shorter than one frame of {frame_length}")
+    return float((pcm[: frames * frame_length].reshape(frames, frame_length) ** 2).sum(axis=1).max())
+
+
+def noise_scale(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> float:
+    """What the noise is multiplied by so that the loudest frames stand ``snr_db`` apart."""
+    if speech.shape != noise.shape:
+        raise ValueError(f"speech of {speech.size} samples, noise of {noise.size}: they must be as long")
+    return float(np.sqrt(max_frame_energy(speech) / (max_frame_energy(noise) * 10 ** (snr_db / 10))))
+
+
+def noise_segment(noise: np.ndarray, length: int, seed: str) -> np.ndarray:
+    """``length`` samples of ``noise`` from a start drawn with ``seed``."""
+    if length >= noise.size:
+        raise ValueError(f"a recording of {length} samples is not shorter than the noise ({noise.size})")
+    start = int(np.random.default_rng(zlib.crc32(seed.encode())).integers(0, noise.size - length))
+    segment: np.ndarray = noise[start : start + length]
+    return segment
+
+
+def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, name: str) -> np.ndarray:
+    """``speech`` with ``noise`` laid under it at ``snr_db``, scaled to half of full scale; the same ``name``
+    and SNR give the same mix. The SNR compares the loudest :data:`MIX_FRAME` of each (not the mean power),
+    as the Picovoice benchmark mixes: the barista benchmark and the heard training data mix alike."""
+    segment = noise_segment(noise, speech.size, f"{name}@{snr_db:g}")
+    mixed = speech + noise_scale(speech, segment, snr_db) * segment
+    scaled: np.ndarray = (mixed / (2 * np.abs(mixed).max())).astype(np.float32)
+    return scaled
 
 
 class SpeechDetector:
