@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libportaudio2 espeak-ng sox
 
-.PHONY: setup demo test test-fast lint dataset router bench-latency bench-snips bench-barista clean
+.PHONY: setup demo test test-fast lint dataset corpora router bench-latency bench-snips bench-barista clean
 
 setup: $(STAMP)
 
@@ -49,7 +49,15 @@ lint: setup
 # then the evaluations (validation curve, validation, test, the independent sets: single, compound, follow-up, timers).
 # The evaluation sets in benchmarks/router are never trained on (--exclude).
 dataset: setup
-	$(BIN)/python finetune/training_data.py -t --exclude benchmarks/router/*.jsonl --out dataset/training_data.json
+	$(BIN)/python finetune/training_data.py -t --exclude benchmarks/router/*.jsonl benchmarks/corpora/*.jsonl \
+		--records dataset/corpora.json --out dataset/training_data.json
+
+# The public corpora's records (dataset/corpora.json, committed): needs the corpora in $(CORPORA) (docs/corpora.md).
+CORPORA ?= $(HOME)/.cache/voxroute/corpora
+corpora: setup
+	$(BIN)/python -m finetune.corpora --massive $(CORPORA)/massive --nlu-eval $(CORPORA)/nlu-eval \
+		--clinc $(CORPORA)/clinc --most-per-intent 20 --out dataset/corpora.json \
+		--eval-out benchmarks/corpora/massive_test.jsonl --dataset dataset/training_data.json
 
 router: dataset
 	$(BIN)/python finetune/finetune.py --config finetune/configs/router-smollm2-cpu.yaml

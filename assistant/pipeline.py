@@ -34,7 +34,7 @@ from assistant.dialogue import Exchange, Memory, after_wake_word
 from assistant.routing.calls import Call, Calls
 from assistant.routing.router import Routed, Router, fallback_calls
 from assistant.runtime.dispatch import Dispatcher, Outcome
-from assistant.runtime.pack import SkillPack
+from assistant.runtime.pack import NOT_ACTING, SkillPack, acts
 from assistant.timing import elapsed_ms
 from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav, recording_too_long
 from assistant.voice.stt import Transcriber, without_closing_punctuation
@@ -302,7 +302,7 @@ class Assistant:
             turn.error = turn.error or next((o.error for o in outcomes if o.error), None)
             turn.failed = turn.failed or any(o.failed for o in outcomes)
             turn.timings["skill_ms"] = max(o.ms for o in outcomes)
-        if routed.calls and routed.calls != fallback_calls(self.pack) and routed.error is None:
+        if acts(routed.calls) and routed.error is None:
             self.memory.remember(command, routed.calls, turn.answer)
             remembered = self.memory.recent()
             if remembered is not None:  # None when follow-ups are off (follow_up_s = 0)
@@ -347,8 +347,8 @@ class Assistant:
         # strict=False: the outcomes are of the calls run as the router announced them (on_call), which the Router
         # protocol does not bind to the calls it returns; the shipped routers keep them equal, a custom one may not.
         for index, (call, outcome) in enumerate(zip(calls, outcomes, strict=False)):
-            if call == self.pack.fallback:
-                parts.append(f"I can't do the {ORDINALS[index]} part of that.")
+            if call.name in NOT_ACTING:
+                parts.append(f"I can't do the {ORDINALS[index]} part of that yet.")
             elif outcome.answer:
                 parts.append(outcome.answer)
         return " ".join(parts)

@@ -10,8 +10,11 @@ A row is dropped, and counted by reason, when its text equals a MASSIVE dev or t
 evaluation set's (``--exclude``), when the mapping cannot label it, when it repeats a written example
 (same call) or contradicts one (another call: a conflict, counted by intent pair and listed), and
 when rows of one utterance (across the corpora, which share a lineage) are labelled differently (all
-of them). The test rows are kept out of the evaluation file on the same terms, and when they equal a
-written example or a ``--dataset`` utterance (trained on).
+of them). With ``--most-per-intent N``, the classes that come from hundreds of intents (``ask``, can't-do
+and talk) keep at most N rows of each intent, a seeded sample, so that no intent outweighs the rest;
+the rows of the other skills, which are few and are what the pack does, are all kept. The test rows
+are kept out of the evaluation file on the same terms, and when they equal a written example or a
+``--dataset`` utterance (trained on).
 
     python -m finetune.corpora --massive DIR --nlu-eval DIR --clinc DIR --out OUT.json \\
         --eval-out benchmarks/corpora/massive_test.jsonl
@@ -29,6 +32,7 @@ import argparse
 import csv
 import io
 import json
+import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -363,6 +367,24 @@ def convert(
     return Conversion(records, [item.record() for item in tested], report, evaluation_report)
 
 
+BALANCED = frozenset({"ask", "cant_do", "other"})  # labels drawn from many intents: capped per intent
+
+
+def balanced(records: Sequence[dict[str, str]], most_per_intent: int, seed: int = 0) -> list[dict[str, str]]:
+    """``records`` with at most ``most_per_intent`` of each source intent among the BALANCED labels (a seeded
+    sample), in their order; every other record kept."""
+    by_intent: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        if record["skill"] in BALANCED:
+            by_intent.setdefault(record["source"], []).append(index)
+    rng = random.Random(seed)
+    dropped: set[int] = set()
+    for indices in by_intent.values():
+        if len(indices) > most_per_intent:
+            dropped |= set(indices) - set(rng.sample(indices, most_per_intent))
+    return [record for index, record in enumerate(records) if index not in dropped]
+
+
 def notes(conversion: Conversion, aside: int) -> str:
     """The notes written next to the records: sources, licences, attribution, and what was done."""
     report = conversion.report.as_dict()
@@ -385,8 +407,8 @@ def notes(conversion: Conversion, aside: int) -> str:
         "CC BY 3.0: https://creativecommons.org/licenses/by/3.0/).",
         "",
         "Requests no skill can do (alarms, music, lights, lists by name, email, calendar, ...) carry "
-        '`"target": "cant_do"` and, until the can\'t-do design of #33 item 2 exists, the call `other()`; talk '
-        'that asks nothing of the assistant has `"target": "other"`.',
+        '`"target": "cant_do"` and the call `cant_do()` (the pack\'s refusal); talk that asks nothing of the '
+        'assistant has `"target": "other"` and the call `other()`.',
         "",
         f"CLINC150's test partitions ({aside} rows) were not read.",
         "",
@@ -438,7 +460,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--dataset", type=Path, help="a data set (training_data.json) whose utterances --eval-out leaves out"
     )
     parser.add_argument("--report", type=Path, help="also write the counts as JSON here")
+    parser.add_argument(
+        "--most-per-intent",
+        type=int,
+        help="keep at most this many ask, can't-do and talk records of each intent (default: all)",
+    )
     args = parser.parse_args(argv)
+    if args.most_per_intent is not None and args.most_per_intent < 1:
+        parser.error(f"--most-per-intent must be 1 or more, got {args.most_per_intent}")
     try:
         pack = load_pack()
         mapping = load_mapping(args.mapping, pack)
@@ -457,8 +486,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nlu_eval": {"all": len(nlu), "unreadable": nlu_unreadable},
         "clinc": dict(Counter(row.partition for row in clinc)) | {"test partitions, not read": aside},
     }
+    records = conversion.records
+    if args.most_per_intent is not None:
+        records = balanced(records, args.most_per_intent)
+        print(f"--most-per-intent {args.most_per_intent}: {len(records)} of {len(conversion.records)} records kept")
     try:
-        write_atomically(args.out, json.dumps(conversion.records, ensure_ascii=False, indent=1) + "\n")
+        write_atomically(args.out, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
         write_atomically(args.out.with_name(f"{args.out.stem}.NOTICE.md"), notes(conversion, aside))
         if args.eval_out:
             lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in conversion.evaluation)

@@ -16,8 +16,8 @@ outcome is one of:
   fillers it opens with: ask's argument) or ``{expression}`` (the arithmetic with digits, as the
   math examples write it); an argument whose placeholder has no value is left out, as in the
   example files' templates;
-* ``target = "cant_do"``: a request no skill of the pack can do (until the can't-do design of
-  #33 item 2 exists, its call is ``other()``), or ``"other"``: talk that asks nothing of it;
+* ``target = "cant_do"``: a request no skill of the pack can do (its call is the pack's refusal,
+  ``cant_do()``), or ``"other"``: talk that asks nothing of it (the fallback, ``other()``);
 * ``drop = "reason"``: a row that cannot be labelled safely, counted under that reason.
 
 The call is then checked as the example files' reader checks one (signature, said values copied
@@ -41,7 +41,7 @@ from assistant.dialogue import after_wake_word
 from assistant.errors import VoxrouteError
 from assistant.routing.calls import Call, CallError, Calls, RawCall, parse_call
 from assistant.runtime.example_files import utterance_key
-from assistant.runtime.pack import SkillPack
+from assistant.runtime.pack import FALLBACK_SKILL, REFUSAL_SKILL, SkillPack
 from assistant.runtime.resolution import unresolved
 from assistant.runtime.templates import SLOT, parse_list_line
 from skills.math import math_expression, to_expression
@@ -156,7 +156,7 @@ class Mapping:
         if rule.drop:
             return Dropped(rule.drop)
         if rule.call is None:
-            return Labelled(user, Calls([pack.fallback or Call("other")]), rule.target)
+            return Labelled(user, Calls([_not_served(pack, rule.target)]), rule.target)
         wanted = {name for _, value in rule.call.keywords for name in _placeholders(value)}
         annotated = {name for name, _ in row.slots}  # a pattern's groups are its own: only annotations must be used
         if "*" not in rule.ignore and (unused := sorted(annotated - wanted - set(rule.lists) - rule.ignore)):
@@ -400,3 +400,11 @@ def _list(value: object, key: str, fail: Fail) -> dict[str, str]:
     if parsed is None or not parsed[1]:
         raise fail(key, 'expected values like "tonight => today | tomorrow"')
     return {utterance_key(item.said): item.value for item in parsed[1]}
+
+
+def _not_served(pack: SkillPack, target: str) -> Call:
+    """The call of a row no skill serves: the pack's refusal for a request it cannot do, where it has one,
+    else its fallback."""
+    if target == "cant_do" and REFUSAL_SKILL in pack.skills:
+        return Call(REFUSAL_SKILL)
+    return pack.fallback or Call(FALLBACK_SKILL)

@@ -144,7 +144,9 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
         "argument_recall",
         "argument_f1",
         "false_activation_rate",
+        "refused_overheard_rate",
         "missed_command_rate",
+        "acted_on_cant_do_rate",
     ):
         value = metrics[key]
         interval = metrics.get(f"{key}_ci95")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.routing.calls import Calls
-from assistant.runtime.pack import FALLBACK_SKILL
+from assistant.runtime.pack import FALLBACK_SKILL, REFUSAL_SKILL, acts
 from assistant.timing import percentile
 
 
@@ -84,6 +84,14 @@ def _only_fallback(calls: Calls) -> bool:
     return [call.name for call in calls] == [FALLBACK_SKILL]
 
 
+def _only_refusal(calls: Calls) -> bool:
+    return [call.name for call in calls] == [REFUSAL_SKILL]
+
+
+def _acted(p: Prediction) -> bool:
+    return p.parsed and acts(p.predicted)
+
+
 def _same_skills(p: Prediction) -> bool:
     return p.parsed and [c.name for c in p.predicted] == [c.name for c in p.expected]
 
@@ -92,8 +100,11 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
     """Every metric eval.py reports, under the keys of its ``--json-out`` file.
 
     An unparseable prediction counts as wrong everywhere and, as at runtime, acts like ``other()``.
-    False activation: a call where ``other()`` was right; missed command: nothing done where a
-    call was right. Both are None when no expected call is ``other()`` (a pack without it).
+    False activation: an action (a call other than ``other()`` and ``cant_do()``) where ``other()`` was
+    right, so an honest refusal of overheard talk is no activation (it is counted apart, as
+    ``refused_overheard_rate``); missed command: no action where one was right. Both are None when no
+    expected call is ``other()`` (a pack without it). ``acted_on_cant_do_rate``: an action where
+    ``cant_do()`` was right; None without such expectations.
     """
     n = len(predictions)
     true_pos = false_pos = false_neg = 0
@@ -112,7 +123,8 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
     recall = _ratio(true_pos, true_pos + false_neg)
     f1 = 2 * precision * recall / (precision + recall) if precision and recall else (0.0 if n else None)
     negatives = [p for p in predictions if _only_fallback(p.expected)]
-    positives = [p for p in predictions if not _only_fallback(p.expected)]
+    refusals = [p for p in predictions if _only_refusal(p.expected)]
+    positives = [p for p in predictions if acts(p.expected)]
     has_no_op = bool(negatives)
     latencies = [p.latency_ms for p in predictions]
     exact, resolved = sum(p.correct for p in predictions), sum(p.resolved_correct for p in predictions)
@@ -129,16 +141,14 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
         "argument_precision": precision,
         "argument_recall": recall,
         "argument_f1": f1,
-        "false_activation_rate": _ratio(
-            sum(p.parsed and not _only_fallback(p.predicted) for p in negatives), len(negatives)
+        "false_activation_rate": _ratio(sum(_acted(p) for p in negatives), len(negatives)) if has_no_op else None,
+        "refused_overheard_rate": _ratio(
+            sum(p.parsed and _only_refusal(p.predicted) for p in negatives), len(negatives)
         )
         if has_no_op
         else None,
-        "missed_command_rate": _ratio(
-            sum(not p.parsed or _only_fallback(p.predicted) for p in positives), len(positives)
-        )
-        if has_no_op
-        else None,
+        "missed_command_rate": _ratio(sum(not _acted(p) for p in positives), len(positives)) if has_no_op else None,
+        "acted_on_cant_do_rate": _ratio(sum(_acted(p) for p in refusals), len(refusals)),
         "latency_ms_p50": percentile(latencies, 0.5),
         "latency_ms_p95": percentile(latencies, 0.95),
         "per_skill": {

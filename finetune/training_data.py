@@ -220,12 +220,16 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
             excluded,
             Sizes.total(args.compose),
         )
+        added, left_out = ready_made(
+            ordered_paths(args.records), pack, {utterance_key(r["user"]) for r in records} | excluded
+        )
     except ExamplesError as error:
         report_problems(error)
         return BAD_INPUT
     except ValueError as error:
         stderr.print(str(error), style="red", markup=False)
         return BAD_INPUT
+    records += added
     text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     if args.out:
         try:
@@ -250,10 +254,35 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
         f"({', '.join(f'{count} {split}' for split, count in counts.items())}); "
         f"{len(report.duplicates)} duplicates dropped; {sum(report.generated.values())} made from templates"
         f"{f' ({made})' if made else ''}; {report.excluded} dropped as in an evaluation set; composed: {composed}"
-        f"{f'; cannot compose from these examples: {skipped}' if skipped else ''}",
+        f"{f'; cannot compose from these examples: {skipped}' if skipped else ''}"
+        f"{f'; {len(added)} ready-made records added ({left_out} left out as already in)' if args.records else ''}",
         markup=False,
     )
     return OK
+
+
+def ready_made(paths: Iterable[Path], pack: SkillPack, taken: set[str]) -> tuple[list[dict], int]:
+    """Training records of ``paths`` (each validated against the pack), ``kind`` named after their file, and how
+    many were left out: follow-ups (their turn before is the example files' business) and utterances in ``taken``
+    (the data set's and the evaluation sets'), which grows as records are added."""
+    added, left_out = [], 0
+    for path in paths:
+        for record in read_records(path, pack):
+            key = utterance_key(record.user)
+            if record.context is not None or key in taken:
+                left_out += 1
+                continue
+            taken.add(key)
+            added.append(
+                {
+                    "skill": label(record.calls),
+                    "user": record.user,
+                    "call": str(record.calls),
+                    "split": "train",
+                    "kind": path.stem,
+                }
+            )
+    return added, left_out
 
 
 def sync_mode(args: argparse.Namespace, pack: SkillPack) -> int:
@@ -382,6 +411,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         help="evaluation files (JSON/JSONL of {user, call}) whose utterances are never trained on",
+    )
+    data.add_argument(
+        "--records",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="ready-made training records (JSON/JSONL of {user, call}: mapped public corpora, what the "
+        "recogniser heard), added to the train split; an utterance already in the data set or an evaluation "
+        "set is left out",
     )
     data.add_argument("--out", type=Path, help="write the JSON to this file (atomically) instead of stdout")
     create = parser.add_argument_group("-c and -p")

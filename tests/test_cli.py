@@ -15,6 +15,7 @@ import pytest
 
 from assistant.cli import parser
 from assistant.voice.samples import load_samples
+from skills.other import CANT_DO_ANSWER
 
 KITCHEN = "I think we should paint the kitchen yellow"  # other(): not meant for the assistant
 
@@ -104,7 +105,19 @@ def test_setup_errors_are_one_line_with_the_traceback_only_with_v(tmp_path: Path
 def test_skills_show_types_choices_and_defaults(tmp_path: Path) -> None:
     skills = voxroute(tmp_path, "skills")
     assert skills.returncode == 0
-    for name in ("weather", "timecheck", "timer", "run_app", "notes", "math", "news", "story", "ask", "other"):
+    for name in (
+        "weather",
+        "timecheck",
+        "timer",
+        "run_app",
+        "notes",
+        "math",
+        "news",
+        "story",
+        "ask",
+        "other",
+        "cant_do",
+    ):
         assert f"{name}(" in skills.stdout
     assert 'notes(action: "add" | "list", note: str | None = None)' in skills.stdout
     assert "timer(duration: str, name: str | None = None)" in skills.stdout and "other()" in skills.stdout
@@ -163,6 +176,15 @@ def test_unquoted_words_are_one_quiet_turn_and_speech_not_for_me_is_acknowledged
     assert [line for line in said.stdout.splitlines() if line.startswith("heard")] == [f"heard  {KITCHEN}"]
     assert "call   other()\n(not for me)\n" in said.stdout
     assert "Loading weights" not in said.stderr and "Warning" not in said.stderr and "deprecated" not in said.stderr
+
+
+@pytest.mark.slow
+def test_a_request_no_skill_can_do_is_answered_so_and_overheard_talk_is_not(tmp_path: Path) -> None:
+    said = voxroute(tmp_path, "say", "--json", "hey voxroute play some jazz", KITCHEN)
+    assert said.returncode == 0, said.stderr
+    refused, overheard = (json.loads(line) for line in said.stdout.splitlines())
+    assert refused["calls"] == ["cant_do()"] and refused["answer"] == CANT_DO_ANSWER and not refused["failed"]
+    assert overheard["calls"] == ["other()"] and overheard["answer"] == ""
 
 
 @pytest.mark.slow

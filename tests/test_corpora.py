@@ -19,6 +19,7 @@ from finetune.corpora import (
     DEFAULT_EXCLUDE,
     Conversion,
     CorpusError,
+    balanced,
     convert,
     main,
     parse_annotation,
@@ -49,8 +50,8 @@ EXPECTED = {
     "show todays news about migration": ('news(topic="migration")', "skill", "massive:news_query"),
     "put milk on the shopping list": ('notes(action="add", note="milk")', "skill", "massive:lists_createoradd"),
     "how old is ryan reynolds": ('ask(question="how old is ryan reynolds")', "skill", "massive:qa_factoid"),
-    "wake me up at nine am on friday": ("other()", "cant_do", "massive:alarm_set"),
-    "show me my alarms": ("other()", "cant_do", "massive:alarm_query"),
+    "wake me up at nine am on friday": ("cant_do()", "cant_do", "massive:alarm_set"),
+    "show me my alarms": ("cant_do()", "cant_do", "massive:alarm_query"),
     "thanks for the response": ("other()", "other", "nlu_eval:general_praise"),  # ", olly." left out
     "what is two plus four": ('math(question="2+4")', "skill", "nlu_eval:qa_maths"),
     "what's the time in london": ('timecheck(location="london")', "skill", "clinc:time"),
@@ -58,8 +59,8 @@ EXPECTED = {
     "what is 35 times 23": ('math(question="35*23")', "skill", "clinc:calculator"),
     "hiya!": ("other()", "other", "clinc:greeting"),
     "define monetary for me please": ('ask(question="define monetary for me please")', "skill", "clinc:definition"),
-    "savings account balance at chase bank please": ("other()", "cant_do", "clinc:balance"),
-    "do i have more than $100 in my pnc account": ("other()", "cant_do", "clinc:balance"),
+    "savings account balance at chase bank please": ("cant_do()", "cant_do", "clinc:balance"),
+    "do i have more than $100 in my pnc account": ("cant_do()", "cant_do", "clinc:balance"),
 }
 
 
@@ -135,9 +136,9 @@ def test_no_evaluation_set_utterance_is_trained_on(conversion: Conversion) -> No
 def test_massive_s_test_partition_is_the_evaluation_file(conversion: Conversion) -> None:
     got = [(item["user"], item["call"], item["target"], item["source"]) for item in conversion.evaluation]
     assert got == [
-        ("wake me up at five am this week", "other()", "cant_do", "massive:alarm_set"),
+        ("wake me up at five am this week", "cant_do()", "cant_do", "massive:alarm_set"),
         ("what's the current weather", "weather()", "skill", "massive:weather_query"),
-        ("please list all my alarms", "other()", "cant_do", "massive:alarm_query"),
+        ("please list all my alarms", "cant_do()", "cant_do", "massive:alarm_query"),
     ]
 
 
@@ -166,7 +167,7 @@ def test_the_converter_writes_records_notes_and_the_evaluation_file(tmp_path: Pa
     )
     assert code == 0
     assert len(read_records(out, PACK, "train")) == len(EXPECTED)  # every call checked against the pack
-    assert [str(record.calls) for record in read_records(evaluation, PACK)] == ["other()", "weather()", "other()"]
+    assert [str(record.calls) for record in read_records(evaluation, PACK)] == ["cant_do()", "weather()", "cant_do()"]
     notice = (tmp_path / "corpora.NOTICE.md").read_text(encoding="utf-8")
     for words in ("CC BY 4.0", "CC BY 3.0", "MASSIVE", "NLU-Evaluation-Data", "CLINC150", '"target": "cant_do"'):
         assert words in notice
@@ -243,3 +244,21 @@ def test_an_annotation_gives_its_words_and_slots() -> None:
     )
     assert parse_annotation("wake me up at [time : five am") is None
     assert parse_annotation("what's on my list") == ("what's on my list", ())
+
+
+def test_most_per_intent_caps_the_many_intent_classes_and_keeps_every_other_skill() -> None:
+    records = [
+        *({"skill": "cant_do", "user": f"alarm {i}", "source": "massive:alarm_set"} for i in range(5)),
+        *({"skill": "cant_do", "user": f"play {i}", "source": "massive:play_music"} for i in range(2)),
+        *({"skill": "ask", "user": f"who is {i}", "source": "massive:qa_factoid"} for i in range(4)),
+        *({"skill": "weather", "user": f"rain {i}", "source": "massive:weather_query"} for i in range(6)),
+    ]
+    kept = balanced(records, 3)
+    assert Counter(record["source"] for record in kept) == {
+        "massive:alarm_set": 3,
+        "massive:play_music": 2,
+        "massive:qa_factoid": 3,
+        "massive:weather_query": 6,
+    }
+    assert kept == [record for record in records if record in kept]  # the order kept
+    assert balanced(records, 3) == kept  # seeded

@@ -62,6 +62,25 @@ def test_known_mixture() -> None:
     }
 
 
+def test_an_honest_refusal_is_no_activation_and_acting_on_a_request_the_pack_cannot_do_is_counted() -> None:
+    cant_do, timer = Call("cant_do"), Call("timer", (("duration", "five minutes"),))
+    metrics = score(
+        [
+            p(OTHER, cant_do),  # overheard talk refused aloud: not an action, counted apart
+            p(OTHER, OTHER),
+            p(cant_do, timer),  # "remove my alarm" taken for a timer: acted on
+            p(cant_do, cant_do),
+            p(cant_do, OTHER),  # silence where a refusal was right: wrong, but no action
+            p(timer, cant_do),  # a refused command is a missed one
+        ]
+    )
+    assert metrics["false_activation_rate"] == 0.0
+    assert metrics["refused_overheard_rate"] == pytest.approx(1 / 2)
+    assert metrics["acted_on_cant_do_rate"] == pytest.approx(1 / 3)
+    assert metrics["missed_command_rate"] == 1.0
+    assert metrics["exact_call_accuracy"] == pytest.approx(2 / 6)
+
+
 def test_packs_without_other_have_no_activation_rates() -> None:
     metrics = score([p(WEATHER_BERLIN, WEATHER_BERLIN)])
     assert metrics["false_activation_rate"] is None and metrics["missed_command_rate"] is None

@@ -164,6 +164,44 @@ def test_out_writes_the_same_bytes_atomically(folder: Path, tmp_path: Path, caps
     assert [path.name for path in out_dir.iterdir()] == ["training_data.json"]
 
 
+def test_ready_made_records_join_the_train_split_unless_already_in(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heard = tmp_path / "heard.jsonl"
+    rows = [
+        {"user": "Set a timer for 12 minutes.", "call": "timer(minutes=12)"},
+        {"user": "set a timer for ten minutes", "call": "timer(minutes=10)"},  # a written example
+        {"user": "timer for 3 minutes", "call": "timer(minutes=3)"},  # in the evaluation file
+        {"user": "Set a timer for 12 minutes", "call": "timer(minutes=12)"},  # a repeat of the first
+    ]
+    heard.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    evaluation = tmp_path / "eval.jsonl"
+    evaluation.write_text(json.dumps(rows[2]) + "\n")
+    code, out, err = run(capsys, "-t", "--files", *files(folder), "--exclude", evaluation, "--records", heard)
+    added = [record for record in json.loads(out) if record.get("kind") == "heard"]
+    assert code == 0
+    assert added == [
+        {
+            "skill": "timer",
+            "user": "Set a timer for 12 minutes.",
+            "call": "timer(minutes=12)",
+            "split": "train",
+            "kind": "heard",
+        }
+    ]
+    assert "1 ready-made records added (3 left out as already in)" in err
+
+
+def test_a_ready_made_record_the_pack_cannot_parse_is_named_by_file_and_line(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "corpora.jsonl"
+    bad.write_text(json.dumps({"user": "wake me at six", "call": 'alarm(time="six")'}) + "\n")
+    code, out, err = run(capsys, "-t", "--files", *files(folder), "--records", bad)
+    assert code == 1 and out == ""
+    assert f"{bad}: line 1: unknown skill 'alarm'" in err
+
+
 def test_files_default_to_the_packs_examples_folder(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "-t", "--examples", folder)[1] == run(capsys, "-t", "--files", *files(folder))[1]
 

@@ -37,6 +37,13 @@ DEFAULT_EXAMPLES = bundled("examples")
 
 
 FALLBACK_SKILL = "other"  # the skill for speech not meant for the assistant, where a pack has it
+REFUSAL_SKILL = "cant_do"  # the skill for a request to the assistant that no skill can do, where a pack has it
+NOT_ACTING = frozenset({FALLBACK_SKILL, REFUSAL_SKILL})  # calls that do nothing: silence, or an honest refusal
+
+
+def acts(calls: Iterable[Call]) -> bool:
+    """Whether any of the calls does something: a skill of the pack other than the fallback and the refusal."""
+    return any(call.name not in NOT_ACTING for call in calls)
 
 
 @dataclass(frozen=True)
