@@ -19,6 +19,9 @@ Any pack gets them, built from its written single-command examples (never from h
   long?"), one whose value does not resolve ("set a timer for a while") or whose only said value is
   missing ("add a note"), completes that call; some replies leave the question (talk, another
   command) and are routed as if it had not been asked;
+* **confirm**: "yes" after the assistant asked to confirm a call it was unsure of ("A timer for 10
+  minutes?": :func:`~assistant.runtime.resolution.confirmation`) is that call; "no" is the fallback
+  call (nothing is done); some replies leave the question, as for an answer;
 * **unrelated**: anything said after an unrelated command ignores it; half of it is speech not for
   the assistant (it stays the fallback call), as people go on talking within the follow-up window;
 * **no context**: a follow-up phrase with no previous turn is the fallback call, and so is an
@@ -46,7 +49,7 @@ from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
 from assistant.routing.spans import is_span
 from assistant.runtime.example_files import Example, utterance_key
 from assistant.runtime.pack import SkillPack
-from assistant.runtime.resolution import question
+from assistant.runtime.resolution import confirmation, question
 
 CONNECTIVES = (
     "{a} and {b}",
@@ -198,7 +201,10 @@ CORRECTION_SHARE = 0.3  # follow-ups that correct the previous value ("no I said
 UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
 LEAVING_SHARE = 0.2  # replies to the assistant's question that do not answer it ("hmm", another command)
 MAX_TRIES = 1000  # draws in a row making nothing before a kind is given up; the most seen: 4 (pack), 33 (one file)
-KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished", "answer")
+KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished", "answer", "confirm")
+YES = ("yes", "yeah", "yes please", "yep", "sure", "do it", "correct", "that's right", "right", "okay", "go ahead")
+NO = ("no", "nope", "no thanks", "never mind", "don't", "no, that's wrong", "not that", "forget it", "no no")
+DECLINED_SHARE = 0.3  # replies to a confirming question that say no
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,7 @@ class Sizes:
     no_context: int = 240
     unfinished: int = 900
     answer: int = 600
+    confirm: int = 500
 
     def by_kind(self) -> dict[str, int]:
         """The most of each kind, by its name in KINDS."""
@@ -284,6 +291,7 @@ def compose(examples: list[Example], pack: SkillPack, sizes: Sizes, seed: int) -
         "no context": _no_context(commands, following, pack, rng),
         "unfinished": _unfinished(singles, commands, pack, rng),
         "answer": _answers(commands, fallbacks, pack, rng),
+        "confirm": _confirmations(commands, fallbacks, pack, rng),
     }
     for kind, composer in composers.items():
         count = asked[kind]
@@ -571,6 +579,27 @@ def _answers(
             continue
         answer = f"{word} {value}" if word in PREPOSITIONS and rng.random() < 0.3 else value
         yield Composed(rng.choice(ANSWERS).format(v=answer), example.calls, "answer", context)
+
+
+def _confirmations(
+    commands: list[Example], fallbacks: list[Example], pack: SkillPack, rng: random.Random
+) -> Iterator[Composed | None]:
+    """After the assistant asked to confirm a command it was unsure of, "yes" is that command and "no" is
+    nothing (the fallback call); a share of replies leave the question, as for an answer."""
+    asking = [(example, asked) for example in commands if (asked := confirmation(pack, example.calls))]
+    if not asking or pack.fallback is None:
+        return
+    while True:
+        example, asked = rng.choice(asking)
+        context = Exchange(remembered(without_wake_word(example.user)), example.calls, asked)
+        draw = rng.random()
+        if draw < LEAVING_SHARE:
+            now = _unrelated_to(commands, fallbacks, rng)
+            yield Composed(now.user, now.calls, "confirm", context) if now.calls != example.calls else None
+        elif draw < LEAVING_SHARE + DECLINED_SHARE:
+            yield Composed(rng.choice(NO), Calls([pack.fallback]), "confirm", context)
+        else:
+            yield Composed(rng.choice(YES), example.calls, "confirm", context)
 
 
 def _unrelated_to(commands: list[Example], fallbacks: list[Example], rng: random.Random) -> Example:

@@ -38,7 +38,7 @@ class NotOurs(Exception):
     """The notes path is not a notes file voxroute made; the message says why, as the end of a sentence."""
 
 
-@skill
+@skill(confirm="[A note: {note}?]")
 def notes(action: Literal["add", "list"], note: NoteText | None = None) -> str:
     """Add a note, or read the notes back."""
     text = " ".join((note or "").split()).rstrip(".")

@@ -134,7 +134,7 @@ Name = Annotated[str, Span(), Resolver(timer_key)]
 NO_TIMERS = "There are no timers set."
 
 
-@skill
+@skill(confirm="A timer for {duration}[ called {name}]?")
 def timer(duration: Duration, name: Name | None = None) -> str:
     """Start a timer for a duration, like five minutes, optionally with a name."""
     seconds = parse_duration(duration)
@@ -167,7 +167,7 @@ def timer_left(name: Name | None = None) -> str:
     return found if isinstance(found, str) else _left_on(board, found)
 
 
-@skill
+@skill(confirm="Cancel the timer[ {name}]?")
 def timer_cancel(name: Name | None = None) -> str:
     """Cancel a timer; the name all cancels every timer."""
     board = current_context().timers
@@ -182,7 +182,7 @@ def timer_cancel(name: Name | None = None) -> str:
     return f"Cancelled the {_label(found)}." if board.cancel(found) else _gone(found)
 
 
-@skill
+@skill(confirm="Pause the timer[ {name}]?")
 def timer_pause(name: Name | None = None) -> str:
     """Pause a running timer."""
     board = current_context().timers
@@ -197,7 +197,7 @@ def timer_pause(name: Name | None = None) -> str:
     return _gone(found) if left is None else f"Paused the {_label(found)} with {_say_left(left)} left."
 
 
-@skill
+@skill(confirm="Resume the timer[ {name}]?")
 def timer_resume(name: Name | None = None) -> str:
     """Resume a paused timer."""
     board = current_context().timers
@@ -212,7 +212,7 @@ def timer_resume(name: Name | None = None) -> str:
     return _gone(found) if left is None else f"Resumed the {_label(found)} with {_say_left(left)} left."
 
 
-@skill
+@skill(confirm="Add {duration} to the timer[ {name}]?")
 def timer_add(duration: NewDuration, name: Name | None = None) -> str:
     """Add time to a timer."""
     board = current_context().timers
@@ -230,7 +230,7 @@ def timer_add(duration: NewDuration, name: Name | None = None) -> str:
     return f"Added {describe_duration(seconds)} to the {_label(found)}; {_say_left(left)} left."
 
 
-@skill
+@skill(confirm="Take {duration} off the timer[ {name}]?")
 def timer_subtract(duration: NewDuration, name: Name | None = None) -> str:
     """Take time off a timer.
 
@@ -252,7 +252,7 @@ def timer_subtract(duration: NewDuration, name: Name | None = None) -> str:
     return f"Took {describe_duration(seconds)} off the {_label(found)}; {_say_left(left)} left."
 
 
-@skill(changes="timer")
+@skill(changes="timer", confirm="Change the timer[ {name}] to {duration}?")
 def timer_change(duration: NewDuration, name: Name | None = None) -> str:
     """Change a timer to a new duration, like make it ten."""
     board = current_context().timers

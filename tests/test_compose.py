@@ -9,9 +9,9 @@ from assistant.dialogue import Exchange, first_question
 from assistant.routing.calls import UNFINISHED, Call, Calls
 from assistant.runtime.example_files import Example, read_example_files, utterance_key
 from assistant.runtime.pack import SkillPack, load_pack
-from assistant.runtime.resolution import question, unresolved
+from assistant.runtime.resolution import confirmation, question, unresolved
 from assistant.runtime.skill import Skill, Span
-from finetune.compose import CONNECTIVES, KINDS, Composition, Sizes, compose, follows_on, previous_turns
+from finetune.compose import CONNECTIVES, KINDS, NO, YES, Composition, Sizes, compose, follows_on, previous_turns
 from finetune.training_data import build_dataset
 
 PACK = load_pack()
@@ -22,7 +22,7 @@ EXAMPLES = [example for example_file in FILES for example in example_file.all_ex
 
 
 def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> None:
-    sizes = Sizes(60, 50, 10, 30, 10, 20, 15)
+    sizes = Sizes(60, 50, 10, 30, 10, 20, 15, 12)
     made = compose(EXAMPLES, PACK, sizes, seed=3).made
     counts = Counter(item.kind for item in made)
     assert counts == {
@@ -33,6 +33,7 @@ def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> N
         "no context": 10,
         "unfinished": 20,
         "answer": 15,
+        "confirm": 12,
     }
     assert made == compose(EXAMPLES, PACK, sizes, seed=3).made
     assert made != compose(EXAMPLES, PACK, sizes, seed=4).made
@@ -42,7 +43,7 @@ def test_every_kind_is_made_within_its_cap_and_the_same_for_the_same_seed() -> N
 def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentence() -> None:
     shared = talk = 0
     fallback_at: Counter[int] = Counter()
-    for item in compose(EXAMPLES, PACK, Sizes(400, 0, 0, 0, 0, 0, 0), seed=0).made:
+    for item in compose(EXAMPLES, PACK, Sizes(400, 0, 0, 0, 0, 0, 0, 0), seed=0).made:
         assert item.context is None
         if item.calls == Calls([FALLBACK]):  # two things said not for the assistant are still one fallback call
             talk += 1
@@ -65,7 +66,7 @@ def test_compound_calls_are_in_the_order_said_and_copy_only_words_of_the_sentenc
 
 def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value() -> None:
     listed = []
-    for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0).made:
+    for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0, 0), seed=0).made:
         names = {call.name for call in item.calls}
         if len(item.calls) == 3 and len(names) == 1:
             listed.append(item)
@@ -76,13 +77,13 @@ def test_one_skill_may_take_three_listed_values_but_never_two_parts_of_one_value
     # a second timer is "another", not a change of the first
     assert any(
         "another" in item.user and [call.name for call in item.calls] == ["timer", "timer"]
-        for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0), seed=0).made
+        for item in compose(EXAMPLES, PACK, Sizes(600, 0, 0, 0, 0, 0, 0, 0), seed=0).made
     )
 
 
 def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
     literal_changes = corrections = 0
-    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0, 0), seed=0).made:
+    for item in compose(EXAMPLES, PACK, Sizes(0, 200, 20, 0, 0, 0, 0, 0), seed=0).made:
         assert item.context is not None and len(item.calls) == 1
         PACK.parse_calls(str(item.calls), item.context.said(item.user))  # values from either turn's words
         before, after = item.context.calls[0], item.calls[0]
@@ -102,7 +103,7 @@ def test_follow_ups_change_one_said_argument_of_the_previous_call() -> None:
 
 
 def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> None:
-    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 0, 200), seed=0).made
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 0, 200, 0), seed=0).made
     assert len(made) == 200
     missing, left = 0, 0
     for item in made:
@@ -138,9 +139,31 @@ def test_an_answer_to_the_assistants_question_completes_the_previous_call() -> N
     assert 0.1 * len(made) < left < 0.3 * len(made)
 
 
+def test_yes_to_a_confirming_question_is_the_call_asked_about_and_no_is_nothing() -> None:
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 0, 0, 200), seed=0).made
+    assert len(made) == 200
+    kinds: Counter[str] = Counter()
+    for item in made:
+        assert item.kind == "confirm" and item.context is not None
+        asked_about = item.context.calls
+        assert item.context.asked == confirmation(PACK, asked_about) != ""  # asked as the runtime asks
+        assert not PACK.skills[asked_about[0].name].reads_only
+        if item.user in YES:
+            assert item.calls == asked_about
+            PACK.parse_calls(str(item.calls), item.context.said(item.user))  # copied from the turn before
+            kinds["yes"] += 1
+        elif item.user in NO:
+            assert item.calls == Calls([FALLBACK])
+            kinds["no"] += 1
+        else:  # a reply that leaves the question is routed as alone
+            assert item.calls != asked_about
+            kinds["left"] += 1
+    assert kinds["yes"] > kinds["no"] > kinds["left"] > 0
+
+
 def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallback() -> None:
     after_unrelated = []
-    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 200, 50, 0, 0), seed=0).made:
+    for item in compose(EXAMPLES, PACK, Sizes(0, 0, 0, 200, 50, 0, 0, 0), seed=0).made:
         if item.kind == "unrelated":
             assert item.context is not None and item.context.calls[0].name != item.calls[0].name
             after_unrelated.append(item.calls)
@@ -152,7 +175,7 @@ def test_unrelated_context_keeps_the_call_and_no_context_phrases_are_the_fallbac
 
 def test_unfinished_requests_are_commands_cut_before_a_value_and_never_a_complete_example() -> None:
     complete = {utterance_key(example.user) for example in EXAMPLES}
-    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 50, 0), seed=0).made
+    made = compose(EXAMPLES, PACK, Sizes(0, 0, 0, 0, 0, 50, 0, 0), seed=0).made
     assert len(made) == 50
     for item in made:
         assert item.calls is UNFINISHED and str(item.calls) == "..." and item.context is None
@@ -171,11 +194,11 @@ def test_a_change_that_does_not_name_what_it_changes_comes_after_a_turn_of_it_an
     turns = previous_turns(EXAMPLES, PACK, seed=0)
     assert set(turns) == set(follow_on) and {turn.calls[0].name for turn in turns.values()} == {"timer"}
     said = {utterance_key(example.user) for example in follow_on}
-    made = compose(EXAMPLES, PACK, Sizes(300, 0, 0, 300, 100, 0, 0), seed=0).made
+    made = compose(EXAMPLES, PACK, Sizes(300, 0, 0, 300, 100, 0, 0, 0), seed=0).made
     alone = [item for item in made if utterance_key(item.user) in said]
     assert len(alone) >= 10  # taught as the fallback when no timer was just set, and never a part of a compound
     assert all(item.kind == "no context" and item.calls == Calls([FALLBACK]) for item in alone)
-    records, _ = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(0, 0, 0, 0, 100, 0, 0))
+    records, _ = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(0, 0, 0, 0, 100, 0, 0, 0))
     written = [r for r in records if "kind" not in r and utterance_key(r["user"]) in said]
     assert {r["split"] for r in written} >= {"train", "test"}
     assert all(r["context"][0]["call"].startswith("timer(") for r in written)
@@ -200,7 +223,7 @@ def test_a_change_of_a_changeable_action_goes_to_the_skill_that_changes_it() -> 
         Example(f"timer {n} minutes", Calls([Call("timer", (("duration", f"{n} minutes"),))]), "f", n)
         for n in range(1, 8)
     ]
-    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0, 0), seed=0).made
+    made = compose(examples, pack, Sizes(0, 20, 0, 0, 0, 0, 0, 0), seed=0).made
     assert made and all(item.calls[0].name == "timer_change" for item in made)
     assert all(
         item.context is not None
@@ -219,7 +242,7 @@ def test_a_pack_without_a_fallback_gets_no_fallback_examples() -> None:
         Example(f"weather in {city}", Calls([Call("weather", (("location", city),))]), "f", n)
         for n, city in enumerate(["Paris", "Rome", "Oslo", "Bern"])
     ]
-    composition = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0, 0), seed=0)
+    composition = compose(examples, pack, Sizes(10, 10, 5, 0, 10, 0, 0, 0), seed=0)
     assert {item.kind for item in composition.made} == {"compound", "follow-up", "repeat"}
     assert composition.skipped == ("no context",)  # asked for, and reported as what these examples cannot make
 
@@ -234,7 +257,7 @@ def test_the_data_set_composes_from_training_examples_only_and_counts_each_kind(
         return compose(examples, pack, sizes, seed)
 
     monkeypatch.setattr(training_data, "compose", spy)
-    records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20, 30, 20))
+    records, report = build_dataset(FILES, PACK, 0.1, 0.1, seed=0, sizes=Sizes(300, 200, 20, 100, 20, 30, 20, 0))
     written = {
         split: {r["user"] for r in records if r["split"] == split and "kind" not in r}
         for split in ("train", "validation", "test")

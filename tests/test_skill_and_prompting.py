@@ -125,3 +125,17 @@ def test_bad_templates_are_refused(tmp_path) -> None:
         load_template(bad)
     with pytest.raises(ValueError, match="no prompt template 'nope'"):
         load_template("nope")
+
+
+def test_a_confirming_question_says_the_call_and_leaves_out_the_parts_of_arguments_not_given() -> None:
+    def countdown(minutes: int, label: str | None = None) -> str:
+        """Start a countdown."""
+        return ""
+
+    asks = Skill.from_function(countdown, confirm="A timer for {minutes} minutes[ called {label}]?")
+    assert asks.confirmation(Call("countdown", (("minutes", 5),))) == "A timer for 5 minutes?"
+    named = Call("countdown", (("minutes", 5), ("label", "pasta")))
+    assert asks.confirmation(named) == "A timer for 5 minutes called pasta?"
+    assert Skill.from_function(countdown).confirmation(named) == ""  # a skill without confirm never asks
+    with pytest.raises(TypeError, match="confirm names no parameter 'seconds'"):
+        Skill.from_function(countdown, confirm="A timer for {seconds}?")

@@ -62,6 +62,13 @@ def question(pack: SkillPack, calls: Calls) -> str:
     return next((first_question(missing.question) for call in calls if (missing := unresolved(pack, call))), "")
 
 
+def confirmation(pack: SkillPack, calls: Calls) -> str:
+    """The question asked instead of acting on ``calls`` when the router is unsure of them ("A timer for 10
+    minutes?"); "" when their skill never asks, and for several calls (each part is acted on as decoded)."""
+    skill = pack.skills.get(calls[0].name) if len(calls) == 1 else None
+    return first_question(skill.confirmation(calls[0])) if skill is not None else ""
+
+
 def resolved_key(pack: SkillPack, call: Call) -> tuple[str, tuple[tuple[str, Resolved], ...]]:
     """A call as the action it stands for: the skill and each argument's resolved value.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Hashable
@@ -111,6 +112,10 @@ class Parameter:
         return schema
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
 @dataclass(frozen=True)
 class Skill:
     """A registered function with what is derived from its signature."""
@@ -122,6 +127,23 @@ class Skill:
     isolated: bool = False  # runs in a child process killed at the time limit (see assistant.runtime.isolation)
     changes: str | None = None  # the skill whose action this one changes ("make it ten" after a timer)
     reads_only: bool = False  # only looks things up: may run before the speaker is sure to have finished
+    confirm: str | None = None  # the question asked before acting on a call the router is unsure of
+
+    def confirmation(self, call: Call) -> str:
+        """``confirm`` said of ``call``: each ``{argument}`` its value, a ``[...]`` part left out when an argument in
+        it has none; "" for a skill that never asks."""
+        if self.confirm is None:
+            return ""
+        values = {name: str(value) for name, value in call.kwargs.items()}
+
+        def fill(text: str) -> str | None:
+            names = _PLACEHOLDER.findall(text)
+            if any(name not in values for name in names):
+                return None
+            return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+        kept = _OPTIONAL.sub(lambda match: fill(match.group(1)) or "", self.confirm)
+        return fill(kept) or ""
 
     @classmethod
     def from_function(
@@ -131,6 +153,7 @@ class Skill:
         isolated: bool = False,
         changes: str | None = None,
         reads_only: bool = False,
+        confirm: str | None = None,
     ) -> Skill:
         hints = typing.get_type_hints(function, include_extras=True)
         parameters = []
@@ -152,7 +175,11 @@ class Skill:
         if not doc:
             raise TypeError(f"skill {function.__name__}: a docstring is required (it is the skill's description)")
         description = " ".join(doc.split("\n\n")[0].split())
-        return cls(name or function.__name__, description, tuple(parameters), function, isolated, changes, reads_only)
+        if confirm is not None and (unknown := set(_PLACEHOLDER.findall(confirm)) - {p.name for p in parameters}):
+            raise TypeError(f"skill {function.__name__}: confirm names no parameter {sorted(unknown)[0]!r}")
+        return cls(
+            name or function.__name__, description, tuple(parameters), function, isolated, changes, reads_only, confirm
+        )
 
     def prompt_line(self) -> str:
         """otto's style: ``weather(location="[location]", day="[day]") description``."""
@@ -222,6 +249,7 @@ def skill(
     isolated: bool = False,
     changes: str | None = None,
     reads_only: bool = False,
+    confirm: str | None = None,
 ) -> Any:
     """Mark a function as a skill: ``@skill`` or ``@skill(name="math", isolated=True)``.
 
@@ -233,10 +261,12 @@ def skill(
     an argument of a ``timer`` call ("make it ten") becomes a call of this skill, not a second timer.
     ``reads_only`` says it changes nothing (the weather, the time): when a turn ends early, at a
     short pause, it runs at once, while a skill that acts waits until the speaker has not gone on.
+    ``confirm="A timer for {duration}[ called {name}]?"`` is the question asked instead of acting when
+    the router is unsure of the call (``[router] confirm_below``); a skill without it acts.
     """
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(fn, SKILL_ATTRIBUTE, Skill.from_function(fn, name, isolated, changes, reads_only))
+        setattr(fn, SKILL_ATTRIBUTE, Skill.from_function(fn, name, isolated, changes, reads_only, confirm))
         return fn
 
     return mark(function) if function is not None else mark
