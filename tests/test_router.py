@@ -420,3 +420,16 @@ def test_the_grammar_allows_one_to_three_calls_and_no_more(tokenizer) -> None:
     for text in ("other(); other(); other(); other()", "other();other()"):
         ids = tokenizer(text, add_special_tokens=False).input_ids
         assert calls.fresh().validate_tokens(ids) < len(ids), text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+def test_confidence_is_the_least_sure_choice_and_a_forced_token_is_no_choice(engine: str) -> None:
+    pack = load_pack()
+    router = load_local_router(pack, engine=engine)
+    clean, unsure = router.route("set a timer for ten minutes"), router.route("timer")
+    assert 0.9 < clean.confidence <= 1.0 and 0.0 < unsure.confidence < clean.confidence - 0.3
+    # with the fallback the only skill its name is forced: the model, which would never pick it here, has no say
+    alone = load_local_router(SkillPack.from_skills([pack.skills["other"]]), engine=engine)
+    forced = alone.route("set a timer for ten minutes")
+    assert forced.calls == (Call("other"),) and forced.confidence > 0.9

@@ -81,6 +81,9 @@ class Routed:
     masked_steps: int = 0
     error: str | None = None
     path: str = "router"  # which answered: the trained router, or the pack's own sentences ("instant")
+    # how sure the router was (assistant.routing.decoding.Decoded.confidence); 1.0 where nothing measures it:
+    # the instant path (exact), an endpoint (its log probabilities are not asked for), a refusal
+    confidence: float = 1.0
 
 
 def fallback_calls(pack: SkillPack) -> Calls:
@@ -225,17 +228,29 @@ class LocalRouter:
                 else f"no complete call within {budget} tokens"
             )
             return Routed(
-                Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, reason
+                Calls(announced) or fallback,
+                decoded.text,
+                latency,
+                decoded.tokens,
+                decoded.masked_steps,
+                reason,
+                confidence=decoded.confidence,
             )
         try:
             calls = self.pack.parse_calls(decoded.text.removeprefix(self.template.lead), said)
         except CallError as error:  # the grammar should make this impossible; never crash the loop
             return Routed(
-                Calls(announced) or fallback, decoded.text, latency, decoded.tokens, decoded.masked_steps, str(error)
+                Calls(announced) or fallback,
+                decoded.text,
+                latency,
+                decoded.tokens,
+                decoded.masked_steps,
+                str(error),
+                confidence=decoded.confidence,
             )
         for call in calls[len(announced) :]:
             on_call(call)
-        return Routed(calls, decoded.text, latency, decoded.tokens, decoded.masked_steps)
+        return Routed(calls, decoded.text, latency, decoded.tokens, decoded.masked_steps, confidence=decoded.confidence)
 
 
 def is_trained_folder(folder: Path) -> bool:
@@ -399,6 +414,9 @@ class OpenAIRouter:
     retries what may pass (waiting as Retry-After says), and a deadline cuts off what would take
     longer (a long Retry-After, a server trickling bytes). A request that is cut off cannot be
     killed; it ends in the background, within the client's own timeout and retries.
+
+    Its ``Routed.confidence`` is always 1.0: tool calls come without log probabilities (not every
+    server gives them), so ``[router] confirm_below`` never asks on its turns.
     """
 
     def __init__(self, pack: SkillPack, settings: RouterConfig):
