@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libportaudio2 espeak-ng sox
 
-.PHONY: setup demo test test-fast lint dataset corpora router bench-latency bench-snips bench-barista clean
+.PHONY: setup demo test test-fast lint dataset corpora heard router bench-latency bench-snips bench-barista clean
 
 setup: $(STAMP)
 
@@ -48,9 +48,16 @@ lint: setup
 # Reproduce the shipped default router (models/router) on this machine: 42 to 60 minutes of training on 2 cores,
 # then the evaluations (validation curve, validation, test, the independent sets: single, compound, follow-up, timers).
 # The evaluation sets in benchmarks/router are never trained on (--exclude).
+EVALUATION_SETS = benchmarks/router/*.jsonl benchmarks/corpora/*.jsonl
 dataset: setup
-	$(BIN)/python finetune/training_data.py -t --exclude benchmarks/router/*.jsonl benchmarks/corpora/*.jsonl \
-		--records dataset/corpora.json --out dataset/training_data.json
+	$(BIN)/python finetune/training_data.py -t --exclude $(EVALUATION_SETS) \
+		--records dataset/corpora.json dataset/heard.jsonl --out dataset/training_data.json
+
+# What the recogniser hears of a sample of the data set (dataset/heard.jsonl, committed; about 25 minutes).
+heard: setup
+	$(BIN)/python finetune/training_data.py -t --exclude $(EVALUATION_SETS) \
+		--records dataset/corpora.json --out runs/heard_source.json
+	$(BIN)/python -m finetune.heard --data runs/heard_source.json --out dataset/heard.jsonl --count 2400 --seed 0
 
 # The public corpora's records (dataset/corpora.json, committed): needs the corpora in $(CORPORA) (docs/corpora.md).
 CORPORA ?= $(HOME)/.cache/voxroute/corpora
@@ -67,6 +74,7 @@ router: dataset
 	$(BIN)/python finetune/eval.py --model models/router --split validation --json-out models/router/eval_validation.json
 	$(BIN)/python finetune/eval.py --model models/router --split test --json-out models/router/eval.json
 	$(BIN)/python finetune/eval.py --model models/router --data benchmarks/router/fresh_utterances.jsonl --json-out models/router/eval_fresh.json
+	$(BIN)/python finetune/eval.py --model models/router --data benchmarks/corpora/massive_test.jsonl --json-out models/router/eval_massive.json
 	$(BIN)/python -m benchmarks.dialogue --model models/router
 
 bench-latency: setup
