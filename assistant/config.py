@@ -301,6 +301,13 @@ class RouterConfig:
         low=0,
         high=3600.0,
     )
+    confirm_below: float = setting(
+        0.0,
+        doc='Ask before acting ("A timer for ten minutes?") when the local router\'s confidence in one call of a '
+        "skill that asks is below this: yes does it, no or silence does nothing. 0 (or follow_up_s = 0): never ask.",
+        low=0,
+        high=1,
+    )
     instant: bool = setting(
         True,
         doc="Answer the example files' own sentences (template sentences and written examples, said whole, "

@@ -2,6 +2,8 @@
 the wake word that opens a command addressed to the assistant.
 
 Only one exchange is kept, its utterance capped, in memory only: nothing of it is written to disk.
+A remembered turn may be a question the assistant asked instead of acting ("A timer for ten minutes?");
+a bare yes or no (:data:`YES`, :data:`NO`: the words the router is trained on, too) answers it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from assistant.routing.calls import Calls
 MAX_REMEMBERED_CHARS = 200  # a follow-up needs the gist of the last request, not a whole dictated note
 MAX_QUESTION_CHARS = 60  # "Which program?", not the explanation that follows it
 MAX_QUESTION_SCAN_CHARS = 1000  # a question to follow up on opens an answer: a long one (20,000 notes) is not read
+YES = ("yes", "yeah", "yes please", "yep", "sure", "do it", "correct", "that's right", "right", "okay", "go ahead")
+NO = ("no", "nope", "no thanks", "never mind", "don't", "no, that's wrong", "not that", "forget it", "no no")
 EXAMPLE_WAKE_WORDS = (
     "hey voxroute",
     "ok voxroute",
@@ -47,6 +51,19 @@ def first_question(said: str) -> str:
         return ""
     start = max(head.rfind(".", 0, end), head.rfind("!", 0, end)) + 1  # the sentence that ends with the "?"
     return remembered(head[start : end + 1])[:MAX_QUESTION_CHARS]
+
+
+def _bare(said: str) -> str:
+    """Words as a yes or no is compared: case, punctuation and spacing folded, apostrophes kept."""
+    return " ".join(re.sub(r"[^\w']+", " ", said.casefold().replace("\u2019", "'")).split())
+
+
+_REPLIES = {**{_bare(word): True for word in YES}, **{_bare(word): False for word in NO}}
+
+
+def yes_or_no(said: str) -> bool | None:
+    """True for a bare yes ("Yes, please."), False for a bare no ("No, that's wrong"), None for anything else."""
+    return _REPLIES.get(_bare(said))
 
 
 def after_wake_word(said: str, wake_word: str | Sequence[str]) -> str | None:

@@ -7,6 +7,13 @@ user speaks, the listening loop routes ahead (:meth:`Assistant.route_ahead`); a 
 transcript was routed so reuses those calls. A turn that ended early, at a short pause, runs the
 skills that only read at once and holds those that act until the speaker has not gone on.
 
+A turn the router is unsure of (``Routed.confidence`` below ``[router] confirm_below``) whose one call
+is of a skill that acts and asks (``@skill(confirm=...)``) runs nothing: its answer is the question
+("A timer for ten minutes?"), remembered as the turn's. A bare yes next (:func:`assistant.dialogue.yes_or_no`)
+runs that call, a bare no runs nothing ("OK, I won't."), anything else is routed as a follow-up of the
+question, and silence past the follow-up window leaves it undone. A call that might be asked about is
+held until routing ends, when its confidence is known, and so is every call decoded after it.
+
 A turn never raises for bad input: unreadable audio, silence, a missing wake word, an unusable
 model output or a failing skill all end as a Turn whose ``error`` says what happened. ``failed``
 tells the two kinds apart: speech not meant for the assistant (silence, no wake word, ``other()``)
@@ -30,11 +37,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.config import Config
-from assistant.dialogue import Exchange, Memory, after_wake_word
+from assistant.dialogue import Exchange, Memory, after_wake_word, yes_or_no
 from assistant.routing.calls import Call, Calls
 from assistant.routing.router import Routed, Router, fallback_calls
 from assistant.runtime.dispatch import Dispatcher, Outcome
 from assistant.runtime.pack import NOT_ACTING, SkillPack, acts
+from assistant.runtime.resolution import confirmation
 from assistant.timing import elapsed_ms
 from assistant.voice.audio import SAMPLE_RATE, AudioError, read_wav, recording_too_long
 from assistant.voice.stt import Transcriber, without_closing_punctuation
@@ -42,6 +50,15 @@ from assistant.voice.stt import Transcriber, without_closing_punctuation
 log = logging.getLogger(__name__)
 
 ORDINALS = ("first", "second", "third")
+DECLINED = "OK, I won't."  # the answer to a no after the assistant asked to confirm
+CONFIRMATION = "confirmation"  # Turn.path of a bare yes or no to the assistant's question: the calls are its
+
+
+def asked_first(pack: SkillPack, calls: Calls) -> str:
+    """The question asked instead of acting on ``calls`` when the router is unsure of them: one call of a skill
+    that acts and asks (``@skill(confirm=...)``); "" for any other calls, which are run as routed."""
+    skill = pack.skills.get(calls[0].name) if len(calls) == 1 else None
+    return confirmation(pack, calls) if skill is not None and not skill.reads_only else ""
 
 
 class RoutedAhead:
@@ -113,7 +130,10 @@ class Turn:
     error: str | None = None
     failed: bool = False
     superseded: bool = False  # ended at a pause, but the speaker went on: the next turn is the whole request
-    path: str | None = None  # what found the calls: "router", or "instant" (the pack's own sentence); None: unrouted
+    path: str | None = None  # what found the calls: "router", "instant" (the pack's own sentence), or
+    # "confirmation" (a yes or no to the question before); None: unrouted
+    confidence: float | None = None  # how sure the router was of the calls (Routed.confidence); None: unrouted
+    confirming: bool = False  # the calls were not run: the answer asks whether to (below [router] confirm_below)
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -268,14 +288,23 @@ class Assistant:
                 context.calls,
                 f" (asked: {context.asked})" if context.asked else "",
             )
+            confirming = bool(context.asked) and context.asked == asked_first(self.pack, context.calls)
+            reply = yes_or_no(command) if confirming else None
+            if reply is not None:
+                return self._confirmed(turn, context, reply, pending, start)
         self.on_stage("thinking")
         started: list[Future[Outcome]] = []
+        held: list[Call] = []
         lock = threading.Lock()
 
         def run_now(call: Call) -> None:
-            """Start the call while the router decodes the next one, under this turn's skill context."""
+            """Start the call while the router decodes the next one; one that may be asked about, and each call
+            after it, waits for the router's confidence."""
             with lock:
-                started.append(self._running.submit(contextvars.copy_context().run, self._run, call, pending))
+                if held or (self._asking() and asked_first(self.pack, Calls([call]))):
+                    held.append(call)
+                else:
+                    started.append(self._start(call, pending))
 
         if ahead is not None and (ahead.command, ahead.context) == (command, context) and ahead.whole():
             for call in ahead.calls():
@@ -285,17 +314,28 @@ class Assistant:
         else:
             with self._routing:
                 routed = self.router.route(command, context, run_now)
-        turn.calls, turn.error, turn.failed, turn.path = (
+        turn.calls, turn.error, turn.failed, turn.path, turn.confidence = (
             [str(call) for call in routed.calls],
             routed.error,
             routed.error is not None,
             routed.path,
+            routed.confidence,
         )
-        log.info("path %s: %s", routed.path, routed.calls)
+        log.info("path %s: %s (confidence %.4f)", routed.path, routed.calls, routed.confidence)
         turn.timings["route_ms"] = routed.latency_ms
-        if not started:  # a router that failed before its first call answers with the fallback: run it as any call
+        if not started and not held:  # a router that failed before its first call answers with the fallback
             for call in routed.calls:
                 run_now(call)
+        question = self._question(routed)
+        if question and pending is not None and pending.went_on():
+            turn.error = (
+                f"not asked: you went on after the pause, so {routed.calls[0].name} waits for the whole request"
+            )
+        elif question:
+            turn.answer, turn.confirming = question, True
+            log.info("asked first (confidence below %g): %s", self.config.router.confirm_below, question)
+        else:
+            started.extend(self._start(call, pending) for call in held)
         outcomes = [future.result() for future in started]
         if outcomes:
             turn.answer = self._answer(routed.calls, outcomes)
@@ -319,6 +359,44 @@ class Assistant:
         return Turn(
             transcript=text, calls=self._fallback(), error=error, failed=True, timings={"total_ms": elapsed_ms(start)}
         )
+
+    def _asking(self) -> bool:
+        """Whether a call may be asked about: ``[router] confirm_below`` is on, and a reply can follow up on it."""
+        return self.config.router.confirm_below > 0 and self.memory.window_s > 0
+
+    def _question(self, routed: Routed) -> str:
+        """The question asked instead of running ``routed``'s call, the router being unsure of it; "" to run it."""
+        if not self._asking() or routed.error is not None or routed.confidence >= self.config.router.confirm_below:
+            return ""
+        return asked_first(self.pack, routed.calls)
+
+    def _confirmed(self, turn: Turn, context: Exchange, yes: bool, pending: Pending | None, start: float) -> Turn:
+        """A bare yes or no to the question the assistant asked instead of acting: yes runs the calls asked about
+        (remembered as the request's), no runs nothing and ends the question. Neither is routed."""
+        log.info("%s to: %s", "yes" if yes else "no", context.asked)
+        turn.path = CONFIRMATION
+        if yes:
+            turn.calls = [str(call) for call in context.calls]
+            outcomes = [future.result() for future in [self._start(call, pending) for call in context.calls]]
+            turn.answer = self._answer(context.calls, outcomes)
+            turn.error = next((o.error for o in outcomes if o.error), None)
+            turn.failed = any(o.failed for o in outcomes)
+            turn.timings["skill_ms"] = max(o.ms for o in outcomes)
+            self.memory.remember(context.user, context.calls, turn.answer)
+            remembered = self.memory.recent()
+            if remembered is not None:
+                self._preparing.submit(self._prepare, remembered)
+        elif pending is not None and pending.went_on():
+            turn.error = "not answered: you went on after the pause"
+        else:
+            turn.answer = DECLINED
+            self.memory.forget()  # a no is no action: nothing is left to follow up on
+        turn.timings["total_ms"] = elapsed_ms(start)
+        return turn
+
+    def _start(self, call: Call, pending: Pending | None) -> Future[Outcome]:
+        """Run the call in the background, under this turn's skill context."""
+        return self._running.submit(contextvars.copy_context().run, self._run, call, pending)
 
     def _prepare(self, context: Exchange) -> None:
         """Encode the remembered turn while the user hears the answer, so that a follow-up pays only for its words."""

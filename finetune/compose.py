@@ -44,7 +44,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from assistant.dialogue import Exchange, first_question, remembered, without_wake_word
+from assistant.dialogue import NO, YES, Exchange, first_question, remembered, without_wake_word
 from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
 from assistant.routing.spans import is_span
 from assistant.runtime.example_files import Example, utterance_key
@@ -202,8 +202,6 @@ UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the as
 LEAVING_SHARE = 0.2  # replies to the assistant's question that do not answer it ("hmm", another command)
 MAX_TRIES = 1000  # draws in a row making nothing before a kind is given up; the most seen: 4 (pack), 33 (one file)
 KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished", "answer", "confirm")
-YES = ("yes", "yeah", "yes please", "yep", "sure", "do it", "correct", "that's right", "right", "okay", "go ahead")
-NO = ("no", "nope", "no thanks", "never mind", "don't", "no, that's wrong", "not that", "forget it", "no no")
 DECLINED_SHARE = 0.3  # replies to a confirming question that say no
 
 

@@ -229,6 +229,22 @@ def test_say_without_text_is_a_conversation_that_remembers_the_last_turn(tmp_pat
 
 
 @pytest.mark.slow
+def test_an_unsure_timer_is_asked_about_and_the_reply_says_whether_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        "[router]\nfollow_up_s = 30\nconfirm_below = 1.0\ninstant = false\n", encoding="utf-8"
+    )
+    command = "set a timer for 2 seconds\n"
+    said = voxroute(tmp_path, "say", "--json", typed=f"{command}no\n{command}yes\n")
+    assert said.returncode == 0, said.stderr
+    asked, declined, again, done = (json.loads(line) for line in said.stdout.splitlines() if line.startswith("{"))
+    assert asked == {**asked, "calls": ['timer(duration="2 seconds")'], "answer": "A timer for 2 seconds?"}
+    assert asked["confirming"] and 0 < asked["confidence"] < 1 and "skill_ms" not in asked["timings"]
+    assert (declined["answer"], declined["calls"], declined["path"]) == ("OK, I won't.", [], "confirmation")
+    assert again["answer"] == asked["answer"] and done["calls"] == asked["calls"]
+    assert done["answer"] == "Timer set for 2 seconds." and "waiting for 1 timer to ring" in said.stdout
+
+
+@pytest.mark.slow
 def test_another_pack_with_its_example_files_answers_its_own_sentences_at_once(tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parents[1] / "benchmarks" / "barista" / "examples"
     said = voxroute(

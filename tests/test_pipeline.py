@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 from typing import Annotated, Literal, TypedDict
 
+import numpy as np
 import pytest
 
 from assistant.config import Config, NotesConfig, RouterConfig, VoiceConfig
 from assistant.dialogue import after_wake_word
-from assistant.pipeline import Assistant
+from assistant.pipeline import CONFIRMATION, DECLINED, Assistant
 from assistant.routing.calls import Call
 from assistant.routing.router import load_local_router
 from assistant.runtime.dispatch import Dispatcher
@@ -166,12 +167,18 @@ def router(pack: SkillPack):
 
 
 def assistant_for(
-    pack: SkillPack, router, backend: Backend, tmp_path: Path, wake_word: str = "", follow_up_s: float = 0.0
+    pack: SkillPack,
+    router,
+    backend: Backend,
+    tmp_path: Path,
+    wake_word: str = "",
+    follow_up_s: float = 0.0,
+    confirm_below: float = 0.0,
 ) -> Assistant:
     config = Config(
         notes=NotesConfig(path=str(tmp_path / "notes.sqlite3")),
         voice=VoiceConfig(stt=backend, wake_word=wake_word),
-        router=RouterConfig(skill_timeout_s=30, follow_up_s=follow_up_s),
+        router=RouterConfig(skill_timeout_s=30, follow_up_s=follow_up_s, confirm_below=confirm_below),
     )
     return Assistant(pack, config, lambda: router, lambda: load_transcriber(backend))
 
@@ -329,3 +336,43 @@ def test_the_assistants_question_is_remembered_and_the_answer_completes_the_call
     assert answered.calls == ['timer(duration="twenty minutes")'], answered
     recent = assistant.memory.recent()
     assert recent is not None and recent.asked == "" and len(context.timers.timers()) == 1
+
+
+class Paused:
+    """A turn that ended at a pause: whether the speaker then went on."""
+
+    def __init__(self, went: bool):
+        self.went = went
+
+    def went_on(self) -> bool:
+        return self.went
+
+
+@pytest.mark.slow
+def test_an_unsure_call_that_acts_is_asked_about_first_yes_runs_it_and_no_runs_nothing(
+    pack, router, tmp_path: Path, skill_context
+) -> None:
+    assistant = assistant_for(pack, router, "faster-whisper", tmp_path, follow_up_s=30, confirm_below=1.0)
+    timers = skill_context(assistant.config).timers
+    heard = np.zeros(1600, dtype=np.float32)
+    went_on = assistant.handle_heard(heard, "set a timer for ten minutes", None, Paused(True))
+    assert went_on.superseded and went_on.answer == "" and str(went_on.error).startswith("not asked: you went on")
+    assert assistant.memory.recent() is None
+    asked = assistant.handle_heard(
+        heard, "set a timer for ten minutes", assistant.route_ahead("set a timer for ten minutes"), Paused(False)
+    )
+    assert asked.calls == ['timer(duration="ten minutes")'] and asked.answer == "A timer for ten minutes?"
+    assert (
+        asked.confirming and 0 < (asked.confidence or 0) < 1 and asked.timings["route_ms"] == 0 and not timers.timers()
+    )
+    assert not assistant.handle_heard(heard, "yes", None, Paused(True)).answer  # said at a pause, then went on
+    done = assistant.handle_text("Yes.")
+    assert done.path == CONFIRMATION and done.calls == asked.calls and done.answer == "Timer set for 10 minutes."
+    recent = assistant.memory.recent()
+    assert len(timers.timers()) == 1 and recent is not None and recent.user == "set a timer for ten minutes"
+    assert assistant.handle_text("set a timer for five minutes").confirming
+    declined = assistant.handle_text("no thanks")
+    assert (declined.answer, declined.calls) == (DECLINED, []) and assistant.memory.recent() is None
+    read = assistant.handle_text("what time is it")  # a skill that only reads is never asked about
+    assert read.calls == ["timecheck()"] and read.answer and not read.confirming and (read.confidence or 1) < 1
+    assert len(timers.timers()) == 1
