@@ -3,6 +3,7 @@
     python finetune/eval.py                                  # the shipped default router
     python finetune/eval.py --model runs/router --data dataset/training_data.json --json-out eval.json
     python finetune/eval.py --checkpoints runs/router        # every checkpoint: the learning curve
+    python finetune/eval.py --confirm-curve                  # and what asking before acting would do
     python finetune/eval.py --openai-model gpt-4o-mini       # an OpenAI-compatible endpoint (baseline)
     python finetune/eval.py --model wandb:entity/project/router-adapter:v3 --data wandb:entity/project/test-set:v1
 
@@ -35,6 +36,7 @@ from rich.table import Table
 from assistant.config import Config, RouterConfig
 from assistant.errors import VoxrouteError
 from assistant.files import write_atomically
+from assistant.pipeline import asked_first
 from assistant.routing.router import (
     SHIPPED_ADAPTER,
     OpenAIRouter,
@@ -45,7 +47,7 @@ from assistant.routing.router import (
 from assistant.runtime.context import SkillContext, use_context
 from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.resolution import resolved_key
-from finetune.metrics import Prediction, score
+from finetune.metrics import Prediction, confirm_curve, score
 from finetune.records import Record, read_records
 
 console = Console(stderr=True)
@@ -107,8 +109,11 @@ def build_router(args: argparse.Namespace, pack: SkillPack) -> Router:
     )
 
 
-def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str = "routing") -> dict[str, Any]:
-    """Route every record and score the calls, resolving arguments under the default configuration."""
+def evaluate(
+    router: Router, records: list[Record], pack: SkillPack, label: str = "routing", curve: bool = False
+) -> dict[str, Any]:
+    """Route every record and score the calls, resolving arguments under the default configuration; with
+    ``curve``, also the trade-off of asking before acting (``confirm_curve``)."""
     predictions = []
     with use_context(SkillContext(Config())):
         for record in track(records, description=label, console=console, transient=True):
@@ -118,10 +123,21 @@ def evaluate(router: Router, records: list[Record], pack: SkillPack, label: str 
             same = tuple(resolved_key(pack, p) == resolved_key(pack, e) for p, e in pairs)
             predictions.append(
                 Prediction(
-                    record.user, record.calls, routed.calls, routed.error is None, routed.latency_ms, routed.text, same
+                    record.user,
+                    record.calls,
+                    routed.calls,
+                    routed.error is None,
+                    routed.latency_ms,
+                    routed.text,
+                    same,
+                    routed.confidence,
+                    bool(asked_first(pack, routed.calls)),
                 )
             )
-    return score(predictions)
+    metrics = score(predictions)
+    if curve:
+        metrics["confirm_curve"] = confirm_curve(predictions)
+    return metrics
 
 
 def _pct(value: float | None) -> str:
@@ -174,6 +190,21 @@ def print_report(metrics: dict[str, Any], title: str) -> None:
             confused,
         )
     out.print(per_skill)
+
+
+def print_confirm_curve(rows: list[dict[str, Any]], title: str) -> None:
+    """The trade-off of ``[router] confirm_below``: the more actions asked about, the fewer wrong ones taken."""
+    table = Table(title=title)
+    for column in ("confirm_below", "actions asked", "wrong actions left (of all)", "right actions asked"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            f"{row['threshold']:.4g}",
+            f"{row['asked']} ({_pct(row['asked_rate'])})",
+            f"{row['wrong_actions_left']} ({_pct(row['wrong_actions_left_rate'])})",
+            f"{row['right_actions_asked']} ({_pct(row['right_actions_asked_rate'])})",
+        )
+    Console().print(table)
 
 
 def log_to_wandb(metrics: dict[str, Any], project: str, config: dict[str, Any]) -> None:
@@ -271,6 +302,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skills", default="skills", help="the skill pack's module")
     parser.add_argument("--checkpoints", help="evaluate every checkpoint-* folder of this training run")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test records")
+    parser.add_argument(
+        "--confirm-curve",
+        action="store_true",
+        help="also print and write (confirm_curve) what asking before acting would do at each [router] "
+        "confirm_below: actions asked about, wrong actions left, right actions asked about",
+    )
     parser.add_argument("--json-out", help="write the metrics and predictions to this JSON file")
     parser.add_argument(
         "--report-to",
@@ -287,11 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pack = load_pack(args.skills)
         records = load_test_set(args.data, pack, args.split)[: args.limit]
+        if args.checkpoints and args.confirm_curve:
+            raise EvalError("--confirm-curve scores one model: leave out --checkpoints")
         if args.checkpoints:
             result: Any = {"curve": checkpoint_curve(args, pack, records)}
         else:
-            result = evaluate(build_router(args, pack), records, pack)
-            print_report(result, f"{args.openai_model or args.model or 'shipped router'} on {args.data}")
+            result = evaluate(build_router(args, pack), records, pack, curve=args.confirm_curve)
+            title = f"{args.openai_model or args.model or 'shipped router'} on {args.data}"
+            print_report(result, title)
+            if args.confirm_curve:
+                print_confirm_curve(result["confirm_curve"], f"asking before acting: {title}")
             from finetune.config import wandb_configured
 
             if args.report_to == "wandb" or (args.report_to == "auto" and wandb_configured()):

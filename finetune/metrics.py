@@ -2,6 +2,7 @@
 
 An utterance may hold several calls: it is right when all its calls are right, in order; the
 per-call accuracy counts calls right at their place. Small sets get 95 % Wilson intervals.
+:func:`confirm_curve` is the trade-off of asking before acting (``[router] confirm_below``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Prediction:
     latency_ms: float
     raw: str = ""
     resolved_same: tuple[bool, ...] | None = None  # per expected call: resolves to the same action at its place
+    confidence: float = 1.0  # how sure the router was (Routed.confidence)
+    confirmable: bool = False  # the predicted calls are asked about when the router is unsure (pipeline.asked_first)
 
     @property
     def calls_right(self) -> int:
@@ -169,7 +172,50 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
                 "correct": p.correct,
                 "resolved_correct": p.resolved_correct,
                 "latency_ms": round(p.latency_ms, 2),
+                "confidence": p.confidence,
+                "confirmable": p.confirmable,
             }
             for p in predictions
         ],
     }
+
+
+CURVE_STEP = 0.05  # thresholds from 0 to 0.95 in these steps, and the deciles of the confidences asked about
+CURVE_DECILES = 9
+
+
+def curve_thresholds(predictions: list[Prediction]) -> list[float]:
+    """The thresholds a curve is drawn at: 0 to 0.95 in steps of :data:`CURVE_STEP`, and the deciles of the
+    confidences of the actions that may be asked about (a well-trained router's are mostly above 0.95)."""
+    fixed = {round(step * CURVE_STEP, 2) for step in range(round(1 / CURVE_STEP))}
+    askable = sorted(p.confidence for p in predictions if _acted(p) and p.confirmable)
+    deciles = (
+        {askable[len(askable) * k // (CURVE_DECILES + 1)] for k in range(1, CURVE_DECILES + 1)} if askable else set()
+    )
+    return sorted(fixed | deciles)
+
+
+def confirm_curve(predictions: list[Prediction], thresholds: list[float] | None = None) -> list[dict[str, Any]]:
+    """What asking before acting would do at each threshold (asked: an action the pipeline may ask about, routed
+    with confidence below the threshold). An action is any call but ``other()`` and ``cant_do()``; it is right when
+    it resolves to the expected action. Per threshold: the share of actions asked about, the wrong actions still
+    taken over all predictions, and the share of right actions asked about (the cost: a needless question)."""
+    actions = [p for p in predictions if _acted(p)]
+    right = [p for p in actions if p.resolved_correct]
+    rows = []
+    for threshold in thresholds if thresholds is not None else curve_thresholds(predictions):
+        asked = [p for p in actions if p.confirmable and p.confidence < threshold]
+        wrong_left = sum(not p.resolved_correct for p in actions) - sum(not p.resolved_correct for p in asked)
+        right_asked = sum(p.resolved_correct for p in asked)
+        rows.append(
+            {
+                "threshold": threshold,
+                "asked": len(asked),
+                "asked_rate": _ratio(len(asked), len(actions)),
+                "wrong_actions_left": wrong_left,
+                "wrong_actions_left_rate": _ratio(wrong_left, len(predictions)),
+                "right_actions_asked": right_asked,
+                "right_actions_asked_rate": _ratio(right_asked, len(right)),
+            }
+        )
+    return rows

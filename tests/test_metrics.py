@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.routing.calls import Call, Calls
-from finetune.metrics import Prediction, score, wilson
+from finetune.metrics import Prediction, confirm_curve, curve_thresholds, score, wilson
 
 WEATHER_BERLIN = Call("weather", (("location", "Berlin"), ("day", "tomorrow")))
 OTHER = Call("other")
@@ -59,6 +59,8 @@ def test_known_mixture() -> None:
         "correct": False,
         "resolved_correct": False,
         "latency_ms": 50.0,
+        "confidence": 1.0,
+        "confirmable": False,
     }
 
 
@@ -127,3 +129,43 @@ def test_wilson_interval_matches_a_known_value_and_stays_in_bounds() -> None:
     low, high = known
     assert low == pytest.approx(0.8256, abs=1e-3) and high == pytest.approx(0.9448, abs=1e-3)
     assert none_right[0] == 0.0 and all_right[1] == 1.0 and wilson(0, 0) is None
+
+
+def test_the_confirm_curve_trades_questions_for_wrong_actions() -> None:
+    def timer(duration: str) -> Calls:
+        return Calls([Call("timer", (("duration", duration),))])
+
+    ten, five = timer("ten minutes"), timer("five minutes")
+    predictions = [
+        Prediction("u", ten, ten, True, 1.0, confidence=0.93, confirmable=True),  # right
+        Prediction("u", five, ten, True, 1.0, confidence=0.31, confirmable=True),  # wrong
+        Prediction("u", Calls([OTHER]), Calls([Call("timecheck")]), True, 1.0, confidence=0.2),  # wrong, never asked
+        Prediction("u", Calls([OTHER]), Calls([OTHER]), True, 1.0, confidence=0.1),  # no action
+        Prediction("u", five, five, True, 1.0, confidence=0.57, confirmable=True),  # right
+    ]
+    rows = confirm_curve(predictions, [0.0, 0.4, 0.6, 1.0])
+    assert [(r["asked"], r["wrong_actions_left"], r["right_actions_asked"]) for r in rows] == [
+        (0, 2, 0),
+        (1, 1, 0),
+        (2, 1, 1),
+        (3, 1, 2),
+    ]
+    assert [(r["asked_rate"], r["wrong_actions_left_rate"], r["right_actions_asked_rate"]) for r in rows] == [
+        (0.0, 2 / 5, 0.0),
+        (1 / 4, 1 / 5, 0.0),
+        (2 / 4, 1 / 5, 1 / 2),
+        (3 / 4, 1 / 5, 1.0),
+    ]
+    thresholds = curve_thresholds(predictions)  # the 20 steps and the deciles of what may be asked about
+    assert len(thresholds) == 23 and {0.0, 0.31, 0.57, 0.93, 0.95} <= set(thresholds) and 1.0 not in thresholds
+    assert confirm_curve([], [0.5]) == [
+        {
+            "threshold": 0.5,
+            "asked": 0,
+            "asked_rate": None,
+            "wrong_actions_left": 0,
+            "wrong_actions_left_rate": None,
+            "right_actions_asked": 0,
+            "right_actions_asked_rate": None,
+        }
+    ]
