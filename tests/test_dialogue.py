@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from assistant.dialogue import MAX_QUESTION_CHARS, MAX_QUESTION_SCAN_CHARS, Memory, first_question
+from assistant.dialogue import MAX_QUESTION_CHARS, MAX_QUESTION_SCAN_CHARS, Memory, first_question, yes_or_no
 from assistant.routing.calls import Call, Calls
 from assistant.routing.prompting import render_user
 from assistant.runtime.pack import load_pack
@@ -50,3 +50,8 @@ def test_the_question_is_looked_for_in_a_bounded_prefix_of_a_long_answer() -> No
     assert first_question("Which note? " + notes) == "Which note?"
     assert first_question("x" * MAX_QUESTION_SCAN_CHARS + " Which one?") == ""
     assert first_question("Done. Sure! And then: which one?\nNo.") == "And then: which one?"
+
+
+def test_a_bare_yes_or_no_is_told_from_anything_else() -> None:
+    said = ("Yes.", "go ahead!", "No, that\u2019s wrong", "never mind", "yes, five minutes", "no timer", "")
+    assert [yes_or_no(text) for text in said] == [True, True, False, False, None, None, None]
