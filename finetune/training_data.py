@@ -85,6 +85,7 @@ def build_dataset(
     template_samples: int = 60,
     exclude: Collection[str] = (),
     sizes: Sizes = Sizes(),
+    relabel: Callable[[Example], Example] | None = None,
 ) -> tuple[list[dict], DatasetReport]:
     """Records of the deduplicated examples, split train/validation/test per skill, and a report.
 
@@ -96,7 +97,9 @@ def build_dataset(
     held-out splits score complete requests); the test split stays as written. An example that
     :func:`~finetune.compose.follows_on` another skill keeps a turn of that skill before it, in
     every split. Utterances whose key, alone or with their previous turn, is in ``exclude`` (the
-    evaluation sets) are dropped. Raises ExamplesError when one utterance has two different calls.
+    evaluation sets) are dropped. ``relabel`` may give each example (written or made from a template)
+    another call before any of this (``voxroute learn``: what a new skill now serves is its). Raises
+    ExamplesError when one utterance has two different calls.
     """
     files = list(files)
     report = DatasetReport()
@@ -107,6 +110,8 @@ def build_dataset(
         made = expand_templates(example_file, pack, seed, template_cap, template_samples)
         report.generated[example_file.path.name] = len(made)
         generated.extend(made)
+    if relabel is not None:
+        pinned, written, generated = ([relabel(e) for e in group] for group in (pinned, written, generated))
     kept, report.duplicates = deduplicate(pinned + written + generated)
     before = len(kept)
     kept = [example for example in kept if utterance_key(example.user) not in exclude]
