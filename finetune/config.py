@@ -71,6 +71,14 @@ class RouterArguments:
     merge: bool = field(
         default=False, metadata={"help": "Also save the base model with the adapter merged in, in <output_dir>/merged."}
     )
+    init_adapter: str | None = field(
+        default=None,
+        metadata={
+            "help": "Continue training this LoRA adapter folder (trained on --model_name_or_path): its weights, rank "
+            "and target modules, in place of a fresh LoRA (the lora_* options are then unused); voxroute learn "
+            "continues the shipped router so."
+        },
+    )
 
 
 def cuda_available() -> bool:

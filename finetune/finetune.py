@@ -33,7 +33,7 @@ from trl import ModelConfig, SFTConfig  # type: ignore[attr-defined]  # trl re-e
 
 from assistant.config import ConfigError
 from assistant.files import write_atomically
-from assistant.models import resolve_base_model
+from assistant.models import UnusableModel, check_safetensors, resolve_base_model
 from assistant.routing.decoding import CallMatcher, TorchEngine
 from assistant.routing.prompting import (
     PromptTemplate,
@@ -98,6 +98,25 @@ def load_model(model_args: ModelConfig, gradient_checkpointing: bool) -> tuple[A
     from peft import prepare_model_for_kbit_training
 
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing), tokenizer
+
+
+def continued_adapter(model: Any, folder: Path) -> Any:
+    """``model`` wrapped in the trained LoRA adapter of ``folder``, its weights trainable: training goes on from
+    them (``--init_adapter``). An adapter that does not fit the base model is one line naming it."""
+    from peft import PeftModel
+
+    from assistant.routing.router import adapter_config, one_line
+
+    adapter_config(folder)  # the keys PEFT reads, checked first
+    weights = folder / "adapter_model.safetensors"
+    if weights.is_file():
+        check_safetensors(weights)
+    try:
+        return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as error:  # a missing file, another base model's shapes
+        raise UnusableModel(
+            one_line(f"{folder}: cannot continue this adapter: {type(error).__name__}: {error}")
+        ) from error
 
 
 class CallAccuracy:
@@ -272,9 +291,13 @@ def log_artifacts(script: RouterArguments, model_args: ModelConfig, adapter_dir:
     wandb.run.log_artifact(model)
 
 
-def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig) -> Path:
-    """Train, save the adapter with its manifest into ``output_dir``, and return that folder."""
+def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig, progress: Any = None) -> Path:
+    """Train, save the adapter with its manifest into ``output_dir``, and return that folder.
+
+    ``progress``, a TrainerCallback, shows the progress in place of the Trainer's bar and log lines (and the
+    metrics line at the end): ``voxroute learn`` draws its own."""
     from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from transformers.trainer_utils import IntervalStrategy
     from trl import get_peft_config  # type: ignore[attr-defined]  # trl re-exports lazily, not "as X"
 
@@ -286,6 +309,9 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
     if not train_records:
         raise SystemExit(f"{script.data}: no records with split 'train'")
     model, tokenizer = load_model(model_args, training.gradient_checkpointing)
+    peft_config = get_peft_config(model_args)
+    if script.init_adapter:
+        model, peft_config = continued_adapter(model, Path(script.init_adapter)), None
     template = training_template(script.template, tokenizer)
     train_examples = to_examples(train_records, pack, script, template)
     longest = max(len(tokenizer(e["prompt"] + e["completion"]).input_ids) for e in train_examples)
@@ -317,9 +343,13 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
             Dataset.from_list(to_examples(validation_records, pack, script, template)) if validation_records else None
         ),
         processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
+        peft_config=peft_config,
         callbacks=[make_callback(scorer, use_wandb)] if scorer else None,
     )
+    if progress is not None:
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(progress)
     checkpoint = training.resume_from_checkpoint
     if script.resume and checkpoint is None:
         found, skipped = resume_checkpoint(output)
@@ -357,7 +387,8 @@ def train(script: RouterArguments, training: SFTConfig, model_args: ModelConfig)
         merged = trainer.model.merge_and_unload()
         merged.save_pretrained(output / "merged")
         tokenizer.save_pretrained(output / "merged")
-    print(json.dumps({k: v for k, v in metrics.items() if k != "accuracy_curve"}))
+    if progress is None:
+        print(json.dumps({k: v for k, v in metrics.items() if k != "accuracy_curve"}))
     return output
 
 
