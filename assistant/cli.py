@@ -1,4 +1,4 @@
-"""The ``voxroute`` command: listen, say, run, skills, devices, demo, config.
+"""The ``voxroute`` command: listen, say, run, skills, devices, demo, learn, config.
 
 The model libraries (transformers, torch, openai) are imported only once the arguments are read:
 ``--help`` answers at once, and without ``-v`` their progress bars and warnings are switched off
@@ -58,6 +58,7 @@ from assistant.voice.audio import (
     list_devices,
 )
 from assistant.voice.capture import MicrophoneStream
+from finetune.learn import add_arguments as learning_arguments
 
 if TYPE_CHECKING:
     from assistant.pipeline import Assistant, Turn
@@ -73,6 +74,7 @@ LINES = {code: text for code, text in CONTROLS.items() if code != ord("\n")}
 JSON_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 QUIET = {  # set before the libraries load, unless -v
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also turns off transformers' "Loading weights" bars
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",  # voxroute learn: trl's tokenizing of the data set
     "TRANSFORMERS_VERBOSITY": "error",
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
     "TOKENIZERS_PARALLELISM": "false",  # its warning when an isolated skill forks the process
@@ -472,6 +474,39 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_learn(args: argparse.Namespace, config: Config) -> int:
+    """Teach the router in use the skills of the example files given (finetune/learn.py), and say how to use it."""
+    from assistant.routing.router import SHIPPED_ADAPTER
+    from finetune.learn import INTERRUPTED, Settings, default_output, how_to_use, learn
+
+    pack = load_skills(args.skills, args.examples)
+    adapter = Path(config.router.adapter).expanduser() if config.router.adapter else SHIPPED_ADAPTER
+    output = (args.out or default_output()).expanduser()
+    settings = Settings(args.steps, args.batch_size, args.learning_rate, args.new_share, args.seed, args.save_steps)
+    try:
+        learn(
+            pack,
+            args.skills,
+            args.files,
+            adapter,
+            output,
+            settings,
+            console,
+            resume=args.resume,
+            engine=config.router.engine,
+            exclude=args.exclude,
+        )
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]stopped: the same command with --resume continues from the last checkpoint in "
+            f"{shown(str(output))}[/yellow]",
+            soft_wrap=True,
+        )
+        return INTERRUPTED
+    console.print(shown(how_to_use(output, config.router.adapter, config_path()), lines=True), soft_wrap=True)
+    return 0
+
+
 def cmd_config(args: argparse.Namespace, config: Config) -> int:
     """Print the documented defaults, saying plainly which file overrides them, if any."""
     path = args.config or config_path()
@@ -634,6 +669,20 @@ def parser() -> argparse.ArgumentParser:
         description="Run the bundled recordings of the shipped skills through the whole pipeline "
         "and compare each call with the expected one.",
     ).set_defaults(handler=cmd_demo, skills=DEFAULT_MODULE, examples=None)
+    learn = commands.add_parser(
+        "learn",
+        parents=[verbosity, configured, pack],
+        help="teach the router a new or changed skill in minutes",
+        description="Teach the router in use ([router] adapter, else the shipped one) the skills of the example "
+        "files given, in minutes: its LoRA adapter goes on training on those files' sentences and a replay of the "
+        "pack's others (a sentence the new skill now answers relabelled with its call). Writes the adapter, its "
+        "manifest and the data set into --out, makes them ready for the runtime, and says how to use them. Needs the "
+        "training libraries (pip install 'voxroute[train]'). `make router` still trains a router from scratch.",
+    )
+    override(learn, "--adapter", RouterConfig, "adapter", metavar="FOLDER")
+    override(learn, "--engine", RouterConfig, "engine")
+    learning_arguments(learn)
+    learn.set_defaults(handler=cmd_learn)
     commands.add_parser(
         "config",
         parents=[verbosity, configured],
