@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libportaudio2 espeak-ng sox
 
-.PHONY: setup demo test test-fast lint dataset corpora heard router bench-latency bench-snips bench-barista clean
+.PHONY: setup demo test test-fast lint dataset corpora heard router bench-latency bench-snips bench-learn bench-barista clean
 
 setup: $(STAMP)
 
@@ -91,6 +91,9 @@ bench-snips: setup
 # (every wording of the grammar) and the shipped other() examples, training on CPU, then the recordings
 # clean and in kitchen noise through the voice path.
 BARISTA_FILES := benchmarks/barista/examples/orderDrink_examples.txt examples/other_examples.txt
+bench-learn: setup
+	$(BIN)/python -m benchmarks.learn
+
 bench-barista: setup
 	$(BIN)/python finetune/training_data.py -t --skills benchmarks.barista.skills --files $(BARISTA_FILES) --template-samples 3000 --template-cap 3000 --compose 1500 --out runs/barista-data/train.json
 	$(BIN)/python finetune/finetune.py --config benchmarks/barista/router-smollm2-cpu.yaml

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.routing.calls import Call
+from assistant.routing.calls import Call, Calls
 from assistant.runtime.pack import DEFAULT_EXAMPLES, load_pack
+from benchmarks.learn.__main__ import relabelled
 from benchmarks.learn.alarms import APPLICATION_ID, ASK_TIME, alarms_path
 from benchmarks.learn.skills import alarm, convert_units
+from finetune.records import Record
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "benchmarks" / "learn" / "examples"
@@ -140,3 +142,12 @@ def test_a_file_that_is_not_an_alarms_file_is_refused_untouched(data_home: Path)
     data_home.write_text("not a database")
     assert alarm("7") == f"I won't use the alarms file {data_home}: it is not an alarms database made by voxroute."
     assert data_home.read_text() == "not a database"
+
+
+def test_the_benchmark_relabels_what_the_new_skills_now_answer_and_nothing_else() -> None:
+    pack = load_pack("benchmarks.learn.skills", EXAMPLES)
+    once_cant_do = Record("set an alarm for seven", pack.parse_calls("cant_do()"), "test")
+    weather = Record("what's the weather in Paris", pack.parse_calls('weather(location="Paris")'), "test")
+    records, changed = relabelled([once_cant_do, weather], pack)
+    assert changed == 1 and records[1] == weather
+    assert records[0].calls == Calls([pack.parse('alarm(time="seven")')])
