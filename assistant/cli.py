@@ -218,7 +218,8 @@ def show_turn(turn: Turn, as_json: bool, not_for_me: bool = False) -> None:
     if turn.transcript:
         console.print(f"[bold]heard[/bold]  {shown(turn.transcript)}", highlight=False)
     if turn.calls:
-        console.print(f"[bold]call[/bold]   [cyan]{shown('; '.join(turn.calls))}[/cyan]", highlight=False)
+        held = "  [dim](asked first, not run)[/dim]" if turn.confirming else ""
+        console.print(f"[bold]call[/bold]   [cyan]{shown('; '.join(turn.calls))}[/cyan]{held}", highlight=False)
     if turn.answer:
         console.print(f"[bold]answer[/bold] {shown(turn.answer, lines=True)}", highlight=False)
     elif not_for_me:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import parser
+from assistant.cli import parser, show_turn
+from assistant.pipeline import Turn
 from assistant.voice.samples import load_samples
 from skills.other import CANT_DO_ANSWER
 
@@ -242,6 +243,14 @@ def test_an_unsure_timer_is_asked_about_and_the_reply_says_whether_it_starts(tmp
     assert (declined["answer"], declined["calls"], declined["path"]) == ("OK, I won't.", [], "confirmation")
     assert again["answer"] == asked["answer"] and done["calls"] == asked["calls"]
     assert done["answer"] == "Timer set for 2 seconds." and "waiting for 1 timer to ring" in said.stdout
+
+
+def test_a_call_asked_about_is_shown_as_not_run(capsys: pytest.CaptureFixture[str]) -> None:
+    calls = ['timer(duration="2 seconds")']
+    show_turn(Turn("set a timer for 2 seconds", calls, "A timer for 2 seconds?", confirming=True), as_json=False)
+    show_turn(Turn("set a timer for 2 seconds", calls, "Timer set for 2 seconds."), as_json=False)
+    asked, ran = capsys.readouterr().out.split("A timer for 2 seconds?")
+    assert "(asked first, not run)" in asked and "not run" not in ran
 
 
 @pytest.mark.slow

@@ -369,7 +369,7 @@ def load_local_router(
     spec = RouterSpec.for_adapter(adapter_dir) if adapter_dir is not None else RouterSpec()
     if adapter_dir is not None:
         for problem in spec.mismatches(pack):
-            log.warning("router %s: %s (retrain with finetune/finetune.py)", adapter_dir, problem)
+            log.warning("router %s: %s (teach it with voxroute learn, or retrain: make router)", adapter_dir, problem)
     model_dir = merged_model_dir(base_model or spec.base_model, adapter_dir)
     with _loading(model_dir):
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
