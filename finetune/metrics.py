@@ -107,7 +107,8 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
     right, so an honest refusal of overheard talk is no activation (it is counted apart, as
     ``refused_overheard_rate``); missed command: no action where one was right. Both are None when no
     expected call is ``other()`` (a pack without it). ``acted_on_cant_do_rate``: an action where
-    ``cant_do()`` was right; None without such expectations.
+    ``cant_do()`` was right; None without such expectations. ``served_accuracy``: resolved right among the
+    utterances that expect an action (what the pack can serve).
     """
     n = len(predictions)
     true_pos = false_pos = false_neg = 0
@@ -152,6 +153,9 @@ def score(predictions: list[Prediction]) -> dict[str, Any]:
         else None,
         "missed_command_rate": _ratio(sum(not _acted(p) for p in positives), len(positives)) if has_no_op else None,
         "acted_on_cant_do_rate": _ratio(sum(_acted(p) for p in refusals), len(refusals)),
+        "acted_on_cant_do_rate_ci95": wilson(sum(_acted(p) for p in refusals), len(refusals)),
+        "served_accuracy": _ratio(sum(p.resolved_correct for p in positives), len(positives)),
+        "served_accuracy_ci95": wilson(sum(p.resolved_correct for p in positives), len(positives)),
         "latency_ms_p50": percentile(latencies, 0.5),
         "latency_ms_p95": percentile(latencies, 0.95),
         "per_skill": {

@@ -44,6 +44,7 @@ def test_known_mixture() -> None:
     assert metrics["argument_f1"] == pytest.approx(3 / 5)
     assert metrics["false_activation_rate"] == pytest.approx(1 / 2)  # the timer; unparsed output does nothing
     assert metrics["missed_command_rate"] == pytest.approx(1 / 3)
+    assert metrics["served_accuracy"] == pytest.approx(1 / 3)  # of the three that expect an action, one right
     assert metrics["latency_ms_p50"] == 30 and metrics["latency_ms_p95"] == 50
     assert metrics["per_skill"]["weather"] == {
         "n": 2,
@@ -79,7 +80,7 @@ def test_an_honest_refusal_is_no_activation_and_acting_on_a_request_the_pack_can
     assert metrics["false_activation_rate"] == 0.0
     assert metrics["refused_overheard_rate"] == pytest.approx(1 / 2)
     assert metrics["acted_on_cant_do_rate"] == pytest.approx(1 / 3)
-    assert metrics["missed_command_rate"] == 1.0
+    assert metrics["missed_command_rate"] == 1.0 and metrics["served_accuracy"] == 0.0
     assert metrics["exact_call_accuracy"] == pytest.approx(2 / 6)
 
 
