@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from assistant.dialogue import NO, YES, Exchange, first_question, remembered, without_wake_word
@@ -199,6 +199,7 @@ FALLBACK_PART_SHARE = 0.3  # compounds with a part the pack cannot do (0.15 left
 TALK_ONLY_SHARE = 0.05  # compounds of two parts not for the assistant, which stay one fallback call
 CORRECTION_SHARE = 0.3  # follow-ups that correct the previous value ("no I said Vienna") rather than change it
 UNRELATED_FALLBACK_SHARE = 0.5  # unrelated turns that are speech not for the assistant
+FINAL_SHARE = 0.1  # a word that ends complete requests this often among its cuts ends them: no cut there
 LEAVING_SHARE = 0.2  # replies to the assistant's question that do not answer it ("hmm", another command)
 MAX_TRIES = 1000  # draws in a row making nothing before a kind is given up; the most seen: 4 (pack), 33 (one file)
 KINDS = ("compound", "follow-up", "repeat", "unrelated", "no context", "unfinished", "answer", "confirm")
@@ -644,15 +645,31 @@ def cut_before_last_spoken(text: str, call: Call, pack: SkillPack) -> str | None
     return head if len(head.split()) >= 2 else None
 
 
+def cuts(commands: Iterable[tuple[str, Call]], pack: SkillPack, complete: Iterable[str]) -> list[str]:
+    """Each command cut just before its last spoken (span) value, unless the cut could be a whole request:
+    it is one of ``complete``, or its last word ends complete requests at least a FINAL_SHARE of the
+    times it ends a cut ("what's the weather" is whole; one "I'm pulling in" does not make "... in" whole)."""
+    heads = [
+        head
+        for text, call in commands
+        if (head := cut_before_last_spoken(text.strip().rstrip(".?!,;"), call, pack)) is not None
+    ]
+    whole = {utterance_key(text) for text in complete}
+    ending = Counter(key.rsplit(" ", 1)[-1] for key in whole)
+    before_value = Counter(utterance_key(head).rsplit(" ", 1)[-1] for head in heads)
+
+    def could_be_whole(head: str) -> bool:
+        key = utterance_key(head)
+        last = key.rsplit(" ", 1)[-1]
+        return key in whole or ending[last] >= FINAL_SHARE * (ending[last] + before_value[last])
+
+    return [head for head in heads if not could_be_whole(head)]
+
+
 def _unfinished(
     singles: list[Example], commands: list[Example], pack: SkillPack, rng: random.Random
 ) -> Iterator[Composed]:
-    """Commands cut just before their last spoken (span) value, after a word that ends no complete example."""
-    final = {utterance_key(e.user).rsplit(" ", 1)[-1] for e in singles}
-    cuts = []
-    for example in commands:
-        head = cut_before_last_spoken(_said(example, True), example.calls[0], pack)
-        if head is not None and utterance_key(head).rsplit(" ", 1)[-1] not in final:
-            cuts.append(head)
-    while cuts:
-        yield Composed(rng.choice(cuts), UNFINISHED, "unfinished")
+    """Commands cut just before their last spoken (span) value where the cut is no complete example."""
+    heads = cuts(((e.user, e.calls[0]) for e in commands), pack, (e.user for e in singles))
+    while heads:
+        yield Composed(rng.choice(heads), UNFINISHED, "unfinished")

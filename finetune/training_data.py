@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from assistant.files import write_atomically
-from assistant.routing.calls import Calls
+from assistant.routing.calls import UNFINISHED, Calls
 from assistant.runtime.example_files import (
     Example,
     ExampleFile,
@@ -44,7 +44,7 @@ from assistant.runtime.example_files import (
 from assistant.runtime.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.runtime.templates import TemplateError, expand
 from assistant.web import NoAPIKey, openai_client
-from finetune.compose import KINDS, Sizes, compose, exchange_key, previous_turns
+from finetune.compose import KINDS, Sizes, compose, cuts, exchange_key, previous_turns
 from finetune.generate import (
     DEFAULT_MODEL,
     append_examples,
@@ -225,16 +225,17 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
             excluded,
             Sizes.total(args.compose),
         )
-        added, left_out = ready_made(
-            ordered_paths(args.records), pack, {utterance_key(r["user"]) for r in records} | excluded
-        )
+        taken = {utterance_key(r["user"]) for r in records} | excluded
+        added, left_out = ready_made(ordered_paths(args.records), pack, taken)
+        written = [r["user"] for r in records if "kind" not in r]  # where a written request may end, as compose
+        cut = ready_made_cuts(added, written, pack, taken, Sizes.total(args.compose).unfinished, args.seed)
     except ExamplesError as error:
         report_problems(error)
         return BAD_INPUT
     except ValueError as error:
         stderr.print(str(error), style="red", markup=False)
         return BAD_INPUT
-    records += added
+    records += added + cut
     text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     if args.out:
         try:
@@ -260,7 +261,8 @@ def dataset_mode(args: argparse.Namespace, pack: SkillPack) -> int:
         f"{len(report.duplicates)} duplicates dropped; {sum(report.generated.values())} made from templates"
         f"{f' ({made})' if made else ''}; {report.excluded} dropped as in an evaluation set; composed: {composed}"
         f"{f'; cannot compose from these examples: {skipped}' if skipped else ''}"
-        f"{f'; {len(added)} ready-made records added ({left_out} left out as already in)' if args.records else ''}",
+        f"{f'; {len(added)} ready-made records added ({left_out} left out as already in)' if args.records else ''}"
+        f"{f', and {len(cut)} of them cut before their last value (unfinished)' if args.records else ''}",
         markup=False,
     )
     return OK
@@ -288,6 +290,23 @@ def ready_made(paths: Iterable[Path], pack: SkillPack, taken: set[str]) -> tuple
                 }
             )
     return added, left_out
+
+
+def ready_made_cuts(
+    added: list[dict], written: list[str], pack: SkillPack, taken: set[str], most: int, seed: int
+) -> list[dict]:
+    """Up to ``most`` of the ready-made commands cut before their last spoken value, as the composer cuts the
+    written ones: without them the corpora's thousands of whole requests teach the router that every
+    request is finished. A seeded sample; a cut equal to anything in ``taken`` is left out (and then taken)."""
+    commands = [(r["user"], calls[0]) for r in added if len(calls := pack.parse_calls(r["call"])) == 1]
+    fresh: dict[str, str] = {}
+    for head in cuts(commands, pack, written):
+        if utterance_key(head) not in taken:
+            fresh.setdefault(utterance_key(head), head)
+    chosen = random.Random(f"cuts:{seed}").sample(sorted(fresh.values()), min(most, len(fresh)))
+    taken |= {utterance_key(head) for head in chosen}
+    kind = {"skill": label(UNFINISHED), "call": str(UNFINISHED), "split": "train", "kind": "unfinished"}
+    return [{"user": head} | kind for head in chosen]
 
 
 def sync_mode(args: argparse.Namespace, pack: SkillPack) -> int:

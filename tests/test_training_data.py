@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.routing.calls import Call, Calls
-from assistant.runtime.example_files import Example, ExampleFile
+from assistant.runtime.example_files import Example, ExampleFile, utterance_key
 from assistant.runtime.pack import load_pack
 from finetune.compose import Sizes
-from finetune.training_data import build_dataset, main
+from finetune.training_data import build_dataset, main, ready_made_cuts
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "packs" / "mini_examples"
@@ -190,6 +190,25 @@ def test_ready_made_records_join_the_train_split_unless_already_in(
         }
     ]
     assert "1 ready-made records added (3 left out as already in)" in err
+
+
+def test_ready_made_commands_are_also_cut_before_their_last_value() -> None:
+    pack = load_pack()
+    cities = ["Madrid", "Vienna", "Prague", "Dublin", "Athens", "Warsaw", "Lisbon", "Oslo", "Rome", "Bern"]
+    added = [{"user": f"tell me the weather in {city}", "call": f'weather(location="{city}")'} for city in cities]
+    added += [
+        {"user": "is it going to rain", "call": "weather()"},  # nothing to cut before
+        {"user": "give me the news about football", "call": 'news(topic="football")'},  # a cut already taken
+    ]
+    written = ["what's the weather", "I'm pulling in"]  # one whole request ending "in" against ten cuts there
+    taken = {utterance_key("give me the news about")}
+    cut = ready_made_cuts(added, written, pack, taken, most=5, seed=0)
+    assert cut == [
+        {"user": "tell me the weather in", "skill": "(0 calls)", "call": "...", "split": "train", "kind": "unfinished"}
+    ]
+    assert utterance_key("tell me the weather in") in taken
+    assert ready_made_cuts(added, [*written, "tell me the weather in"], pack, {"give me the news about"}, 5, 0) == []
+    assert ready_made_cuts(added, written, pack, set(), most=0, seed=0) == []
 
 
 def test_a_ready_made_record_the_pack_cannot_parse_is_named_by_file_and_line(
