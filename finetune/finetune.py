@@ -33,7 +33,7 @@ from trl import ModelConfig, SFTConfig  # type: ignore[attr-defined]  # trl re-e
 
 from assistant.config import ConfigError
 from assistant.files import write_atomically
-from assistant.models import UnusableModel, check_safetensors, resolve_base_model
+from assistant.models import UnusableModel, check_safetensors, read_json_file, resolve_base_model
 from assistant.routing.decoding import CallMatcher, TorchEngine
 from assistant.routing.prompting import (
     PromptTemplate,
@@ -275,7 +275,18 @@ def write_manifest(
             "processes": training.world_size,
         },
     }
+    if script.init_adapter:
+        manifest["continued_from"] = first_stage(Path(script.init_adapter))
     write_atomically(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def first_stage(adapter: Path) -> dict[str, Any]:
+    """How the adapter a training went on from was made (its manifest but the signatures), so that a continued
+    router's manifest tells its whole training; an adapter without a manifest is named and nothing more."""
+    manifest = adapter / MANIFEST
+    earlier = read_json_file(manifest) if manifest.is_file() else {}
+    kept = earlier.items() if isinstance(earlier, dict) else ()
+    return {"adapter": str(adapter)} | {key: value for key, value in kept if key != "signatures"}
 
 
 def log_artifacts(script: RouterArguments, model_args: ModelConfig, adapter_dir: Path) -> None:

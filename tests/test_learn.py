@@ -314,6 +314,8 @@ def test_a_user_adds_a_skill_grows_its_examples_learns_it_and_says_it(
     ).items()
     manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["metrics"]["steps"] == 4 and manifest["config"]["init_adapter"] == str(shipped)
+    first = manifest["continued_from"]  # the whole training: the shipped router's own 2 steps before these 4
+    assert first["adapter"] == str(shipped) and first["metrics"]["steps"] == 2 and "signatures" not in first
     walkpack = load_pack("walkpack", examples)
     assert manifest["signatures"] == walkpack.signatures() and "alarm" in manifest["signatures"]
     assert RouterSpec.for_adapter(shipped).mismatches(walkpack)[0].startswith("new skill alarm")  # warned before
