@@ -66,11 +66,18 @@ corpora: setup
 		--clinc $(CORPORA)/clinc --most-per-intent 20 --out dataset/corpora.json \
 		--eval-out benchmarks/corpora/massive_test.jsonl --dataset dataset/training_data.json
 
+# Two stages, as the shipped router was made: the config's 3,000 steps, then 1,000 more from that adapter at half
+# the learning rate (about 75 + 28 minutes on 2 cores); each stage resumes with --resume after an interruption.
+CONTINUED := --init_adapter runs/router --output_dir runs/router-continued --max_steps 1000 --learning_rate 0.0004 \
+	--eval_steps 500 --save_steps 500
 router: dataset
 	$(BIN)/python finetune/finetune.py --config finetune/configs/router-smollm2-cpu.yaml
+	$(BIN)/python finetune/finetune.py --config finetune/configs/router-smollm2-cpu.yaml $(CONTINUED)
 	mkdir -p models/router
-	cp runs/router/adapter_config.json runs/router/adapter_model.safetensors runs/router/manifest.json models/router/
-	$(BIN)/python finetune/eval.py --checkpoints runs/router --split validation --json-out models/router/eval_checkpoints.json
+	cp runs/router-continued/adapter_config.json runs/router-continued/adapter_model.safetensors \
+		runs/router-continued/manifest.json models/router/
+	$(BIN)/python finetune/eval.py --checkpoints runs/router-continued --split validation \
+		--json-out models/router/eval_checkpoints.json
 	$(BIN)/python finetune/eval.py --model models/router --split validation --json-out models/router/eval_validation.json
 	$(BIN)/python finetune/eval.py --model models/router --split test --json-out models/router/eval.json
 	$(BIN)/python finetune/eval.py --model models/router --data benchmarks/router/fresh_utterances.jsonl --json-out models/router/eval_fresh.json

@@ -31,6 +31,7 @@ MARKER = re.compile(r"<!-- (/?)results:(\S*) -->")
 # The result files, by what they measure.
 FILES = {
     "test": "models/router/eval.json",
+    "massive": "models/router/eval_massive.json",
     "release": "models/router/manifest.json",
     "dialogue": "benchmarks/dialogue/results.json",
     "latency": "benchmarks/latency/results.json",
@@ -41,6 +42,7 @@ FILES = {
     "barista-settings": "benchmarks/barista/results_settings.json",
     "soak": "benchmarks/soak/results.json",
     "training": "benchmarks/training/results.json",
+    "learn": "benchmarks/learn/results.json",
 }
 # The dialogue benchmark's sets, named for a reader.
 SET_NAMES = {
@@ -50,6 +52,8 @@ SET_NAMES = {
     "follow-up": "follow-ups",
     "timers": "timer commands of every kind",
 }
+# The independent sets' files (benchmarks/router/*.jsonl) by the names above.
+SET_FILES = {"fresh_utterances": "single", "compound": "compound", "followups": "follow-up", "timers": "timers"}
 TURN_END_CASES = {
     "whole": "whole command (finished is right)",
     "cut, unfinished": "cut before its last value (finished is premature)",
@@ -216,11 +220,11 @@ def headline_table(results: Results) -> str:
     """One line per benchmark: the number a newcomer asks for first."""
     test, dialogue, latency = results["test"], results["dialogue"], results["latency"]
     realtime, snips, soak, training = results["realtime"], results["snips"], results["soak"], results["training"]
-    barista = results["barista"]
+    barista, learn, massive = results["barista"], results["learn"], results["massive"]
     talk = test.table("confusion", "other")
     if not all(_is_number(value) for value in talk.values()):
         raise ReportError(f"{test.name}: confusion.other holds something that is not a count")
-    acted = sum(talk.values()) - talk.get("other", 0)
+    acted = sum(talk.values()) - talk.get("other", 0) - talk.get("cant_do", 0)  # a refusal is no action
     loops = [name for name in realtime.table("summary") if name != "today"]
     if not loops:
         raise ReportError(f"{realtime.name}: summary has no listening loop but today's")
@@ -229,6 +233,12 @@ def headline_table(results: Results) -> str:
             test,
             "talk not meant for the assistant acted on (test split)",
             f"{test.pct('false_activation_rate')} ({count(acted)} of {count(sum(talk.values()))})",
+        ),
+        (
+            massive,
+            f"crowd-sourced requests (MASSIVE test, {count(massive.number('n'))}): right where a skill serves them / "
+            "acted on where none can",
+            f"{massive.with_interval('served_accuracy')} / {massive.with_interval('acted_on_cant_do_rate')}",
         ),
         (
             dialogue,
@@ -270,6 +280,13 @@ def headline_table(results: Results) -> str:
             f"{soak.pct('rss_mb', 'growth_after_warmup')}",
         ),
         (training, "training step, examples per second against trl's plain step", times(training.number("ratio"))),
+        (
+            learn,
+            f"two new skills' held-out phrasings right: at once / after {learn.number('learn_s') / 60:.1f} minutes "
+            "of `voxroute learn`",
+            f"{learn.pct('instant_before_learning', 'accuracy')} / "
+            f"{learn.pct('heldout_after', 'new_skills', 'accuracy')}",
+        ),
     ]
     table = markdown(["measure", "result", "file"], [[name, value, f"`{result.name}`"] for result, name, value in rows])
     return f"{table}\n\n<sub>Written by `{COMMAND}`.</sub>"
@@ -381,6 +398,7 @@ def release_table(results: Results) -> str:
     lora = [release.number("config", key) for key in ("lora_r", "lora_alpha", "lora_dropout")]
     rows = [
         ["base model, prompt template", f"{release.get('base_model')}, {release.get('template')}"],
+        *_first_stage(release),
         [
             "data set",
             f"sha256 `{str(release.get('dataset', 'sha256'))[:12]}…`: "
@@ -409,6 +427,25 @@ def release_table(results: Results) -> str:
         ],
     ]
     return markdown(["shipped router", ""], rows) + source(release)
+
+
+def _first_stage(release: Result) -> list[list[str]]:
+    """The training a continued router went on from, as its manifest's ``continued_from`` records it."""
+    if "continued_from" not in release.data:
+        return []
+    first = ("continued_from",)
+    return [
+        [
+            "continued from",
+            f"`{release.get(*first, 'adapter')}`: {count(release.number(*first, 'metrics', 'steps'))} × "
+            f"{count(release.number(*first, 'config', 'per_device_train_batch_size'))}, "
+            f"{release.number(*first, 'config', 'learning_rate'):g} "
+            f"({release.get(*first, 'config', 'lr_scheduler_type')}), "
+            f"{release.number(*first, 'metrics', 'train_seconds') / 60:.0f} min, on data set sha256 "
+            f"`{str(release.get(*first, 'dataset', 'sha256'))[:12]}…` "
+            f"({count(release.number(*first, 'dataset', 'train'))} training records)",
+        ]
+    ]
 
 
 def latency_table(results: Results) -> str:
@@ -693,6 +730,29 @@ def training_table(results: Results) -> str:
     )
 
 
+def learn_table(results: Results) -> str:
+    """Two new skills: their held-out phrasings at once and after ``voxroute learn``, and every set before and after."""
+    learn = results["learn"]
+    instant, learned = ("instant_before_learning",), ("heldout_after", "new_skills")
+    rows = [
+        [
+            f"the new skills' held-out phrasings (n={count(learn.number(*instant, 'n'))})",
+            f"{learn.pct(*instant, 'accuracy')} ({interval(learn.numbers(*instant, 'ci95'))}), instant path",
+            f"**{learn.pct(*learned, 'accuracy')}** ({interval(learn.numbers(*learned, 'ci95'))})",
+        ]
+    ]
+    for name in learn.table("sets"):
+        before, after = (
+            learn.with_interval("sets", name, side, "resolved_call_accuracy") for side in ("before", "after")
+        )
+        relabelled = learn.number("sets", name, "relabelled_for_the_new_skills")
+        note = f", {count(relabelled)} relabelled for the new skills" if relabelled else ""
+        shown = SET_NAMES.get(SET_FILES.get(name, name), name)
+        rows.append([f"{shown} (n={count(learn.number('sets', name, 'after', 'n'))}{note})", before, after])
+    line = f"`voxroute learn` on the two example files took {learn.number('learn_s') / 60:.1f} minutes, wall clock."
+    return markdown(["set", "before", "after learning"], rows) + "\n\n" + line + source(learn, where=machine(learn))
+
+
 TABLES: dict[str, Callable[[Results], str]] = {
     "headline": headline_table,
     "router": router_table,
@@ -707,6 +767,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "barista-settings": barista_settings_table,
     "soak": soak_table,
     "training": training_table,
+    "learn": learn_table,
 }
 
 

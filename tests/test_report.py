@@ -196,3 +196,62 @@ def test_a_result_file_that_is_no_regular_file_is_refused_unread(made_up: Path, 
     path.mkdir()
     assert main(["--root", str(made_up)]) == 2
     assert "benchmarks/snips/results.json: not a regular file" in capsys.readouterr().err
+
+
+def share(right: int, n: int) -> dict[str, object]:
+    return {"n": n, "right": right, "accuracy": right / n, "ci95": [0.5, 1.0]}
+
+
+def test_the_learn_table_names_each_set_and_what_was_relabelled(made_up: Path) -> None:
+    after = dict(EVAL, resolved_call_accuracy=0.9, resolved_call_accuracy_ci95=[0.7, 0.97])
+    learn = {
+        "machine": {"cpus": 2, "load_average": [1.2, 1.0, 0.9]},
+        "instant_before_learning": share(12, 40),
+        "learn_s": 270.0,
+        "heldout_after": {"new_skills": share(38, 40)},
+        "sets": {"fresh_utterances": {"before": EVAL, "after": after, "relabelled_for_the_new_skills": 3}},
+    }
+    write_json(made_up, "learn", learn)
+    page = made_up / "docs" / "learn.md"
+    page.write_text("<!-- results:learn -->\n<!-- /results:learn -->\n", encoding="utf-8")
+    assert main(["--root", str(made_up)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert (
+        "| the new skills' held-out phrasings (n=40) | 30.0 % (50.0–100.0), instant path | **95.0 %** (50.0–100.0) |"
+        in text
+    )
+    assert (
+        "| single commands (n=20, 3 relabelled for the new skills) | 85.0 % (60.0–95.0) | 90.0 % (70.0–97.0) |" in text
+    )
+    assert "took 4.5 minutes, wall clock" in text and "2 CPUs, load average 1.2" in text
+
+
+def test_a_continued_router_shows_the_training_it_went_on_from(made_up: Path) -> None:
+    config = {"per_device_train_batch_size": 8, "learning_rate": 0.0008, "lr_scheduler_type": "cosine"}
+    stage = {
+        "config": config,
+        "metrics": {"steps": 3000, "train_seconds": 4500.0},
+        "dataset": {"sha256": "ab" * 32, "train": 23774},
+    }
+    release = {
+        "base_model": "SmolLM2-135M-Instruct",
+        "template": "chatml",
+        "dataset": {"sha256": "cd" * 32, "train": 24581, "validation": 1033},
+        "config": dict(config, lora_r=8, lora_alpha=16, lora_dropout=0.0, lora_target_modules="all-linear"),
+        "metrics": {"steps": 1000, "train_seconds": 1650.0, "eval_loss": 0.064, "accuracy_curve": [], "device": "cpu"},
+        "machine": {"cpus": 2},
+        "continued_from": {"adapter": "models/router-candidate", **stage},
+    }
+    write_json(made_up, "release", release)
+    page = made_up / "docs" / "release.md"
+    page.write_text("<!-- results:release -->\n<!-- /results:release -->\n", encoding="utf-8")
+    assert main(["--root", str(made_up)]) == 0
+    continued = (
+        "| continued from | `models/router-candidate`: 3,000 × 8, 0.0008 (cosine), 75 min, on data set sha256 "
+        "`abababababab…` (23,774 training records) |"
+    )
+    assert continued in page.read_text(encoding="utf-8")
+    del release["continued_from"]
+    write_json(made_up, "release", release)
+    assert main(["--root", str(made_up)]) == 0
+    assert "continued from" not in page.read_text(encoding="utf-8")

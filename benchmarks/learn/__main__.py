@@ -58,8 +58,8 @@ def instant_only(pack: SkillPack, records: list[Record]) -> dict[str, Any]:
 def timed_learn(adapter: Path, output: Path, steps: int | None) -> float:
     """Seconds ``voxroute learn`` took on the new files, start-up included."""
     command = [sys.executable, "-m", "assistant.cli", "learn", "--skills", MODULE, "--examples", str(EXAMPLES)]
-    command += ["--adapter", str(adapter), "--out", str(output), "--exclude", *map(str, EXCLUDED)]
-    command += [*(["--steps", str(steps)] if steps else []), *map(str, NEW_FILES)]
+    command += [*map(str, NEW_FILES), "--adapter", str(adapter), "--out", str(output)]
+    command += [*(["--steps", str(steps)] if steps else []), "--exclude", *map(str, EXCLUDED)]  # --exclude takes all
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=REPO)
     return time.perf_counter() - start
