@@ -18,7 +18,7 @@ from assistant.pipeline import Turn
 from assistant.voice.samples import load_samples
 from skills.other import CANT_DO_ANSWER
 
-KITCHEN = "I think we should paint the kitchen yellow"  # other(): not meant for the assistant
+OVERHEARD = "that movie last night was so boring"  # other(): not meant for the assistant
 
 
 def voxroute(
@@ -172,16 +172,16 @@ def test_say_and_run_print_json_turns_timed_without_loading_and_exit_1_on_failur
 
 @pytest.mark.slow
 def test_unquoted_words_are_one_quiet_turn_and_speech_not_for_me_is_acknowledged(tmp_path: Path) -> None:
-    said = voxroute(tmp_path, "say", "--engine", "transformers", *KITCHEN.split())
+    said = voxroute(tmp_path, "say", "--engine", "transformers", *OVERHEARD.split())
     assert said.returncode == 0, said.stderr
-    assert [line for line in said.stdout.splitlines() if line.startswith("heard")] == [f"heard  {KITCHEN}"]
+    assert [line for line in said.stdout.splitlines() if line.startswith("heard")] == [f"heard  {OVERHEARD}"]
     assert "call   other()\n(not for me)\n" in said.stdout
     assert "Loading weights" not in said.stderr and "Warning" not in said.stderr and "deprecated" not in said.stderr
 
 
 @pytest.mark.slow
 def test_a_request_no_skill_can_do_is_answered_so_and_overheard_talk_is_not(tmp_path: Path) -> None:
-    said = voxroute(tmp_path, "say", "--json", "hey voxroute play some jazz", KITCHEN)
+    said = voxroute(tmp_path, "say", "--json", "hey voxroute play some jazz", OVERHEARD)
     assert said.returncode == 0, said.stderr
     refused, overheard = (json.loads(line) for line in said.stdout.splitlines())
     assert refused["calls"] == ["cant_do()"] and refused["answer"] == CANT_DO_ANSWER and not refused["failed"]
@@ -205,7 +205,7 @@ def test_without_a_microphone_listen_points_to_audio_and_text(tmp_path: Path) ->
     assert "--audio" in listened.stdout and "--text" in listened.stdout
     devices = voxroute(tmp_path, "devices")
     assert devices.returncode in (0, 2) and devices.stdout.strip()
-    typed = voxroute(tmp_path, "listen", "--text", "what time is it in Tokyo", KITCHEN)
+    typed = voxroute(tmp_path, "listen", "--text", "what time is it in Tokyo", OVERHEARD)
     assert typed.returncode == 0 and "timecheck" in typed.stdout
     assert "other()" in typed.stdout and "(not for me)" not in typed.stdout
 

@@ -316,11 +316,9 @@ def test_the_shipped_router_never_saw_the_new_skill_yet_its_sentence_is_answered
 
 @pytest.mark.slow
 def test_say_json_and_v_show_which_path_answered(tmp_path: Path) -> None:
-    said = voxroute(
-        tmp_path, "say", "--json", "-v", "I think we should paint the kitchen yellow", "what time is it in Tokyo"
-    )
+    said = voxroute(tmp_path, "say", "--json", "-v", "that movie last night was so boring", "what time is it in Tokyo")
     assert said.returncode == 0, said.stderr
-    kitchen, tokyo = (json.loads(line) for line in said.stdout.splitlines())
-    assert (kitchen["path"], kitchen["calls"]) == ("router", ["other()"])
+    overheard, tokyo = (json.loads(line) for line in said.stdout.splitlines())
+    assert (overheard["path"], overheard["calls"]) == ("router", ["other()"])
     assert (tokyo["path"], tokyo["calls"]) == (INSTANT, ['timecheck(location="Tokyo")'])
     assert 'path instant: timecheck(location="Tokyo")' in said.stderr and "path router: other()" in said.stderr

@@ -225,7 +225,7 @@ def test_faults_end_the_turn_not_the_loop(pack, router, tmp_path: Path, skill_co
     assert not ignored.failed and not assistant.not_for_me(ignored)
     heard = assistant.handle_text("Computer, what time is it in Tokyo?")
     assert heard.calls == ['timecheck(location="Tokyo")'] and "Tokyo" in heard.answer and not heard.failed
-    chatter = assistant.handle_text("Computer, I think we should paint the kitchen yellow.")
+    chatter = assistant.handle_text("Computer, that movie last night was so boring.")
     assert assistant.not_for_me(chatter) and not chatter.failed
 
 
