@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from assistant.routing.calls import Call, Calls
+from assistant.runtime.example_files import read_example_files, utterance_key
 from assistant.runtime.pack import DEFAULT_EXAMPLES, load_pack
-from benchmarks.learn.__main__ import relabelled
+from benchmarks.learn.__main__ import HELDOUT, MODULE, relabelled
 from benchmarks.learn.alarms import APPLICATION_ID, ASK_TIME, alarms_path
 from benchmarks.learn.skills import alarm, convert_units
 from finetune.records import Record
+from finetune.training_data import build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "benchmarks" / "learn" / "examples"
@@ -151,3 +153,14 @@ def test_the_benchmark_relabels_what_the_new_skills_now_answer_and_nothing_else(
     records, changed = relabelled([once_cant_do, weather], pack)
     assert changed == 1 and records[1] == weather
     assert records[0].calls == Calls([pack.parse('alarm(time="seven")')])
+
+
+def test_no_held_out_phrasing_is_a_sentence_of_the_packs_training_data() -> None:
+    """The held-out set scores phrasings the router and the instant path never saw, normalised as -t does."""
+    pack = load_pack(MODULE, EXAMPLES)
+    records, _ = build_dataset(
+        read_example_files(sorted(EXAMPLES.glob("*_examples.txt")), pack), pack, 0.1, 0.1, seed=0
+    )
+    trained = {utterance_key(record["user"]) for record in records}
+    held = [json.loads(line)["user"] for line in HELDOUT.read_text(encoding="utf-8").splitlines()]
+    assert len(held) == 231 and not [user for user in held if utterance_key(user) in trained]
