@@ -219,7 +219,7 @@ def relabelled_dataset(
     example_files = read_example_files(paths, pack)
     new_files = [example_file for example_file in example_files if example_file.path.name in given]
     try:
-        matcher = InstantMatcher(pack, new_files)
+        matcher = InstantMatcher(pack, new_files, vocabulary=example_files)
     except TemplateError as error:
         raise ExamplesError([str(error)]) from None
     relabelled: dict[str, tuple[str, str, str]] = {}

@@ -15,10 +15,12 @@ import pytest
 from assistant.routing.calls import Call, Calls
 from assistant.runtime.example_files import read_example_files, utterance_key
 from assistant.runtime.pack import DEFAULT_EXAMPLES, load_pack
-from benchmarks.learn.__main__ import HELDOUT, MODULE, relabelled
+from benchmarks.learn.__main__ import HELDOUT, MODULE, NEW_FILES, relabelled
 from benchmarks.learn.alarms import APPLICATION_ID, ASK_TIME, alarms_path
 from benchmarks.learn.skills import alarm, convert_units
+from benchmarks.learn.units import find_unit
 from finetune.records import Record
+from finetune.learn import relabelled_dataset
 from finetune.training_data import build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,9 +152,29 @@ def test_the_benchmark_relabels_what_the_new_skills_now_answer_and_nothing_else(
     pack = load_pack("benchmarks.learn.skills", EXAMPLES)
     once_cant_do = Record("set an alarm for seven", pack.parse_calls("cant_do()"), "test")
     weather = Record("what's the weather in Paris", pack.parse_calls('weather(location="Paris")'), "test")
-    records, changed = relabelled([once_cant_do, weather], pack)
-    assert changed == 1 and records[1] == weather
+    # "{quantity} in {unit}", "{quantity} to {unit}": open slots, which never take the pack's command words
+    bosnia = Record(
+        "weather in Bosnia and Herzegovina", pack.parse_calls('weather(location="Bosnia and Herzegovina")'), "test"
+    )
+    note = Record(
+        "hey voxroute note send invoice to Kowalski", pack.parse_calls('notes(action="add", note="x")'), "test"
+    )
+    records, changed = relabelled([once_cant_do, weather, bosnia, note], pack)
+    assert changed == 1 and records[1:] == [weather, bosnia, note]
     assert records[0].calls == Calls([pack.parse('alarm(time="seven")')])
+
+
+def test_learn_relabels_only_sentences_that_the_new_skills_really_serve() -> None:
+    """A sentence of another file is relabelled where the learned pack's instant path would answer it with a new
+    skill, its open slots kept from the whole pack's command words: "(TV playing in background)" stays other()."""
+    pack = load_pack(MODULE, EXAMPLES)
+    _, _, changed = relabelled_dataset(pack, list(NEW_FILES), seed=0)
+    assert changed  # "how many ounces are in a cup" was a question for ask
+    for _, _, now in changed:
+        for call in pack.parse_calls(now):
+            assert call.name in NEW
+            assert call.name != "convert_units" or find_unit(dict(call.args)["unit"]) is not None, now
+    assert not {sentence for sentence, _, _ in changed} & {"(TV playing in background)", "let's just stay in tonight"}
 
 
 def test_no_held_out_phrasing_is_a_sentence_of_the_packs_training_data() -> None:

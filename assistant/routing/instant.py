@@ -259,13 +259,22 @@ class Match:
 class InstantMatcher:
     """The pack's template sentences and written examples, recognised with hassil (see the module docstring)."""
 
-    def __init__(self, pack: SkillPack, files: list[ExampleFile], max_match_s: float = MAX_MATCH_S):
+    def __init__(
+        self,
+        pack: SkillPack,
+        files: list[ExampleFile],
+        max_match_s: float = MAX_MATCH_S,
+        vocabulary: list[ExampleFile] | None = None,
+    ):
+        """``vocabulary``: the files whose command words an open slot may not take (default: ``files``). A matcher
+        of some files of a pack reads them with the whole pack's: "note to self: ..." is no "{quantity} to
+        {unit}" where the notes file says "note"."""
         from hassil import Intents
 
         self.pack, self.max_match_s = pack, max_match_s
         self._read: dict[str, _Template | _Written] = {}  # by hassil intent name
         self._values = _span_values(pack, files)
-        self._commands = _command_words(pack, files)
+        self._commands = _command_words(pack, files if vocabulary is None else vocabulary)
         self._templates: list[Intents] = []  # one per file, so that the deadline is checked between files
         by_key: dict[str, dict[str, Any]] = {}  # a written example is looked up by its words first
         for number, example_file in enumerate(files):
