@@ -30,6 +30,7 @@ from assistant.files import write_atomically
 from assistant.routing.instant import InstantMatcher, InstantRouter
 from assistant.routing.router import SHIPPED_ADAPTER, Router, load_local_router
 from assistant.runtime.example_files import read_example_files
+from finetune import learn
 from finetune.eval import evaluate
 from finetune.metrics import wilson
 from finetune.records import Record, read_records
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     learned = args.learned
     if learned is None:
         results["learn_s"] = timed_learn(args.adapter, args.out, args.steps)
+        results["learn_steps"] = args.steps or learn.STEPS
         learned = args.out
     after = load_local_router(after_pack, learned)
     held = routed(after, after_pack, heldout, "held-out, learned")
