@@ -19,8 +19,8 @@ from benchmarks.learn.__main__ import HELDOUT, MODULE, NEW_FILES, relabelled
 from benchmarks.learn.alarms import APPLICATION_ID, ASK_TIME, alarms_path
 from benchmarks.learn.skills import alarm, convert_units
 from benchmarks.learn.units import find_unit
-from finetune.records import Record
 from finetune.learn import relabelled_dataset
+from finetune.records import Record
 from finetune.training_data import build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,7 +173,7 @@ def test_learn_relabels_only_sentences_that_the_new_skills_really_serve() -> Non
     for _, _, now in changed:
         for call in pack.parse_calls(now):
             assert call.name in NEW
-            assert call.name != "convert_units" or find_unit(dict(call.args)["unit"]) is not None, now
+            assert call.name != "convert_units" or find_unit(str(dict(call.args)["unit"])) is not None, now
     assert not {sentence for sentence, _, _ in changed} & {"(TV playing in background)", "let's just stay in tonight"}
 
 
