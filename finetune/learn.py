@@ -1,7 +1,7 @@
 """``voxroute learn``: teach a trained router a new or changed skill in minutes, by training its adapter on.
 
 ``make router`` trains a router from scratch (42 to 60 minutes on 2 cores); this continues one (the
-router in use: ``[router] adapter``, else the shipped one) for a few hundred steps on
+router in use: ``[router] adapter``, else the shipped one) for some tens of steps on
 
 * every training record ``training_data.py -t`` makes of the given example files (written examples,
   template sentences, compounds and follow-ups), repeated or sampled to ``new_share`` of the rows
@@ -51,8 +51,8 @@ from assistant.runtime.pack import SkillPack
 from assistant.runtime.templates import TemplateError
 
 # 80 steps of 8 rows, chosen on the new skills' validation sentences of the learn benchmark's pack: 80 and 120
-# steps were 27 and 29 right of 45 (compounds most of them), and a step took 1.8 to 2.1 s on 2 cores, so 120 steps
-# made the whole command 4.8 minutes and 80 steps 3.5, with room under a 5-minute goal on a slower day.
+# steps (a share of 0.3) were 27 and 29 right of 45 (compounds most), and a step took 1.8 to 2.1 s on 2 cores,
+# so 120 steps made the whole command 4.8 minutes and 80 steps 3.5, with room under 5 minutes on a slower day.
 STEPS = 80
 BATCH = 8
 LEARNING_RATE = 5e-4
