@@ -20,6 +20,7 @@ from typing import Any
 
 from assistant.config import ConfigError, read_small_text
 from assistant.files import write_atomically
+from benchmarks import INDEPENDENT_SETS
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RESULTS_BYTES = 16 << 20  # 16 MiB; the largest result file (the real-time rows) has 290 kB
@@ -52,8 +53,8 @@ SET_NAMES = {
     "follow-up": "follow-ups",
     "timers": "timer commands of every kind",
 }
-# The independent sets' files (benchmarks/router/*.jsonl) by the names above.
-SET_FILES = {"fresh_utterances": "single", "compound": "compound", "followups": "follow-up", "timers": "timers"}
+# The names above of the independent sets' files (benchmarks/router/*.jsonl), by file stem.
+SET_FILES = {file: name for name, file in INDEPENDENT_SETS.items()}
 TURN_END_CASES = {
     "whole": "whole command (finished is right)",
     "cut, unfinished": "cut before its last value (finished is premature)",

@@ -29,6 +29,7 @@ from assistant.dialogue import Exchange, remembered
 from assistant.files import write_atomically
 from assistant.routing.router import SHIPPED_ADAPTER, load_local_router
 from assistant.runtime.resolution import question
+from benchmarks import INDEPENDENT_SETS
 from finetune.compose import cut_before_last_spoken
 from finetune.eval import evaluate
 from finetune.metrics import wilson
@@ -118,15 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     pack = load_pack()
-    sets = {
-        name: read_records(SETS / f"{file}.jsonl", pack)
-        for name, file in (
-            ("single", "fresh_utterances"),
-            ("compound", "compound"),
-            ("follow-up", "followups"),
-            ("timers", "timers"),
-        )
-    }
+    sets = {name: read_records(SETS / f"{file}.jsonl", pack) for name, file in INDEPENDENT_SETS.items()}
     sets["single, after an unrelated turn"] = with_unrelated_turn(sets["single"], pack)  # turns from the whole set
     sets = {name: records[: args.limit] for name, records in sets.items()}
     order = ["single", "single, after an unrelated turn", "compound", "follow-up", "timers"]

@@ -69,9 +69,9 @@ def timed_learn(adapter: Path, output: Path, steps: int | None) -> float:
 def relabelled(records: list[Record], pack: SkillPack) -> tuple[list[Record], int]:
     """The set as the learned pack reads it: a sentence the new files' own sentences answer whole ("set an alarm
     for seven", once a can't-do) gets that call, as ``voxroute learn`` relabels its replay; and how many did."""
-    matcher = InstantMatcher(
-        pack, read_example_files(list(NEW_FILES), pack), vocabulary=read_example_files(pack.example_files(), pack)
-    )
+    files = read_example_files(pack.example_files(), pack)
+    new = [example_file for example_file in files if example_file.path.name in {path.name for path in NEW_FILES}]
+    matcher = InstantMatcher(pack, new, vocabulary=files)
     changed, out = 0, []
     for record in records:
         calls = matcher.match(record.user) if record.context is None else None
