@@ -24,7 +24,7 @@ import argparse
 import json
 import os
 import random
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -293,18 +293,17 @@ def ready_made(paths: Iterable[Path], pack: SkillPack, taken: set[str]) -> tuple
 
 
 def ready_made_cuts(
-    added: list[dict], written: list[str], pack: SkillPack, taken: set[str], most: int, seed: int
+    added: list[dict], written: list[str], pack: SkillPack, taken: Set[str], most: int, seed: int
 ) -> list[dict]:
     """Up to ``most`` of the ready-made commands cut before their last spoken value, as the composer cuts the
     written ones: without them the corpora's thousands of whole requests teach the router that every
-    request is finished. A seeded sample; a cut equal to anything in ``taken`` is left out (and then taken)."""
+    request is finished. A seeded sample; a cut equal to anything in ``taken`` is left out."""
     commands = [(r["user"], calls[0]) for r in added if len(calls := pack.parse_calls(r["call"])) == 1]
     fresh: dict[str, str] = {}
     for head in cuts(commands, pack, written):
         if utterance_key(head) not in taken:
             fresh.setdefault(utterance_key(head), head)
     chosen = random.Random(f"cuts:{seed}").sample(sorted(fresh.values()), min(most, len(fresh)))
-    taken |= {utterance_key(head) for head in chosen}
     kind = {"skill": label(UNFINISHED), "call": str(UNFINISHED), "split": "train", "kind": "unfinished"}
     return [{"user": head} | kind for head in chosen]
 
