@@ -41,6 +41,8 @@ FILES = {
     "snips": "benchmarks/snips/results.json",
     "barista": "benchmarks/barista/results.json",
     "barista-settings": "benchmarks/barista/results_settings.json",
+    "barista-paired": "benchmarks/barista/results_paired.json",
+    "barista-quiet": "benchmarks/barista/results_quiet.json",
     "soak": "benchmarks/soak/results.json",
     "training": "benchmarks/training/results.json",
     "learn": "benchmarks/learn/results.json",
@@ -504,6 +506,7 @@ def realtime_table(results: Results) -> str:
                 count(get("answered_part")),
                 pct(get("wer")),
                 f"{count(get('correct'))} of {count(get('n'))}",
+                f"{count(get('same_action'))} of {count(get('n'))}",
             ]
         )
     header = [
@@ -517,6 +520,7 @@ def realtime_table(results: Results) -> str:
         "first part answered",
         "WER",
         "calls right",
+        "same action",
     ]
     return markdown(header, rows) + source(realtime, where=machine(realtime))
 
@@ -658,6 +662,46 @@ def barista_settings_table(results: Results) -> str:
     return markdown(header, rows) + source(tried)
 
 
+def barista_paired_table(results: Results) -> str:
+    """Two recogniser settings on the same recordings: the paired difference per condition."""
+    paired = results["barista-paired"]
+    rows = []
+    for condition in paired.table("conditions"):
+        low, high = paired.numbers("conditions", condition, "difference_ci95")
+        first_ms, second_ms = paired.numbers("conditions", condition, "stt_ms_p50")
+        rows.append(
+            [
+                condition,
+                count(paired.number("conditions", condition, "n")),
+                f"{100 * paired.number('conditions', condition, 'difference'):+.1f} points",
+                f"{100 * low:+.1f} to {100 * high:+.1f}",
+                f"{ms(first_ms)} / {ms(second_ms)}",
+            ]
+        )
+    first, second = f"`{paired.get('first')}`", f"`{paired.get('second')}`"
+    header = ["condition", "recordings", f"{first} - {second}", "95 % interval", "recognition p50, each"]
+    return markdown(header, rows) + source(paired)
+
+
+def barista_quiet_table(results: Results) -> str:
+    """Clips where no whole order was said, with and without the vocabulary prompt: orders given."""
+    quiet = results["barista-quiet"]
+    rows = [
+        [
+            kind,
+            count(quiet.number("summary", kind, "clips")),
+            *(
+                f"{count(quiet.number('summary', kind, variant, 'orders'))} "
+                f"({count(quiet.number('summary', kind, variant, 'heard_words'))})"
+                for variant in ("prompt", "no prompt")
+            ),
+        ]
+        for kind in quiet.table("summary")
+    ]
+    header = ["clips", "n", "orders with the prompt (words heard)", "orders without it (words heard)"]
+    return markdown(header, rows) + source(quiet, where=machine(quiet))
+
+
 def soak_table(results: Results) -> str:
     """The soak run's turns per kind against each kind's limit, its memory and what it wrote."""
     soak = results["soak"]
@@ -766,6 +810,8 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "snips": snips_table,
     "barista": barista_table,
     "barista-settings": barista_settings_table,
+    "barista-paired": barista_paired_table,
+    "barista-quiet": barista_quiet_table,
     "soak": soak_table,
     "training": training_table,
     "learn": learn_table,

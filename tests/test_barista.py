@@ -17,7 +17,9 @@ from assistant.voice.audio import read_wav
 from assistant.voice.stt import transcript_normalizer
 from benchmarks.barista.__main__ import PICOVOICE, noise_clips, recordings
 from benchmarks.barista.mix import FRAME, max_frame_energy, mix, noise_scale, noise_segment
+from benchmarks.barista.quiet import babble_clips, cut_off, silence_clips
 from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, paired_difference, share
+from benchmarks.latency import recordings as spoken_commands
 
 pytestmark = pytest.mark.skipif(not PICOVOICE.is_dir(), reason="the recordings live in ../shared/data/picovoice")
 EXAMPLES = Path(__file__).resolve().parents[1] / "benchmarks" / "barista" / "examples"
@@ -128,3 +130,22 @@ def test_a_paired_difference_counts_only_the_recordings_where_the_two_disagree()
     assert paired_difference(first, first)[:3] == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="no recording"):
         paired_difference(first, {"x": True})
+
+
+def test_the_quiet_clips_say_no_whole_order() -> None:
+    silent = list(silence_clips(4))
+    assert not silent[0].any() and not silent[2].any()
+    assert 0 < np.sqrt(np.mean(np.square(silent[1]))) < 2e-3  # the hiss, about -60 dBFS
+    wavs = [PICOVOICE / "wav" / r.name for r in recordings(PICOVOICE)[:20]]
+    babble = list(babble_clips(wavs, 2))
+    longest = max(read_wav(path).size for path in wavs)
+    assert all(
+        np.abs(clip).max() == pytest.approx(0.5, abs=1e-6) and clip.size <= longest + 1.5 * 16000 for clip in babble
+    )
+    assert not np.array_equal(babble[0][:16000], babble[1][:16000])  # other talkers, other offsets
+    order = read_wav(PICOVOICE / "wav" / CLIP)
+    voiced = np.flatnonzero(spoken_commands.voiced(order))
+    cut = cut_off(order)
+    assert np.array_equal(cut, order[: cut.size])
+    middle = (voiced[0] + voiced[-1] + 1) / 2 * spoken_commands.HOP
+    assert abs(cut.size - middle) <= spoken_commands.HOP

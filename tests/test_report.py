@@ -255,3 +255,36 @@ def test_a_continued_router_shows_the_training_it_went_on_from(made_up: Path) ->
     write_json(made_up, "release", release)
     assert main(["--root", str(made_up)]) == 0
     assert "continued from" not in page.read_text(encoding="utf-8")
+
+
+def test_the_barista_comparisons_show_the_paired_difference_and_the_prompts_false_orders(made_up: Path) -> None:
+    paired = {
+        "first": "barista-audio-prompt",
+        "second": "barista-30s-prompt",
+        "conditions": {
+            "clean": {"difference": -0.008, "difference_ci95": [-0.02, 0.004], "n": 619, "stt_ms_p50": [310.0, 590.0]}
+        },
+    }
+    quiet = {
+        "summary": {
+            "babble": {
+                "clips": 60,
+                "prompt": {"orders": 1, "heard_words": 40},
+                "no prompt": {"orders": 0, "heard_words": 38},
+            }
+        },
+        "machine": {"cpus": 2, "load_average_before": [1.5, 1, 1], "load_average_after": [1.8, 1, 1]},
+    }
+    write_json(made_up, "barista-paired", paired)
+    write_json(made_up, "barista-quiet", quiet)
+    page = made_up / "docs" / "barista.md"
+    page.write_text(
+        "<!-- results:barista-paired -->\n<!-- /results:barista-paired -->\n"
+        "<!-- results:barista-quiet -->\n<!-- /results:barista-quiet -->\n",
+        encoding="utf-8",
+    )
+    assert main(["--root", str(made_up)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "| clean | 619 | -0.8 points | -2.0 to +0.4 | 310 ms / 590 ms |" in text
+    assert "`barista-audio-prompt` - `barista-30s-prompt`" in text
+    assert "| babble | 60 | 1 (40) | 0 (38) |" in text and "load average 1.5 → 1.8" in text

@@ -121,12 +121,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     chosen = [r for r in recordings(folder) if args.part == "report" or r.in_settings_fifth][: args.limit]
     settings = {
         "adapter": str(args.adapter),
+        "stt_model": args.stt_model,
         "stt_context": args.context,
         "stt_vocabulary": not args.no_vocabulary,
     }
     config = Config(
         router=RouterConfig(adapter=str(args.adapter), follow_up_s=0),
-        voice=VoiceConfig(stt_context=args.context, stt_vocabulary=not args.no_vocabulary),
+        voice=VoiceConfig(stt_model=args.stt_model, stt_context=args.context, stt_vocabulary=not args.no_vocabulary),
     )
     pack = load_pack("benchmarks.barista.skills", HERE / "examples")
     assistant = build_assistant(config, pack)
@@ -134,6 +135,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     normalize = transcript_normalizer()
     noise = read_wav(folder / "kitchen.wav", MAX_NOISE_LENGTH_S)
     key = f"{Path(args.adapter).name}-{args.context}-{'prompt' if settings['stt_vocabulary'] else 'plain'}"
+    if args.stt_model:
+        key += f"-{Path(args.stt_model).name}"
     log = RowLog(ROWS / f"{key}.jsonl")
     snrs: list[float | None] = [None, *args.snrs]
     console = Console(stderr=True)
@@ -251,6 +254,9 @@ def main(argv: list[str] | None = None) -> None:
         "--context", choices=("audio", "30s"), default=VoiceConfig().stt_context, help="the recogniser's context"
     )
     parser.add_argument("--no-vocabulary", action="store_true", help="recognise without the pack's vocabulary prompt")
+    parser.add_argument(
+        "--stt-model", default=None, help="a Whisper model folder (CTranslate2) instead of the bundled tiny.en"
+    )
     parser.add_argument("--snrs", type=float, nargs="*", default=list(SNRS), help="kitchen noise levels in dB")
     parser.add_argument("--noise-clips", type=int, default=60, help="noise-only clips that must give no order")
     parser.add_argument("--limit", type=int, default=None, help="only the first N recordings (a quick look)")
@@ -277,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
 def variant_name(settings: dict[str, Any]) -> str:
     """How results_settings.json keys one variant tried on the settings fifth."""
     prompt = "prompt" if settings["stt_vocabulary"] else "no prompt"
-    return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}"
+    model = f", {Path(settings['stt_model']).name}" if settings.get("stt_model") else ""
+    return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}{model}"
 
 
 if __name__ == "__main__":

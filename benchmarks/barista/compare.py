@@ -1,5 +1,5 @@
 """Two runs of the barista benchmark compared on the same recordings: per condition, how much more often
-the first is right, with the 95 % interval of the paired difference.
+the first is right, with the 95 % interval of the paired difference, and each run's median recognition time.
 
     python -m benchmarks.barista.compare runs/barista-bench/barista-audio-prompt.jsonl \\
         runs/barista-bench/barista-30s-prompt.jsonl --out benchmarks/barista/results_paired.json
@@ -15,26 +15,39 @@ from pathlib import Path
 from typing import Any
 
 from assistant.files import write_atomically
+from assistant.timing import percentile
 from benchmarks.barista.__main__ import RowLog
 from benchmarks.barista.score import paired_difference
 
 
-def accepted_by_condition(path: Path) -> dict[str, dict[str, bool]]:
-    """A run's rows as condition -> recording -> accepted."""
-    by_condition: dict[str, dict[str, bool]] = defaultdict(dict)
+def by_condition(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """A run's rows as condition -> recording -> row."""
+    rows: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for (name, condition), row in RowLog.read(path).items():
-        by_condition[condition][name] = bool(row["accepted"])
-    return by_condition
+        rows[condition][name] = row
+    return rows
 
 
 def compare(first: Path, second: Path) -> dict[str, Any]:
-    a, b = accepted_by_condition(first), accepted_by_condition(second)
+    a, b = by_condition(first), by_condition(second)
     conditions: dict[str, Any] = {}
     for condition in a:
         if condition in b:
-            difference, low, high, n = paired_difference(a[condition], b[condition])
-            conditions[condition] = {"difference": difference, "difference_ci95": [low, high], "n": n}
+            difference, low, high, n = paired_difference(
+                {name: bool(row["accepted"]) for name, row in a[condition].items()},
+                {name: bool(row["accepted"]) for name, row in b[condition].items()},
+            )
+            conditions[condition] = {
+                "difference": difference,
+                "difference_ci95": [low, high],
+                "n": n,
+                "stt_ms_p50": [stt_ms_p50(a[condition]), stt_ms_p50(b[condition])],
+            }
     return {"first": first.stem, "second": second.stem, "conditions": conditions}
+
+
+def stt_ms_p50(rows: dict[str, dict[str, Any]]) -> float | None:
+    return percentile([row["stt_ms"] for row in rows.values() if row.get("stt_ms") is not None], 0.5)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,9 @@ Measured: last voiced frame delivered → first skill call dispatched after it (
 included), premature cut-offs (a recording with a pause that gave more than one turn, or whose
 first call was dispatched before the speech after the pause was heard), the WER of what was heard
 and whether the calls were exactly the expected ones (also counted ignoring case: Whisper writes
-"England" where the command's text has "england"). Skills are not run: the clock stops at
+"England" where the command's text has "england"), or the same action, as ``eval.py``'s resolved-call
+accuracy judges it ("why is the sky blue" asks what "Why is the sky blue?" asks; "one hour fifteen
+minutes" is "1 hour 15 minutes"). Skills are not run: the clock stops at
 dispatch, and a skill that acts (a timer, an app, a story from the local model) would hold the
 loop or the machine. Absolute times vary with the machine's load (the load average is reported);
 compare loops within one run.
@@ -41,8 +43,11 @@ from rich.table import Table
 
 from assistant import Assistant, Config, Turn, build_assistant
 from assistant.config import RouterConfig
-from assistant.routing.calls import Call
+from assistant.routing.calls import Call, CallError
+from assistant.runtime.context import SkillContext, use_context
 from assistant.runtime.dispatch import Dispatcher, Outcome
+from assistant.runtime.pack import SkillPack
+from assistant.runtime.resolution import resolved_key
 from assistant.timing import percentile
 from assistant.voice.audio import (
     FRAME_S,
@@ -185,7 +190,23 @@ def heard(turns: list[Turn]) -> list[Turn]:
     return [turn for turn in turns if turn.transcript.strip() and not turn.superseded]
 
 
-def listen_once(clip: Clip, loop: Loop, stages: Stages, limit_s: float, acting: set[str]) -> dict[str, Any]:
+def same_action(pack: SkillPack, heard: list[str], expected: str) -> bool:
+    """One turn whose calls resolve to the actions of the expected calls, in order."""
+    if len(heard) != 1:
+        return False
+    try:
+        got, wanted = pack.parse_calls(heard[0]), pack.parse_calls(expected)
+    except CallError:
+        return False
+    with use_context(SkillContext(Config())):  # resolvers read the configuration (the app allow-list)
+        return len(got) == len(wanted) and all(
+            resolved_key(pack, a) == resolved_key(pack, b) for a, b in zip(got, wanted, strict=True)
+        )
+
+
+def listen_once(
+    clip: Clip, loop: Loop, stages: Stages, limit_s: float, acting: set[str], pack: SkillPack
+) -> dict[str, Any]:
     """Play ``clip`` into a loop and time it; a loop still busy ``limit_s`` after the playback is given up."""
     audio = read_wav(clip.path)
     turns: list[Turn]
@@ -224,6 +245,7 @@ def listen_once(clip: Clip, loop: Loop, stages: Stages, limit_s: float, acting: 
         "calls": ["; ".join(turn.calls) for turn in said],
         "correct": len(said) == 1 and "; ".join(said[0].calls) == clip.call,
         "correct_ignoring_case": len(said) == 1 and "; ".join(said[0].calls).casefold() == clip.call.casefold(),
+        "same_action": same_action(pack, ["; ".join(turn.calls) for turn in said], clip.call),
         "timed_out": worker.is_alive(),
         "error": failure[0] if failure else None,
     }
@@ -248,6 +270,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "wer": word_error_rate([row["text"] for row in rows], [row["transcript"] for row in rows]),
         "correct": sum(row["correct"] for row in rows),
         "correct_ignoring_case": sum(row["correct_ignoring_case"] for row in rows),
+        "same_action": sum(row["same_action"] for row in rows),
         "timed_out": sum(row["timed_out"] for row in rows),
         "errors": sum(row["error"] is not None for row in rows),
     }
@@ -276,7 +299,10 @@ def run(
     loops, skipped = {}, {}
     for name in loop_names:
         made = make_loop(name, assistant)
-        if not isinstance(made, str) and listen_once(clips[0], made, stages, limit_s, acting)["timed_out"]:
+        if (
+            not isinstance(made, str)
+            and listen_once(clips[0], made, stages, limit_s, acting, assistant.pack)["timed_out"]
+        ):
             made = f"still busy {limit_s:g} s after its warm-up recording ended"  # warm-up, not counted
         if isinstance(made, str):
             skipped[name] = made
@@ -291,7 +317,7 @@ def run(
             if name in stalled:
                 continue
             assistant.memory.forget()  # separate commands, not one conversation
-            row = listen_once(clip, loop, stages, limit_s, acting)
+            row = listen_once(clip, loop, stages, limit_s, acting, assistant.pack)
             rows[name].append(row)
             progress.append(f"{name} {ms(row['latency_ms'])} ms")
             if row["timed_out"]:
@@ -327,7 +353,7 @@ def show(result: dict[str, Any]) -> None:
         f"{machine['load_average_after'][0]:.1f})"
     )
     table.add_column("loop", no_wrap=True)
-    for column in ("n", "p50", "p95", "max", "÷ today", "cut off", "WER", "right"):
+    for column in ("n", "p50", "p95", "max", "÷ today", "cut off", "WER", "right", "same action"):
         table.add_column(column, justify="right", no_wrap=True)
 
     for name, row in result["summary"].items():
@@ -342,6 +368,7 @@ def show(result: dict[str, Any]) -> None:
             f"{row['premature']}/{row['with_pause']}",
             f"{100 * row['wer']:.1f}%",
             f"{row['correct']}/{row['n']}",
+            f"{row['same_action']}/{row['n']}",
         )
     console = Console()
     console.print(table)
