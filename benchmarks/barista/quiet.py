@@ -8,7 +8,7 @@ without the vocabulary prompt, in one run; a clip that gives an order is a false
 
 - silence: digital silence, and a faint hiss at -60 dBFS;
 - noise: the benchmark's kitchen noise alone (the clips of :func:`benchmarks.barista.noise_clips`);
-- babble: six recordings of different speakers laid over each other at seeded offsets;
+- babble: six recordings (six files; the benchmark does not name speakers) over each other at seeded offsets;
 - other speech: the latency benchmark's spoken commands for the default pack (espeak-ng voices);
 - cut-off orders: recordings cut at the middle of their voiced span: an order that comes out acts
   on half a request.
