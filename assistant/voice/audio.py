@@ -176,8 +176,13 @@ def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, name: str) -> np.n
     and SNR give the same mix. The SNR compares the loudest :data:`MIX_FRAME` of each (not the mean power),
     as the Picovoice benchmark mixes: the barista benchmark and the heard training data mix alike."""
     segment = noise_segment(noise, speech.size, f"{name}@{snr_db:g}")
-    mixed = speech + noise_scale(speech, segment, snr_db) * segment
-    scaled: np.ndarray = (mixed / (2 * np.abs(mixed).max())).astype(np.float32)
+    return half_scale(speech + noise_scale(speech, segment, snr_db) * segment)
+
+
+def half_scale(audio: np.ndarray) -> np.ndarray:
+    """``audio`` as float32 with its peak at half of full scale, as the Picovoice benchmark leaves its mixes."""
+    peak = np.abs(audio).max()
+    scaled: np.ndarray = (audio / (2 * peak) if peak > 0 else audio).astype(np.float32)
     return scaled
 
 

@@ -29,12 +29,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant import build_assistant, load_pack
+from assistant import Assistant, build_assistant, load_pack
 from assistant.config import Config, RouterConfig, VoiceConfig
 from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
 from assistant.timing import percentile
-from assistant.voice.audio import read_wav
+from assistant.voice.audio import half_scale, read_wav
 from assistant.voice.stt import transcript_normalizer
 from benchmarks.barista.mix import mix
 from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share
@@ -84,8 +84,7 @@ def noise_clips(noise: np.ndarray, count: int) -> Iterator[np.ndarray]:
     rng = np.random.default_rng(0)
     for _ in range(count):
         start = int(rng.integers(0, noise.size - length))
-        clip = noise[start : start + length]
-        yield (clip / (2 * np.abs(clip).max())).astype(np.float32)
+        yield half_scale(noise[start : start + length])
 
 
 class RowLog:
@@ -125,13 +124,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "stt_context": args.context,
         "stt_vocabulary": not args.no_vocabulary,
     }
-    config = Config(
-        router=RouterConfig(adapter=str(args.adapter), follow_up_s=0),
-        voice=VoiceConfig(stt_model=args.stt_model, stt_context=args.context, stt_vocabulary=not args.no_vocabulary),
+    assistant = barista_assistant(
+        str(args.adapter),
+        VoiceConfig(stt_model=args.stt_model, stt_context=args.context, stt_vocabulary=not args.no_vocabulary),
     )
-    pack = load_pack("benchmarks.barista.skills", HERE / "examples")
-    assistant = build_assistant(config, pack)
-    assistant.load()
+    pack = assistant.pack
     normalize = transcript_normalizer()
     noise = read_wav(folder / "kitchen.wav", MAX_NOISE_LENGTH_S)
     key = f"{Path(args.adapter).name}-{args.context}-{'prompt' if settings['stt_vocabulary'] else 'plain'}"
@@ -174,14 +171,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         settings=settings,
         noise_only={"clips": args.noise_clips, "seconds": NOISE_CLIP_S, "orders": len(orders), "heard": orders},
         minutes=(time.perf_counter() - started) / 60,
-        machine={
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_before": list(load_before),
-            "load_average_after": list(os.getloadavg()),
-        },
+        machine=machine(load_before),
     )
     return result
+
+
+def barista_assistant(adapter: str, voice: VoiceConfig) -> Assistant:
+    """The barista pack's voice path, loaded: ``adapter`` routes, every turn stands alone."""
+    config = Config(router=RouterConfig(adapter=adapter, follow_up_s=0), voice=voice)
+    assistant = build_assistant(config, load_pack("benchmarks.barista.skills", HERE / "examples"))
+    assistant.load()
+    return assistant
+
+
+def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """The machine a run measured on, with its load average before and now, after the run."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+    }
 
 
 def summary(chosen: list[Recording], snrs: list[float | None], log: RowLog, part: str) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,12 +30,19 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant import Assistant, build_assistant, load_pack
-from assistant.config import Config, RouterConfig, VoiceConfig
+from assistant.config import VoiceConfig
 from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
-from assistant.voice.audio import SAMPLE_RATE, read_wav
-from benchmarks.barista.__main__ import HERE, MAX_NOISE_LENGTH_S, PICOVOICE, noise_clips, recordings
+from assistant.voice.audio import SAMPLE_RATE, half_scale, read_wav
+from benchmarks.barista.__main__ import (
+    HERE,
+    MAX_NOISE_LENGTH_S,
+    PICOVOICE,
+    barista_assistant,
+    machine,
+    noise_clips,
+    recordings,
+)
 from benchmarks.barista.score import INTENT
 from benchmarks.latency import recordings as spoken_commands
 
@@ -46,12 +52,6 @@ HISS_DBFS = -60.0
 BABBLE_TALKERS = 6
 BABBLE_OFFSET_S = 1.5  # each talker starts within this much of the clip's start
 KINDS = ("silence", "noise", "babble", "other speech", "cut-off orders")
-
-
-def half_scale(audio: np.ndarray) -> np.ndarray:
-    """Scaled to half of full scale, as the benchmark's mixes are."""
-    peak = np.abs(audio).max()
-    return (audio / (2 * peak) if peak > 0 else audio).astype(np.float32)
 
 
 def silence_clips(count: int) -> Iterator[np.ndarray]:
@@ -106,15 +106,11 @@ def clips(count: int) -> Iterator[tuple[str, str, np.ndarray]]:
         yield "cut-off orders", order.name, cut_off(read_wav(PICOVOICE / "wav" / order.name))
 
 
-def barista_assistant(adapter: str, prompted: bool) -> Assistant:
-    config = Config(router=RouterConfig(adapter=adapter, follow_up_s=0), voice=VoiceConfig(stt_vocabulary=prompted))
-    assistant = build_assistant(config, load_pack("benchmarks.barista.skills", HERE / "examples"))
-    assistant.load()
-    return assistant
-
-
 def run(adapter: str, count: int) -> dict[str, Any]:
-    variants = {"prompt": barista_assistant(adapter, True), "no prompt": barista_assistant(adapter, False)}
+    variants = {
+        "prompt": barista_assistant(adapter, VoiceConfig(stt_vocabulary=True)),
+        "no prompt": barista_assistant(adapter, VoiceConfig(stt_vocabulary=False)),
+    }
     load_before = os.getloadavg()
     started = time.perf_counter()
     rows = []
@@ -145,12 +141,7 @@ def run(adapter: str, count: int) -> dict[str, Any]:
         "summary": summary,
         "adapter": adapter,
         "minutes": (time.perf_counter() - started) / 60,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_before": list(load_before),
-            "load_average_after": list(os.getloadavg()),
-        },
+        "machine": machine(load_before),
         "rows": rows,
     }
 
