@@ -106,14 +106,13 @@ def build_assistant(
     what each turn is doing ("transcribing", "thinking", "running weather"). A SetupError when the pack or the
     router's folder cannot be used; the models load at :meth:`Assistant.load` or on first use."""
     from assistant.pipeline import Assistant
-    from assistant.voice.stt import load_transcriber
+    from assistant.voice.stt import configured_transcriber
 
     pack = load_skills(skills) if isinstance(skills, str) else skills
-    voice = config.voice
     return Assistant(
         pack,
         config,
         router_factory(pack, config),
-        lambda: load_transcriber(voice.stt, voice.stt_model, voice.stt_context, pack if voice.stt_vocabulary else None),
+        lambda: configured_transcriber(config.voice, pack),
         on_stage,
     )

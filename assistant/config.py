@@ -203,6 +203,9 @@ class LLMConfig:
     max_retries: int = setting(2, doc="Retries of a failed endpoint request.", low=0, high=MAX_RETRIES)
 
 
+ALWAYS_TRUSTED = -10.0  # a prompt floor that trusts every reading: Whisper's mean log-probabilities stay far above it
+
+
 @dataclass(frozen=True)
 class VoiceConfig:
     """Listening: the microphone, the wake word and speech recognition."""
@@ -230,6 +233,13 @@ class VoiceConfig:
     )
     stt_vocabulary: bool = setting(
         True, doc="Tell speech recognition the skill pack's fixed choices (Literal values), so they are heard."
+    )
+    stt_prompt_floor: float = setting(
+        -0.35,
+        doc="Trust a reading told those choices only from this mean token log-probability up; below, read the "
+        f"audio again without them ({ALWAYS_TRUSTED:g}: trust it always).",
+        low=ALWAYS_TRUSTED,
+        high=0.0,
     )
     silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True, high=10.0)
     early_s: float = setting(

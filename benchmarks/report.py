@@ -621,7 +621,13 @@ def barista_table(results: Results) -> str:
     settings = barista.table("settings")
     note = (
         f"Recogniser context {settings.get('stt_context')!s}, vocabulary prompt "
-        f"{'on' if settings.get('stt_vocabulary') else 'off'}; per recording p50 recognition "
+        f"{'on' if settings.get('stt_vocabulary') else 'off'}"
+        + (
+            f" (trusted from a mean log-probability of {settings['stt_prompt_floor']:g})"
+            if settings.get("stt_vocabulary") and "stt_prompt_floor" in settings
+            else ""
+        )
+        + "; per recording p50 recognition "
         f"{ms(barista.number('stt_ms_p50'))}, routing "
         + " and ".join(f"{ms(barista.number('route_ms_p50', path))} ({path})" for path in barista.table("route_ms_p50"))
         + ". Noise alone: "
@@ -647,13 +653,19 @@ def barista_settings_table(results: Results) -> str:
     variants = list(tried.table("variants"))
     if not variants:
         raise ReportError(f"{tried.name}: no variants")
-    conditions = list(tried.table("variants", variants[0], "conditions"))
+    measured = {variant: tried.table("variants", variant, "conditions") for variant in variants}
+    conditions = list(dict.fromkeys(condition for each in measured.values() for condition in each))
     rows = []
     for variant in variants:
         rows.append(
             [
                 variant,
-                *(tried.with_interval("variants", variant, "conditions", c, "settings", "rate") for c in conditions),
+                *(
+                    tried.with_interval("variants", variant, "conditions", c, "settings", "rate")
+                    if c in measured[variant]
+                    else ""
+                    for c in conditions
+                ),
                 ms(tried.number("variants", variant, "stt_ms_p50")),
                 tried.load("variants", variant, "machine", "load_average_before"),
             ]
@@ -663,28 +675,33 @@ def barista_settings_table(results: Results) -> str:
 
 
 def barista_paired_table(results: Results) -> str:
-    """Two recogniser settings on the same recordings: the paired difference per condition."""
+    """Pairs of recogniser settings on the same recordings: the paired difference per condition."""
     paired = results["barista-paired"]
     rows = []
-    for condition in paired.table("conditions"):
-        low, high = paired.numbers("conditions", condition, "difference_ci95")
-        first_ms, second_ms = paired.numbers("conditions", condition, "stt_ms_p50")
-        rows.append(
-            [
-                condition,
-                count(paired.number("conditions", condition, "n")),
-                f"{100 * paired.number('conditions', condition, 'difference'):+.1f} points",
-                f"{100 * low:+.1f} to {100 * high:+.1f}",
-                f"{ms(first_ms)} / {ms(second_ms)}",
-            ]
-        )
-    first, second = f"`{paired.get('first')}`", f"`{paired.get('second')}`"
-    header = ["condition", "recordings", f"{first} - {second}", "95 % interval", "recognition p50, each"]
+    for pair in paired.table("comparisons"):
+        note = paired.table("comparisons", pair).get("note")
+        label = f"`{paired.get('comparisons', pair, 'first')}` - `{paired.get('comparisons', pair, 'second')}`"
+        for condition in paired.table("comparisons", pair, "conditions"):
+            measured = ("comparisons", pair, "conditions", condition)
+            low, high = paired.numbers(*measured, "difference_ci95")
+            first_ms, second_ms = paired.numbers(*measured, "stt_ms_p50")
+            rows.append(
+                [
+                    label + (f" ({note})" if note else ""),
+                    condition,
+                    count(paired.number(*measured, "n")),
+                    f"{100 * paired.number(*measured, 'difference'):+.1f} points",
+                    f"{100 * low:+.1f} to {100 * high:+.1f}",
+                    f"{ms(first_ms)} / {ms(second_ms)}",
+                ]
+            )
+    header = ["first - second", "condition", "recordings", "difference", "95 % interval", "recognition p50, each"]
     return markdown(header, rows) + source(paired)
 
 
 def barista_quiet_table(results: Results) -> str:
-    """Clips where no whole order was said, with and without the vocabulary prompt: orders given."""
+    """Clips where no whole order was said, with the vocabulary prompt (as shipped, and always trusted) and
+    without it: orders given."""
     quiet = results["barista-quiet"]
     rows = [
         [
@@ -693,12 +710,18 @@ def barista_quiet_table(results: Results) -> str:
             *(
                 f"{count(quiet.number('summary', kind, variant, 'orders'))} "
                 f"({count(quiet.number('summary', kind, variant, 'heard_words'))})"
-                for variant in ("prompt", "no prompt")
+                for variant in ("prompt", "trusted prompt", "no prompt")
             ),
         ]
         for kind in quiet.table("summary")
     ]
-    header = ["clips", "n", "orders with the prompt (words heard)", "orders without it (words heard)"]
+    header = [
+        "clips",
+        "n",
+        "orders with the prompt (words heard)",
+        "the prompt always trusted",
+        "orders without it (words heard)",
+    ]
     return markdown(header, rows) + source(quiet, where=machine(quiet))
 
 

@@ -46,7 +46,12 @@ from assistant.routing.spans import is_span, quotable
 from assistant.runtime.example_files import utterance_key
 from assistant.runtime.pack import DEFAULT_MODULE, REPO_ROOT, SkillPack, load_pack
 from assistant.voice.audio import SAMPLE_RATE, AudioError, mix, read_wav
-from assistant.voice.stt import Transcriber, load_transcriber, transcript_normalizer, without_closing_punctuation
+from assistant.voice.stt import (
+    Transcriber,
+    configured_transcriber,
+    transcript_normalizer,
+    without_closing_punctuation,
+)
 from assistant.voice.tts import TTSError, synthesize_wav
 from finetune.records import Record, read_records
 
@@ -251,8 +256,7 @@ def relabel(record: Record, transcript: str, pack: SkillPack, finder: ValueFinde
 def runtime_transcriber(pack: SkillPack, config: Config | None = None) -> Transcriber:
     """The recogniser as ``voxroute run`` builds it (:func:`assistant.app.build_assistant`): the
     ``[voice]`` backend, model and encoder context, told the pack's vocabulary where the setting says."""
-    voice = (config or Config()).voice
-    return load_transcriber(voice.stt, voice.stt_model, voice.stt_context, pack if voice.stt_vocabulary else None)
+    return configured_transcriber((config or Config()).voice, pack)
 
 
 def recognise(transcriber: Transcriber, audio: np.ndarray) -> str:

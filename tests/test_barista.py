@@ -143,9 +143,34 @@ def test_the_quiet_clips_say_no_whole_order() -> None:
         np.abs(clip).max() == pytest.approx(0.5, abs=1e-6) and clip.size <= longest + 1.5 * 16000 for clip in babble
     )
     assert not np.array_equal(babble[0][:16000], babble[1][:16000])  # other talkers, other offsets
+    assert not np.array_equal(next(babble_clips(wavs, 1, seed=1))[:16000], babble[0][:16000])  # another seed
     order = read_wav(PICOVOICE / "wav" / CLIP)
     voiced = np.flatnonzero(spoken_commands.voiced(order))
     cut = cut_off(order)
     assert np.array_equal(cut, order[: cut.size])
     middle = (voiced[0] + voiced[-1] + 1) / 2 * spoken_commands.HOP
     assert abs(cut.size - middle) <= spoken_commands.HOP
+
+
+def test_comparisons_of_runs_are_kept_one_entry_per_pair(tmp_path: Path) -> None:
+    from benchmarks.barista.compare import main as compare
+
+    def run(name: str, right: list[bool]) -> Path:
+        path = tmp_path / f"{name}.jsonl"
+        rows = [{"name": f"r{i}", "condition": "clean", "accepted": ok, "stt_ms": 100.0} for i, ok in enumerate(right)]
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return path
+
+    short, window, plain = (
+        run("short", [True, True, False]),
+        run("window", [True, False, False]),
+        run("plain", [False] * 3),
+    )
+    out = tmp_path / "paired.json"
+    compare([str(short), str(window), "--out", str(out)])
+    compare([str(short), str(plain), "--out", str(out)])
+    compare([str(short), str(window), "--out", str(out)])
+    made = json.loads(out.read_text())["comparisons"]
+    assert list(made) == ["short - window", "short - plain"]
+    assert made["short - window"]["conditions"]["clean"]["difference"] == pytest.approx(1 / 3)
+    assert made["short - plain"]["conditions"]["clean"]["difference"] == pytest.approx(2 / 3)

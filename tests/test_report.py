@@ -258,18 +258,28 @@ def test_a_continued_router_shows_the_training_it_went_on_from(made_up: Path) ->
 
 
 def test_the_barista_comparisons_show_the_paired_difference_and_the_prompts_false_orders(made_up: Path) -> None:
+    clean = {"difference": -0.008, "difference_ci95": [-0.02, 0.004], "n": 619, "stt_ms_p50": [310.0, 590.0]}
     paired = {
-        "first": "barista-audio-prompt",
-        "second": "barista-30s-prompt",
-        "conditions": {
-            "clean": {"difference": -0.008, "difference_ci95": [-0.02, 0.004], "n": 619, "stt_ms_p50": [310.0, 590.0]}
-        },
+        "comparisons": {
+            "barista-audio-prompt - barista-30s-prompt": {
+                "first": "barista-audio-prompt",
+                "second": "barista-30s-prompt",
+                "note": "before the floor",
+                "conditions": {"clean": clean},
+            },
+            "barista-audio-plain - barista-30s-plain": {
+                "first": "barista-audio-plain",
+                "second": "barista-30s-plain",
+                "conditions": {"kitchen 6 dB": {**clean, "difference": 0.01}},
+            },
+        }
     }
     quiet = {
         "summary": {
             "babble": {
                 "clips": 60,
                 "prompt": {"orders": 1, "heard_words": 40},
+                "trusted prompt": {"orders": 5, "heard_words": 41},
                 "no prompt": {"orders": 0, "heard_words": 38},
             }
         },
@@ -285,6 +295,9 @@ def test_the_barista_comparisons_show_the_paired_difference_and_the_prompts_fals
     )
     assert main(["--root", str(made_up)]) == 0
     text = page.read_text(encoding="utf-8")
-    assert "| clean | 619 | -0.8 points | -2.0 to +0.4 | 310 ms / 590 ms |" in text
-    assert "`barista-audio-prompt` - `barista-30s-prompt`" in text
-    assert "| babble | 60 | 1 (40) | 0 (38) |" in text and "load average 1.5 → 1.8" in text
+    assert (
+        "| `barista-audio-prompt` - `barista-30s-prompt` (before the floor) | clean | 619 | -0.8 points "
+        "| -2.0 to +0.4 | 310 ms / 590 ms |"
+    ) in text
+    assert "| `barista-audio-plain` - `barista-30s-plain` | kitchen 6 dB | 619 | +1.0 points |" in text
+    assert "| babble | 60 | 1 (40) | 5 (41) | 0 (38) |" in text and "load average 1.5 → 1.8" in text

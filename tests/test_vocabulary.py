@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +13,13 @@ from assistant import SkillPack, load_pack
 from assistant.models import embedded_whisper_dir
 from assistant.runtime.skill import Skill
 from assistant.voice.audio import read_wav
-from assistant.voice.stt import heard, load_transcriber, transcript_normalizer
+from assistant.voice.stt import (
+    FasterWhisperTranscriber,
+    OpenAIWhisperTranscriber,
+    heard,
+    load_transcriber,
+    transcript_normalizer,
+)
 from assistant.voice.vocabulary import MAX_PROMPT_TOKENS, copies_prompt, recognition_prompt, vocabulary
 from tests.audio_fixtures import silence, white_noise
 
@@ -126,3 +133,20 @@ def test_real_coffee_orders_are_heard_with_the_packs_words(context: str) -> None
         text = f" {normalize(transcriber.transcribe(read_wav(PICOVOICE / 'wav' / name)))} "
         for phrase in labels[name]["slots"].values():
             assert f" {normalize(phrase.strip())} " in text, (name, phrase, text)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PICOVOICE.is_dir(), reason="the real recordings live in ../shared/data/picovoice")
+@pytest.mark.parametrize("backend", [FasterWhisperTranscriber, OpenAIWhisperTranscriber])
+def test_babble_that_the_prompted_whisper_is_unsure_of_is_heard_as_without_the_prompt(backend) -> None:
+    """Six recorded orders over each other: told the coffee words, Whisper strings them into an order
+    ("Make me a dulksy now. Single shot, triple shot, triple shot"), unsure of it; so it reads again unprompted."""
+    from benchmarks.barista.__main__ import recordings
+    from benchmarks.barista.quiet import babble_clips
+
+    wavs = [PICOVOICE / "wav" / recording.name for recording in recordings(PICOVOICE)]
+    babble = list(babble_clips(wavs, 9))[8]
+    pack = load_pack("benchmarks.barista.skills")
+    unprompted = backend().transcribe(babble)
+    assert backend(pack=pack).transcribe(babble) == unprompted
+    assert backend(pack=pack, prompt_floor=-math.inf).transcribe(babble) != unprompted

@@ -11,6 +11,12 @@ bracketed noise token), never an exception.
 Audio with too little speech for Silero VAD is not recognised at all, the text decoded is capped by
 the seconds of speech heard, and a phrase repeated over and over is kept once (Whisper loops so on
 real recordings: "run party time! run party time! ...").
+
+A pack's vocabulary prompt (:mod:`assistant.voice.vocabulary`) is trusted only where Whisper reads the
+audio with it confidently: in babble a prompted Whisper follows one talker and strings the prompt's
+words into an order nobody gave, unsure of every word. A prompted reading whose mean token
+log-probability is below :data:`PROMPT_FLOOR` is read again without the prompt, so such audio is heard
+as it would be without one.
 """
 
 from __future__ import annotations
@@ -18,13 +24,17 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from assistant.config import VoiceConfig
 from assistant.runtime.pack import SkillPack
 from assistant.voice.audio import FRAME_S, SAMPLE_RATE, SPEECH_THRESHOLD, SpeechDetector, frames_of, trim_silence
 from assistant.voice.vocabulary import copies_prompt, recognition_prompt
+
+if TYPE_CHECKING:
+    import ctranslate2
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 # The same decoding for both backends (see the module docstring).
@@ -43,6 +53,9 @@ MIN_VOICED_S = 0.2  # Silero VAD: less speech than this is not recognised
 TOKENS_PER_VOICED_S, MIN_TEXT_TOKENS = 10, 16  # the most text a second of speech can hold (fast speech: ~5)
 MIN_REPEATS = 3  # a phrase said this many times in a row is kept once
 NO_SPEECH_THRESHOLD, LOGPROB_THRESHOLD = 0.6, -1.0  # faster-whisper's defaults
+PROMPT_FLOOR = VoiceConfig.stt_prompt_floor  # chosen on the barista benchmark's settings fifth and quiet clips
+
+Reading = tuple[str, float]  # Whisper's text and its mean log-probability per token
 
 
 class Transcriber(Protocol):
@@ -89,7 +102,12 @@ class FasterWhisperTranscriber:
     """
 
     def __init__(
-        self, model: str | None = None, cpu_threads: int = 2, context: str = "audio", pack: SkillPack | None = None
+        self,
+        model: str | None = None,
+        cpu_threads: int = 2,
+        context: str = "audio",
+        pack: SkillPack | None = None,
+        prompt_floor: float = PROMPT_FLOOR,
     ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -115,6 +133,7 @@ class FasterWhisperTranscriber:
         self._gate = SpeechGate()
         self._silent_window = self._encode(np.zeros(0, dtype=np.float32), WINDOW_S) if context == "audio" else None
         self.prompt = recognition_prompt(pack, lambda text: len(self._prompt_tokens(text))) if pack else ""
+        self.prompt_floor = prompt_floor
         # A prompt is text said before the audio: Whisper's "previous text" marker, then its tokens.
         self._prompted = [self._tokenizer.sot_prev, *self._prompt_tokens(self.prompt)] if self.prompt else []
 
@@ -128,13 +147,16 @@ class FasterWhisperTranscriber:
             return ""
         audio, most_tokens = prepared
         if self.context == "30s" or audio.size > (WINDOW_S - TAIL_S) * SAMPLE_RATE:
-            segments, _info = self.model.transcribe(
-                audio, **DECODING, max_new_tokens=most_tokens, initial_prompt=self.prompt or None
-            )
-            text = " ".join(segment.text.strip() for segment in segments)
-        else:
-            text = self._transcribe_short(audio, most_tokens)
-        return heard(text, self.prompt)
+            return trusted_reading(lambda prompted: self._read_window(audio, most_tokens, prompted), self)
+        encoded = self._encode_short(audio)
+        return trusted_reading(lambda prompted: self._read_short(encoded, most_tokens, prompted), self)
+
+    def _read_window(self, audio: np.ndarray, most_tokens: int, prompted: bool) -> Reading:
+        segments, _info = self.model.transcribe(
+            audio, **DECODING, max_new_tokens=most_tokens, initial_prompt=self.prompt if prompted else None
+        )
+        read = [(segment.text.strip(), segment.avg_logprob, len(segment.tokens)) for segment in segments]
+        return " ".join(text for text, _, _ in read), _mean_logprob([(lp, n) for _, lp, n in read])
 
     def _encode(self, audio: np.ndarray, seconds: int) -> np.ndarray:
         """Whisper's encoder output for ``audio`` padded with zeros to ``seconds``: (1, 50 per second, width)."""
@@ -148,15 +170,18 @@ class FasterWhisperTranscriber:
         )
         return np.asarray(encoded)
 
-    def _transcribe_short(self, audio: np.ndarray, most_tokens: int) -> str:
+    def _encode_short(self, audio: np.ndarray) -> ctranslate2.StorageView:
+        """The command's encoding followed by the rest of a silent window's."""
         import ctranslate2
 
         assert self._silent_window is not None
         seconds = max(MIN_WINDOW_S, math.ceil(audio.size / SAMPLE_RATE + TAIL_S))  # zeros after it, as Whisper pads
         command = self._encode(audio, seconds)
         window = np.concatenate([command, self._silent_window[:, command.shape[1] :]], axis=1)
-        encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(window))
-        start = [*self._prompted, *self._start]
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(window))
+
+    def _read_short(self, encoded: ctranslate2.StorageView, most_tokens: int, prompted: bool) -> Reading:
+        start = [*(self._prompted if prompted else []), *self._start]
         result = self.model.model.generate(
             encoded,
             [start],
@@ -170,15 +195,17 @@ class FasterWhisperTranscriber:
         tokens = result.sequences_ids[0]
         average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
-            return ""  # faster-whisper's rule: probably not speech, and not confidently read
+            return "", 0.0  # faster-whisper's rule: probably not speech, and not confidently read
         text: str = self._tokenizer.decode(tokens)
-        return text
+        return text, average_logprob
 
 
 class OpenAIWhisperTranscriber:
     """openai-whisper on CPU in float32; ``model`` is a checkpoint path or a model name (names download)."""
 
-    def __init__(self, model: str | None = None, pack: SkillPack | None = None) -> None:
+    def __init__(
+        self, model: str | None = None, pack: SkillPack | None = None, prompt_floor: float = PROMPT_FLOOR
+    ) -> None:
         import whisper
         from whisper.tokenizer import get_tokenizer
 
@@ -189,12 +216,16 @@ class OpenAIWhisperTranscriber:
         self._gate = SpeechGate()
         tokenizer = get_tokenizer(self.model.is_multilingual, language="en", task="transcribe")
         self.prompt = recognition_prompt(pack, lambda text: len(tokenizer.encode(" " + text.strip()))) if pack else ""
+        self.prompt_floor = prompt_floor
 
     def transcribe(self, audio: np.ndarray) -> str:
         prepared = _prepare(audio, self._gate)
         if prepared is None:
             return ""
         audio, most_tokens = prepared
+        return trusted_reading(lambda prompted: self._read(audio, most_tokens, prompted), self)
+
+    def _read(self, audio: np.ndarray, most_tokens: int, prompted: bool) -> Reading:
         result = self._whisper.transcribe(
             self.model,
             audio,
@@ -202,9 +233,34 @@ class OpenAIWhisperTranscriber:
             fp16=False,
             verbose=None,
             sample_len=most_tokens,
-            initial_prompt=self.prompt or None,
+            initial_prompt=self.prompt if prompted else None,
         )
-        return heard(str(result["text"]), self.prompt)
+        segments = [(segment["avg_logprob"], len(segment["tokens"])) for segment in result["segments"]]
+        return str(result["text"]), _mean_logprob(segments)
+
+
+class Prompted(Protocol):
+    """A transcriber told a pack's vocabulary: the prompt ("" for none) and the floor it is trusted from."""
+
+    prompt: str
+    prompt_floor: float
+
+
+def trusted_reading(read: Callable[[bool], Reading], transcriber: Prompted) -> str:
+    """What was said, read with the transcriber's prompt where it has one, and read again without it when
+    Whisper is unsure of the prompted reading (below its ``prompt_floor``): see the module docstring."""
+    if not transcriber.prompt:
+        return heard(read(False)[0], "")
+    text, logprob = read(True)
+    if logprob < transcriber.prompt_floor:
+        return heard(read(False)[0], "")
+    return heard(text, transcriber.prompt)
+
+
+def _mean_logprob(segments: list[tuple[float, int]]) -> float:
+    """The mean log-probability per token of segments given as (their mean, their tokens); 0 for none."""
+    tokens = sum(count for _, count in segments)
+    return sum(logprob * count for logprob, count in segments) / tokens if tokens else 0.0
 
 
 def heard(text: str, prompt: str) -> str:
@@ -256,16 +312,28 @@ def without_closing_punctuation(text: str) -> str:
 
 
 def load_transcriber(
-    backend: str = "faster-whisper", model: str | None = None, context: str = "audio", pack: SkillPack | None = None
+    backend: str = "faster-whisper",
+    model: str | None = None,
+    context: str = "audio",
+    pack: SkillPack | None = None,
+    prompt_floor: float = PROMPT_FLOOR,
 ) -> Transcriber:
     """Load a Whisper backend (``faster-whisper`` or ``openai-whisper``) for CPU inference; ``context``
     is faster-whisper's encoder context (see :class:`FasterWhisperTranscriber`); with a ``pack``, recognition
-    is told the pack's closed vocabularies (:mod:`assistant.voice.vocabulary`)."""
+    is told the pack's closed vocabularies (:mod:`assistant.voice.vocabulary`) where it reads them with at
+    least ``prompt_floor`` (see the module docstring)."""
     if backend == "faster-whisper":
-        return FasterWhisperTranscriber(model, context=context, pack=pack)
+        return FasterWhisperTranscriber(model, context=context, pack=pack, prompt_floor=prompt_floor)
     if backend == "openai-whisper":
-        return OpenAIWhisperTranscriber(model, pack=pack)
+        return OpenAIWhisperTranscriber(model, pack=pack, prompt_floor=prompt_floor)
     raise ValueError(f"unknown speech-to-text backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def configured_transcriber(voice: VoiceConfig, pack: SkillPack) -> Transcriber:
+    """The recogniser ``[voice]`` asks for, as ``voxroute run`` hears with it: backend, model, encoder context,
+    and the pack's vocabulary where ``stt_vocabulary`` says, trusted from ``stt_prompt_floor`` up."""
+    vocabulary = pack if voice.stt_vocabulary else None
+    return load_transcriber(voice.stt, voice.stt_model, voice.stt_context, vocabulary, voice.stt_prompt_floor)
 
 
 def transcript_normalizer() -> Callable[[str], str]:

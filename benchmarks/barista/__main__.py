@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant import Assistant, build_assistant, load_pack
-from assistant.config import Config, RouterConfig, VoiceConfig
+from assistant.config import ALWAYS_TRUSTED, Config, RouterConfig, VoiceConfig
 from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
 from assistant.timing import percentile
@@ -78,10 +78,10 @@ def condition_name(snr: float | None) -> str:
     return "clean" if snr is None else f"kitchen {snr:g} dB"
 
 
-def noise_clips(noise: np.ndarray, count: int) -> Iterator[np.ndarray]:
+def noise_clips(noise: np.ndarray, count: int, seed: int = 0) -> Iterator[np.ndarray]:
     """``count`` clips of the noise alone from seeded starts, at the level a mix leaves them (half scale)."""
     length = int(NOISE_CLIP_S * 16000)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for _ in range(count):
         start = int(rng.integers(0, noise.size - length))
         yield half_scale(noise[start : start + length])
@@ -123,15 +123,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "stt_model": args.stt_model,
         "stt_context": args.context,
         "stt_vocabulary": not args.no_vocabulary,
+        "stt_prompt_floor": args.prompt_floor,
     }
     assistant = barista_assistant(
         str(args.adapter),
-        VoiceConfig(stt_model=args.stt_model, stt_context=args.context, stt_vocabulary=not args.no_vocabulary),
+        VoiceConfig(
+            stt_model=args.stt_model,
+            stt_context=args.context,
+            stt_vocabulary=not args.no_vocabulary,
+            stt_prompt_floor=args.prompt_floor,
+        ),
     )
     pack = assistant.pack
     normalize = transcript_normalizer()
     noise = read_wav(folder / "kitchen.wav", MAX_NOISE_LENGTH_S)
     key = f"{Path(args.adapter).name}-{args.context}-{'prompt' if settings['stt_vocabulary'] else 'plain'}"
+    if settings["stt_vocabulary"] and args.prompt_floor != VoiceConfig().stt_prompt_floor:
+        key += f"-floor{args.prompt_floor:g}"
     if args.stt_model:
         key += f"-{Path(args.stt_model).name}"
     log = RowLog(ROWS / f"{key}.jsonl")
@@ -265,6 +273,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-vocabulary", action="store_true", help="recognise without the pack's vocabulary prompt")
     parser.add_argument(
+        "--prompt-floor",
+        type=float,
+        default=VoiceConfig().stt_prompt_floor,
+        help="trust the prompted reading from this mean log-probability up (-10: always; default: %(default)s)",
+    )
+    parser.add_argument(
         "--stt-model", default=None, help="a Whisper model folder (CTranslate2) instead of the bundled tiny.en"
     )
     parser.add_argument("--snrs", type=float, nargs="*", default=list(SNRS), help="kitchen noise levels in dB")
@@ -277,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
         help="results JSON (default: results.json; a settings run adds its variant to results_settings.json)",
     )
     args = parser.parse_args(argv)
+    if not ALWAYS_TRUSTED <= args.prompt_floor <= 0:
+        parser.error(f"--prompt-floor must be from {ALWAYS_TRUSTED:g} to 0, not {args.prompt_floor:g}")
     result = run(args)
     result["command"] = " ".join(["python -m benchmarks.barista", *(sys.argv[1:] if argv is None else argv)])
     if args.part == "report":
@@ -293,6 +309,9 @@ def main(argv: list[str] | None = None) -> None:
 def variant_name(settings: dict[str, Any]) -> str:
     """How results_settings.json keys one variant tried on the settings fifth."""
     prompt = "prompt" if settings["stt_vocabulary"] else "no prompt"
+    floor = settings.get("stt_prompt_floor", ALWAYS_TRUSTED)  # runs before the floor trusted the prompt always
+    if settings["stt_vocabulary"] and floor != VoiceConfig().stt_prompt_floor:
+        prompt += " always trusted" if floor <= ALWAYS_TRUSTED else f" trusted from {floor:g}"
     model = f", {Path(settings['stt_model']).name}" if settings.get("stt_model") else ""
     return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}{model}"
 

@@ -1,8 +1,10 @@
 """Two runs of the barista benchmark compared on the same recordings: per condition, how much more often
 the first is right, with the 95 % interval of the paired difference, and each run's median recognition time.
 
-    python -m benchmarks.barista.compare runs/barista-bench/barista-audio-prompt.jsonl \\
-        runs/barista-bench/barista-30s-prompt.jsonl --out benchmarks/barista/results_paired.json
+    python -m benchmarks.barista.compare runs/barista-bench/barista-audio-plain.jsonl \\
+        runs/barista-bench/barista-30s-plain.jsonl --out benchmarks/barista/results_paired.json
+
+``--out`` keeps every comparison made, one entry per pair of runs (a pair compared again replaces its entry).
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def main(argv: list[str] | None = None) -> None:
             f"({100 * low:+.1f} to {100 * high:+.1f}) on {paired['n']} recordings"
         )
     if args.out is not None:
-        write_atomically(args.out, json.dumps(result, indent=2) + "\n")
+        made = json.loads(args.out.read_text()) if args.out.exists() else {"comparisons": {}}
+        made["comparisons"][f"{result['first']} - {result['second']}"] = result
+        write_atomically(args.out, json.dumps(made, indent=2) + "\n")
 
 
 if __name__ == "__main__":
