@@ -2,16 +2,18 @@
 
     python -m finetune.heard --data dataset/training_data.json --out dataset/heard.jsonl --count 2400 --seed 0
 
-The router is trained on written utterances but, by voice, reads Whisper's transcripts: "10 minutes"
-for "ten minutes", "ice mocha" for "iced mocha". This speaks a seeded, per-skill stratified sample of
-the data set's single-turn training records with several espeak-ng voices and speeds, lays noise under
-two thirds of them (``--noise``, else the Picovoice kitchen noise where ``../shared/data/picovoice``
-has it, else generated pink or white noise), transcribes them with the recogniser ``voxroute run`` builds,
-and keeps each call with its copied values re-found in the transcript: the same words case and
-punctuation aside, else the same after Whisper's normalizer, else the closest words of about the
-same length (rapidfuzz ratio >= 85, the same numbers). A record whose value cannot be re-found is
-dropped, and so is one whose other values (a math expression: kept as they are) hold a number said but
-not heard; the summary counts the reasons.
+The router is trained on written utterances but, by voice, reads Whisper's transcripts: "10 minutes" for
+"ten minutes", "ice mocha" for "iced mocha". This speaks a seeded, per-skill stratified sample of the
+data set's single-turn training records with several espeak-ng voices and speeds, lays noise under two
+thirds of them (``--noise``, else the Picovoice kitchen noise where ``../shared/data/picovoice`` has it,
+else generated pink or white noise: ``--generated-noise`` for a pack judged over the kitchen noise,
+which must not train on the noise it is tested in), transcribes them with the recogniser
+``voxroute run`` builds, and keeps each call with its copied values re-found in the transcript: the same
+words case and punctuation aside, else the same after Whisper's normalizer, else the closest words of about the
+same length (rapidfuzz ratio >= 85, the same numbers). A choice said as written stays as it is, but must
+be re-found the same way ("ice mocha" says "iced mocha", "mid copy" does not say "drip coffee"). A
+record whose value cannot be re-found is dropped, and so is one whose other values (a math expression:
+kept as they are) hold a number said but not heard; the summary counts the reasons.
 
 Each line of the output is ``{"user", "call", "source", "spoken", "split"}``: the transcript, the
 relabelled calls, ``heard:<voice>:<wpm>:<SNR>dB`` or ``...:clean``, the written utterance, and
@@ -225,6 +227,14 @@ def copied_arguments(call: Call, said: str, pack: SkillPack) -> set[str]:
     }
 
 
+def said_choice(call: Call, name: str, said: str, pack: SkillPack) -> bool:
+    """Whether argument ``name`` of ``call`` is one of its parameter's choices, said as written in ``said``:
+    such a value stays as it is, but only where the transcript says it, closely enough."""
+    value = dict(call.args)[name]
+    parameter = next(parameter for parameter in pack.skills[call.name].parameters if parameter.name == name)
+    return isinstance(value, str) and parameter.choices is not None and is_span(value, said)
+
+
 def relabel(record: Record, transcript: str, pack: SkillPack, finder: ValueFinder) -> tuple[Calls, list[str]] | str:
     """The record's calls with their copied values re-found in ``transcript`` (and how each was found),
     validated against the pack with the transcript as what was said; else the reason to drop it. A value
@@ -245,6 +255,8 @@ def relabel(record: Record, transcript: str, pack: SkillPack, finder: ValueFinde
                     return f"{call.name}.{name} not heard"
                 value = found[0]
                 how.append(found[1])
+            elif said_choice(call, name, record.user, pack) and finder.find(str(value), transcript) is None:
+                return f"{call.name}.{name} not heard"  # "mid copy" for "drip coffee"; "ice mocha" is heard
             args.append((name, value))
         calls.append(Call(call.name, tuple(args)))
     try:
@@ -319,8 +331,10 @@ def hear(
     return kept
 
 
-def load_noise(path: Path | None) -> np.ndarray | None:
-    """The noise to mix: ``path``, else the kitchen noise where it is, else None (generated noise)."""
+def load_noise(path: Path | None, generated: bool = False) -> np.ndarray | None:
+    """The noise to mix: ``path``, else the kitchen noise where it is, else (or if ``generated``) None: generated."""
+    if generated:
+        return None
     if path is None:
         path = DEFAULT_NOISE if DEFAULT_NOISE.is_file() else None
     return None if path is None else read_wav(path, MAX_NOISE_S)
@@ -339,7 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     parser.add_argument("--count", type=_count, default=2400, help=f"records to speak, 1-{MAX_COUNT} (%(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, voices, speeds and noise")
-    parser.add_argument("--noise", type=Path, help=f"a WAV file of noise (default: {DEFAULT_NOISE} if there)")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("--noise", type=Path, help=f"a WAV file of noise (default: {DEFAULT_NOISE} if there)")
+    noise.add_argument(
+        "--generated-noise", action="store_true", help="generated pink and white noise, never a recorded one"
+    )
     parser.add_argument("--skills", default=DEFAULT_MODULE, help="module of the skill pack (default: %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true", help="a traceback on errors")
     return parser
@@ -354,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not records:
             raise HeardError(f"{args.data}: no single-turn training records")
         chosen = stratified_sample(records, args.count, random.Random(args.seed))
-        noise = load_noise(args.noise)
+        noise = load_noise(args.noise, args.generated_noise)
         summary = Summary()
         kept = hear(chosen, pack, runtime_transcriber(pack), noise, args.seed, summary)
         write_atomically(args.out, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in kept))
@@ -366,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"error: {lines[0]}{more}", style="red", markup=False, highlight=False, soft_wrap=True)
         return BAD_INPUT
     print("\n".join(summary.lines()))
-    print(f"noise: {args.noise or (DEFAULT_NOISE if noise is not None else 'generated pink/white')}")
+    print(f"noise: {'generated pink/white' if noise is None else args.noise or DEFAULT_NOISE}")
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
     return OK
 

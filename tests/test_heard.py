@@ -13,7 +13,7 @@ import pytest
 
 from assistant.dialogue import Exchange
 from assistant.routing.calls import UNFINISHED_MARK
-from assistant.runtime.pack import load_pack
+from assistant.runtime.pack import REPO_ROOT, load_pack
 from assistant.voice.audio import write_wav
 from assistant.voice.stt import transcript_normalizer
 from finetune.heard import (
@@ -22,6 +22,7 @@ from finetune.heard import (
     ValueFinder,
     eligible,
     generated_noise,
+    load_noise,
     main,
     noisy,
     relabel,
@@ -119,6 +120,19 @@ def test_a_math_expression_is_kept_when_its_numbers_were_heard(finder: ValueFind
     assert heard == (PACK.parse_calls('math(question="12*7")'), [])
 
 
+def test_a_choice_said_as_written_is_kept_only_where_the_transcript_says_it_closely(finder: ValueFinder) -> None:
+    barista = load_pack("benchmarks.barista.skills", REPO_ROOT / "benchmarks" / "barista" / "examples")
+    said = "make me a light roast drip coffee"
+    order = Record(
+        said, barista.parse_calls('orderDrink(coffeeDrink="drip coffee", roast="light roast")', said), "train"
+    )
+    assert relabel(order, "Make me a light roast mid copy", barista, finder) == "orderDrink.coffeeDrink not heard"
+    assert relabel(order, "Make me a light roast, drip coffee.", barista, finder) == (order.calls, [])
+    said = "give me a large iced mocha"
+    iced = Record(said, barista.parse_calls('orderDrink(coffeeDrink="iced mocha", size="large")', said), "train")
+    assert relabel(iced, "Give me a large ice mocha", barista, finder) == (iced.calls, [])  # the choice, as written
+
+
 def test_the_sample_holds_every_skill_in_proportion_and_only_single_finished_turns() -> None:
     previous = Exchange("set a timer for five minutes", PACK.parse_calls('timer(duration="five minutes")'), "")
     records = (
@@ -152,6 +166,16 @@ def test_generated_pink_noise_is_louder_low_than_high_and_short_noise_is_repeate
     mixed = noisy(speech, pink[:3000], 12, "short", np.random.default_rng(0))
     assert mixed.shape == speech.shape and np.abs(mixed).max() == pytest.approx(0.5, abs=1e-6)
     assert not np.allclose(mixed * 2, speech)
+
+
+def test_a_pack_judged_over_recorded_noise_can_train_over_generated_noise_only(tmp_path: Path) -> None:
+    noise = tmp_path / "noise.wav"
+    write_wav(noise, 0.1 * generated_noise(16000, np.random.default_rng(0), "white"))
+    loaded = load_noise(noise)
+    assert loaded is not None and loaded.size == 16000
+    assert load_noise(None, generated=True) is None  # never the kitchen noise of ../shared, even where it is
+    with pytest.raises(SystemExit):
+        main(["--data", "d.json", "--out", "o.jsonl", "--noise", str(noise), "--generated-noise"])
 
 
 def test_a_run_speaks_transcribes_and_writes_records_whose_calls_copy_the_transcript(
