@@ -318,6 +318,13 @@ class RouterConfig:
         low=0,
         high=1,
     )
+    choice_spelling: float = setting(
+        90.0,
+        doc='Words spelt almost as a choice of two words or more are written as it before routing ("ice mocha": '
+        '"iced mocha"): the least rapidfuzz ratio, 50-100; 100: never.',
+        low=50,
+        high=100,
+    )
     instant: bool = setting(
         True,
         doc="Answer the example files' own sentences (template sentences and written examples, said whole, "

@@ -39,6 +39,7 @@ import numpy as np
 from assistant.config import Config
 from assistant.dialogue import Exchange, Memory, after_wake_word, yes_or_no
 from assistant.routing.calls import Call, Calls
+from assistant.routing.choice_spelling import ChoiceSpelling
 from assistant.routing.router import Routed, Router, fallback_calls
 from assistant.runtime.dispatch import Dispatcher, Outcome
 from assistant.runtime.pack import NOT_ACTING, SkillPack, acts
@@ -161,6 +162,7 @@ class Assistant:
         self._transcriber: Transcriber | None = None
         self.dispatcher = Dispatcher(pack, config.router.skill_timeout_s)
         self.memory = Memory(config.router.follow_up_s)
+        self._spelling = ChoiceSpelling(pack, config.router.choice_spelling)
         self._running = ThreadPoolExecutor(max_workers=3, thread_name_prefix="call")
         self._routing = threading.Lock()  # the listening loop routes ahead from its own thread
         self._preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
@@ -214,12 +216,13 @@ class Assistant:
         return turn
 
     def _command(self, text: str) -> tuple[str | None, Exchange | None]:
-        """What the router is given for ``text`` (None without the wake word) and the previous turn."""
+        """What the router is given for ``text`` (None without the wake word), its choices spelt as written,
+        and the previous turn."""
         context = self.memory.recent()
         command = after_wake_word(text, self.config.voice.wake_word)
         if command is None and context is not None:  # a follow-up needs no wake word
             command = text
-        return command, context
+        return (None if command is None else self._spelling.written(command)), context
 
     def route_ahead(
         self, text: str, on_first: Callable[[RoutedAhead], None] = lambda ahead: None

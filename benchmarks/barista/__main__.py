@@ -32,6 +32,7 @@ from rich.table import Table
 from assistant import Assistant, build_assistant, load_pack
 from assistant.config import ALWAYS_TRUSTED, Config, RouterConfig, VoiceConfig
 from assistant.files import write_atomically
+from assistant.routing.choice_spelling import OFF
 from assistant.runtime.pack import REPO_ROOT
 from assistant.timing import percentile
 from assistant.voice.audio import half_scale, read_wav
@@ -124,9 +125,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "stt_context": args.context,
         "stt_vocabulary": not args.no_vocabulary,
         "stt_prompt_floor": args.prompt_floor,
+        "choice_spelling": args.choice_spelling,
     }
     assistant = barista_assistant(
-        str(args.adapter),
+        RouterConfig(adapter=str(args.adapter), follow_up_s=0, choice_spelling=args.choice_spelling),
         VoiceConfig(
             stt_model=args.stt_model,
             stt_context=args.context,
@@ -142,6 +144,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         key += f"-floor{args.prompt_floor:g}"
     if args.stt_model:
         key += f"-{Path(args.stt_model).name}"
+    if args.choice_spelling != RouterConfig().choice_spelling:
+        key += f"-spelling{args.choice_spelling:g}"
     log = RowLog(ROWS / f"{key}.jsonl")
     snrs: list[float | None] = [None, *args.snrs]
     console = Console(stderr=True)
@@ -184,9 +188,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def barista_assistant(adapter: str, voice: VoiceConfig) -> Assistant:
-    """The barista pack's voice path, loaded: ``adapter`` routes, every turn stands alone."""
-    config = Config(router=RouterConfig(adapter=adapter, follow_up_s=0), voice=voice)
+def barista_assistant(router: RouterConfig, voice: VoiceConfig) -> Assistant:
+    """The barista pack's voice path, loaded (every turn should stand alone: ``router.follow_up_s = 0``)."""
+    config = Config(router=router, voice=voice)
     assistant = build_assistant(config, load_pack("benchmarks.barista.skills", HERE / "examples"))
     assistant.load()
     return assistant
@@ -281,6 +285,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stt-model", default=None, help="a Whisper model folder (CTranslate2) instead of the bundled tiny.en"
     )
+    parser.add_argument(
+        "--choice-spelling",
+        type=float,
+        default=RouterConfig().choice_spelling,
+        help=f"write words spelt almost as a choice as the choice from this ratio ({OFF}: never; default: %(default)s)",
+    )
     parser.add_argument("--snrs", type=float, nargs="*", default=list(SNRS), help="kitchen noise levels in dB")
     parser.add_argument("--noise-clips", type=int, default=60, help="noise-only clips that must give no order")
     parser.add_argument("--limit", type=int, default=None, help="only the first N recordings (a quick look)")
@@ -293,6 +303,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not ALWAYS_TRUSTED <= args.prompt_floor <= 0:
         parser.error(f"--prompt-floor must be from {ALWAYS_TRUSTED:g} to 0, not {args.prompt_floor:g}")
+    if not 50 <= args.choice_spelling <= OFF:
+        parser.error(f"--choice-spelling must be from 50 to {OFF}, not {args.choice_spelling:g}")
     result = run(args)
     result["command"] = " ".join(["python -m benchmarks.barista", *(sys.argv[1:] if argv is None else argv)])
     if args.part == "report":
@@ -313,6 +325,9 @@ def variant_name(settings: dict[str, Any]) -> str:
     if settings["stt_vocabulary"] and floor != VoiceConfig().stt_prompt_floor:
         prompt += " always trusted" if floor <= ALWAYS_TRUSTED else f" trusted from {floor:g}"
     model = f", {Path(settings['stt_model']).name}" if settings.get("stt_model") else ""
+    spelling = settings.get("choice_spelling", OFF)  # runs before choices were spelt took them as heard
+    if spelling != RouterConfig().choice_spelling:
+        model += ", choices as heard" if spelling >= OFF else f", choices spelt from {spelling:g}"
     return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}{model}"
 
 

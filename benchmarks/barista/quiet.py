@@ -33,7 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant.config import ALWAYS_TRUSTED, VoiceConfig
+from assistant.config import ALWAYS_TRUSTED, RouterConfig, VoiceConfig
 from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
 from assistant.voice.audio import SAMPLE_RATE, half_scale, read_wav
@@ -111,15 +111,16 @@ def clips(count: int, seed: int = 0) -> Iterator[tuple[str, str, np.ndarray]]:
 
 
 def run(adapter: str, count: int, seed: int, floors: list[float]) -> dict[str, Any]:
+    router = RouterConfig(adapter=adapter, follow_up_s=0)
     variants = {
-        "prompt": barista_assistant(adapter, VoiceConfig(stt_vocabulary=True)),
+        "prompt": barista_assistant(router, VoiceConfig(stt_vocabulary=True)),
         **{
-            f"prompt from {floor:g}": barista_assistant(adapter, VoiceConfig(stt_prompt_floor=floor))
+            f"prompt from {floor:g}": barista_assistant(router, VoiceConfig(stt_prompt_floor=floor))
             for floor in floors
             if floor != VoiceConfig().stt_prompt_floor
         },
-        "trusted prompt": barista_assistant(adapter, VoiceConfig(stt_vocabulary=True, stt_prompt_floor=ALWAYS_TRUSTED)),
-        "no prompt": barista_assistant(adapter, VoiceConfig(stt_vocabulary=False)),
+        "trusted prompt": barista_assistant(router, VoiceConfig(stt_vocabulary=True, stt_prompt_floor=ALWAYS_TRUSTED)),
+        "no prompt": barista_assistant(router, VoiceConfig(stt_vocabulary=False)),
     }
     load_before = os.getloadavg()
     started = time.perf_counter()
