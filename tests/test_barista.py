@@ -20,6 +20,8 @@ from benchmarks.barista.mix import FRAME, max_frame_energy, mix, noise_scale, no
 from benchmarks.barista.quiet import babble_clips, cut_off, silence_clips
 from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, paired_difference, share
 from benchmarks.latency import recordings as spoken_commands
+from finetune.heard import ValueFinder
+from finetune.records import read_records
 
 pytestmark = pytest.mark.skipif(not PICOVOICE.is_dir(), reason="the recordings live in ../shared/data/picovoice")
 EXAMPLES = Path(__file__).resolve().parents[1] / "benchmarks" / "barista" / "examples"
@@ -111,6 +113,20 @@ def test_a_slot_phrase_is_heard_in_words_or_digits_and_errors_are_blamed() -> No
         {"accepted": False, "heard": True, "path": "router"},
     ]
     assert share(rows) == {"n": 3, "accepted": 1, "errors": 2, "recogniser_errors": 1, "instant": 1}
+
+
+def test_the_committed_heard_records_are_orders_and_other_speech_as_whisper_wrote_them() -> None:
+    """benchmarks/barista/heard.jsonl (``make barista-heard``): every call valid for the pack, and every choice
+    it names re-found in the transcript ("ice mocha" says "iced mocha"), never only in the written sentence."""
+    records = read_records(EXAMPLES.parent / "heard.jsonl", PACK)
+    orders = [r for r in records if r.calls[0].name == "orderDrink"]
+    assert len(records) > 500 and 0.3 < len(orders) / len(records) < 0.7
+    assert all(r.split == "train" for r in records)
+    assert sum(r.user != r.user.lower() for r in records) > len(records) / 2  # Whisper's capitals, not the data set's
+    finder = ValueFinder(transcript_normalizer())
+    for order in orders:
+        for call in order.calls:
+            assert all(finder.find(str(value), order.user) for _, value in call.args), order
 
 
 def test_the_recordings_are_the_619_present_and_a_fixed_fifth_chooses_settings() -> None:

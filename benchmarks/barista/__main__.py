@@ -44,6 +44,7 @@ from finetune.metrics import wilson
 HERE = Path(__file__).resolve().parent
 PICOVOICE = REPO_ROOT.parent / "shared" / "data" / "picovoice"
 ROWS = REPO_ROOT / "runs" / "barista-bench"
+ADAPTER = REPO_ROOT / "runs" / "barista-heard"  # router-smollm2-cpu.yaml's output_dir: trained on what Whisper hears
 OUT = HERE / "results.json"
 SETTINGS_OUT = HERE / "results_settings.json"  # one entry per variant tried on the settings fifth
 SNRS = (6, 9, 12, 15, 18, 21, 24)
@@ -264,7 +265,7 @@ def show(result: dict[str, Any], part: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.barista", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--adapter", default=str(REPO_ROOT / "runs" / "barista"), help="the barista router")
+    parser.add_argument("--adapter", default=str(ADAPTER), help="the barista router (default: %(default)s)")
     parser.add_argument("--data", default=str(PICOVOICE), help="the benchmark's folder (default: %(default)s)")
     parser.add_argument(
         "--part",

@@ -35,9 +35,9 @@ from rich.table import Table
 
 from assistant.config import ALWAYS_TRUSTED, RouterConfig, VoiceConfig
 from assistant.files import write_atomically
-from assistant.runtime.pack import REPO_ROOT
 from assistant.voice.audio import SAMPLE_RATE, half_scale, read_wav
 from benchmarks.barista.__main__ import (
+    ADAPTER,
     HERE,
     MAX_NOISE_LENGTH_S,
     PICOVOICE,
@@ -172,7 +172,7 @@ def show(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.barista.quiet", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--adapter", default=str(REPO_ROOT / "runs" / "barista"), help="the barista router")
+    parser.add_argument("--adapter", default=str(ADAPTER), help="the barista router (default: %(default)s)")
     parser.add_argument("--count", type=int, default=60, help="clips of each kind (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=OUT, help="results JSON (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="which clips (default: %(default)s; 0 chose the floor)")
