@@ -321,7 +321,7 @@ class RouterConfig:
     choice_spelling: float = setting(
         90.0,
         doc='Words spelt almost as a choice of two words or more are written as it before routing ("ice mocha": '
-        '"iced mocha"): the least rapidfuzz ratio, 50-100; 100: never.',
+        '"iced mocha"), typed or heard: the least rapidfuzz ratio; 100: never.',
         low=50,
         high=100,
     )

@@ -1,6 +1,6 @@
 """Words that spell one of the pack's choices almost as written, written as that choice before routing.
 
-Whisper hears "ice mocha" for "iced mocha" and "skin milk" for "skim milk". A ``Literal`` parameter's
+Whisper hears "ice mocha" for "iced mocha" and "dip coffee" for "drip coffee". A ``Literal`` parameter's
 choice is chosen whole, so from such words the router takes the nearest choice it can see ("mocha") or
 none at all. Before routing, a run of as many words as a choice of two words or more, spelt almost as
 the choice is (rapidfuzz ratio from ``[router] choice_spelling``, case and punctuation aside), is

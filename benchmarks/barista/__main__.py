@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -44,7 +45,7 @@ from finetune.metrics import wilson
 HERE = Path(__file__).resolve().parent
 PICOVOICE = REPO_ROOT.parent / "shared" / "data" / "picovoice"
 ROWS = REPO_ROOT / "runs" / "barista-bench"
-ADAPTER = REPO_ROOT / "runs" / "barista-heard"  # router-smollm2-cpu.yaml's output_dir: trained on what Whisper hears
+ADAPTER = REPO_ROOT / yaml.safe_load((HERE / "router-smollm2-cpu.yaml").read_text())["output_dir"]  # bench-barista's
 OUT = HERE / "results.json"
 SETTINGS_OUT = HERE / "results_settings.json"  # one entry per variant tried on the settings fifth
 SNRS = (6, 9, 12, 15, 18, 21, 24)
