@@ -335,6 +335,12 @@ def test_a_user_adds_a_skill_grows_its_examples_learns_it_and_says_it(
     assert files_under(tmp_path / "cache") == cached  # learn merged and converted: the first say converts nothing
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """In the child: SIGINT handled by default, so Python raises KeyboardInterrupt for it even where the tests
+    run with SIGINT ignored (a background job of a shell without job control, as some CI runners start them)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_learn_stopped_by_ctrl_c_resumes_from_its_last_checkpoint(
     tmp_path: Path, shipped: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -352,6 +358,7 @@ def test_learn_stopped_by_ctrl_c_resumes_from_its_last_checkpoint(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_at_a_terminal,
     )
     deadline = time.monotonic() + 300
     while not (output / "checkpoint-10" / "trainer_state.json").is_file():
