@@ -203,6 +203,8 @@ class LLMConfig:
     max_retries: int = setting(2, doc="Retries of a failed endpoint request.", low=0, high=MAX_RETRIES)
 
 
+CHOICES_AS_HEARD = 100.0  # a choice_spelling that writes nothing: only words that spell a choice exactly reach it
+MIN_CHOICE_SPELLING = 50.0  # below it, words of another meaning reach a choice
 ALWAYS_TRUSTED = -10.0  # a prompt floor that trusts every reading: Whisper's mean log-probabilities stay far above it
 
 
@@ -321,9 +323,9 @@ class RouterConfig:
     choice_spelling: float = setting(
         90.0,
         doc='Words spelt almost as a choice of two words or more are written as it before routing ("ice mocha": '
-        '"iced mocha"), typed or heard: the least rapidfuzz ratio; 100: never.',
-        low=50,
-        high=100,
+        f'"iced mocha"), typed or heard: the least rapidfuzz ratio; {CHOICES_AS_HEARD:g}: never.',
+        low=MIN_CHOICE_SPELLING,
+        high=CHOICES_AS_HEARD,
     )
     instant: bool = setting(
         True,

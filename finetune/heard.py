@@ -227,12 +227,15 @@ def copied_arguments(call: Call, said: str, pack: SkillPack) -> set[str]:
     }
 
 
-def said_choice(call: Call, name: str, said: str, pack: SkillPack) -> bool:
-    """Whether argument ``name`` of ``call`` is one of its parameter's choices, said as written in ``said``:
-    such a value stays as it is, but only where the transcript says it, closely enough."""
-    value = dict(call.args)[name]
-    parameter = next(parameter for parameter in pack.skills[call.name].parameters if parameter.name == name)
-    return isinstance(value, str) and parameter.choices is not None and is_span(value, said)
+def said_choices(call: Call, said: str, pack: SkillPack) -> set[str]:
+    """The arguments of ``call`` that are choices said as written in ``said``: such a value stays as it is,
+    but only where the transcript says it, closely enough."""
+    parameters = {parameter.name: parameter for parameter in pack.skills[call.name].parameters}
+    return {
+        name
+        for name, value in call.args
+        if isinstance(value, str) and parameters[name].choices is not None and is_span(value, said)
+    }
 
 
 def relabel(record: Record, transcript: str, pack: SkillPack, finder: ValueFinder) -> tuple[Calls, list[str]] | str:
@@ -243,20 +246,20 @@ def relabel(record: Record, transcript: str, pack: SkillPack, finder: ValueFinde
     heard_numbers = set(_DIGITS.findall(finder.normalized(transcript)))
     for call in record.calls:
         copied = copied_arguments(call, record.user, pack)
+        chosen = said_choices(call, record.user, pack)
         args: list[tuple[str, Literal_]] = []
         for name, value in call.args:
             if isinstance(value, str) and name not in copied:
                 said = set(_DIGITS.findall(value)) & set(_DIGITS.findall(finder.normalized(record.user)))
                 if not said <= heard_numbers:  # "subtract eight from a hundred" heard without the eight
                     return f"{call.name}.{name}: a number not heard"
-            if name in copied:
+            if name in copied or name in chosen:
                 found = finder.find(str(value), transcript)
-                if found is None:
+                if found is None:  # "mid copy" does not say "drip coffee"
                     return f"{call.name}.{name} not heard"
-                value = found[0]
-                how.append(found[1])
-            elif said_choice(call, name, record.user, pack) and finder.find(str(value), transcript) is None:
-                return f"{call.name}.{name} not heard"  # "mid copy" for "drip coffee"; "ice mocha" is heard
+                if name in copied:  # a choice stays as written: "ice mocha" says "iced mocha"
+                    value = found[0]
+                    how.append(found[1])
             args.append((name, value))
         calls.append(Call(call.name, tuple(args)))
     try:

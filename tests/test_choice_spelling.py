@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.config import Config, RouterConfig
+from assistant.config import CHOICES_AS_HEARD, Config, RouterConfig
 from assistant.pipeline import Assistant
-from assistant.routing.choice_spelling import OFF, ChoiceSpelling
+from assistant.routing.choice_spelling import ChoiceSpelling
 from assistant.routing.instant import INSTANT, InstantMatcher, InstantRouter
 from assistant.routing.router import load_local_router
 from assistant.runtime.pack import load_pack
@@ -48,7 +48,7 @@ def test_words_that_say_a_choice_or_none_are_left_as_they_are(heard: str) -> Non
 def test_the_ratio_sets_how_close_and_100_writes_nothing() -> None:
     assert ChoiceSpelling(BARISTA, 90).written("a skin milk latte") == "a skin milk latte"  # ratio 88.9
     assert ChoiceSpelling(BARISTA, 85).written("a skin milk latte") == "a skim milk latte"
-    assert ChoiceSpelling(BARISTA, OFF).written("a large ice mocha") == "a large ice mocha"
+    assert ChoiceSpelling(BARISTA, CHOICES_AS_HEARD).written("a large ice mocha") == "a large ice mocha"
 
 
 def test_a_pack_without_choices_of_several_words_is_left_alone() -> None:
@@ -75,4 +75,4 @@ def test_the_router_is_given_the_choices_as_written_and_the_transcript_stays_as_
     turn = assistant(90).handle_text(heard)
     assert turn.path == INSTANT and turn.transcript == heard
     assert turn.calls == ['orderDrink(coffeeDrink="iced mocha", sugarAmount="lots of sweetener")']
-    assert assistant(OFF).handle_text(heard).path != INSTANT
+    assert assistant(CHOICES_AS_HEARD).handle_text(heard).path != INSTANT

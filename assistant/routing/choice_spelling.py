@@ -15,10 +15,10 @@ from collections import defaultdict
 
 from rapidfuzz import fuzz, process
 
+from assistant.config import CHOICES_AS_HEARD
 from assistant.runtime.example_files import utterance_key
 from assistant.runtime.pack import SkillPack
 
-OFF = 100  # a ratio of 100 rewrites nothing: only words that spell a choice exactly reach it
 _WORD = re.compile(r"[\w']+")
 
 
@@ -37,7 +37,7 @@ class ChoiceSpelling:
     def written(self, text: str) -> str:
         """``text`` with each run of words that spells a choice almost as written replaced by the choice; the
         closest runs first, none overlapping another or words that say a choice exactly."""
-        if not self._choices or self.min_ratio >= OFF:
+        if not self._choices or self.min_ratio >= CHOICES_AS_HEARD:
             return text
         words = list(_WORD.finditer(text))
         keys = [utterance_key(word.group()) for word in words]

@@ -31,9 +31,15 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant import Assistant, build_assistant, load_pack
-from assistant.config import ALWAYS_TRUSTED, Config, RouterConfig, VoiceConfig
+from assistant.config import (
+    ALWAYS_TRUSTED,
+    CHOICES_AS_HEARD,
+    MIN_CHOICE_SPELLING,
+    Config,
+    RouterConfig,
+    VoiceConfig,
+)
 from assistant.files import write_atomically
-from assistant.routing.choice_spelling import OFF
 from assistant.runtime.pack import REPO_ROOT
 from assistant.timing import percentile
 from assistant.voice.audio import half_scale, read_wav
@@ -291,7 +297,8 @@ def main(argv: list[str] | None = None) -> None:
         "--choice-spelling",
         type=float,
         default=RouterConfig().choice_spelling,
-        help=f"write words spelt almost as a choice as the choice from this ratio ({OFF}: never; default: %(default)s)",
+        help=f"write words spelt almost as a choice as the choice from this ratio ({CHOICES_AS_HEARD:g}: never; "
+        "default: %(default)s)",
     )
     parser.add_argument("--snrs", type=float, nargs="*", default=list(SNRS), help="kitchen noise levels in dB")
     parser.add_argument("--noise-clips", type=int, default=60, help="noise-only clips that must give no order")
@@ -305,8 +312,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not ALWAYS_TRUSTED <= args.prompt_floor <= 0:
         parser.error(f"--prompt-floor must be from {ALWAYS_TRUSTED:g} to 0, not {args.prompt_floor:g}")
-    if not 50 <= args.choice_spelling <= OFF:
-        parser.error(f"--choice-spelling must be from 50 to {OFF}, not {args.choice_spelling:g}")
+    if not MIN_CHOICE_SPELLING <= args.choice_spelling <= CHOICES_AS_HEARD:
+        parser.error(
+            f"--choice-spelling must be from {MIN_CHOICE_SPELLING:g} to {CHOICES_AS_HEARD:g}, "
+            f"not {args.choice_spelling:g}"
+        )
     result = run(args)
     result["command"] = " ".join(["python -m benchmarks.barista", *(sys.argv[1:] if argv is None else argv)])
     if args.part == "report":
@@ -326,11 +336,11 @@ def variant_name(settings: dict[str, Any]) -> str:
     floor = settings.get("stt_prompt_floor", ALWAYS_TRUSTED)  # runs before the floor trusted the prompt always
     if settings["stt_vocabulary"] and floor != VoiceConfig().stt_prompt_floor:
         prompt += " always trusted" if floor <= ALWAYS_TRUSTED else f" trusted from {floor:g}"
-    model = f", {Path(settings['stt_model']).name}" if settings.get("stt_model") else ""
-    spelling = settings.get("choice_spelling", OFF)  # runs before choices were spelt took them as heard
+    others = f", {Path(settings['stt_model']).name}" if settings.get("stt_model") else ""
+    spelling = settings.get("choice_spelling", CHOICES_AS_HEARD)  # runs before choices were spelt took them as heard
     if spelling != RouterConfig().choice_spelling:
-        model += ", choices as heard" if spelling >= OFF else f", choices spelt from {spelling:g}"
-    return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}{model}"
+        others += ", choices as heard" if spelling >= CHOICES_AS_HEARD else f", choices spelt from {spelling:g}"
+    return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}{others}"
 
 
 if __name__ == "__main__":
