@@ -205,6 +205,7 @@ class LLMConfig:
 
 CHOICES_AS_HEARD = 100.0  # a choice_spelling that writes nothing: only words that spell a choice exactly reach it
 MIN_CHOICE_SPELLING = 50.0  # below it, words of another meaning reach a choice
+MAX_READINGS = 5  # Whisper's beam: the readings it keeps
 ALWAYS_TRUSTED = -10.0  # a prompt floor that trusts every reading: Whisper's mean log-probabilities stay far above it
 
 
@@ -242,6 +243,13 @@ class VoiceConfig:
         f"audio again without them ({ALWAYS_TRUSTED:g}: trust it always).",
         low=ALWAYS_TRUSTED,
         high=0.0,
+    )
+    stt_readings: int = setting(
+        5,
+        doc="Readings of Whisper's beam that the skill pack's own sentences may choose from, when the best is none "
+        "of them (1: the best alone; faster-whisper with the audio context only).",
+        low=1,
+        high=MAX_READINGS,
     )
     silence_s: float = setting(0.7, doc="Seconds of silence that end an utterance.", positive=True, high=10.0)
     early_s: float = setting(

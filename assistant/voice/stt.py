@@ -17,6 +17,10 @@ audio with it confidently: in babble a prompted Whisper follows one talker and s
 words into an order nobody gave, unsure of every word. A prompted reading whose mean token
 log-probability is below :data:`PROMPT_FLOOR` is read again without the prompt, so such audio is heard
 as it would be without one.
+
+Beside its best reading, the short context's beam offers the others Whisper holds nearly as likely
+(:data:`READING_MARGIN`), so that the assistant can prefer one that is a sentence of its skill pack
+(:meth:`assistant.pipeline.Assistant.recognise`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from assistant.config import VoiceConfig
+from assistant.config import MAX_READINGS, VoiceConfig
 from assistant.runtime.pack import SkillPack
 from assistant.voice.audio import FRAME_S, SAMPLE_RATE, SPEECH_THRESHOLD, SpeechDetector, frames_of, trim_silence
 from assistant.voice.vocabulary import copies_prompt, recognition_prompt
@@ -40,7 +44,7 @@ BACKENDS = ("faster-whisper", "openai-whisper")
 # The same decoding for both backends (see the module docstring).
 DECODING = {
     "language": "en",
-    "beam_size": 5,
+    "beam_size": MAX_READINGS,
     "temperature": 0.0,
     "without_timestamps": True,
     "condition_on_previous_text": False,
@@ -54,6 +58,8 @@ TOKENS_PER_VOICED_S, MIN_TEXT_TOKENS = 10, 16  # the most text a second of speec
 MIN_REPEATS = 3  # a phrase said this many times in a row is kept once
 NO_SPEECH_THRESHOLD, LOGPROB_THRESHOLD = 0.6, -1.0  # faster-whisper's defaults
 PROMPT_FLOOR = VoiceConfig.stt_prompt_floor  # chosen on the barista benchmark's settings fifth and quiet clips
+READINGS = VoiceConfig.stt_readings
+READING_MARGIN = 0.3  # mean token log-probability below the best reading's that another may lie and still be offered
 
 Reading = tuple[str, float]  # Whisper's text and its mean log-probability per token
 
@@ -61,6 +67,12 @@ Reading = tuple[str, float]  # Whisper's text and its mean log-probability per t
 class Transcriber(Protocol):
     def transcribe(self, audio: np.ndarray) -> str:
         """Text of float32 mono 16 kHz audio."""
+        ...
+
+
+class Recogniser(Transcriber, Protocol):
+    def readings(self, audio: np.ndarray) -> list[str]:
+        """What may have been said, the likeliest first (its text is :meth:`transcribe`'s); [] when nothing was."""
         ...
 
 
@@ -108,6 +120,7 @@ class FasterWhisperTranscriber:
         context: str = "audio",
         pack: SkillPack | None = None,
         prompt_floor: float = PROMPT_FLOOR,
+        readings: int = READINGS,
     ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -118,6 +131,7 @@ class FasterWhisperTranscriber:
         if context not in CONTEXTS:
             raise ValueError(f"unknown encoder context {context!r}: choose one of {', '.join(CONTEXTS)}")
         self.context = context
+        self.most_readings = readings
         self.model = WhisperModel(
             model or str(embedded_whisper_dir()), device="cpu", compute_type="int8", cpu_threads=cpu_threads
         )
@@ -142,21 +156,25 @@ class FasterWhisperTranscriber:
         return tokens
 
     def transcribe(self, audio: np.ndarray) -> str:
+        return next(iter(self.readings(audio)), "")
+
+    def readings(self, audio: np.ndarray) -> list[str]:
         prepared = _prepare(audio, self._gate)
         if prepared is None:
-            return ""
+            return []
         audio, most_tokens = prepared
         if self.context == "30s" or audio.size > (WINDOW_S - TAIL_S) * SAMPLE_RATE:
-            return trusted_reading(lambda prompted: self._read_window(audio, most_tokens, prompted), self)
+            return trusted_readings(lambda prompted: self._read_window(audio, most_tokens, prompted), self)
         encoded = self._encode_short(audio)
-        return trusted_reading(lambda prompted: self._read_short(encoded, most_tokens, prompted), self)
+        return trusted_readings(lambda prompted: self._read_short(encoded, most_tokens, prompted), self)
 
-    def _read_window(self, audio: np.ndarray, most_tokens: int, prompted: bool) -> Reading:
+    def _read_window(self, audio: np.ndarray, most_tokens: int, prompted: bool) -> list[Reading]:
+        """faster-whisper's own ``transcribe``: its best reading alone."""
         segments, _info = self.model.transcribe(
             audio, **DECODING, max_new_tokens=most_tokens, initial_prompt=self.prompt if prompted else None
         )
         read = [(segment.text.strip(), segment.avg_logprob, len(segment.tokens)) for segment in segments]
-        return " ".join(text for text, _, _ in read), _mean_logprob([(lp, n) for _, lp, n in read])
+        return [(" ".join(text for text, _, _ in read), _mean_logprob([(lp, n) for _, lp, n in read]))]
 
     def _encode(self, audio: np.ndarray, seconds: int) -> np.ndarray:
         """Whisper's encoder output for ``audio`` padded with zeros to ``seconds``: (1, 50 per second, width)."""
@@ -180,24 +198,28 @@ class FasterWhisperTranscriber:
         window = np.concatenate([command, self._silent_window[:, command.shape[1] :]], axis=1)
         return ctranslate2.StorageView.from_array(np.ascontiguousarray(window))
 
-    def _read_short(self, encoded: ctranslate2.StorageView, most_tokens: int, prompted: bool) -> Reading:
+    def _read_short(self, encoded: ctranslate2.StorageView, most_tokens: int, prompted: bool) -> list[Reading]:
+        """The beam's readings, the best first."""
         start = [*(self._prompted if prompted else []), *self._start]
         result = self.model.model.generate(
             encoded,
             [start],
             beam_size=DECODING["beam_size"],
+            num_hypotheses=self.most_readings,
             max_length=len(start) + most_tokens,
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
         )[0]
-        tokens = result.sequences_ids[0]
-        average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        if result.no_speech_prob > NO_SPEECH_THRESHOLD and average_logprob < LOGPROB_THRESHOLD:
-            return "", 0.0  # faster-whisper's rule: probably not speech, and not confidently read
-        text: str = self._tokenizer.decode(tokens)
-        return text, average_logprob
+        # CTranslate2 scores a reading by its summed log-probability over its tokens and the end token.
+        read = [
+            (tokens, score * len(tokens) / (len(tokens) + 1))
+            for tokens, score in zip(result.sequences_ids, result.scores, strict=True)
+        ]
+        if result.no_speech_prob > NO_SPEECH_THRESHOLD and read[0][1] < LOGPROB_THRESHOLD:
+            return []  # faster-whisper's rule: probably not speech, and not confidently read
+        return [(self._tokenizer.decode(tokens), average_logprob) for tokens, average_logprob in read]
 
 
 class OpenAIWhisperTranscriber:
@@ -219,11 +241,15 @@ class OpenAIWhisperTranscriber:
         self.prompt_floor = prompt_floor
 
     def transcribe(self, audio: np.ndarray) -> str:
+        return next(iter(self.readings(audio)), "")
+
+    def readings(self, audio: np.ndarray) -> list[str]:
+        """Its best reading alone: openai-whisper's ``transcribe`` keeps no other."""
         prepared = _prepare(audio, self._gate)
         if prepared is None:
-            return ""
+            return []
         audio, most_tokens = prepared
-        return trusted_reading(lambda prompted: self._read(audio, most_tokens, prompted), self)
+        return trusted_readings(lambda prompted: [self._read(audio, most_tokens, prompted)], self)
 
     def _read(self, audio: np.ndarray, most_tokens: int, prompted: bool) -> Reading:
         result = self._whisper.transcribe(
@@ -246,15 +272,23 @@ class Prompted(Protocol):
     prompt_floor: float
 
 
-def trusted_reading(read: Callable[[bool], Reading], transcriber: Prompted) -> str:
-    """What was said, read with the transcriber's prompt where it has one, and read again without it when
-    Whisper is unsure of the prompted reading (below its ``prompt_floor``): see the module docstring."""
-    if not transcriber.prompt:
-        return heard(read(False)[0], "")
-    text, logprob = read(True)
-    if logprob < transcriber.prompt_floor:
-        return heard(read(False)[0], "")
-    return heard(text, transcriber.prompt)
+def trusted_readings(read: Callable[[bool], list[Reading]], transcriber: Prompted) -> list[str]:
+    """What may have been said, the best reading first: read with the transcriber's prompt where it has one, and
+    read again without it when Whisper is unsure of the best prompted reading (below its ``prompt_floor``), see
+    the module docstring; then the readings within :data:`READING_MARGIN` of the best, each once. Nothing when
+    the best is nothing (:func:`heard`). Tokens that spell the same text are one reading."""
+    prompt = transcriber.prompt
+    readings = read(bool(prompt))
+    if prompt and readings and readings[0][1] < transcriber.prompt_floor:
+        prompt, readings = "", read(False)
+    texts: list[str] = []
+    for text, logprob in readings:
+        said = heard(text, prompt)
+        if not texts and not said:
+            return []
+        if said and said not in texts and logprob >= readings[0][1] - READING_MARGIN:
+            texts.append(said)
+    return texts
 
 
 def _mean_logprob(segments: list[tuple[float, int]]) -> float:
@@ -317,23 +351,27 @@ def load_transcriber(
     context: str = "audio",
     pack: SkillPack | None = None,
     prompt_floor: float = PROMPT_FLOOR,
-) -> Transcriber:
+    readings: int = READINGS,
+) -> Recogniser:
     """Load a Whisper backend (``faster-whisper`` or ``openai-whisper``) for CPU inference; ``context``
     is faster-whisper's encoder context (see :class:`FasterWhisperTranscriber`); with a ``pack``, recognition
     is told the pack's closed vocabularies (:mod:`assistant.voice.vocabulary`) where it reads them with at
-    least ``prompt_floor`` (see the module docstring)."""
+    least ``prompt_floor``; up to ``readings`` of the beam's readings are offered (see the module docstring)."""
     if backend == "faster-whisper":
-        return FasterWhisperTranscriber(model, context=context, pack=pack, prompt_floor=prompt_floor)
+        return FasterWhisperTranscriber(model, context=context, pack=pack, prompt_floor=prompt_floor, readings=readings)
     if backend == "openai-whisper":
         return OpenAIWhisperTranscriber(model, pack=pack, prompt_floor=prompt_floor)
     raise ValueError(f"unknown speech-to-text backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
-def configured_transcriber(voice: VoiceConfig, pack: SkillPack) -> Transcriber:
+def configured_transcriber(voice: VoiceConfig, pack: SkillPack) -> Recogniser:
     """The recogniser ``[voice]`` asks for, as ``voxroute run`` hears with it: backend, model, encoder context,
-    and the pack's vocabulary where ``stt_vocabulary`` says, trusted from ``stt_prompt_floor`` up."""
+    the pack's vocabulary where ``stt_vocabulary`` says, trusted from ``stt_prompt_floor`` up, and
+    ``stt_readings`` of the beam's readings."""
     vocabulary = pack if voice.stt_vocabulary else None
-    return load_transcriber(voice.stt, voice.stt_model, voice.stt_context, vocabulary, voice.stt_prompt_floor)
+    return load_transcriber(
+        voice.stt, voice.stt_model, voice.stt_context, vocabulary, voice.stt_prompt_floor, voice.stt_readings
+    )
 
 
 def transcript_normalizer() -> Callable[[str], str]:
