@@ -43,6 +43,7 @@ FILES = {
     "barista-settings": "benchmarks/barista/results_settings.json",
     "barista-paired": "benchmarks/barista/results_paired.json",
     "barista-quiet": "benchmarks/barista/results_quiet.json",
+    "readings": "benchmarks/readings/results.json",
     "soak": "benchmarks/soak/results.json",
     "training": "benchmarks/training/results.json",
     "learn": "benchmarks/learn/results.json",
@@ -223,7 +224,8 @@ def headline_table(results: Results) -> str:
     """One line per benchmark: the number a newcomer asks for first."""
     test, dialogue, latency = results["test"], results["dialogue"], results["latency"]
     realtime, snips, soak, training = results["realtime"], results["snips"], results["soak"], results["training"]
-    barista, learn, massive = results["barista"], results["learn"], results["massive"]
+    barista, learn, massive, readings = results["barista"], results["learn"], results["massive"], results["readings"]
+    variants = list(readings.table("independent", "variants"))
     talk = test.table("confusion", "other")
     if not all(_is_number(value) for value in talk.values()):
         raise ReportError(f"{test.name}: confusion.other holds something that is not a count")
@@ -264,6 +266,12 @@ def headline_table(results: Results) -> str:
             "last word → first skill called, listening ahead / waiting out the silence (p50)",
             f"{ms(realtime.number('summary', loops[0], 'p50_ms'))} / "
             f"{ms(realtime.number('summary', 'today', 'p50_ms'))}",
+        ),
+        (
+            readings,
+            f"{count(readings.number('independent', 'n'))} spoken commands (espeak-ng) doing what was asked: "
+            "Whisper's best reading / a sentence of the pack among its readings",
+            " / ".join(readings.pct("independent", "variants", name, "same_action_rate") for name in variants),
         ),
         (
             barista,
@@ -725,6 +733,41 @@ def barista_quiet_table(results: Results) -> str:
     return markdown(header, rows) + source(quiet, where=machine(quiet))
 
 
+def readings_table(results: Results) -> str:
+    """Spoken commands for the default pack, heard with Whisper's best reading alone and with the pack's sentences
+    choosing among its beam's readings, per set: turns that do what was asked, and talk acted on."""
+    readings = results["readings"]
+    rows, lines, machines = [], [], []
+    for which in ("validation", "independent"):
+        if which not in readings.data:
+            continue
+        n, talk = readings.number(which, "n"), readings.number(which, "talk")
+        for name in readings.table(which, "variants"):
+            rows.append(
+                [
+                    which,
+                    name,
+                    f"{count(readings.number(which, 'variants', name, 'same_action'))} of {count(n)}",
+                    f"{count(readings.number(which, 'variants', name, 'acted_on_talk'))} of {count(talk)}",
+                    readings.pct(which, "variants", name, "wer"),
+                ]
+            )
+        low, high = readings.numbers(which, "difference_ci95")
+        lines.append(
+            f"{which}: {readings.number(which, 'difference') * 100:+.1f} points "
+            f"({low * 100:+.1f} to {high * 100:+.1f}, 95 %, paired)"
+        )
+        machines.append(f"{which}: {machine(Result(readings.name, readings.table(which)))}")
+    table = markdown(["commands", "readings", "same action", "acted on talk", "WER"], rows)
+    return (
+        table
+        + "\n\nMore turns right with the readings: "
+        + "; ".join(lines)
+        + "."
+        + source(readings, where="; ".join(machines))
+    )
+
+
 def soak_table(results: Results) -> str:
     """The soak run's turns per kind against each kind's limit, its memory and what it wrote."""
     soak = results["soak"]
@@ -835,6 +878,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "barista-settings": barista_settings_table,
     "barista-paired": barista_paired_table,
     "barista-quiet": barista_quiet_table,
+    "readings": readings_table,
     "soak": soak_table,
     "training": training_table,
     "learn": learn_table,

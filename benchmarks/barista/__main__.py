@@ -34,6 +34,7 @@ from assistant import Assistant, build_assistant, load_pack
 from assistant.config import (
     ALWAYS_TRUSTED,
     CHOICES_AS_HEARD,
+    MAX_READINGS,
     MIN_CHOICE_SPELLING,
     Config,
     RouterConfig,
@@ -134,6 +135,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "stt_vocabulary": not args.no_vocabulary,
         "stt_prompt_floor": args.prompt_floor,
         "choice_spelling": args.choice_spelling,
+        "stt_readings": args.readings,
     }
     assistant = barista_assistant(
         RouterConfig(adapter=str(args.adapter), follow_up_s=0, choice_spelling=args.choice_spelling),
@@ -142,6 +144,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stt_context=args.context,
             stt_vocabulary=not args.no_vocabulary,
             stt_prompt_floor=args.prompt_floor,
+            stt_readings=args.readings,
         ),
     )
     pack = assistant.pack
@@ -154,6 +157,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         key += f"-{Path(args.stt_model).name}"
     if args.choice_spelling != RouterConfig().choice_spelling:
         key += f"-spelling{args.choice_spelling:g}"
+    if args.readings != VoiceConfig().stt_readings:
+        key += f"-readings{args.readings}"
     log = RowLog(ROWS / f"{key}.jsonl")
     snrs: list[float | None] = [None, *args.snrs]
     console = Console(stderr=True)
@@ -300,6 +305,13 @@ def main(argv: list[str] | None = None) -> None:
         help=f"write words spelt almost as a choice as the choice from this ratio ({CHOICES_AS_HEARD:g}: never; "
         "default: %(default)s)",
     )
+    parser.add_argument(
+        "--readings",
+        type=int,
+        default=VoiceConfig().stt_readings,
+        help="readings of Whisper's beam the pack's sentences may choose from (1: the best alone; "
+        "default: %(default)s)",
+    )
     parser.add_argument("--snrs", type=float, nargs="*", default=list(SNRS), help="kitchen noise levels in dB")
     parser.add_argument("--noise-clips", type=int, default=60, help="noise-only clips that must give no order")
     parser.add_argument("--limit", type=int, default=None, help="only the first N recordings (a quick look)")
@@ -317,6 +329,8 @@ def main(argv: list[str] | None = None) -> None:
             f"--choice-spelling must be from {MIN_CHOICE_SPELLING:g} to {CHOICES_AS_HEARD:g}, "
             f"not {args.choice_spelling:g}"
         )
+    if not 1 <= args.readings <= MAX_READINGS:
+        parser.error(f"--readings must be from 1 to {MAX_READINGS}, not {args.readings}")
     result = run(args)
     result["command"] = " ".join(["python -m benchmarks.barista", *(sys.argv[1:] if argv is None else argv)])
     if args.part == "report":
@@ -340,6 +354,9 @@ def variant_name(settings: dict[str, Any]) -> str:
     spelling = settings.get("choice_spelling", CHOICES_AS_HEARD)  # runs before choices were spelt took them as heard
     if spelling != RouterConfig().choice_spelling:
         others += ", choices as heard" if spelling >= CHOICES_AS_HEARD else f", choices spelt from {spelling:g}"
+    readings = settings.get("stt_readings", VoiceConfig().stt_readings)  # runs before readings were offered: not said
+    if readings != VoiceConfig().stt_readings:
+        others += ", the best reading alone" if readings == 1 else f", {readings} readings"
     return f"{Path(settings['adapter']).name}, {settings['stt_context']} context, {prompt}{others}"
 
 

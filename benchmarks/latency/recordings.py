@@ -256,11 +256,14 @@ def read_manifest(folder: Path) -> list[Recording]:
     return [replace(record, path=str(folder / record.path)) for record in records]
 
 
-def generate(folder: Path = FOLDER, count: int = COUNT, seed: int = 0) -> list[Recording]:
-    """Make the planned recordings that ``folder`` lacks, write the manifest, return its records."""
+def generate(
+    folder: Path = FOLDER, count: int = COUNT, seed: int = 0, commands: list[tuple[str, str]] | None = None
+) -> list[Recording]:
+    """Make the planned recordings that ``folder`` lacks, write the manifest, return its records; ``commands``
+    as :func:`plan` takes them."""
     known = {record.path: record for record in read_manifest(folder)}
     records = []
-    for item in plan(count, seed):
+    for item in plan(count, seed, commands):
         path = folder / item.name()
         record = known.get(str(path))
         if record is None or not path.is_file():
