@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libportaudio2 espeak-ng sox
 
-.PHONY: setup demo test test-fast lint dataset corpora heard router bench-latency bench-snips bench-learn bench-barista barista-heard clean
+.PHONY: setup demo test test-fast lint dataset corpora heard router bench-latency bench-readings bench-snips bench-learn bench-barista barista-heard clean
 
 setup: $(STAMP)
 
@@ -86,6 +86,11 @@ router: dataset
 
 bench-latency: setup
 	$(BIN)/python -m benchmarks.latency
+
+# Whisper's best reading against a sentence of the pack among its readings, on spoken validation and independent commands.
+bench-readings: setup
+	$(BIN)/python -m benchmarks.readings --set validation
+	$(BIN)/python -m benchmarks.readings --set independent
 
 # SNIPS: convert, train on CPU (under an hour on 2 cores), evaluate on the 700 test utterances, score.
 bench-snips: setup
