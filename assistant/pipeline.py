@@ -144,8 +144,8 @@ class Turn:
 
 
 def first_of_pack(readings: list[str], is_sentence: Callable[[str], bool]) -> str:
-    """The first of ``readings`` (the likeliest first) that ``is_sentence`` of the pack (the instant path's
-    matcher: a template's or a written example's sentence, said whole), else the first; "" for none. Whisper
+    """The first of ``readings`` (the likeliest first) that ``is_sentence`` calls a sentence of the pack (the
+    instant path's matcher: a template's or a written example's, said whole), else the first; "" for none. Whisper
     misreads a word of a command it was nearly sure of ("set a timer for free quarters of an hour") more often
     than it takes other speech for one of the pack's sentences."""
     return next((text for text in readings if is_sentence(text)), next(iter(readings), ""))

@@ -212,7 +212,7 @@ class FasterWhisperTranscriber:
             suppress_blank=True,
             suppress_tokens=self._suppress,
         )[0]
-        # CTranslate2 scores a reading by its summed log-probability over its tokens and the end token.
+        # CTranslate2 scores a reading by its log-probability over its length; faster-whisper's mean counts the end too.
         read = [
             (tokens, score * len(tokens) / (len(tokens) + 1))
             for tokens, score in zip(result.sequences_ids, result.scores, strict=True)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant import Config, build_assistant
-from assistant.config import VoiceConfig
+from assistant.config import MAX_READINGS, VoiceConfig
 from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
 from assistant.voice.audio import read_wav
@@ -159,7 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT, help="results JSON (default: %(default)s)")
     args = parser.parse_args(argv)
-    result = run(args.which, args.count, args.readings)
+    if not 2 <= args.readings <= MAX_READINGS:
+        parser.error(
+            f"--readings must be from 2 to {MAX_READINGS} (1 is the run it is compared with), not {args.readings}"
+        )
+    try:
+        result = run(args.which, args.count, args.readings)
+    except ValueError as error:  # a count below 1, a manifest that is not one
+        parser.exit(2, f"error: {error}\n")
     show(result)
     kept = json.loads(args.out.read_text()) if args.out.is_file() else {}
     kept[args.which] = result
