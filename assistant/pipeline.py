@@ -42,6 +42,7 @@ from assistant.routing.calls import Call, Calls
 from assistant.routing.choice_spelling import ChoiceSpelling
 from assistant.routing.router import Routed, Router, fallback_calls
 from assistant.runtime.dispatch import Dispatcher, Outcome
+from assistant.runtime.example_files import utterance_key
 from assistant.runtime.pack import NOT_ACTING, SkillPack, acts
 from assistant.runtime.resolution import confirmation
 from assistant.timing import elapsed_ms
@@ -147,8 +148,17 @@ def first_of_pack(readings: list[str], is_sentence: Callable[[str], bool]) -> st
     """The first of ``readings`` (the likeliest first) that ``is_sentence`` calls a sentence of the pack (the
     instant path's matcher: a template's or a written example's, said whole), else the first; "" for none. Whisper
     misreads a word of a command it was nearly sure of ("set a timer for free quarters of an hour") more often
-    than it takes other speech for one of the pack's sentences."""
-    return next((text for text in readings if is_sentence(text)), next(iter(readings), ""))
+    than it takes other speech for one of the pack's sentences. A reading that is the first cut short ("what
+    time is it back home" for "... in Manila") is never taken: the beam's shorter readings drop what was said."""
+    if not readings:
+        return ""
+    best = utterance_key(readings[0]).split()
+
+    def cut_short(text: str) -> bool:
+        words = utterance_key(text).split()
+        return len(words) < len(best) and best[: len(words)] == words
+
+    return next((text for text in readings if not cut_short(text) and is_sentence(text)), readings[0])
 
 
 class Assistant:

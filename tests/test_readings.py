@@ -81,6 +81,10 @@ def test_the_first_reading_that_is_a_sentence_of_the_pack_is_taken(matcher: Inst
     talk = ["I think we should paint the kitchen yellow", "I think we should paint the kitchen, yellow"]
     assert first_of_pack(talk, is_sentence) == talk[0]
     assert first_of_pack([], is_sentence) == ""
+    # a reading that is the best cut short drops what was said last, though the pack says it
+    cut = ["What time is it back home in Manila", "What time is it back home"]
+    assert is_sentence(cut[1]) and not is_sentence(cut[0])
+    assert first_of_pack(cut, is_sentence) == cut[0]
 
 
 @pytest.mark.slow
