@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import zlib
@@ -45,6 +44,7 @@ from assistant.runtime.pack import REPO_ROOT
 from assistant.timing import percentile
 from assistant.voice.audio import half_scale, read_wav
 from assistant.voice.stt import transcript_normalizer
+from benchmarks import machine
 from benchmarks.barista.mix import mix
 from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share
 from finetune.metrics import wilson
@@ -207,16 +207,6 @@ def barista_assistant(router: RouterConfig, voice: VoiceConfig) -> Assistant:
     assistant = build_assistant(config, load_pack("benchmarks.barista.skills", HERE / "examples"))
     assistant.load()
     return assistant
-
-
-def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
-    """The machine a run measured on, with its load average before and now, after the run."""
-    return {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "load_average_before": list(load_before),
-        "load_average_after": list(os.getloadavg()),
-    }
 
 
 def summary(chosen: list[Recording], snrs: list[float | None], log: RowLog, part: str) -> dict[str, Any]:

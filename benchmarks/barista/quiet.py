@@ -36,13 +36,13 @@ from rich.table import Table
 from assistant.config import ALWAYS_TRUSTED, RouterConfig, VoiceConfig
 from assistant.files import write_atomically
 from assistant.voice.audio import SAMPLE_RATE, half_scale, read_wav
+from benchmarks import machine
 from benchmarks.barista.__main__ import (
     ADAPTER,
     HERE,
     MAX_NOISE_LENGTH_S,
     PICOVOICE,
     barista_assistant,
-    machine,
     noise_clips,
     recordings,
 )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from assistant.files import write_atomically
 from assistant.runtime.pack import REPO_ROOT
 from assistant.voice.audio import read_wav
 from assistant.voice.stt import word_error_rate
+from benchmarks import machine
 from benchmarks.barista.score import paired_difference
 from benchmarks.latency import recordings
 from benchmarks.latency.realtime import DryDispatcher, same_action
@@ -114,12 +114,7 @@ def run(which: str, count: int, readings: int) -> dict[str, Any]:
         "difference": difference,
         "difference_ci95": [low, high],
         "paired": n,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "load_average_before": load_before,
-            "load_average_after": os.getloadavg(),
-        },
+        "machine": machine(load_before),
         "rows": rows,
     }
 
