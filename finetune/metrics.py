@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,22 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float] | Non
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def paired_difference(
+    first: Mapping[str, bool], second: Mapping[str, bool], z: float = 1.96
+) -> tuple[float, float, float, int]:
+    """How much more often ``first`` is right than ``second`` on the same items (recordings, commands) by name,
+    with the 95 % Wald interval of a paired difference: (difference, low, high, items compared)."""
+    names = sorted(first.keys() & second.keys())
+    if not names:
+        raise ValueError("no recording scored in both")
+    only_first = sum(1 for name in names if first[name] and not second[name])
+    only_second = sum(1 for name in names if second[name] and not first[name])
+    n = len(names)
+    difference = (only_first - only_second) / n
+    half = z * math.sqrt(max(0.0, only_first + only_second - (only_first - only_second) ** 2 / n)) / n
+    return difference, difference - half, difference + half, n
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

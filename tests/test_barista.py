@@ -18,7 +18,7 @@ from assistant.voice.stt import transcript_normalizer
 from benchmarks.barista.__main__ import PICOVOICE, noise_clips, recordings
 from benchmarks.barista.mix import FRAME, max_frame_energy, mix, noise_scale, noise_segment
 from benchmarks.barista.quiet import babble_clips, cut_off, silence_clips
-from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, paired_difference, share
+from benchmarks.barista.score import Label, accepted, heard_every_slot, inference, share
 from benchmarks.latency import recordings as spoken_commands
 from finetune.heard import ValueFinder
 from finetune.records import read_records
@@ -135,17 +135,6 @@ def test_the_recordings_are_the_619_present_and_a_fixed_fifth_chooses_settings()
     fifth = [r.name for r in found if r.in_settings_fifth]
     assert 0.15 < len(fifth) / len(found) < 0.25
     assert fifth == [r.name for r in recordings(PICOVOICE) if r.in_settings_fifth]
-
-
-def test_a_paired_difference_counts_only_the_recordings_where_the_two_disagree() -> None:
-    first = {f"r{i}": True for i in range(100)}
-    second = {**first, "r0": False, "r1": False, "r2": False, "r3": False, "extra": True}
-    difference, low, high, n = paired_difference(first, second)
-    assert (difference, n) == (0.04, 100)  # "extra" was scored by one only
-    assert low == pytest.approx(0.04 - 1.96 * (4 - 16 / 100) ** 0.5 / 100) and high > difference
-    assert paired_difference(first, first)[:3] == (0.0, 0.0, 0.0)
-    with pytest.raises(ValueError, match="no recording"):
-        paired_difference(first, {"x": True})
 
 
 def test_the_quiet_clips_say_no_whole_order() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from assistant.files import write_atomically
 from assistant.timing import percentile
 from benchmarks.barista.__main__ import RowLog
-from benchmarks.barista.score import paired_difference
+from finetune.metrics import paired_difference
 
 
 def by_condition(path: Path) -> dict[str, dict[str, dict[str, Any]]]:

@@ -9,7 +9,6 @@ English normaliser, so "12" and "twelve" agree) says whose error a wrong answer 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,19 +64,3 @@ def share(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "recogniser_errors": missed_by_ear,
         "instant": sum(1 for row in rows if row.get("path") == "instant"),
     }
-
-
-def paired_difference(
-    first: Mapping[str, bool], second: Mapping[str, bool], z: float = 1.96
-) -> tuple[float, float, float, int]:
-    """How much more often ``first`` is right than ``second`` on the same recordings (by name), with the
-    95 % Wald interval of a paired difference: (difference, low, high, recordings compared)."""
-    names = sorted(first.keys() & second.keys())
-    if not names:
-        raise ValueError("no recording scored in both")
-    only_first = sum(1 for name in names if first[name] and not second[name])
-    only_second = sum(1 for name in names if second[name] and not first[name])
-    n = len(names)
-    difference = (only_first - only_second) / n
-    half = z * math.sqrt(max(0.0, only_first + only_second - (only_first - only_second) ** 2 / n)) / n
-    return difference, difference - half, difference + half, n

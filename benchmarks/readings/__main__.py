@@ -32,9 +32,9 @@ from assistant.runtime.pack import REPO_ROOT
 from assistant.voice.audio import read_wav
 from assistant.voice.stt import word_error_rate
 from benchmarks import machine
-from benchmarks.barista.score import paired_difference
 from benchmarks.latency import recordings
 from benchmarks.latency.realtime import DryDispatcher, same_action
+from finetune.metrics import paired_difference
 
 OUT = Path(__file__).resolve().parent / "results.json"
 DATASET = REPO_ROOT / "dataset" / "training_data.json"
