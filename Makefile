@@ -63,8 +63,9 @@ heard: setup
 CORPORA ?= $(HOME)/.cache/voxroute/corpora
 corpora: setup
 	$(BIN)/python -m finetune.corpora --massive $(CORPORA)/massive --nlu-eval $(CORPORA)/nlu-eval \
-		--clinc $(CORPORA)/clinc --most-per-intent 20 --out dataset/corpora.json \
-		--eval-out benchmarks/corpora/massive_test.jsonl --dataset dataset/training_data.json
+		--clinc $(CORPORA)/clinc --most-per-intent 20 --most-per-broad-intent 100 --out dataset/corpora.json \
+		--eval-out benchmarks/corpora/massive_test.jsonl --validation-out benchmarks/corpora/massive_validation.jsonl \
+		--dataset dataset/training_data.json
 
 # Two stages, as the shipped router was made: the config's 3,000 steps, then 1,000 more from that adapter at half
 # the learning rate (about 75 + 28 minutes on 2 cores); each stage resumes with --resume after an interruption.

@@ -12,9 +12,11 @@ evaluation set's (``--exclude``), when the mapping cannot label it, when it repe
 when rows of one utterance (across the corpora, which share a lineage) are labelled differently (all
 of them). With ``--most-per-intent N``, the classes that come from hundreds of intents (``ask``, can't-do
 and talk) keep at most N rows of each intent, a seeded sample, so that no intent outweighs the rest;
-the rows of the other skills, which are few and are what the pack does, are all kept. The test rows
-are kept out of the evaluation file on the same terms, and when they equal a written example or a
-``--dataset`` utterance (trained on).
+the rows of the other skills, which are few and are what the pack does, are all kept; the mapping's
+broad intents (any factual question) keep up to ``--most-per-broad-intent``. The test rows are kept
+out of the evaluation file on the same terms, and when they equal a written example or a
+``--dataset`` utterance (trained on). ``--validation-out`` sets a tenth of MASSIVE's train rows
+aside, never trained on, to choose settings on (its test partition is for the report).
 
     python -m finetune.corpora --massive DIR --nlu-eval DIR --clinc DIR --out OUT.json \\
         --eval-out benchmarks/corpora/massive_test.jsonl
@@ -30,12 +32,13 @@ if __package__ in (None, ""):
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.config import ConfigError, read_small_text
@@ -55,6 +58,7 @@ MAX_CORPUS_BYTES = 64 << 20  # one corpus file; MASSIVE en-US has 3.9 MB, CLINC'
 CLINC_TRAINING = ("train", "val", "oos_train", "oos_val")  # test and oos_test stay aside, as published
 CLINC_ASIDE = ("test", "oos_test")
 ANNOTATED_SLOT = re.compile(r"\[\s*([A-Za-z_]\w*)\s*:\s*([^\[\]]*?)\s*\]")
+VALIDATION_SHARE = 0.1  # of MASSIVE's train rows, with --validation-out
 DEFAULT_EXCLUDE = sorted((REPO_ROOT / "benchmarks" / "router").glob("*.jsonl"))
 
 SOURCES = {
@@ -370,19 +374,52 @@ def convert(
 BALANCED = frozenset({"ask", "cant_do", "other"})  # labels drawn from many intents: capped per intent
 
 
-def balanced(records: Sequence[dict[str, str]], most_per_intent: int, seed: int = 0) -> list[dict[str, str]]:
-    """``records`` with at most ``most_per_intent`` of each source intent among the BALANCED labels (a seeded
-    sample), in their order; every other record kept."""
+def balanced(
+    records: Sequence[dict[str, str]],
+    most_per_intent: int,
+    broad: frozenset[str] = frozenset(),
+    most_per_broad_intent: int | None = None,
+    seed: int = 0,
+) -> list[dict[str, str]]:
+    """``records`` with at most ``most_per_intent`` of each source intent among the BALANCED labels, then at
+    most ``most_per_broad_intent`` (default: the same) of each ``broad`` source (the mapping's broad
+    intents); seeded samples, in the records' order; every other record kept."""
+    records = _capped(
+        records, lambda record: record["skill"] in BALANCED and record["source"] not in broad, most_per_intent, seed
+    )
+    most = most_per_intent if most_per_broad_intent is None else most_per_broad_intent
+    return _capped(records, lambda record: record["source"] in broad, most, seed)
+
+
+def _capped(
+    records: Sequence[dict[str, str]], counted: Callable[[dict[str, str]], bool], most: int, seed: int
+) -> list[dict[str, str]]:
+    """``records`` with at most ``most`` of each source intent among the ``counted`` ones (a seeded sample)."""
     by_intent: dict[str, list[int]] = {}
     for index, record in enumerate(records):
-        if record["skill"] in BALANCED:
+        if counted(record):
             by_intent.setdefault(record["source"], []).append(index)
     rng = random.Random(seed)
     dropped: set[int] = set()
     for indices in by_intent.values():
-        if len(indices) > most_per_intent:
-            dropped |= set(indices) - set(rng.sample(indices, most_per_intent))
+        if len(indices) > most:
+            dropped |= set(indices) - set(rng.sample(indices, most))
     return [record for index, record in enumerate(records) if index not in dropped]
+
+
+def set_aside(
+    records: Sequence[dict[str, str]], corpus: str, share: float
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """``records`` split into those trained on and a ``share`` of ``corpus``'s, set aside to choose settings on
+    (by a hash of the utterance, so the same rows at every run), as evaluation records."""
+    kept, aside = [], []
+    for record in records:
+        digest = hashlib.sha256(utterance_key(record["user"]).encode()).digest()
+        if record["source"].startswith(f"{corpus}:") and int.from_bytes(digest[:4], "big") < share * 2**32:
+            aside.append({key: record[key] for key in ("user", "call", "target", "source")})
+        else:
+            kept.append(record)
+    return kept, aside
 
 
 def notes(conversion: Conversion, aside: int) -> str:
@@ -459,15 +496,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--dataset", type=Path, help="a data set (training_data.json) whose utterances --eval-out leaves out"
     )
+    parser.add_argument(
+        "--validation-out",
+        type=Path,
+        help="set a tenth of MASSIVE's train rows aside, never trained on, as a JSONL file to choose settings on",
+    )
     parser.add_argument("--report", type=Path, help="also write the counts as JSON here")
     parser.add_argument(
         "--most-per-intent",
         type=int,
         help="keep at most this many ask, can't-do and talk records of each intent (default: all)",
     )
+    parser.add_argument(
+        "--most-per-broad-intent",
+        type=int,
+        help="with --most-per-intent: keep at most this many of each of the mapping's broad intents (default: as many)",
+    )
     args = parser.parse_args(argv)
-    if args.most_per_intent is not None and args.most_per_intent < 1:
-        parser.error(f"--most-per-intent must be 1 or more, got {args.most_per_intent}")
+    for name, value in (
+        ("--most-per-intent", args.most_per_intent),
+        ("--most-per-broad-intent", args.most_per_broad_intent),
+    ):
+        if value is not None and value < 1:
+            parser.error(f"{name} must be 1 or more, got {value}")
     try:
         pack = load_pack()
         mapping = load_mapping(args.mapping, pack)
@@ -486,16 +537,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nlu_eval": {"all": len(nlu), "unreadable": nlu_unreadable},
         "clinc": dict(Counter(row.partition for row in clinc)) | {"test partitions, not read": aside},
     }
-    records = conversion.records
+    records, validation = conversion.records, []
+    if args.validation_out:
+        records, validation = set_aside(records, "massive", VALIDATION_SHARE)
+        print(f"--validation-out: {len(validation)} of MASSIVE's train rows set aside")
     if args.most_per_intent is not None:
-        records = balanced(records, args.most_per_intent)
+        broad = {
+            f"{row.corpus}:{row.intent}" for row in massive + nlu + clinc if (row.scheme, row.intent) in mapping.broad
+        }
+        records = balanced(records, args.most_per_intent, frozenset(broad), args.most_per_broad_intent)
         print(f"--most-per-intent {args.most_per_intent}: {len(records)} of {len(conversion.records)} records kept")
     try:
         write_atomically(args.out, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
         write_atomically(args.out.with_name(f"{args.out.stem}.NOTICE.md"), notes(conversion, aside))
-        if args.eval_out:
-            lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in conversion.evaluation)
-            write_atomically(args.eval_out, lines)
+        for path, rows in ((args.eval_out, conversion.evaluation), (args.validation_out, validation)):
+            if path:
+                write_atomically(path, "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in rows))
         if args.report:
             both = {"training": report.as_dict(), "evaluation": conversion.evaluation_report.as_dict()}
             write_atomically(args.report, json.dumps(both, indent=1, ensure_ascii=False) + "\n")

@@ -22,7 +22,9 @@ outcome is one of:
 
 The call is then checked as the example files' reader checks one (signature, said values copied
 from the utterance), and a row whose argument does not resolve (a place the gazetteer does not
-know) is dropped. A file that does not fit is one line naming the file and the key.
+know) is dropped. ``[broad]`` lists, per scheme, the intents that are every question of a kind
+(``qa_factoid``), which the converter caps apart from the narrow ones. A file that does not fit is
+one line naming the file and the key.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class Mapping:
     value_openings: tuple[str, ...]
     math_openings: tuple[str, ...]
     math_endings: tuple[str, ...]
+    broad: frozenset[tuple[str, str]] = frozenset()  # (scheme, intent): every question of a kind, capped apart
 
     def user(self, text: str) -> str:
         """The utterance as the router would hear it: another assistant's name ("olly", "alexa") at either end
@@ -276,8 +279,8 @@ def load_mapping(path: str | Path, pack: SkillPack) -> Mapping:
     def fail(key: str, message: str) -> MappingError:
         return MappingError(f"{path}: {key}: {message}")
 
-    if unknown := sorted(set(data) - {"text", "lists", "patterns", *SCHEMES}):
-        raise fail(unknown[0], f"unknown key (expected text, lists, patterns, {', '.join(SCHEMES)})")
+    if unknown := sorted(set(data) - {"text", "lists", "patterns", "broad", *SCHEMES}):
+        raise fail(unknown[0], f"unknown key (expected text, lists, patterns, broad, {', '.join(SCHEMES)})")
     text = _table(data, "text", fail)
     if unknown := sorted(set(text) - set(TEXT_KEYS)):
         raise fail(f"text.{unknown[0]}", f"unknown key (expected {', '.join(TEXT_KEYS)})")
@@ -295,6 +298,13 @@ def load_mapping(path: str | Path, pack: SkillPack) -> Mapping:
             rules[(scheme, intent)] = tuple(
                 _rule(entry, f"{key}[{index}]", pack, lists, patterns, fail) for index, entry in enumerate(entries)
             )
+    broad = frozenset(
+        (scheme, intent)
+        for scheme, intents in _table(data, "broad", fail).items()
+        for intent in _strings(intents, f"broad.{scheme}", fail)
+    )
+    if unknown_intents := sorted(f"{scheme}.{intent}" for scheme, intent in broad - set(rules)):
+        raise fail("broad", f"{unknown_intents[0]} has no rules")
     return Mapping(
         path,
         rules,
@@ -303,6 +313,7 @@ def load_mapping(path: str | Path, pack: SkillPack) -> Mapping:
         tuple(word.casefold() for word in words["value_openings"]),
         tuple(sorted(words["math_openings"], key=len, reverse=True)),
         tuple(sorted(words["math_endings"], key=len, reverse=True)),
+        broad,
     )
 
 

@@ -26,6 +26,7 @@ from finetune.corpora import (
     read_clinc,
     read_massive,
     read_nlu_eval,
+    set_aside,
     written_examples,
 )
 from finetune.corpus_mapping import DEFAULT_MAPPING, CorpusRow, MappingError, load_mapping
@@ -158,15 +159,19 @@ def test_a_label_that_contradicts_a_written_example_is_a_conflict_counted_by_int
 
 def test_the_converter_writes_records_notes_and_the_evaluation_file(tmp_path: Path, capsys) -> None:
     out, evaluation, counts = tmp_path / "corpora.json", tmp_path / "massive_test.jsonl", tmp_path / "report.json"
+    validation = tmp_path / "massive_validation.jsonl"
     code = main(
         [
             *("--massive", str(FIXTURES / "massive" / "en-US.jsonl")),
             *("--nlu-eval", str(FIXTURES / "nlu-eval"), "--clinc", str(FIXTURES / "clinc")),
             *("--out", str(out), "--eval-out", str(evaluation), "--report", str(counts)),
+            *("--validation-out", str(validation)),
         ]
     )
     assert code == 0
-    assert len(read_records(out, PACK, "train")) == len(EXPECTED)  # every call checked against the pack
+    aside = [json.loads(line) for line in validation.read_text().splitlines()]
+    assert aside and all(row["source"].startswith("massive:") for row in aside)
+    assert len(read_records(out, PACK, "train")) + len(aside) == len(EXPECTED)  # every call checked against the pack
     assert [str(record.calls) for record in read_records(evaluation, PACK)] == ["cant_do()", "weather()", "cant_do()"]
     notice = (tmp_path / "corpora.NOTICE.md").read_text(encoding="utf-8")
     for words in ("CC BY 4.0", "CC BY 3.0", "MASSIVE", "NLU-Evaluation-Data", "CLINC150", '"target": "cant_do"'):
@@ -195,6 +200,8 @@ def test_the_converter_writes_records_notes_and_the_evaluation_file(tmp_path: Pa
         ("[text]\nfillers = 'um'\n", "text.fillers", "a list of strings"),
         ("[lists]\nday = 3\n", "lists.day", "expected a string"),
         ("[snips]\n", "snips", "unknown key"),
+        ("[broad]\nhwu = ['no_such_intent']\n", "broad", "hwu.no_such_intent has no rules"),
+        ("[broad]\nhwu = 'qa_factoid'\n", "broad.hwu", "a list of strings"),
         ("[hwu\n", "not valid TOML", "line 1"),
     ],
 )
@@ -262,3 +269,35 @@ def test_most_per_intent_caps_the_many_intent_classes_and_keeps_every_other_skil
     }
     assert kept == [record for record in records if record in kept]  # the order kept
     assert balanced(records, 3) == kept  # seeded
+
+
+def test_a_broad_intent_has_its_own_cap() -> None:
+    records = [
+        *({"skill": "ask", "user": f"who is {i}", "source": "massive:qa_factoid"} for i in range(6)),
+        *({"skill": "ask", "user": f"translate {i}", "source": "clinc:translate"} for i in range(6)),
+    ]
+    broad = frozenset({"massive:qa_factoid"})
+    kept = balanced(records, 2, broad, 4)
+    assert Counter(record["source"] for record in kept) == {"massive:qa_factoid": 4, "clinc:translate": 2}
+    assert Counter(record["source"] for record in balanced(records, 2, broad)) == {
+        "massive:qa_factoid": 2,
+        "clinc:translate": 2,
+    }
+    assert ("hwu", "qa_factoid") in load_mapping(DEFAULT_MAPPING, PACK).broad  # the reviewed mapping says so
+
+
+def test_a_tenth_of_massive_is_set_aside_by_utterance_the_same_at_every_run() -> None:
+    records = [
+        {"skill": "ask", "user": f"who wrote book number {i}", "call": "ask()", "target": "skill", "source": source}
+        for i in range(400)
+        for source in ("massive:qa_factoid", "clinc:definition")
+    ]
+    kept, aside = set_aside(records, "massive", 0.1)
+    assert 20 <= len(aside) <= 60 and len(kept) + len(aside) == len(records)
+    assert all(
+        row["source"] == "massive:qa_factoid" and set(row) == {"user", "call", "target", "source"} for row in aside
+    )
+    assert {utterance_key(row["user"]) for row in aside}.isdisjoint(
+        utterance_key(record["user"]) for record in kept if record["source"].startswith("massive:")
+    )
+    assert set_aside(records, "massive", 0.1) == (kept, aside)
