@@ -519,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         if value is not None and value < 1:
             parser.error(f"{name} must be 1 or more, got {value}")
+    if args.most_per_broad_intent is not None and args.most_per_intent is None:
+        parser.error("--most-per-broad-intent caps apart from --most-per-intent: give both")
     try:
         pack = load_pack()
         mapping = load_mapping(args.mapping, pack)

@@ -286,6 +286,20 @@ def test_a_broad_intent_has_its_own_cap() -> None:
     assert ("hwu", "qa_factoid") in load_mapping(DEFAULT_MAPPING, PACK).broad  # the reviewed mapping says so
 
 
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--most-per-broad-intent", "5"], "give both"),
+        (["--most-per-intent", "20", "--most-per-broad-intent", "0"], "1 or more"),
+    ],
+)
+def test_a_cap_that_cannot_apply_is_refused_in_one_line(tmp_path: Path, capsys, flags: list[str], says: str) -> None:
+    arguments = ["--massive", str(FIXTURES / "massive"), "--nlu-eval", str(FIXTURES / "nlu-eval")]
+    with pytest.raises(SystemExit):
+        main([*arguments, "--clinc", str(FIXTURES / "clinc"), "--out", str(tmp_path / "out.json"), *flags])
+    assert says in capsys.readouterr().err and not (tmp_path / "out.json").exists()
+
+
 def test_a_tenth_of_massive_is_set_aside_by_utterance_the_same_at_every_run() -> None:
     records = [
         {"skill": "ask", "user": f"who wrote book number {i}", "call": "ask()", "target": "skill", "source": source}
