@@ -539,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "nlu_eval": {"all": len(nlu), "unreadable": nlu_unreadable},
         "clinc": dict(Counter(row.partition for row in clinc)) | {"test partitions, not read": aside},
     }
-    records, validation = conversion.records, []
+    records = conversion.records
+    validation: list[dict[str, str]] = []
     if args.validation_out:
         records, validation = set_aside(records, "massive", VALIDATION_SHARE)
         print(f"--validation-out: {len(validation)} of MASSIVE's train rows set aside")
