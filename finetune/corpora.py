@@ -545,10 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         records, validation = set_aside(records, "massive", VALIDATION_SHARE)
         print(f"--validation-out: {len(validation)} of MASSIVE's train rows set aside")
     if args.most_per_intent is not None:
-        broad = {
-            f"{row.corpus}:{row.intent}" for row in massive + nlu + clinc if (row.scheme, row.intent) in mapping.broad
-        }
-        records = balanced(records, args.most_per_intent, frozenset(broad), args.most_per_broad_intent)
+        broad = frozenset(row.source for row in (*massive, *nlu, *clinc) if (row.scheme, row.intent) in mapping.broad)
+        records = balanced(records, args.most_per_intent, broad, args.most_per_broad_intent)
         print(f"--most-per-intent {args.most_per_intent}: {len(records)} of {len(conversion.records)} records kept")
     try:
         write_atomically(args.out, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
