@@ -144,8 +144,14 @@ def test_an_unreadable_time_is_answered_and_nothing_is_kept(data_home: Path) -> 
 def test_a_file_that_is_not_an_alarms_file_is_refused_untouched(data_home: Path) -> None:
     data_home.parent.mkdir(parents=True)
     data_home.write_text("not a database")
-    assert alarm("7") == f"I won't use the alarms file {data_home}: it is not an alarms database made by voxroute."
+    assert alarm("7") == f"I won't use the alarms file {data_home}: it is not an SQLite database."
     assert data_home.read_text() == "not a database"
+    data_home.unlink()
+    with closing(sqlite3.connect(data_home)) as database, database:  # another program's SQLite file
+        database.execute("CREATE TABLE alarms (at TEXT)")
+    before = data_home.read_bytes()
+    assert alarm("7") == f"I won't use the alarms file {data_home}: it is not an alarms database made by voxroute."
+    assert data_home.read_bytes() == before
 
 
 def test_the_benchmark_relabels_what_the_new_skills_now_answer_and_nothing_else() -> None:

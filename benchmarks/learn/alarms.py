@@ -1,29 +1,25 @@
 """Alarm clock times as people say them ("7", "seven thirty", "6:45 am", "half past six", "noon"), and the
 alarms kept in a private SQLite file of the user's data folder, each committed before the answer is given.
 
-The file is opened as the notes are (skills/notes.py): created 0600 in a 0700 folder, complete when it
-appears, marked with :data:`APPLICATION_ID`, and any other file at that path (a symbolic link, another
-user's or program's file) is refused untouched. The alarms are kept, not yet rung: ringing them needs a
+The file is opened as the notes are (:mod:`assistant.runtime.user_database`): created 0600 in a 0700 folder,
+complete when it appears, marked with :data:`APPLICATION_ID`, and any other file at that path (a symbolic
+link, another user's or program's file) is refused untouched. The alarms are kept, not yet rung: ringing them needs a
 clock that outlives the assistant's process, which this benchmark pack does not build.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import stat
-import tempfile
-from contextlib import closing, suppress
+from contextlib import closing
 from pathlib import Path
 
 import platformdirs
 
 from assistant.runtime.spoken_numbers import spoken_number
+from assistant.runtime.user_database import NotOurs, open_user_database
 
 APPLICATION_ID = int.from_bytes(b"VXRA", "big")  # SQLite's header field for the program that made the file
-SQLITE_MAGIC = b"SQLite format 3\x00"
-APPLICATION_ID_OFFSET = 68  # where the header keeps the application id, 4 bytes big-endian
 SCHEMA = (
     "CREATE TABLE alarms (id INTEGER PRIMARY KEY, hour INTEGER NOT NULL, minute INTEGER NOT NULL, day TEXT, "
     "created TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
@@ -144,15 +140,11 @@ def alarms_path() -> Path:
     return Path(platformdirs.user_data_dir("voxroute")) / "alarms.sqlite3"
 
 
-class NotOurs(Exception):
-    """The alarms path is not an alarms file voxroute made; the message says why, as the end of a sentence."""
-
-
 def add_alarm(path: Path, hour: int, minute: int, day: str | None) -> str:
     """Keep the alarm in the file at ``path``; the answer, or why it was not kept."""
     when = f"{say_time(hour, minute)}{say_day(day)}"
     try:
-        with closing(_open(path)) as database, database:
+        with closing(open_user_database(path, APPLICATION_ID, SCHEMA, "alarms")) as database, database:
             if database.execute(
                 "SELECT 1 FROM alarms WHERE hour = ? AND minute = ? AND day IS ?", (hour, minute, day)
             ).fetchone():
@@ -166,57 +158,3 @@ def add_alarm(path: Path, hour: int, minute: int, day: str | None) -> str:
     except (sqlite3.Error, OSError) as error:
         return f"I can't use the alarms file {path}: {error}."
     return f"Alarm set for {when}."
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    """The alarms database at ``path``, created there if nothing is; NotOurs for a file voxroute did not make."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        identity = _check(path)
-    except FileNotFoundError:
-        _create(path)
-        identity = _check(path)
-    database = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True)  # rw: never creates a file
-    seen = os.lstat(path)
-    if (seen.st_dev, seen.st_ino) != identity:  # replaced between the check and the open
-        database.close()
-        raise NotOurs("it changed while it was being opened")
-    return database
-
-
-def _check(path: Path) -> tuple[int, int]:
-    """The device and inode of the alarms file at ``path``, read through no symbolic link; NotOurs if it is not one."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError as error:
-        if os.path.islink(path):
-            raise NotOurs("it is a symbolic link") from None
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise NotOurs(f"it cannot be opened ({error.strerror})") from None
-    try:
-        found = os.fstat(descriptor)
-        if not stat.S_ISREG(found.st_mode):
-            raise NotOurs("it is not a regular file")
-        if hasattr(os, "getuid") and found.st_uid != os.getuid():
-            raise NotOurs("it belongs to another user")
-        header = os.read(descriptor, APPLICATION_ID_OFFSET + 4)
-    finally:
-        os.close(descriptor)
-    if not header.startswith(SQLITE_MAGIC) or int.from_bytes(header[APPLICATION_ID_OFFSET:], "big") != APPLICATION_ID:
-        raise NotOurs("it is not an alarms database made by voxroute")
-    return found.st_dev, found.st_ino
-
-
-def _create(path: Path) -> None:
-    """A new, empty alarms database at ``path``, 0600 from the start, built beside it and linked into place."""
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    os.close(descriptor)
-    try:
-        with closing(sqlite3.connect(name)) as database, database:
-            database.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            database.execute(SCHEMA)
-        with suppress(FileExistsError):
-            os.link(name, path)
-    finally:
-        os.unlink(name)
