@@ -49,6 +49,7 @@ from assistant.files import write_atomically
 from assistant.runtime.example_files import Example, ExamplesError, read_example_files
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.templates import TemplateError
+from finetune.arguments import fraction, positive
 
 # 80 steps of 8 rows, chosen on the new skills' validation sentences of the learn benchmark's pack: 80 and 120
 # steps (a share of 0.3) were 27 and 29 right of 45 (compounds most), and a step took 1.8 to 2.1 s on 2 cores,
@@ -112,20 +113,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--steps",
-        type=_positive(int),
+        type=positive(int),
         default=STEPS,
         help="training steps (default: %(default)s, about 2.5 min on 2 cores)",
     )
-    parser.add_argument("--batch-size", type=_positive(int), default=BATCH, help="rows a step (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive(int), default=BATCH, help="rows a step (default: %(default)s)")
     parser.add_argument(
         "--learning-rate",
-        type=_positive(float),
+        type=positive(float),
         default=LEARNING_RATE,
         help="peak learning rate (default: %(default)s)",
     )
     parser.add_argument(
         "--new-share",
-        type=_fraction,
+        type=fraction,
         default=NEW_SHARE,
         help="share of the rows trained on that are the given files' sentences, repeated or sampled to it; the rest "
         "replays the pack's other sentences (default: %(default)s)",
@@ -133,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the data set and the replay sample (default: 0)")
     parser.add_argument(
         "--save-steps",
-        type=_positive(int),
+        type=positive(int),
         default=SAVE_STEPS,
         help="a checkpoint every this many steps, for --resume (default: %(default)s, about a minute on 2 cores)",
     )
@@ -149,24 +150,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue from the newest complete checkpoint in --out (after Ctrl+C)"
     )
-
-
-def _positive(kind: type[int] | type[float]) -> Any:
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
 
 
 def how_to_use(output: Path, adapter_setting: str | None, config_file: Path) -> str:

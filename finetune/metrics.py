@@ -77,7 +77,7 @@ def paired_difference(
     with the 95 % Wald interval of a paired difference: (difference, low, high, items compared)."""
     names = sorted(first.keys() & second.keys())
     if not names:
-        raise ValueError("no recording scored in both")
+        raise ValueError("no item scored in both")
     only_first = sum(1 for name in names if first[name] and not second[name])
     only_second = sum(1 for name in names if second[name] and not first[name])
     n = len(names)

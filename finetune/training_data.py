@@ -44,6 +44,7 @@ from assistant.runtime.example_files import (
 from assistant.runtime.pack import DEFAULT_MODULE, SkillPack, load_pack
 from assistant.runtime.templates import TemplateError, expand
 from assistant.web import NoAPIKey, openai_client
+from finetune.arguments import fraction, nonnegative_int, positive
 from finetune.compose import KINDS, Sizes, compose, cuts, exchange_key, previous_turns
 from finetune.generate import (
     DEFAULT_MODEL,
@@ -406,25 +407,25 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--files", type=Path, nargs="+", help="example files (default: all of the examples folder)")
     data.add_argument(
         "--validation-fraction",
-        type=_fraction,
+        type=fraction,
         default=0.1,
         help="share of each skill's written examples to choose steps and settings on (default: 0.1)",
     )
     data.add_argument(
         "--test-fraction",
-        type=_fraction,
+        type=fraction,
         default=0.1,
         help="share of each skill's written examples for the final report (default: 0.1)",
     )
     data.add_argument(
-        "--template-samples", type=_positive(int), default=60, help="sentences drawn from each template (default: 60)"
+        "--template-samples", type=positive(int), default=60, help="sentences drawn from each template (default: 60)"
     )
     data.add_argument(
-        "--template-cap", type=_positive(int), default=400, help="most template sentences kept per file (default: 400)"
+        "--template-cap", type=positive(int), default=400, help="most template sentences kept per file (default: 400)"
     )
     data.add_argument(
         "--compose",
-        type=_nonnegative_int,
+        type=nonnegative_int,
         default=sum(vars(Sizes()).values()),
         help="most compound, follow-up, repeat, unrelated-context, no-context and unfinished examples made "
         "from the training examples, in all; 0: none (default: %(default)s)",
@@ -451,20 +452,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--n_generations",
         "--n-generations",
         dest="n_generations",
-        type=_positive(int),
+        type=positive(int),
         default=1,
         help="number of requests (default: 1)",
     )
     create.add_argument(
-        "--per-request", type=_positive(int), default=10, help="examples asked for per request (default: 10)"
+        "--per-request", type=positive(int), default=10, help="examples asked for per request (default: 10)"
     )
     create.add_argument("--model", help=f"model name (default: $OPENAI_MODEL or {DEFAULT_MODEL})")
     create.add_argument("--base-url", help="OpenAI-compatible server (default: $OPENAI_BASE_URL or OpenAI)")
     create.add_argument("--append", action="store_true", help="also add the new examples to --file")
-    create.add_argument("--timeout", type=_positive(float), default=60.0, help="seconds per request (default: 60)")
+    create.add_argument("--timeout", type=positive(float), default=60.0, help="seconds per request (default: 60)")
     create.add_argument(
         "--retries",
-        type=_nonnegative_int,
+        type=nonnegative_int,
         default=4,
         help="retries of a failing request (timeouts, 429, 5xx), "
         "waiting as Retry-After says, else backing off exponentially (default: 4)",
@@ -501,31 +502,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_problems(error)
         return BAD_INPUT
     return create_mode(args, pack, example_file) if args.create else prompt_mode(args, pack, example_file)
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-    return value
-
-
-def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _nonnegative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
 
 
 if __name__ == "__main__":

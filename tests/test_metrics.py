@@ -172,12 +172,12 @@ def test_the_confirm_curve_trades_questions_for_wrong_actions() -> None:
     ]
 
 
-def test_a_paired_difference_counts_only_the_recordings_where_the_two_disagree() -> None:
+def test_a_paired_difference_counts_only_the_items_where_the_two_disagree() -> None:
     first = {f"r{i}": True for i in range(100)}
     second = {**first, "r0": False, "r1": False, "r2": False, "r3": False, "extra": True}
     difference, low, high, n = paired_difference(first, second)
     assert (difference, n) == (0.04, 100)  # "extra" was scored by one only
     assert low == pytest.approx(0.04 - 1.96 * (4 - 16 / 100) ** 0.5 / 100) and high > difference
     assert paired_difference(first, first)[:3] == (0.0, 0.0, 0.0)
-    with pytest.raises(ValueError, match="no recording"):
+    with pytest.raises(ValueError, match="no item scored in both"):
         paired_difference(first, {"x": True})
