@@ -203,8 +203,8 @@ class TorchEngine:
 class CTranslate2Engine:
     """The int8 CTranslate2 generator; the fixed prefix is its cached static prompt.
 
-    Recognition and routing take turns, so routing may use both cores: two threads routed the 132
-    benchmark transcripts in 0.75x the time of one, in the same run (``[router] threads``).
+    Recognition and routing take turns, so routing may use both cores (``[router] threads``); whether the
+    second thread pays depends on the host: ``python -m benchmarks.latency`` times one and two in one run.
 
     CTranslate2 keeps every cached static prompt's state (about 8 MB each here) until the model is
     reloaded, so at most :data:`MAX_KEPT_PREFIXES` are cached: :meth:`prepare`, which runs between

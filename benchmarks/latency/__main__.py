@@ -45,6 +45,7 @@ from assistant.timing import elapsed_ms, percentile
 from assistant.voice.audio import read_wav
 from assistant.voice.samples import load_samples
 from assistant.voice.stt import load_transcriber, word_error_rate
+from benchmarks import machine
 from benchmarks.latency import realtime, steps, turn_end
 
 OUT = Path(__file__).resolve().parent / "results.json"
@@ -103,6 +104,7 @@ def baseline_router(router: LocalRouter, model_dir: Path) -> Any:
 
 
 def run(adapter: Path, repeats: int) -> dict[str, Any]:
+    load_before = os.getloadavg()
     pack = load_pack()
     samples = load_samples()
     audio = [read_wav(sample["file"]) for sample in samples]
@@ -149,7 +151,7 @@ def run(adapter: Path, repeats: int) -> dict[str, Any]:
 
     audio_s = [clip.size / 16000 for clip in audio]
     return {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {**machine(load_before), "python": platform.python_version()},
         "n_commands": len(samples),
         "repeats": repeats,
         "audio_seconds": percentiles(audio_s),
@@ -197,7 +199,8 @@ def show(result: dict[str, Any]) -> None:
         f"router speed-up over plain generate (p50 ratio, same run): {result['router_speedup_p50']:.1f}x; "
         f"WER {100 * result['wer']:.1f}%; calls as expected {result['calls_as_expected']}/"
         f"{result['n_commands']}; peak RSS {result['peak_rss_mb_runtime']:.0f} MB "
-        f"({result['peak_rss_mb_with_baseline']:.0f} MB with the baseline loaded)"
+        f"({result['peak_rss_mb_with_baseline']:.0f} MB with the baseline loaded); load average "
+        f"{result['machine']['load_average_before'][0]:.1f} -> {result['machine']['load_average_after'][0]:.1f}"
     )
 
 
