@@ -3,8 +3,8 @@ alarms kept in a private SQLite file of the user's data folder, each committed b
 
 The file is opened as the notes are (:mod:`assistant.runtime.user_database`): created 0600 in a 0700 folder,
 complete when it appears, marked with :data:`APPLICATION_ID`, and any other file at that path (a symbolic
-link, another user's or program's file) is refused untouched. The alarms are kept, not yet rung: ringing them needs a
-clock that outlives the assistant's process, which this benchmark pack does not build.
+link, another user's or program's file) is refused untouched. The alarms are kept, not yet rung: ringing
+them needs a clock that outlives the assistant's process, which this benchmark pack does not build.
 """
 
 from __future__ import annotations
