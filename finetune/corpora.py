@@ -59,6 +59,7 @@ CLINC_TRAINING = ("train", "val", "oos_train", "oos_val")  # test and oos_test s
 CLINC_ASIDE = ("test", "oos_test")
 ANNOTATED_SLOT = re.compile(r"\[\s*([A-Za-z_]\w*)\s*:\s*([^\[\]]*?)\s*\]")
 VALIDATION_SHARE = 0.1  # of MASSIVE's train rows, with --validation-out
+TRAINING_KEYS = ("skill", "split")  # what a training record has beside an evaluation record's fields
 DEFAULT_EXCLUDE = sorted((REPO_ROOT / "benchmarks" / "router").glob("*.jsonl"))
 
 SOURCES = {
@@ -416,7 +417,7 @@ def set_aside(
     for record in records:
         digest = hashlib.sha256(utterance_key(record["user"]).encode()).digest()
         if record["source"].startswith(f"{corpus}:") and int.from_bytes(digest[:4], "big") < share * 2**32:
-            aside.append({key: record[key] for key in ("user", "call", "target", "source")})
+            aside.append({key: value for key, value in record.items() if key not in TRAINING_KEYS})
         else:
             kept.append(record)
     return kept, aside
