@@ -409,14 +409,15 @@ def _capped(
 
 
 def set_aside(
-    records: Sequence[dict[str, str]], corpus: str, share: float
+    records: Sequence[dict[str, str]], sources: frozenset[str], share: float
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """``records`` split into those trained on and a ``share`` of ``corpus``'s, set aside to choose settings on
-    (by a hash of the utterance, so the same rows at every run), as evaluation records."""
+    """``records`` split into those trained on and a ``share`` of those from ``sources`` (one corpus's intents),
+    set aside to choose settings on (by a hash of the utterance, so the same rows at every run), as evaluation
+    records."""
     kept, aside = [], []
     for record in records:
         digest = hashlib.sha256(utterance_key(record["user"]).encode()).digest()
-        if record["source"].startswith(f"{corpus}:") and int.from_bytes(digest[:4], "big") < share * 2**32:
+        if record["source"] in sources and int.from_bytes(digest[:4], "big") < share * 2**32:
             aside.append({key: value for key, value in record.items() if key not in TRAINING_KEYS})
         else:
             kept.append(record)
@@ -543,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = conversion.records
     validation: list[dict[str, str]] = []
     if args.validation_out:
-        records, validation = set_aside(records, "massive", VALIDATION_SHARE)
+        records, validation = set_aside(records, frozenset(row.source for row in massive), VALIDATION_SHARE)
         print(f"--validation-out: {len(validation)} of MASSIVE's train rows set aside")
     if args.most_per_intent is not None:
         broad = frozenset(row.source for row in (*massive, *nlu, *clinc) if (row.scheme, row.intent) in mapping.broad)

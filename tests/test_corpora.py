@@ -306,7 +306,7 @@ def test_a_tenth_of_massive_is_set_aside_by_utterance_the_same_at_every_run() ->
         for i in range(400)
         for source in ("massive:qa_factoid", "clinc:definition")
     ]
-    kept, aside = set_aside(records, "massive", 0.1)
+    kept, aside = set_aside(records, frozenset({"massive:qa_factoid"}), 0.1)
     assert 20 <= len(aside) <= 60 and len(kept) + len(aside) == len(records)
     assert all(
         row["source"] == "massive:qa_factoid" and set(row) == {"user", "call", "target", "source"} for row in aside
@@ -314,4 +314,4 @@ def test_a_tenth_of_massive_is_set_aside_by_utterance_the_same_at_every_run() ->
     assert {utterance_key(row["user"]) for row in aside}.isdisjoint(
         utterance_key(record["user"]) for record in kept if record["source"].startswith("massive:")
     )
-    assert set_aside(records, "massive", 0.1) == (kept, aside)
+    assert set_aside(records, frozenset({"massive:qa_factoid"}), 0.1) == (kept, aside)
