@@ -19,6 +19,7 @@ from assistant.routing.decoding import (
     CTranslate2Engine,
     Decoded,
     Engine,
+    Guess,
     Progress,
     TorchEngine,
 )
@@ -269,6 +270,7 @@ class CountingEngine:
         max_new_tokens: int,
         deadline: float = float("inf"),
         progress: Progress = lambda generated: None,
+        guess: Guess = lambda generated: [],
     ) -> Decoded:
         self.prompts.append((prompt_ids, fixed_len))
 
@@ -276,7 +278,7 @@ class CountingEngine:
             self.steps.append(len(generated))
             progress(generated)
 
-        return self.engine.decode(prompt_ids, fixed_len, matcher, max_new_tokens, deadline, counted)
+        return self.engine.decode(prompt_ids, fixed_len, matcher, max_new_tokens, deadline, counted, guess)
 
 
 @pytest.mark.slow

@@ -10,6 +10,13 @@ Both keep the model's state after a prompt's fixed head (the system text, and in
 previous turn too), computed once (:meth:`Engine.prepare`, while the user still speaks), so that
 routing pays only for the new words.
 
+Both can check guessed continuations (``guess``, :mod:`assistant.routing.drafts`): one forward pass over a
+guess gives the model's choice at each of its tokens, and the tokens up to the first that greedy decoding
+would not have chosen are kept, with the model's own choice there; decoding goes on from that point. On
+CTranslate2 a pass over a whole sequence and step-by-step decoding score a token slightly differently (int8),
+so where the model's choice is a near tie (:data:`CHECK_MARGIN`) step-by-step decoding from the start decides,
+and the calls come out as without guesses.
+
 Both also say how sure the model was (``Decoded.confidence``): the lowest probability, softmax over the
 whole vocabulary, of a token it chose where the grammar left a choice. A token the grammar forces (its
 fast-forward tokens, checked in about 0.01 ms a step) does not count: the model had no say in it.
@@ -45,14 +52,29 @@ class Decoded:
     finished: bool
     timed_out: bool = False
     confidence: float = 1.0  # the lowest probability of a token the model chose with a choice left; 1.0: none
+    drafted: int = 0  # tokens kept from checked drafts
 
 
 Progress = Callable[[list[int]], None]  # told the ids generated so far, after each step
+Guess = Callable[[list[int]], list[int]]  # told the ids generated so far, guesses the ids that follow ([]: none)
 MAX_KEPT_PREFIXES = 8  # prompt heads whose model state is kept: the system's, and the last few remembered turns
+MAX_CHECKS = 3  # guesses checked in one decode
+# CTranslate2's int8 scores of one pass over a sequence and of step-by-step decoding differ by up to about 0.5
+# (log-probability, measured on the shipped router). Where the model's best choice leads the next by less than
+# this, the pass that checked a guess, or decoding that went on from the checked ids, may choose otherwise than
+# step-by-step decoding from the start, so that decides (a probability of at least SURE_LOG_PROBABILITY's
+# exponent leaves the runner-up at most the rest: a lead of at least CHECK_MARGIN).
+CHECK_MARGIN = 1.0
+SURE_LOG_PROBABILITY = CHECK_MARGIN - math.log1p(math.exp(CHECK_MARGIN))
 
 
 def _ignore(generated: list[int]) -> None:
     """The default :data:`Progress`: nobody is listening."""
+
+
+def _no_guess(generated: list[int]) -> list[int]:
+    """The default :data:`Guess`: none."""
+    return []
 
 
 class CallMatcher:
@@ -108,17 +130,80 @@ class Engine(Protocol):
         max_new_tokens: int,
         deadline: float = float("inf"),
         progress: Progress = _ignore,
+        guess: Guess = _no_guess,
     ) -> Decoded:
         """Greedy-decode calls after ``prompt_ids``, whose first ``fixed_len`` ids are a head shared with
         other requests (its state is kept), until the grammar ends, ``max_new_tokens`` or the
-        ``time.perf_counter()`` deadline."""
+        ``time.perf_counter()`` deadline; ``guess`` offers continuations to check (the result is the
+        same with or without them)."""
 
 
 def _finish(
-    calls: CallMatcher, generated: list[int], masked: int, finished: bool, confidence: float, timed_out: bool = False
+    calls: CallMatcher,
+    generated: list[int],
+    masked: int,
+    finished: bool,
+    confidence: float,
+    timed_out: bool = False,
+    drafted: int = 0,
 ) -> Decoded:
     ids = [t for t in generated if t != calls.eos_id]
-    return Decoded(calls.tokenizer.decode(ids), len(generated), masked, finished, timed_out, confidence)
+    return Decoded(calls.tokenizer.decode(ids), len(generated), masked, finished, timed_out, confidence, drafted)
+
+
+@dataclass
+class Checked:
+    """What one pass over a draft gave: the ids greedy decoding chooses there, and how many were the draft's."""
+
+    ids: list[int]
+    kept: int
+    confidence: float
+    unsure: bool = False  # ended at a row whose best allowed id led by less than the margin
+
+
+def check_draft(
+    matcher: llguidance.LLMatcher,
+    logits: np.ndarray,
+    draft: list[int],
+    confidence: float,
+    margin: float = 0.0,
+    any_spelling: bool = False,
+) -> Checked:
+    """Greedy decoding's ids along ``draft``, consumed by ``matcher``: ``logits[i]`` are the model's scores for
+    the id after ``draft[:i]``. The draft's ids are kept while each is the best one the grammar allows; the
+    first that is not is replaced by that best one, which ends the check (as does a last row past the draft).
+    A best id ahead of the runner-up by less than ``margin`` ends the check before it, ``unsure``: the pass
+    that scored it may differ from step-by-step decoding by that much. ``any_spelling``: the engine's own
+    steps take the model's best id wherever the grammar can still parse it, not only where the grammar's
+    mask (its own spelling of forced text) allows it, and so does the check."""
+    ids: list[int] = []
+    for index, row in enumerate(logits[: len(draft) + 1]):
+        if matcher.is_stopped():
+            break
+        token, lead = _best_allowed(matcher, row, any_spelling)
+        if lead < margin:
+            return Checked(ids, index, confidence, unsure=True)
+        if has_choice(matcher):
+            confidence = min(confidence, probability(row, token))
+        matcher.consume_token(token)
+        ids.append(token)
+        if index == len(draft) or token != draft[index]:
+            return Checked(ids, index, confidence)
+    return Checked(ids, len(ids), confidence)
+
+
+def _best_allowed(matcher: llguidance.LLMatcher, row: np.ndarray, any_spelling: bool) -> tuple[int, float]:
+    """The best id the grammar allows after ``row``'s scores (with ``any_spelling``, the model's best where
+    the grammar can parse it), and by how much it leads the runner-up."""
+    first, second = (int(t) for t in np.argpartition(row, -2)[-2:][::-1])
+    if row[second] > row[first]:
+        first, second = second, first
+    if any_spelling and matcher.validate_tokens([first]) == 1:
+        return first, float(row[first] - row[second])
+    allowed = np.where(CallMatcher.allowed(matcher, row.shape[-1]), row, -np.inf)
+    first = int(np.argmax(allowed))
+    allowed[first] = -np.inf
+    return first, float(row[first] - np.max(allowed))
 
 
 def probability(logits: np.ndarray, token: int) -> float:
@@ -144,7 +229,6 @@ class TorchEngine:
         self.torch = torch
         self.model = model
         self.calls = calls
-        self.vocab_size = model.get_output_embeddings().weight.shape[0]
         self._kept: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # least recently used first
 
     def prepare(self, prefix_ids: list[int]) -> None:
@@ -169,35 +253,40 @@ class TorchEngine:
         max_new_tokens: int,
         deadline: float = float("inf"),
         progress: Progress = _ignore,
+        guess: Guess = _no_guess,
     ) -> Decoded:
         torch = self.torch
         past = copy.deepcopy(self._state(prompt_ids[:fixed_len])) if fixed_len else None
         feed = prompt_ids[fixed_len:]
         generated: list[int] = []
         confidence = 1.0
+        checks = drafted = 0
         while len(generated) < max_new_tokens:
             if time.perf_counter() > deadline:
-                return _finish(self.calls, generated, len(generated), False, confidence, timed_out=True)
-            chose = has_choice(matcher)  # past the first step it is: forced tokens were fed with the step before
+                return _finish(self.calls, generated, len(generated), False, confidence, True, drafted)
+            draft = guess(generated)[: max_new_tokens - len(generated)] if checks < MAX_CHECKS else []
+            checks += bool(draft)
             with torch.inference_mode():
                 out = self.model(
-                    input_ids=torch.tensor([feed], device=self.model.device), past_key_values=past, use_cache=True
+                    input_ids=torch.tensor([feed + draft], device=self.model.device),
+                    past_key_values=past,
+                    use_cache=True,
                 )
             past = out.past_key_values
-            logits = out.logits[0, -1].float().cpu().numpy()
-            token = int(np.argmax(np.where(CallMatcher.allowed(matcher, self.vocab_size), logits, -np.inf)))
-            if chose:
-                confidence = min(confidence, probability(logits, token))
-            matcher.consume_token(token)
-            generated.append(token)
-            if matcher.is_stopped() or token == self.calls.eos_id:
-                return _finish(self.calls, generated, len(generated), True, confidence)
+            checked = check_draft(matcher, out.logits[0, len(feed) - 1 :].float().cpu().numpy(), draft, confidence)
+            if checked.kept < len(draft):
+                past.crop(checked.kept - len(draft))  # drops the draft's ids from the first wrong one on
+            generated.extend(checked.ids)
+            drafted += checked.kept
+            confidence = checked.confidence
+            if matcher.is_stopped() or checked.ids[-1] == self.calls.eos_id:
+                return _finish(self.calls, generated, len(generated), True, confidence, drafted=drafted)
             forced = matcher.compute_ff_tokens()[: max_new_tokens - len(generated)]
             matcher.consume_tokens(forced)
             generated.extend(forced)
             progress(generated)
-            feed = [token, *forced]
-        return _finish(self.calls, generated, len(generated), False, confidence)
+            feed = [checked.ids[-1], *forced]
+        return _finish(self.calls, generated, len(generated), False, confidence, drafted=drafted)
 
 
 class CTranslate2Engine:
@@ -217,7 +306,6 @@ class CTranslate2Engine:
         self.generator = ctranslate2.Generator(str(model_dir), device="cpu", compute_type="int8", intra_threads=threads)
         self.calls = calls
         self.tokenizer = calls.tokenizer
-        self.vocab_size = len(self.tokenizer)
         self._kept: set[tuple[int, ...]] = set()
 
     def prepare(self, prefix_ids: list[int]) -> None:
@@ -255,14 +343,35 @@ class CTranslate2Engine:
         max_new_tokens: int,
         deadline: float = float("inf"),
         progress: Progress = _ignore,
+        guess: Guess = _no_guess,
     ) -> Decoded:
         static, rest = self._tokens(prompt_ids[:fixed_len]), self._tokens(prompt_ids[fixed_len:])
         keep = bool(static) and self._may_keep(prompt_ids[:fixed_len])
         generated: list[int] = []
-        masked = 0
+        masked = drafted = 0
         confidence = 1.0
+        for _ in range(MAX_CHECKS):  # a pass over the whole prompt (forward_batch keeps no cache) and the draft
+            draft = guess(generated)[: max_new_tokens - len(generated)]
+            if not draft:
+                break
+            logits = np.asarray(self.generator.forward_batch([static + rest + self._tokens(generated + draft)]))
+            rows = logits[0, len(prompt_ids) + len(generated) - 1 :]
+            checked = check_draft(matcher, rows, draft, confidence, CHECK_MARGIN, any_spelling=True)
+            if checked.unsure:  # a near tie: decoded step by step from the start, as without guesses
+                matcher.rollback(len(generated) + len(checked.ids))
+                generated, drafted, confidence = [], 0, 1.0
+                break
+            generated.extend(checked.ids)
+            drafted += checked.kept
+            confidence = checked.confidence
+            progress(generated)
+            if matcher.is_stopped():
+                return _finish(self.calls, generated, masked, True, confidence, drafted=drafted)
+            if time.perf_counter() > deadline:
+                return _finish(self.calls, generated, masked, False, confidence, timed_out=True, drafted=drafted)
+        after_checks = bool(generated)  # decoding goes on from checked ids: a near tie is decided from the start
         while len(generated) < max_new_tokens:
-            rejected = False
+            rejected = restart = False
             steps = self.generator.generate_tokens(
                 rest + self._tokens(generated),
                 static_prompt=static or None,
@@ -276,6 +385,9 @@ class CTranslate2Engine:
                 if matcher.validate_tokens([step.token_id]) != 1:
                     rejected = True
                     break
+                if after_checks and step.log_prob < SURE_LOG_PROBABILITY:  # forced text too: its spelling may differ
+                    restart = True
+                    break
                 if chose:
                     confidence = min(confidence, math.exp(step.log_prob))
                 matcher.consume_token(step.token_id)
@@ -284,10 +396,14 @@ class CTranslate2Engine:
                 if matcher.is_stopped() or time.perf_counter() > deadline:
                     break
             steps.close()
+            if restart:
+                matcher.rollback(len(generated))
+                generated, drafted, confidence, after_checks = [], 0, 1.0, False
+                continue
             if matcher.is_stopped():
-                return _finish(self.calls, generated, masked, True, confidence)
+                return _finish(self.calls, generated, masked, True, confidence, drafted=drafted)
             if time.perf_counter() > deadline:
-                return _finish(self.calls, generated, masked, False, confidence, timed_out=True)
+                return _finish(self.calls, generated, masked, False, confidence, timed_out=True, drafted=drafted)
             if not rejected:
                 break
             logits = np.asarray(self.generator.forward_batch([static + rest + self._tokens(generated)]))[0, -1]
@@ -300,8 +416,8 @@ class CTranslate2Engine:
             masked += 1
             progress(generated)
             if matcher.is_stopped():
-                return _finish(self.calls, generated, masked, True, confidence)
-        return _finish(self.calls, generated, masked, False, confidence)
+                return _finish(self.calls, generated, masked, True, confidence, drafted=drafted)
+        return _finish(self.calls, generated, masked, False, confidence, drafted=drafted)
 
 
 def convert_to_ctranslate2(model_dir: Path, cache: Path) -> Path:

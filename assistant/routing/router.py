@@ -40,9 +40,11 @@ from assistant.routing.decoding import (
     CallMatcher,
     CTranslate2Engine,
     Engine,
+    Guess,
     TorchEngine,
     convert_to_ctranslate2,
 )
+from assistant.routing.drafts import CallDrafter
 from assistant.routing.prompting import (
     DEFAULT_TEMPLATE,
     PromptTemplate,
@@ -158,6 +160,7 @@ class LocalRouter:
         list_skills: bool,
         max_new_tokens: int = 128,
         deadline_s: float = RouterConfig.timeout_s,
+        drafter: CallDrafter | None = None,
     ):
         self.pack = pack
         self.tokenizer = tokenizer
@@ -167,6 +170,7 @@ class LocalRouter:
         self.skill_lines = pack.prompt_lines() if list_skills else None
         self.max_new_tokens = max_new_tokens
         self.deadline_s = deadline_s
+        self.drafter = drafter
         self._fixed_ids = self._head_ids()
 
     def _head_ids(self, context: Exchange | None = None) -> list[int]:
@@ -185,6 +189,22 @@ class LocalRouter:
 
     def prompt(self, utterance: str, context: Exchange | None = None) -> str:
         return render_prompt(self.template, utterance, self.skill_lines, context)
+
+    def _guess(self, said: str) -> Guess:
+        """The drafter's guesses as ids: the rest of the likeliest guess that goes on from what was decoded."""
+        drafter = self.drafter
+        if drafter is None:
+            return lambda generated: []
+
+        def guess(generated: list[int]) -> list[int]:
+            written = self.tokenizer.decode(generated)
+            calls = drafter.guess(said, written.removeprefix(self.template.lead))
+            if calls is None:
+                return []
+            rest = (self.template.lead + str(calls))[len(written) :]
+            return [*self.tokenizer(rest, add_special_tokens=False).input_ids, self.calls.eos_id]
+
+        return guess
 
     def route(
         self, utterance: str, context: Exchange | None = None, on_call: OnCall = _ignore, allow_unfinished: bool = False
@@ -218,7 +238,13 @@ class LocalRouter:
                 on_call(call)
 
         decoded = self.engine.decode(
-            ids, fixed, self.calls.fresh(said, allow_unfinished), budget, start + self.deadline_s, progress
+            ids,
+            fixed,
+            self.calls.fresh(said, allow_unfinished),
+            budget,
+            start + self.deadline_s,
+            progress,
+            self._guess(said) if context is None else lambda generated: [],  # the examples stand alone
         )
         latency = elapsed_ms(start)
         if not decoded.finished:
@@ -356,12 +382,14 @@ def load_local_router(
     threads: int = RouterConfig.threads,
     max_new_tokens: int = 128,
     deadline_s: float = RouterConfig.timeout_s,
+    drafts: bool = True,
 ) -> LocalRouter:
     """A router from a trained folder (an adapter or a merged model, with its run's manifest), or
     from a bare base model when adapter is None.
 
     Explicit arguments override the manifest. Warns when the pack's skills differ from the
-    signatures the adapter was trained on.
+    signatures the adapter was trained on. With ``drafts`` the decoder checks guesses from the pack's
+    written examples (the same calls in fewer model passes: :mod:`assistant.routing.drafts`).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -399,6 +427,7 @@ def load_local_router(
         spec.list_skills if list_skills is None else list_skills,
         max_new_tokens,
         deadline_s,
+        CallDrafter.for_pack(pack) if drafts else None,
     )
 
 
