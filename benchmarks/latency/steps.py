@@ -6,6 +6,10 @@ and the tokens the grammar forced (no choice left: ``weather(location="`` after 
 re-processes everything after the cached static prompt): the table shows how many tokens sit in runs of each
 length. It also splits the time to the first finished call into what comes before decoding (tokenizing,
 the per-request span grammar), the first token (the prompt's new words plus one step) and the rest.
+
+In the same run each utterance is also routed with the drafter's guesses checked first
+(:mod:`assistant.routing.drafts`), in alternating order, the time to the first call taken the same way
+(when the router hands it on): both p50s, their ratio, and whether the calls came out the same.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from rich.table import Table
 
 from assistant import load_pack
 from assistant.routing.calls import finished_calls
-from assistant.routing.decoding import Decoded, Engine, Progress
+from assistant.routing.decoding import Decoded, Engine, Guess, Progress
+from assistant.routing.drafts import CallDrafter
 from assistant.routing.router import LocalRouter, load_local_router
 from assistant.timing import percentile
 
@@ -41,6 +46,7 @@ class Trace:
     started: float = 0.0
     steps: list[tuple[float, int]] | None = None
     ids: list[int] | None = None
+    drafted: int = 0
 
 
 class TracedEngine:
@@ -61,6 +67,7 @@ class TracedEngine:
         max_new_tokens: int,
         deadline: float = float("inf"),
         progress: Progress = lambda generated: None,
+        guess: Guess = lambda generated: [],
     ) -> Decoded:
         steps: list[tuple[float, int]] = []
         self.trace = Trace(time.perf_counter(), steps)
@@ -70,7 +77,9 @@ class TracedEngine:
             self.trace.ids = list(generated)
             progress(generated)
 
-        return self.engine.decode(prompt_ids, fixed_len, matcher, max_new_tokens, deadline, traced)
+        decoded = self.engine.decode(prompt_ids, fixed_len, matcher, max_new_tokens, deadline, traced, guess)
+        self.trace.drafted = decoded.drafted
+        return decoded
 
 
 def forced_runs(matcher: llguidance.LLMatcher, ids: list[int]) -> list[int]:
@@ -89,10 +98,29 @@ def forced_runs(matcher: llguidance.LLMatcher, ids: list[int]) -> list[int]:
     return runs
 
 
-def measure(router: LocalRouter, utterance: str) -> dict[str, Any]:
-    """One utterance routed: tokens decoded and forced, and the time to its first call, split."""
+def to_first_call(router: LocalRouter, utterance: str, drafter: CallDrafter | None) -> tuple[float, str, int]:
+    """Route with or without ``drafter``: ms to the first call handed on, the calls, the tokens kept from guesses."""
+    router.drafter = drafter
+    handed: list[float] = []
+    start = time.perf_counter()
+    routed = router.route(utterance, on_call=lambda call: handed.append(time.perf_counter()))
+    router.drafter = None
+    assert isinstance(router.engine, TracedEngine)
+    return (
+        ((handed[0] if handed else time.perf_counter()) - start) * 1000,
+        str(routed.calls),
+        router.engine.trace.drafted,
+    )
+
+
+def measure(router: LocalRouter, utterance: str, drafter: CallDrafter, drafted_first: bool) -> dict[str, Any]:
+    """One utterance routed: tokens decoded and forced, the time to its first call, split, and both ways timed
+    (without and with the drafter's guesses, in the order given)."""
     engine = router.engine
     assert isinstance(engine, TracedEngine)
+    timed = {}
+    for with_drafts in (drafted_first, not drafted_first):
+        timed[with_drafts] = to_first_call(router, utterance, drafter if with_drafts else None)
     start = time.perf_counter()
     routed = router.route(utterance)
     trace = engine.trace
@@ -116,6 +144,11 @@ def measure(router: LocalRouter, utterance: str) -> dict[str, Any]:
         "first_token_ms": (steps[0][0] - trace.started) * 1000 if steps else None,
         "first_call_ms": (first_call - start) * 1000,
         "total_ms": routed.latency_ms,
+        "to_first_call_ms": timed[False][0],
+        "drafted_to_first_call_ms": timed[True][0],
+        "drafted_calls": timed[True][1],
+        "same_calls": timed[True][1] == timed[False][1] == str(routed.calls),
+        "drafted_tokens": timed[True][2],
     }
 
 
@@ -130,11 +163,12 @@ def utterances(folder: Path) -> list[str]:
 
 def run(adapter: Path, folder: Path, limit: int | None = None) -> dict[str, Any]:
     pack = load_pack()
-    router = load_local_router(pack, adapter)
+    router = load_local_router(pack, adapter, drafts=False)
     router.engine = TracedEngine(router.engine)
+    drafter = CallDrafter.for_pack(pack)
     said = utterances(folder)[:limit]
     router.route(said[0])  # warm-up
-    rows = [measure(router, utterance) for utterance in said]
+    rows = [measure(router, utterance, drafter, index % 2 == 1) for index, utterance in enumerate(said)]
     decoded = sum(row["decoded"] for row in rows)
     runs = Counter(length for row in rows for length in row["forced_runs"])
     forced = sum(length * count for length, count in runs.items())
@@ -160,6 +194,12 @@ def run(adapter: Path, folder: Path, limit: int | None = None) -> dict[str, Any]
         "first_token_ms": spread("first_token_ms"),
         "first_call_ms": spread("first_call_ms"),
         "total_ms": spread("total_ms"),
+        "to_first_call_ms": spread("to_first_call_ms"),
+        "drafted_to_first_call_ms": spread("drafted_to_first_call_ms"),
+        "drafted_ratio_p50": statistics.median(row["drafted_to_first_call_ms"] for row in rows)
+        / statistics.median(row["to_first_call_ms"] for row in rows),
+        "same_calls": sum(row["same_calls"] for row in rows),
+        "drafted_tokens_share": sum(row["drafted_tokens"] for row in rows) / decoded if decoded else 0.0,
         "rows": rows,
     }
 
@@ -186,5 +226,16 @@ def show(result: dict[str, Any]) -> None:
         ("total_ms", "route start -> all calls"),
     ):
         table.add_row(f"{label}, p50 / p95 ms", f"{result[key]['p50']:.0f} / {result[key]['p95']:.0f}")
+    table.add_row(
+        "to the first call handed on, p50 / p95 ms: as decoded",
+        f"{result['to_first_call_ms']['p50']:.0f} / {result['to_first_call_ms']['p95']:.0f}",
+    )
+    table.add_row(
+        "   with guesses checked first",
+        f"{result['drafted_to_first_call_ms']['p50']:.0f} / {result['drafted_to_first_call_ms']['p95']:.0f}",
+    )
+    table.add_row("   ratio of the p50s", f"{result['drafted_ratio_p50']:.2f}")
+    table.add_row("   the same calls", f"{result['same_calls']} of {result['utterances']}")
+    table.add_row("   tokens taken from guesses", f"{result['drafted_tokens_share']:.1%}")
     console.print(table)
     console.print(f"load average {', '.join(f'{value:.1f}' for value in result['load_average'])}")
