@@ -8,7 +8,8 @@ ratio measured side by side; so do the same router with its span markers dropped
 compiled once, values free), which prices the per-request span grammar, and the same router
 decoding with one thread instead of two. Prints a table and writes JSON.
 
-``--steps`` counts the decode steps the call grammar forces (:mod:`benchmarks.latency.steps`).
+``--steps`` counts the decode steps the call grammar forces and times routing with and without checked
+guesses (:mod:`benchmarks.latency.steps`).
 ``--realtime`` plays recordings in real time into the listening loops instead and measures last
 word → first skill called (:mod:`benchmarks.latency.realtime`); ``--turn-end`` scores the judges
 that may end a turn early (:mod:`benchmarks.latency.turn_end`).
@@ -60,7 +61,8 @@ def peak_rss_mb() -> float:
 
 
 def without_spans(router: LocalRouter) -> LocalRouter:
-    """The same model and engine with every Span marker dropped: the grammar is compiled once, values are free."""
+    """The same model, engine and guesses with every Span marker dropped: the grammar is compiled once, values are
+    free."""
     skills = [
         dataclasses.replace(skill, parameters=tuple(dataclasses.replace(p, span=False) for p in skill.parameters))
         for skill in router.pack.skills.values()
@@ -74,6 +76,7 @@ def without_spans(router: LocalRouter) -> LocalRouter:
         router.template,
         router.skill_lines is not None,
         router.max_new_tokens,
+        drafter=router.drafter,
     )
 
 
