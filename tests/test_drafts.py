@@ -92,6 +92,7 @@ UTTERANCES = [
     "take a note buy oat milk",
     "honey did you feed the cat",
     "tell me the latest news on the Nigerian elections",  # the model spells a forced "Nigerian" its own way
+    "Ladies to do fun, form your own",  # heard by Whisper; one pass and step-by-step decoding rank the skills apart
 ]
 
 

@@ -13,8 +13,8 @@ routing pays only for the new words.
 Both can check guessed continuations (``guess``, :mod:`assistant.routing.drafts`): one forward pass over a
 guess gives the model's choice at each of its tokens, and the tokens up to the first that greedy decoding
 would not have chosen are kept, with the model's own choice there; decoding goes on from that point. On
-CTranslate2 a pass over a whole sequence and step-by-step decoding score a token slightly differently (int8),
-so where the model's choice is a near tie (:data:`CHECK_MARGIN`) step-by-step decoding from the start decides,
+CTranslate2 a pass over a whole sequence and step-by-step decoding score a token differently (int8),
+so where the model's choice is close (:data:`CHECK_MARGIN`) step-by-step decoding from the start decides,
 and the calls come out as without guesses.
 
 Both also say how sure the model was (``Decoded.confidence``): the lowest probability, softmax over the
@@ -59,12 +59,13 @@ Progress = Callable[[list[int]], None]  # told the ids generated so far, after e
 Guess = Callable[[list[int]], list[int]]  # told the ids generated so far, guesses the ids that follow ([]: none)
 MAX_KEPT_PREFIXES = 8  # prompt heads whose model state is kept: the system's, and the last few remembered turns
 MAX_CHECKS = 3  # guesses checked in one decode
-# CTranslate2's int8 scores of one pass over a sequence and of step-by-step decoding differ by up to about 0.5
-# (log-probability, measured on the shipped router). Where the model's best choice leads the next by less than
-# this, the pass that checked a guess, or decoding that went on from the checked ids, may choose otherwise than
-# step-by-step decoding from the start, so that decides (a probability of at least SURE_LOG_PROBABILITY's
-# exponent leaves the runner-up at most the rest: a lead of at least CHECK_MARGIN).
-CHECK_MARGIN = 1.0
+# CTranslate2's int8 scores of one pass over a sequence and of step-by-step decoding differ: the lead of one
+# token over another near it moved by up to about 2 (log-probability, the shipped router on the real-time
+# benchmark's transcripts). Where the model's best choice leads the next by less than this margin, the pass
+# that checked a guess, or decoding that went on from the checked ids, may choose otherwise than step-by-step
+# decoding from the start, so that decides (a probability of at least SURE_LOG_PROBABILITY's exponent leaves
+# the runner-up at most the rest: a lead of at least CHECK_MARGIN).
+CHECK_MARGIN = 3.0
 SURE_LOG_PROBABILITY = CHECK_MARGIN - math.log1p(math.exp(CHECK_MARGIN))
 
 
@@ -357,7 +358,7 @@ class CTranslate2Engine:
             logits = np.asarray(self.generator.forward_batch([static + rest + self._tokens(generated + draft)]))
             rows = logits[0, len(prompt_ids) + len(generated) - 1 :]
             checked = check_draft(matcher, rows, draft, confidence, CHECK_MARGIN, any_spelling=True)
-            if checked.unsure:  # a near tie: decoded step by step from the start, as without guesses
+            if checked.unsure:  # a close choice: decoded step by step from the start, as without guesses
                 matcher.rollback(len(generated) + len(checked.ids))
                 generated, drafted, confidence = [], 0, 1.0
                 break
@@ -369,7 +370,7 @@ class CTranslate2Engine:
                 return _finish(self.calls, generated, masked, True, confidence, drafted=drafted)
             if time.perf_counter() > deadline:
                 return _finish(self.calls, generated, masked, False, confidence, timed_out=True, drafted=drafted)
-        after_checks = bool(generated)  # decoding goes on from checked ids: a near tie is decided from the start
+        after_checks = bool(generated)  # decoding goes on from checked ids: a close choice is made from the start
         while len(generated) < max_new_tokens:
             rejected = restart = False
             steps = self.generator.generate_tokens(
