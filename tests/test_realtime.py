@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import load_pack
-from benchmarks.latency.realtime import same_action
+from benchmarks.latency.realtime import parse_loops, same_action
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,10 @@ def test_calls_in_other_words_for_the_same_action_count(heard: list[str], expect
 )
 def test_another_action_or_not_one_turn_does_not(heard: list[str], expected: str) -> None:
     assert not same_action(load_pack(), heard, expected)
+
+
+def test_the_loops_to_compare_are_named_and_checked() -> None:
+    assert parse_loops("today, new:router,unguessed") == ["today", "new:router", "unguessed"]
+    for wrong in ("unguessed:never", "today:router", "guessed", " , "):
+        with pytest.raises(ValueError):
+            parse_loops(wrong)

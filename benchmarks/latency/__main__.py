@@ -218,8 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--loops",
         default="today,new",
-        help="with --realtime: today, new, new:<turn_end> (router, "
-        "smart-turn, both, silence), comma-separated (default: %(default)s)",
+        help="with --realtime: today, new, new:<turn_end> (router, smart-turn, both, silence), unguessed "
+        "(new without the router's checked guesses), comma-separated (default: %(default)s)",
     )
     parser.add_argument(
         "--turn-end",

@@ -8,7 +8,9 @@ the same process and run, with the same models:
 - ``new`` / ``new:<turn_end>``: :func:`assistant.voice.listening.listen` (recognition while
   speaking, routing ahead, an early end of turn), with ``[voice] turn_end`` set to router,
   smart-turn, both or silence (``new`` alone: the configured default); skipped, saying so, where
-  that module is not there yet.
+  that module is not there yet;
+- ``unguessed`` / ``unguessed:<turn_end>``: the same, its router decoding a token at a time without
+  the guessed calls it checks first (:mod:`assistant.routing.drafts`).
 
 Each loop hears the first recording once before the measured pass (first calls are slower).
 
@@ -44,6 +46,7 @@ from rich.table import Table
 from assistant import Assistant, Config, Turn, build_assistant
 from assistant.config import RouterConfig
 from assistant.routing.calls import Call, CallError
+from assistant.routing.router import LocalRouter
 from assistant.runtime.context import SkillContext, use_context
 from assistant.runtime.dispatch import Dispatcher, Outcome
 from assistant.runtime.pack import SkillPack
@@ -63,6 +66,7 @@ from benchmarks.latency import recordings
 
 OUT = Path(__file__).resolve().parent / "results_realtime.json"
 TURN_ENDS = ("router", "smart-turn", "both", "silence")
+LISTENING = ("new", "unguessed")  # the listening loop, with and without the router's checked guesses
 TAIL_S = 1.5
 TIME_LIMIT_S = 20.0
 EARLY_S, SILENCE_S = 0.25, 0.7
@@ -147,9 +151,9 @@ def parse_loops(spec: str) -> list[str]:
     loops = [name.strip() for name in spec.split(",") if name.strip()]
     for name in loops:
         kind, _, turn_end = name.partition(":")
-        if (kind == "today" and not turn_end) or (kind == "new" and (not turn_end or turn_end in TURN_ENDS)):
+        if (kind == "today" and not turn_end) or (kind in LISTENING and (not turn_end or turn_end in TURN_ENDS)):
             continue
-        raise ValueError(f"unknown loop {name!r}: use today, new or new:<{'|'.join(TURN_ENDS)}>")
+        raise ValueError(f"unknown loop {name!r}: use today, new, unguessed or new:<{'|'.join(TURN_ENDS)}>")
     if not loops:
         raise ValueError("--loops names no loop")
     return loops
@@ -173,7 +177,7 @@ def make_loop(name: str, assistant: Assistant) -> Loop | str:
         if error.name != "assistant.voice.listening":
             raise
         return "assistant/voice/listening.py is not on this branch yet"
-    _, _, turn_end = name.partition(":")
+    kind, _, turn_end = name.partition(":")
     settings: dict[str, Any] = {"early_s": EARLY_S, "silence_s": SILENCE_S} | (
         {"turn_end": turn_end} if turn_end else {}
     )
@@ -181,7 +185,21 @@ def make_loop(name: str, assistant: Assistant) -> Loop | str:
         voice = dataclasses.replace(assistant.config.voice, **settings)
     except TypeError as error:
         return f"VoiceConfig lacks the new loop's settings ({error})"
-    return lambda frames: listen(frames, assistant, voice)
+    if kind == "new":
+        return lambda frames: listen(frames, assistant, voice)
+    router = assistant.router
+    if not isinstance(router, LocalRouter):
+        return "only a local router checks guesses"
+    drafter = router.drafter
+
+    def unguessed(frames: Frames) -> Iterator[Turn]:
+        router.drafter = None
+        try:
+            yield from listen(frames, assistant, voice)
+        finally:
+            router.drafter = drafter
+
+    return unguessed
 
 
 def heard(turns: list[Turn]) -> list[Turn]:
