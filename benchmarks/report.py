@@ -38,6 +38,7 @@ FILES = {
     "latency": "benchmarks/latency/results.json",
     "realtime": "benchmarks/latency/results_realtime.json",
     "turn-end": "benchmarks/latency/results_turn_end.json",
+    "steps": "benchmarks/latency/results_steps.json",
     "snips": "benchmarks/snips/results.json",
     "barista": "benchmarks/barista/results.json",
     "barista-settings": "benchmarks/barista/results_settings.json",
@@ -225,6 +226,7 @@ def headline_table(results: Results) -> str:
     test, dialogue, latency = results["test"], results["dialogue"], results["latency"]
     realtime, snips, soak, training = results["realtime"], results["snips"], results["soak"], results["training"]
     barista, learn, massive, readings = results["barista"], results["learn"], results["massive"], results["readings"]
+    steps = results["steps"]
     variants = list(readings.table("independent", "variants"))
     talk = test.table("confusion", "other")
     if not all(_is_number(value) for value in talk.values()):
@@ -260,6 +262,14 @@ def headline_table(results: Results) -> str:
             latency,
             "end of speech → call ready (bundled recordings, p50)",
             ms(latency.number("end_of_speech_to_dispatch_ms", "p50")),
+        ),
+        (
+            steps,
+            f"routing to the first call, guesses from the pack's examples checked / decoded a token at a time "
+            f"({count(steps.number('utterances'))} typed commands, p50)",
+            f"{ms(steps.number('drafted_to_first_call_ms', 'p50'))} / {ms(steps.number('to_first_call_ms', 'p50'))} "
+            f"({times(steps.number('drafted_ratio_p50'))}; {count(steps.number('same_calls'))} of "
+            f"{count(steps.number('utterances'))} the same calls)",
         ),
         (
             realtime,
@@ -491,6 +501,25 @@ def latency_table(results: Results) -> str:
     ]
     where = f"{machine(latency)}, {count(latency.number('repeats'))} repeats"
     return markdown(["stage", "p50", "p95"], rows) + source(latency, where=where)
+
+
+def steps_table(results: Results) -> str:
+    """Decode steps on the typed independent sets, and routing with guessed calls checked first, in one run."""
+    steps = results["steps"]
+    first_call = {
+        "route start → first call, decoded a token at a time": "to_first_call_ms",
+        "route start → first call, guesses checked first": "drafted_to_first_call_ms",
+    }
+    rows = [[name, ms(steps.number(key, "p50")), ms(steps.number(key, "p95"))] for name, key in first_call.items()]
+    rows += [
+        ["ratio of the p50s", times(steps.number("drafted_ratio_p50")), ""],
+        ["the same calls both ways", f"{count(steps.number('same_calls'))} of {count(steps.number('utterances'))}", ""],
+        ["tokens taken from checked guesses", steps.pct("drafted_tokens_share"), ""],
+        ["tokens decoded per command", f"{steps.number('tokens_per_call'):.1f}", ""],
+        ["of them forced by the grammar", steps.pct("forced_share"), ""],
+    ]
+    where = f"load average {steps.load('load_average')}"
+    return markdown(["measure", "p50", "p95"], rows) + source(steps, where=where)
 
 
 def realtime_table(results: Results) -> str:
@@ -871,6 +900,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "test-split": test_split_table,
     "release": release_table,
     "latency": latency_table,
+    "steps": steps_table,
     "realtime": realtime_table,
     "turn-end": turn_end_table,
     "snips": snips_table,

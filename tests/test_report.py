@@ -226,6 +226,30 @@ def test_the_learn_table_names_each_set_and_what_was_relabelled(made_up: Path) -
     assert "took 4.5 minutes, wall clock" in text and "2 CPUs, load average 1.2" in text
 
 
+def test_the_steps_table_shows_routing_both_ways_and_whether_the_calls_agree(made_up: Path) -> None:
+    spread = {"p50": 280.0, "p95": 470.0, "mean": 300.0}
+    steps = {
+        "utterances": 1180,
+        "load_average": [1.5, 1.4, 1.3],
+        "to_first_call_ms": spread,
+        "drafted_to_first_call_ms": {"p50": 126.0, "p95": 400.0, "mean": 150.0},
+        "drafted_ratio_p50": 0.45,
+        "same_calls": 1180,
+        "drafted_tokens_share": 0.631,
+        "tokens_per_call": 10.8,
+        "forced_share": 0.295,
+    }
+    write_json(made_up, "steps", steps)
+    page = made_up / "docs" / "steps.md"
+    page.write_text("<!-- results:steps -->\n<!-- /results:steps -->\n", encoding="utf-8")
+    assert main(["--root", str(made_up)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "| route start → first call, decoded a token at a time | 280 ms | 470 ms |" in text
+    assert "| route start → first call, guesses checked first | 126 ms | 400 ms |" in text
+    assert "| ratio of the p50s | 0.45× |  |" in text and "| the same calls both ways | 1,180 of 1,180 |  |" in text
+    assert "| tokens taken from checked guesses | 63.1 % |  |" in text and "load average 1.5" in text
+
+
 def test_a_continued_router_shows_the_training_it_went_on_from(made_up: Path) -> None:
     config = {"per_device_train_batch_size": 8, "learning_rate": 0.0008, "lr_scheduler_type": "cosine"}
     stage = {
