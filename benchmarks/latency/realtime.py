@@ -46,6 +46,7 @@ from rich.table import Table
 from assistant import Assistant, Config, Turn, build_assistant
 from assistant.config import RouterConfig
 from assistant.routing.calls import Call, CallError
+from assistant.routing.instant import InstantRouter
 from assistant.routing.router import LocalRouter
 from assistant.runtime.context import SkillContext, use_context
 from assistant.runtime.dispatch import Dispatcher, Outcome
@@ -188,6 +189,8 @@ def make_loop(name: str, assistant: Assistant) -> Loop | str:
     if kind == "new":
         return lambda frames: listen(frames, assistant, voice)
     router = assistant.router
+    if isinstance(router, InstantRouter):
+        router = router.router  # the pack's own sentences are answered without decoding either way
     if not isinstance(router, LocalRouter):
         return "only a local router checks guesses"
     drafter = router.drafter
