@@ -275,6 +275,8 @@ def test_a_call_counts_as_finished_once_a_separator_or_its_parenthesis_outside_i
         "other()",
     ]
     assert finished_calls("other()") == ["other()"]
+    assert finished_calls('timer(duration="5 minutes");') == ['timer(duration="5 minutes")']  # a token's end
+    assert finished_calls('ask(question="a;') == []
     assert finished_calls('timer(duration="5 minutes"); notes(text="call (mom)') == ['timer(duration="5 minutes")']
     assert finished_calls('notes(text="call (mom))') == []  # the parenthesis is in the string
     assert finished_calls('timer(duration="5 minutes"') == []

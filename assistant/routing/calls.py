@@ -131,9 +131,10 @@ UNFINISHED = _Unfinished()
 
 
 def finished_calls(text: str) -> list[str]:
-    """The calls of a partly decoded output that are closed (strings respected): by a separator, or
-    the last one by its closing parenthesis, after which the call grammar allows only a separator
-    or the end. So a call can run before the router has decoded whether another follows."""
+    """The calls of a partly decoded output that are closed (strings respected): by a separator (or the
+    start of one: a decoder's token may end with ``;``), or the last one by its closing parenthesis, after
+    which the call grammar allows only a separator or the end. So a call can run before the router has
+    decoded whether another follows."""
     pieces, start, quoted, escaped, depth = [], 0, False, False, 0
     for index, char in enumerate(text):
         if quoted:
@@ -142,7 +143,9 @@ def finished_calls(text: str) -> list[str]:
             quoted = True
         elif char in "()":
             depth += 1 if char == "(" else -1
-        elif text.startswith(SEPARATOR, index):
+        elif text.startswith(SEPARATOR, index) or (
+            len(text) - index < len(SEPARATOR) and SEPARATOR.startswith(text[index:])
+        ):
             pieces.append(text[start:index])
             start = index + len(SEPARATOR)
     if not quoted and depth == 0 and text.endswith(")"):
