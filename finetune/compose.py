@@ -45,22 +45,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from assistant.dialogue import NO, YES, Exchange, first_question, remembered, without_wake_word
-from assistant.routing.calls import UNFINISHED, Call, Calls, NotSaid
+from assistant.routing.calls import CONNECTIVES, UNFINISHED, Call, Calls, NotSaid
 from assistant.routing.spans import is_span
 from assistant.runtime.example_files import Example, utterance_key
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.resolution import confirmation, question
 
-CONNECTIVES = (
-    "{a} and {b}",
-    "{a} then {b}",
-    "{a} and also {b}",
-    "{a}, after that {b}",
-    "{a} and then {b}",
-    "{a}, also {b}",
-    "{a} plus {b}",
-    "{a}, and {b}",
-)
 CHANGES = (
     "what about {v}",
     "and {v}?",

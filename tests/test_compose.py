@@ -6,12 +6,12 @@ from collections import Counter
 from typing import Annotated
 
 from assistant.dialogue import NO, YES, Exchange, first_question
-from assistant.routing.calls import UNFINISHED, Call, Calls
+from assistant.routing.calls import CONNECTIVES, UNFINISHED, Call, Calls
 from assistant.runtime.example_files import Example, read_example_files, utterance_key
 from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.resolution import confirmation, question, unresolved
 from assistant.runtime.skill import Skill, Span
-from finetune.compose import CONNECTIVES, KINDS, Composition, Sizes, compose, follows_on, previous_turns
+from finetune.compose import KINDS, Composition, Sizes, compose, follows_on, previous_turns
 from finetune.training_data import build_dataset
 
 PACK = load_pack()

@@ -27,7 +27,12 @@ def timer(duration: str, name: str | None = None) -> str:
     return ""
 
 
-PACK = SkillPack.from_skills(Skill.from_function(f) for f in (weather, timer))
+def math(question: str) -> str:
+    """Work something out."""
+    return ""
+
+
+PACK = SkillPack.from_skills(Skill.from_function(f) for f in (weather, timer, math))
 
 
 def example(user: str, *calls: Call) -> Example:
@@ -39,6 +44,8 @@ EXAMPLES = [
     example("what's the weather like", Call("weather")),
     example("set a timer for ten minutes for the eggs", Call("timer", (("duration", "ten minutes"), ("name", "eggs")))),
     example("timer five minutes", Call("timer", (("duration", "five minutes"),))),
+    example("what's 15 times 15", Call("math", (("question", "15*15"),))),
+    example("what is fifteen percent of eighty", Call("math", (("question", "15/100*80"),))),
 ]
 DRAFTER = CallDrafter(PACK, EXAMPLES)
 
@@ -69,7 +76,43 @@ def test_a_guess_goes_on_from_what_the_decoder_wrote_with_examples_of_its_skill(
     assert DRAFTER.guess(said, "timer(") is None  # no timer example lines up with it
     assert str(DRAFTER.guess(said, "wea")).startswith("weather(")
     assert DRAFTER.guess(said, 'weather(location="Bergen') is None  # no guess goes on from that
-    assert DRAFTER.guess(said, str(DRAFTER.guess(said))) is None  # nothing left to guess
+    written = str(DRAFTER.guess(said))
+    assert str(DRAFTER.guess(said, written)) == written  # nothing said after it: the guess is the end
+    assert DRAFTER.guess(said, written + ";") is None  # a call after it, but nothing said for one
+
+
+@pytest.mark.parametrize(
+    "said, guess",
+    [
+        (
+            "timer five minutes and then weather in Oslo tomorrow",
+            'timer(duration="five minutes"); weather(location="Oslo", day="tomorrow")',
+        ),
+        ("what's the weather like, also timer two hours", 'weather(); timer(duration="two hours")'),
+        ("timer an hour and a half", 'timer(duration="an hour and a half")'),  # "and" inside a value
+    ],
+)
+def test_a_compound_command_is_guessed_a_clause_at_a_time(said: str, guess: str) -> None:
+    assert str(DRAFTER.guess(said)) == guess
+    first, *rest = guess.split("; ")
+    after_first = DRAFTER.guess(said, first + ";")  # the rest, once the decoder has closed the first call
+    assert (str(after_first) if rest else after_first) == (guess if rest else None)
+
+
+@pytest.mark.parametrize(
+    "said, guess",
+    [
+        ("what's twelve times 7", 'math(question="12*7")'),
+        ("what's a hundred and forty four times 3.5", 'math(question="144*3.5")'),
+        ("what is eighteen percent of two hundred", 'math(question="18/100*200")'),  # 100 is not said: it stays
+    ],
+)
+def test_a_value_computed_from_numbers_takes_the_numbers_said(said: str, guess: str) -> None:
+    assert str(DRAFTER.guess(said)) == guess
+
+
+def test_a_computed_value_is_not_guessed_from_another_count_of_numbers() -> None:
+    assert CallDrafter(PACK, EXAMPLES[4:5]).guess("what's 2 times 3 times 4") is None
 
 
 def test_guessing_is_bounded_and_needs_examples() -> None:
@@ -93,6 +136,7 @@ UTTERANCES = [
     "honey did you feed the cat",
     "tell me the latest news on the Nigerian elections",  # the model spells a forced "Nigerian" its own way
     "Ladies to do fun, form your own",  # heard by Whisper; one pass and step-by-step decoding rank the skills apart
+    "set a timer for five minutes and then what's the weather in Oslo",
 ]
 
 
@@ -126,5 +170,8 @@ def test_the_shipped_router_with_guesses_routes_as_without() -> None:
     guessing, plain = load_local_router(pack), load_local_router(pack, drafts=False)
     assert guessing.drafter is not None and plain.drafter is None
     for said in UTTERANCES:
-        assert guessing.route(said).text == plain.route(said).text
+        handed_on: list[Call] = []
+        routed = guessing.route(said, on_call=handed_on.append)
+        assert routed.text == plain.route(said).text
+        assert handed_on == list(routed.calls)  # each call handed on once, as decoded
     assert MAX_CHECKS >= 1

@@ -28,6 +28,16 @@ MAX_CALL_CHARS = 4000
 MAX_CALL_TOKENS = 400
 MAX_CALLS = 3  # calls in one utterance ("set a timer and tell me the weather")
 SEPARATOR = "; "
+CONNECTIVES = (  # how a compound command joins what it asks for, as the training data says it
+    "{a} and {b}",
+    "{a} then {b}",
+    "{a} and also {b}",
+    "{a}, after that {b}",
+    "{a} and then {b}",
+    "{a}, also {b}",
+    "{a} plus {b}",
+    "{a}, and {b}",
+)
 UNFINISHED_MARK = "..."  # what the router writes while a request is still being spoken ("set a timer for")
 
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>", "<eos>")

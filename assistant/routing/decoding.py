@@ -359,6 +359,7 @@ class CTranslate2Engine:
             rows = logits[0, len(prompt_ids) + len(generated) - 1 :]
             checked = check_draft(matcher, rows, draft, confidence, CHECK_MARGIN, any_spelling=True)
             if checked.unsure:  # a close choice: decoded step by step from the start, as without guesses
+                progress(generated + checked.ids)  # calls closed before it are as sure as any checked (each once)
                 matcher.rollback(len(generated) + len(checked.ids))
                 generated, drafted, confidence = [], 0, 1.0
                 break
