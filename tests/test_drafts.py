@@ -113,6 +113,10 @@ def test_a_value_computed_from_numbers_takes_the_numbers_said(said: str, guess: 
 
 def test_a_computed_value_is_not_guessed_from_another_count_of_numbers() -> None:
     assert CallDrafter(PACK, EXAMPLES[4:5]).guess("what's 2 times 3 times 4") is None
+    said_once = example("timer for 5 minutes", Call("timer", (("duration", "5 minutes"), ("name", "tea"))))
+    assert str(CallDrafter(PACK, [said_once]).guess("timer for 2 hours 3 minutes")) == (
+        'timer(duration="2 hours 3 minutes", name="tea")'  # "tea" takes no number said
+    )
 
 
 def test_guessing_is_bounded_and_needs_examples() -> None:

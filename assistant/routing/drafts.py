@@ -231,19 +231,24 @@ class CallDrafter:
 
 def _renumbered(value: str, written: str, new: str) -> str | None:
     """``value`` with each number that ``written`` says replaced by the number ``new`` says in its place (the
-    n-th said for the n-th); numbers it does not say stay. None when the two say different counts of numbers."""
-    before, now = _numbers(written), _numbers(new)
-    if not before:
+    n-th said for the n-th); numbers it does not say stay. None when it takes numbers said and the two say
+    different counts of them."""
+    before = _numbers(written)
+    places: list[tuple[re.Match[str], int]] = []  # each number of the value that is said, and which one it is
+    for match in _DIGITS.finditer(value):
+        number, after = Fraction(match.group()), places[-1][1] + 1 if places else 0
+        said = next((index for index in range(after, len(before)) if before[index][0] == number), None)
+        if said is not None:
+            places.append((match, said))
+    if not places:
         return value
+    now = _numbers(new)
     if len(before) != len(now):
         return None
-    pieces, at, next_said = [], 0, 0
-    for match in _DIGITS.finditer(value):
-        number = Fraction(match.group())
-        said = next((index for index in range(next_said, len(before)) if before[index][0] == number), None)
-        if said is not None:
-            pieces.append(value[at : match.start()] + now[said][1])
-            at, next_said = match.end(), said + 1
+    pieces, at = [], 0
+    for match, said in places:
+        pieces.append(value[at : match.start()] + now[said][1])
+        at = match.end()
     return "".join(pieces) + value[at:]
 
 
