@@ -284,7 +284,7 @@ class CountingEngine:
 @pytest.mark.slow
 def test_each_call_is_handed_on_once_closed_before_the_router_decodes_what_follows() -> None:
     pack = load_pack()
-    router = load_local_router(pack)
+    router = load_local_router(pack, drafts=False)  # a token at a time (tests/test_drafts.py: with guesses)
     router.engine = counting = CountingEngine(router.engine)
     handed: list[tuple[str, int]] = []
     routed = router.route(
