@@ -145,9 +145,11 @@ class CallDrafter:
         keys = [key for _, _, key in pool]
         if not keys:
             return None
-        clauses = sorted([new, *(new.part(0, end) for end, _ in new.joins())], key=lambda c: -self._alike(c, new, keys))
-        for clause in clauses:
+        ranked = []
+        for clause, rest in [(new, None), *((new.part(0, end), new.part(after)) for end, after in new.joins())]:
             found = process.extract(utterance_key(clause.text), keys, scorer=fuzz.ratio, limit=NEIGHBOURS)
+            ranked.append((self._alike(new, clause, found, rest), clause, found))
+        for _, clause, found in sorted(ranked, key=lambda entry: -entry[0]):
             for _, _, index in found:
                 example, example_said, _ = pool[index]
                 guess = self._carry_over(example.calls, example_said, clause)
@@ -157,14 +159,11 @@ class CallDrafter:
                     return self._calls(new, text) or guess
         return None
 
-    def _alike(self, clause: _Said, new: _Said, keys: list[str]) -> float:
-        """How alike ``clause`` and what follows it in ``new`` are to examples (the first to ``keys``, the rest to
-        any), by words said."""
-        first = process.extractOne(utterance_key(clause.text), keys, scorer=fuzz.ratio)
-        score = (first[1] if first else 0.0) * len(clause.words)
-        if len(clause.words) < len(new.words):
-            joined = new.joins(len(clause.words))
-            rest = new.part(joined[0][1]) if joined else new.part(len(clause.words))
+    def _alike(self, new: _Said, clause: _Said, found: list[tuple[str, float, int]], rest: _Said | None) -> float:
+        """How alike ``clause`` (its examples ``found``, most alike first) and the ``rest`` said after it are to
+        examples, by words said."""
+        score = (found[0][1] if found else 0.0) * len(clause.words)
+        if rest is not None:
             other = process.extractOne(utterance_key(rest.text), self._keys, scorer=fuzz.ratio)
             score += (other[1] if other else 0.0) * len(rest.words)
         return score / len(new.words)
