@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -286,9 +286,12 @@ def hear(
     noise: np.ndarray | None,
     seed: int,
     summary: Summary,
+    known: Set[str],
     max_s: float = Config().voice.max_utterance_s,
 ) -> list[dict[str, str]]:
-    """Speak, (maybe) noise, transcribe and relabel each record; the kept ones as output lines."""
+    """Speak, (maybe) noise, transcribe and relabel each record; the kept ones as output lines. A transcript
+    whose key is ``known`` (a sentence of the data set, in any split) is no new reading: it is left out, as
+    ``training_data.py --records`` would leave it out, so no file of heard sentences repeats a written one."""
     rng = random.Random(f"heard:{seed}")
     conditions = [draw_condition(rng) for _ in records]
     finder = ValueFinder(transcript_normalizer())
@@ -313,6 +316,9 @@ def hear(
             transcript = recognise(transcriber, audio)
             if not transcript:
                 summary.dropped["heard nothing"] += 1
+                continue
+            if utterance_key(transcript) in known:
+                summary.dropped["heard as a sentence of the data set"] += 1
                 continue
             result = relabel(record, transcript, pack, finder)
             if isinstance(result, str):
@@ -371,13 +377,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         pack = load_pack(args.skills)
-        records = eligible(read_records(args.data, pack, split="train"))
+        data = read_records(args.data, pack)
+        records = eligible([record for record in data if record.split == "train"])
         if not records:
             raise HeardError(f"{args.data}: no single-turn training records")
         chosen = stratified_sample(records, args.count, random.Random(args.seed))
         noise = load_noise(args.noise, args.generated_noise)
         summary = Summary()
-        kept = hear(chosen, pack, runtime_transcriber(pack), noise, args.seed, summary)
+        known = {utterance_key(record.user) for record in data}
+        kept = hear(chosen, pack, runtime_transcriber(pack), noise, args.seed, summary, known)
         write_atomically(args.out, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in kept))
     except (VoxrouteError, ValueError, ImportError, OSError) as error:
         if args.verbose:

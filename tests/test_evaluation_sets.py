@@ -1,10 +1,11 @@
 """Honest numbers: no evaluation set shares an utterance with the training data.
 
-Utterances are compared as ``training_data.py`` deduplicates them: case, punctuation and spacing
-aside. Checked for every evaluation file in benchmarks/router and benchmarks/corpora (MASSIVE's test
-partition mapped by finetune/corpora.py), against the written examples (which may never hold an
-evaluation utterance) and against the data set `make dataset` built (whose template sentences are
-filtered with ``--exclude``).
+Utterances are compared as ``training_data.py`` deduplicates them: case, punctuation, spacing and
+apostrophes aside ("whats" is "what's"). Checked for every evaluation file in benchmarks/router and
+benchmarks/corpora (MASSIVE's test partition mapped by finetune/corpora.py), against the written
+examples (which may never hold an evaluation utterance) and against the data set `make dataset` built
+(whose template sentences are filtered with ``--exclude``). The files of what the recogniser heard of
+training sentences (``finetune.heard``) repeat no written example.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ EVALUATION_FILES = sorted(
     path for folder in ("router", "corpora") for path in (REPO_ROOT / "benchmarks" / folder).glob("*.jsonl")
 )
 DATASET = REPO_ROOT / "dataset" / "training_data.json"
+BARISTA = REPO_ROOT / "benchmarks" / "barista"
+HEARD_FILES = {  # each file of heard sentences, its pack and the example files its data set is written from
+    "dataset/heard.jsonl": (PACK, PACK.example_files()),
+    "benchmarks/barista/heard.jsonl": (
+        load_pack("benchmarks.barista.skills", BARISTA / "examples"),
+        [BARISTA / "examples" / "orderDrink_examples.txt", REPO_ROOT / "examples" / "other_examples.txt"],
+    ),
+}
 
 
 def keys(path: Path) -> dict[str, str]:
@@ -38,6 +47,12 @@ def utterances(path: Path) -> set[str]:
     """The keys of the set's utterances alone: a follow-up ("and tomorrow?") is never trained on, whatever came
     before."""
     return {utterance_key(record.user) for record in read_records(path, PACK)}
+
+
+@pytest.mark.parametrize("spelling", ["whats up", "What's up?", "what’s  up", "what s up"])
+def test_an_utterance_is_the_same_whatever_its_apostrophes(spelling: str) -> None:
+    assert utterance_key(spelling) == utterance_key("Whats up") == "whats up"
+    assert utterance_key("table for 5 a m at baker s lounge") == utterance_key("Table for 5 am at Baker's lounge")
 
 
 def test_there_are_evaluation_sets_and_they_hold_no_repeats() -> None:
@@ -79,3 +94,11 @@ def test_the_data_sets_own_splits_share_no_utterance() -> None:
     assert not by_split["train"] & by_split["validation"]
     assert not by_split["train"] & by_split["test"]
     assert not by_split["validation"] & by_split["test"]
+
+
+@pytest.mark.parametrize("name", sorted(HEARD_FILES))
+def test_a_file_of_heard_sentences_repeats_no_written_example(name: str) -> None:
+    pack, example_files = HEARD_FILES[name]
+    written = {utterance_key(e.user) for f in read_example_files(example_files, pack) for e in f.all_examples}
+    heard = [record.user for record in read_records(REPO_ROOT / name, pack)]
+    assert heard and not [user for user in heard if utterance_key(user) in written], name

@@ -139,7 +139,7 @@ def test_training_set_drops_held_out_utterances_repeats_and_values_the_grammar_c
 @needs_data
 def test_records_round_trip_through_the_pack(pack, converted):
     assert {name: len(converted[name]) for name in ("train", "dev", "test")} == {
-        "train": 13084 - 83 - 183 - 2,
+        "train": 13084 - 84 - 183 - 2,
         "dev": 700,
         "test": 700,
     }

@@ -121,7 +121,7 @@ def spoken(text: str) -> tuple[str, list[int], list[int]]:
 @lru_cache(maxsize=1 << 14)  # building the matcher reads the pack's values many times over
 def spoken_words(text: str) -> tuple[str, ...]:
     """The words of ``text`` as the matcher compares them: numbers in words, case and punctuation aside."""
-    return tuple(utterance_key(spoken(text)[0].replace("\u2019", "'")).split())
+    return tuple(utterance_key(spoken(text)[0]).split())
 
 
 @cache

@@ -58,6 +58,7 @@ MAX_EXAMPLE_FILE_BYTES = 4 << 20  # 4 MiB; the largest shipped example file (SNI
 MAX_EXAMPLE_LINE_CHARS = 10_000  # the longest shipped line, a slot list of news topics, has 1,876
 MAX_PROBLEMS = 20  # problems listed per file: a binary file is not listed line by line
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # all but tab; NUL, escapes, hidden line breaks
+_CONTRACTION = re.compile(r"(\w) (s|t|d|m|ll|re|ve)\b")  # "what s", "don t": a word cut at its apostrophe
 
 
 class ExamplesError(VoxrouteError, ValueError):
@@ -249,8 +250,11 @@ def read_example_files(paths: Iterable[str | Path], pack: SkillPack) -> list[Exa
 
 
 def utterance_key(text: str) -> str:
-    """Two utterances with the same key are the same example (case, punctuation and spacing aside)."""
-    return " ".join(re.sub(r"[^\w']+", " ", text.casefold()).split())
+    """Two utterances with the same key are the same example: case, punctuation, spacing and apostrophes aside
+    ("Whats", "what's", typographic apostrophes, and "what s" as one corpus writes it are one utterance, so none
+    is trained on while another is held out)."""
+    words = " ".join(re.sub(r"\W+", " ", re.sub("['\u2019]", "", text.casefold())).split())
+    return _CONTRACTION.sub(r"\1\2", words)
 
 
 def deduplicate(examples: Iterable[Example]) -> tuple[list[Example], list[str]]:
