@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Literal
+from unittest.mock import patch
 
 import pytest
 
+from assistant.dialogue import Exchange
 from assistant.routing.calls import Call, Calls
 from assistant.routing.decoding import MAX_CHECKS, Guess
 from assistant.routing.drafts import MAX_WORDS, CallDrafter
@@ -179,3 +181,19 @@ def test_the_shipped_router_with_guesses_routes_as_without() -> None:
         assert routed.text == plain.route(said).text
         assert handed_on == list(routed.calls)  # each call handed on once, as decoded
     assert MAX_CHECKS >= 1
+
+
+@pytest.mark.slow
+def test_after_a_previous_turn_guesses_come_from_this_turns_words_and_route_as_without() -> None:
+    pack = load_pack()
+    guessing, plain = load_local_router(pack), load_local_router(pack, drafts=False)
+    timer = Exchange("set a timer for ten minutes", Calls([Call("timer", (("duration", "ten minutes"),))]))
+    weather = Exchange("what's the weather in Paris", Calls([Call("weather", (("location", "Paris"),))]))
+    turns = [("what's the weather in Oslo", timer), ("make it twenty", timer), ("and tomorrow?", weather)]
+    assert guessing.drafter is not None
+    with patch.object(guessing.drafter, "guess", wraps=guessing.drafter.guess) as asked:
+        for said, before in turns:
+            for router in (guessing, plain):
+                router.prepare(before)
+            assert guessing.route(said, before).text == plain.route(said, before).text, said
+    assert {call.args[0] for call in asked.call_args_list} == {said for said, _ in turns}  # not the turn before
