@@ -215,7 +215,8 @@ class LocalRouter:
         system = len(self._fixed_ids) if ids[: len(self._fixed_ids)] == self._fixed_ids else 0
         head = self._head_ids(context) if context is not None else self._fixed_ids
         fixed = len(head) if ids[: len(head)] == head else system
-        said = context.said(utterance) if context is not None else " ".join(utterance.split())
+        words = " ".join(utterance.split())
+        said = context.said(utterance) if context is not None else words
         if len(ids) - system > MAX_UTTERANCE_TOKENS:  # rare scripts and symbols take several tokens a character
             return Routed(
                 fallback,
@@ -244,7 +245,7 @@ class LocalRouter:
             budget,
             start + self.deadline_s,
             progress,
-            self._guess(" ".join(utterance.split())),  # the examples stand alone: guessed from this turn's words
+            self._guess(words),  # the examples stand alone: guessed from this turn's words
         )
         latency = elapsed_ms(start)
         if not decoded.finished:
