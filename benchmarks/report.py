@@ -544,6 +544,7 @@ def realtime_table(results: Results) -> str:
                 pct(get("wer")),
                 f"{count(get('correct'))} of {count(get('n'))}",
                 f"{count(get('same_action'))} of {count(get('n'))}",
+                f"{count(get('misses_misheard'))} of {count(get('n') - get('same_action'))}",
             ]
         )
     header = [
@@ -558,6 +559,7 @@ def realtime_table(results: Results) -> str:
         "WER",
         "calls right",
         "same action",
+        "misses misheard",
     ]
     return markdown(header, rows) + source(realtime, where=machine(realtime))
 

@@ -1,11 +1,11 @@
-"""How the real-time benchmark judges a recording's calls: exactly, or as the same action."""
+"""How the real-time benchmark judges a recording's calls: exactly, or as the same action; and whose misses they are."""
 
 from __future__ import annotations
 
 import pytest
 
 from assistant import load_pack
-from benchmarks.latency.realtime import parse_loops, same_action
+from benchmarks.latency.realtime import parse_loops, same_action, summarize
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,29 @@ def test_the_loops_to_compare_are_named_and_checked() -> None:
     for wrong in ("unguessed:never", "today:router", "guessed", " , "):
         with pytest.raises(ValueError):
             parse_loops(wrong)
+
+
+def row(text: str, transcript: str, same: bool) -> dict[str, object]:
+    return {
+        "text": text,
+        "transcript": transcript,
+        "same_action": same,
+        "correct": same,
+        "correct_ignoring_case": same,
+        "latency_ms": 300.0,
+        "premature": None,
+        "pause_kind": None,
+        "answered_part": None,
+        "timed_out": False,
+        "error": None,
+    }
+
+
+def test_a_miss_is_the_recognisers_when_other_words_were_heard() -> None:
+    rows = [
+        row("what's the time in Quito", "What is the time in keto?", False),  # misheard
+        row("whats the time in Quito", "What's the time in Quito?", False),  # heard as said, routed wrong
+        row("tell me a story about a dragon", "Tell me a story. I'm out a dragon", True),  # misheard, still right
+    ]
+    summary = summarize(rows)
+    assert (summary["same_action"], summary["misses_misheard"]) == (1, 1)

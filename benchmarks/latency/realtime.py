@@ -50,6 +50,7 @@ from assistant.routing.instant import InstantRouter
 from assistant.routing.router import LocalRouter
 from assistant.runtime.context import SkillContext, use_context
 from assistant.runtime.dispatch import Dispatcher, Outcome
+from assistant.runtime.example_files import utterance_key
 from assistant.runtime.pack import SkillPack
 from assistant.runtime.resolution import resolved_key
 from assistant.timing import percentile
@@ -272,6 +273,11 @@ def listen_once(
     }
 
 
+def misheard(row: dict[str, Any]) -> bool:
+    """Whether the recogniser heard other words than the command's (case, punctuation and apostrophes aside)."""
+    return utterance_key(row["transcript"]) != utterance_key(row["text"])
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     latencies = [row["latency_ms"] for row in rows if row["latency_ms"] is not None]
     pauses = [row for row in rows if row["premature"] is not None]
@@ -292,6 +298,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "correct": sum(row["correct"] for row in rows),
         "correct_ignoring_case": sum(row["correct_ignoring_case"] for row in rows),
         "same_action": sum(row["same_action"] for row in rows),
+        "misses_misheard": sum(not row["same_action"] and misheard(row) for row in rows),
         "timed_out": sum(row["timed_out"] for row in rows),
         "errors": sum(row["error"] is not None for row in rows),
     }
@@ -374,7 +381,7 @@ def show(result: dict[str, Any]) -> None:
         f"{machine['load_average_after'][0]:.1f})"
     )
     table.add_column("loop", no_wrap=True)
-    for column in ("n", "p50", "p95", "max", "÷ today", "cut off", "WER", "right", "same action"):
+    for column in ("n", "p50", "p95", "max", "÷ today", "cut off", "WER", "right", "same action", "misheard"):
         table.add_column(column, justify="right", no_wrap=True)
 
     for name, row in result["summary"].items():
@@ -390,6 +397,7 @@ def show(result: dict[str, Any]) -> None:
             f"{100 * row['wer']:.1f}%",
             f"{row['correct']}/{row['n']}",
             f"{row['same_action']}/{row['n']}",
+            f"{row['misses_misheard']}/{row['n'] - row['same_action']}",
         )
     console = Console()
     console.print(table)
