@@ -45,6 +45,7 @@ from assistant.routing.router import (
     load_local_router,
 )
 from assistant.runtime.context import SkillContext, use_context
+from assistant.runtime.example_files import utterance_key
 from assistant.runtime.pack import SkillPack, load_pack
 from assistant.runtime.resolution import resolved_key
 from finetune.metrics import Prediction, confirm_curve, score
@@ -89,6 +90,18 @@ def load_test_set(reference: str, pack: SkillPack, split: str) -> list[Record]:
     if not records:
         raise EvalError(f'{reference}: no {split} records (records with "split": "{split}", or a plain list)')
     return records
+
+
+def unseen_by(records: list[Record], data_sets: list[str], pack: SkillPack) -> list[Record]:
+    """``records`` less those whose utterance one of ``data_sets`` holds: a model continued from an adapter
+    was trained on that adapter's data set too, which may hold rows an evaluation file set aside later."""
+    seen = {utterance_key(record.user) for path in data_sets for record in read_records(path, pack)}
+    unseen = [record for record in records if utterance_key(record.user) not in seen]
+    if not unseen:
+        raise EvalError(f"every record is in {', '.join(data_sets)}: nothing left to score")
+    left_out = len(records) - len(unseen)
+    console.print(f"{left_out} of {len(records)} records left out: in {', '.join(data_sets)}", soft_wrap=True)
+    return unseen
 
 
 def build_router(args: argparse.Namespace, pack: SkillPack) -> Router:
@@ -303,6 +316,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoints", help="evaluate every checkpoint-* folder of this training run")
     parser.add_argument("--limit", type=int, help="evaluate only the first N test records")
     parser.add_argument(
+        "--unseen-by",
+        nargs="+",
+        metavar="DATA",
+        help="score only the records whose utterance none of these data sets holds (those each stage of the "
+        "model trained on, when an evaluation file is younger than a stage)",
+    )
+    parser.add_argument(
         "--confirm-curve",
         action="store_true",
         help="also print and write (confirm_curve) what asking before acting would do at each [router] "
@@ -323,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         pack = load_pack(args.skills)
-        records = load_test_set(args.data, pack, args.split)[: args.limit]
+        records = load_test_set(args.data, pack, args.split)
+        if args.unseen_by:
+            records = unseen_by(records, args.unseen_by, pack)
+        records = records[: args.limit]
         if args.checkpoints and args.confirm_curve:
             raise EvalError("--confirm-curve scores one model: leave out --checkpoints")
         if args.checkpoints:

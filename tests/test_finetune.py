@@ -25,6 +25,7 @@ from assistant.runtime.skill import Skill
 from finetune import eval as evaluate
 from finetune.config import TrainParser
 from finetune.finetune import parse_args, resume_checkpoint, train
+from finetune.records import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -479,6 +480,25 @@ def test_wandb_artifact_inputs_say_clearly_that_they_need_the_network(dataset: P
     assert "W&B artifacts need network access" in capsys.readouterr().err
     assert evaluate.main(["--data", "wandb:me/voxroute/test-set:v1"]) == 1
     assert "wandb:me/voxroute/test-set:v1" in capsys.readouterr().err
+
+
+def test_records_a_stage_trained_on_are_left_out_of_the_score(dataset: Path, tmp_path: Path, capsys) -> None:
+    evaluation = tmp_path / "set.jsonl"
+    rows = [
+        ("whats the weather in Oslo", 'weather(location="Oslo")'),
+        ("timer two minutes", 'timer(duration="two minutes")'),
+    ]
+    evaluation.write_text("".join(json.dumps({"user": user, "call": call}) + "\n" for user, call in rows))
+    trained = tmp_path / "first_stage.json"
+    trained.write_text(json.dumps([{"user": "What's the weather in Oslo?", "call": 'weather(location="Oslo")'}]))
+    pack = load_pack()
+    records = read_records(evaluation, pack)
+    assert [record.user for record in evaluate.unseen_by(records, [str(trained)], pack)] == ["timer two minutes"]
+    assert "1 of 2 records left out" in capsys.readouterr().err
+
+    assert evaluate.main(["--data", str(dataset), "--unseen-by", str(dataset)]) == 1
+    error = capsys.readouterr().err
+    assert "nothing left to score" in error and str(dataset) in error and len(error.strip().splitlines()) == 1
 
 
 def test_openai_compatible_baseline_over_http(http_server, dataset: Path, tmp_path: Path) -> None:
